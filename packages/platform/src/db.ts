@@ -1,0 +1,94 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+export interface PoolOptions {
+  connectionString: string;
+  max?: number;
+  applicationName?: string;
+}
+
+export function createPool({ connectionString, max = 10, applicationName }: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    application_name: applicationName,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection (a Postgres restart) must not crash the process.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const MIGRATION_FILE = /^(\d+)[_-](.+)\.sql$/;
+
+/** Reads `NNNN_name.sql` files in version order; a gap-free, duplicate-free sequence is required. */
+export async function readMigrations(dir: string): Promise<Migration[]> {
+  const files = (await readdir(dir)).filter((f) => MIGRATION_FILE.test(f));
+  const migrations = await Promise.all(
+    files.map(async (file) => {
+      const [, version, name] = MIGRATION_FILE.exec(file)!;
+      return { version: Number(version), name: name!, sql: await readFile(path.join(dir, file), 'utf8') };
+    }),
+  );
+  migrations.sort((a, b) => a.version - b.version);
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migration ${m.version}_${m.name} is out of sequence: expected ${i + 1}`);
+  });
+  return migrations;
+}
+
+/** Arbitrary constant: serialises concurrent migrators (several replicas starting at once). */
+const MIGRATION_LOCK = 727_001;
+
+/**
+ * Applies pending migrations, each in its own transaction, under an advisory lock.
+ * Returns the versions applied; an up-to-date database returns an empty list.
+ */
+export async function migrate(pool: pg.Pool, dir: string): Promise<number[]> {
+  const migrations = await readMigrations(dir);
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_migrations');
+    const applied = new Set(rows.map((r) => r.version));
+    const done: number[] = [];
+    for (const migration of migrations) {
+      if (applied.has(migration.version)) continue;
+      try {
+        await client.query('BEGIN');
+        await client.query(migration.sql);
+        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+          migration.version,
+          migration.name,
+        ]);
+        await client.query('COMMIT');
+        done.push(migration.version);
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw new Error(`migration ${migration.version}_${migration.name} failed; nothing of it was applied`, {
+          cause: error,
+        });
+      }
+    }
+    return done;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    client.release();
+  }
+}

@@ -1,0 +1,89 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import { runReadinessChecks, type ReadinessCheck } from './health.js';
+
+export type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+export interface OpsServerOptions {
+  port: number;
+  host?: string;
+  registry: Registry;
+  readiness: ReadinessCheck[];
+  /** Serves everything that is not /healthz, /readyz or /metrics (an express app, for example). */
+  handler?: RequestHandler;
+  /** While draining, /readyz answers 503 so load balancers stop sending work. */
+  isDraining: () => boolean;
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Routes the operational endpoints every service has; kept off express so they stay cheap. */
+export function createOpsRouter(options: OpsServerOptions): RequestHandler {
+  return (req, res) => {
+    const path = req.url?.split('?')[0];
+    if (req.method === 'GET' && path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (req.method === 'GET' && path === '/readyz') {
+      if (options.isDraining()) return sendJson(res, 503, { ready: false, reason: 'shutting down' });
+      runReadinessChecks(options.readiness).then(
+        (report) => sendJson(res, report.ready ? 200 : 503, report),
+        () => sendJson(res, 503, { ready: false }),
+      );
+      return;
+    }
+    if (req.method === 'GET' && path === '/metrics') {
+      options.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': options.registry.contentType });
+          res.end(text);
+        },
+        () => sendJson(res, 500, { error: 'metrics unavailable' }),
+      );
+      return;
+    }
+    if (options.handler) return options.handler(req, res);
+    sendJson(res, 404, { error: 'not found' });
+  };
+}
+
+export interface ListeningServer {
+  server: http.Server;
+  port: number;
+  /** Stops accepting connections, lets in-flight requests finish, then resolves. */
+  close: () => Promise<void>;
+}
+
+export async function listen(options: OpsServerOptions): Promise<ListeningServer> {
+  const server = http.createServer(createOpsRouter(options));
+  // Longer than typical load balancer idle timeouts so they, not we, close idle keep-alive sockets.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  server.requestTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '0.0.0.0', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= new Promise<void>((resolve) => {
+      // Keep-alive sockets that finish their last request during the drain go idle later: close
+      // them as they do, or one client holding a socket open would stall the shutdown.
+      const reaper = setInterval(() => server.closeIdleConnections(), 100);
+      server.close(() => {
+        clearInterval(reaper);
+        resolve();
+      });
+      server.closeIdleConnections();
+    });
+    return closing;
+  };
+  return { server, port, close };
+}

@@ -1,0 +1,13 @@
+export * from './config.js';
+export * from './context.js';
+export * from './logger.js';
+export * from './metrics.js';
+export * from './health.js';
+export * from './http-server.js';
+export * from './service.js';
+export * from './db.js';
+export * from './kafka.js';
+export * from './aws.js';
+export * from './envelope.js';
+export { shutdownTelemetry } from './telemetry/index.js';
+export * from './bootstrap.js';

@@ -1,0 +1,116 @@
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { listen, type ListeningServer, type RequestHandler } from './http-server.js';
+import type { ReadinessCheck } from './health.js';
+import { withTimeout } from './health.js';
+import { shutdownTelemetry } from './telemetry/index.js';
+
+export interface ServiceOptions {
+  name: string;
+  port: number;
+  host?: string;
+  logger: Logger;
+  registry: Registry;
+  /** How long draining may take before the process gives up and exits non-zero. */
+  graceMs: number;
+}
+
+/**
+ * The lifecycle every Conveyor process shares: serve ops endpoints, run, and on SIGTERM drain
+ * (readiness off, stop accepting, finish in-flight work, release resources) then exit 0.
+ * A second signal exits at once.
+ */
+export class Service {
+  private readonly readiness: ReadinessCheck[] = [];
+  private readonly stopHooks: Array<{ name: string; stop: () => Promise<unknown> }> = [];
+  private handler: RequestHandler | undefined;
+  private listening: ListeningServer | undefined;
+  private draining = false;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly options: ServiceOptions) {}
+
+  get logger(): Logger {
+    return this.options.logger;
+  }
+
+  get port(): number {
+    return this.listening?.port ?? this.options.port;
+  }
+
+  addReadinessCheck(name: string, check: () => Promise<unknown>): this {
+    this.readiness.push({ name, check });
+    return this;
+  }
+
+  /** Registers cleanup; hooks run in reverse order of registration, like a stack of resources. */
+  onStop(name: string, stop: () => Promise<unknown>): this {
+    this.stopHooks.unshift({ name, stop });
+    return this;
+  }
+
+  setHandler(handler: RequestHandler): this {
+    this.handler = handler;
+    return this;
+  }
+
+  async start(): Promise<void> {
+    if (this.listening) return;
+    this.listening = await listen({
+      port: this.options.port,
+      host: this.options.host,
+      registry: this.options.registry,
+      readiness: this.readiness,
+      handler: this.handler,
+      isDraining: () => this.draining,
+    });
+    this.logger.info({ port: this.listening.port }, `${this.options.name} listening`);
+  }
+
+  /** Drains and releases everything; safe to call more than once. */
+  stop(): Promise<void> {
+    this.stopping ??= this.drain();
+    return this.stopping;
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    await this.listening?.close();
+    for (const hook of this.stopHooks) {
+      try {
+        await hook.stop();
+      } catch (error) {
+        this.logger.error({ err: error, hook: hook.name }, 'error while stopping');
+      }
+    }
+    await shutdownTelemetry();
+  }
+
+  /** Installs SIGTERM/SIGINT handling: first signal drains within the grace period, second forces. */
+  handleSignals(exit: (code: number) => void = (code) => process.exit(code)): void {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) {
+        this.logger.warn({ signal }, 'second signal: exiting without draining');
+        exit(130);
+        return;
+      }
+      signalled = true;
+      this.logger.info({ signal, graceMs: this.options.graceMs }, 'draining');
+      withTimeout(this.stop(), this.options.graceMs, 'drain exceeded the grace period').then(
+        () => {
+          this.logger.info('stopped cleanly');
+          this.logger.flush();
+          exit(0);
+        },
+        (error: unknown) => {
+          this.logger.error({ err: error }, 'could not drain in time');
+          this.logger.flush();
+          exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+}

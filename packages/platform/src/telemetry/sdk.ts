@@ -1,0 +1,36 @@
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
+import { NoopSpanProcessor } from '@opentelemetry/sdk-trace-base';
+
+type Env = Record<string, string | undefined>;
+
+/** True when the standard OTEL_* variables name somewhere to send traces. */
+export function tracesExportConfigured(env: Env): boolean {
+  return Boolean(
+    env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_TRACES_EXPORTER,
+  );
+}
+
+/**
+ * Builds the NodeSDK from the standard OTEL_* variables. Without an exporter configured, spans are
+ * still created (logs keep their trace ids and context still propagates) but nothing is sent.
+ * Metrics stay with prom-client, so the SDK's own metric and log exporters default to none.
+ */
+export function createTelemetrySdk(env: Env = process.env): NodeSDK {
+  env.OTEL_METRICS_EXPORTER ??= 'none';
+  env.OTEL_LOGS_EXPORTER ??= 'none';
+  return new NodeSDK({
+    ...(tracesExportConfigured(env) ? {} : { spanProcessors: [new NoopSpanProcessor()] }),
+    instrumentations: [
+      getNodeAutoInstrumentations({
+        // Noise without meaning for a job's trace.
+        '@opentelemetry/instrumentation-fs': { enabled: false },
+        '@opentelemetry/instrumentation-dns': { enabled: false },
+        '@opentelemetry/instrumentation-net': { enabled: false },
+        '@opentelemetry/instrumentation-http': {
+          ignoreIncomingRequestHook: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? ''),
+        },
+      }),
+    ],
+  });
+}

@@ -1,0 +1,31 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createPool, migrate, readMigrations } from '@conveyor/platform';
+import { createTestDatabase } from '../../../test/support/database.js';
+
+describe('migration runner against real Postgres', () => {
+  it('roll a failing migration back whole and name it', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'migrations-'));
+    await writeFile(path.join(dir, '0001_ok.sql'), 'CREATE TABLE good_one (id int);');
+    await writeFile(path.join(dir, '0002_broken.sql'), 'CREATE TABLE half_done (id int); SELECT * FROM missing_table;');
+    const scratch = await createTestDatabase();
+    const scratchPool = createPool({ connectionString: scratch.url, max: 2 });
+    try {
+      await expect(migrate(scratchPool, dir)).rejects.toThrow(/migration 2_broken failed/);
+      const { rows } = await scratchPool.query("SELECT to_regclass('half_done') AS t, to_regclass('good_one') AS g");
+      expect(rows[0]).toEqual({ t: null, g: 'good_one' });
+    } finally {
+      await scratchPool.end();
+      await scratch.drop();
+    }
+  });
+
+  it('refuse a gap in the numbering', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'migrations-'));
+    await writeFile(path.join(dir, '0001_a.sql'), 'SELECT 1;');
+    await writeFile(path.join(dir, '0003_c.sql'), 'SELECT 1;');
+    await expect(readMigrations(dir)).rejects.toThrow(/3_c is out of sequence: expected 2/);
+  });
+});

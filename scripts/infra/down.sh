@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Stop local infrastructure (data is kept in .run/); idempotent.
+#   scripts/infra/down.sh [postgres] [kafka] [sqs] [prometheus]   (default: all)
+set -euo pipefail
+INFRA_NAME=down
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ALL=(prometheus sqs kafka postgres)
+services=("$@")
+((${#services[@]})) || services=("${ALL[@]}")
+for s in "${services[@]}"; do
+  [[ -x "$INFRA_DIR/$s.sh" && " ${ALL[*]} " == *" $s "* ]] ||
+    die "unknown service '$s' (known: ${ALL[*]})"
+done
+
+failed=()
+for s in "${services[@]}"; do
+  "$INFRA_DIR/$s.sh" stop || failed+=("$s")
+done
+((${#failed[@]} == 0)) || die "failed to stop: ${failed[*]}"
+log "down: ${services[*]}"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install (cached) and start local infrastructure; idempotent.
+#   scripts/infra/up.sh [postgres] [kafka] [sqs] [prometheus]   (default: all)
+set -euo pipefail
+INFRA_NAME=up
+# shellcheck source=lib.sh source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ALL=(postgres kafka sqs prometheus)
+services=("$@")
+((${#services[@]})) || services=("${ALL[@]}")
+for s in "${services[@]}"; do
+  [[ -x "$INFRA_DIR/$s.sh" && " ${ALL[*]} " == *" $s "* ]] ||
+    die "unknown service '$s' (known: ${ALL[*]})"
+done
+
+started=$SECONDS
+for s in "${services[@]}"; do
+  "$INFRA_DIR/$s.sh" install
+  "$INFRA_DIR/$s.sh" start
+done
+log "up in $((SECONDS - started))s: ${services[*]}"
