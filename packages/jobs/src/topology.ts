@@ -1,0 +1,48 @@
+/**
+ * One source of truth for the names of every topic and queue: services, the provisioning step,
+ * the Helm chart's KEDA triggers and tests all derive them from here. A namespace prefixes every
+ * name so tests (and several installations sharing one broker) never see each other's messages.
+ */
+
+export interface WorkerPool {
+  /** Pool name: the worker's WORKER_POOL setting and the chart's worker component suffix. */
+  name: string;
+  jobTypes: readonly string[];
+  /** How long a received message stays hidden before another worker may take it. */
+  visibilityTimeoutSeconds: number;
+  /** Receives before SQS moves a message to the pool's DLQ; above maxAttempts so retries happen first. */
+  maxReceiveCount: number;
+}
+
+export const WORKER_POOLS: readonly WorkerPool[] = [
+  { name: 'default', jobTypes: ['noop', 'sleep', 'points.grant'], visibilityTimeoutSeconds: 60, maxReceiveCount: 10 },
+  { name: 'reports', jobTypes: ['report.generate'], visibilityTimeoutSeconds: 120, maxReceiveCount: 10 },
+];
+
+export interface Topology {
+  topics: { requested: string; events: string };
+  snsTopic: string;
+  queues: Array<{ pool: WorkerPool; queue: string; deadLetterQueue: string }>;
+  consumerGroups: { bridge: string; events: string };
+}
+
+const NAMESPACE = /^[a-z0-9-]{0,40}$/;
+
+export function topology(namespace = ''): Topology {
+  if (!NAMESPACE.test(namespace)) throw new Error(`namespace "${namespace}" must match ${NAMESPACE}`);
+  const ns = namespace ? `${namespace}-` : '';
+  return {
+    topics: { requested: `${ns}jobs.requested`, events: `${ns}jobs.events` },
+    snsTopic: `${ns}jobs`,
+    queues: WORKER_POOLS.map((pool) => ({
+      pool,
+      queue: `${ns}conveyor-${pool.name}`,
+      deadLetterQueue: `${ns}conveyor-${pool.name}-dlq`,
+    })),
+    consumerGroups: { bridge: `${ns}conveyor-bridge`, events: `${ns}conveyor-events` },
+  };
+}
+
+export function poolOf(type: string): WorkerPool | undefined {
+  return WORKER_POOLS.find((pool) => pool.jobTypes.includes(type));
+}

@@ -1,0 +1,44 @@
+import type { z } from 'zod';
+import type { Logger, Pool } from '@conveyor/platform';
+
+/** What a handler may use while it runs; the worker supplies it. */
+export interface JobContext {
+  jobId: string;
+  tenant: string;
+  /** 1 for the first run. */
+  attempt: number;
+  /** Fires on cancellation, timeout or worker shutdown; long handlers must stop when it does. */
+  signal: AbortSignal;
+  /** Reports progress between 0 and 1. */
+  progress: (fraction: number) => Promise<void>;
+  db: Pool;
+  logger: Logger;
+}
+
+/** A non-JSON result (CSV, for example); the worker decides whether it is stored inline or in S3. */
+export interface TextResult {
+  contentType: string;
+  text: string;
+}
+
+export type JobResult = TextResult | { json: unknown };
+
+/** A failure that retrying cannot fix (bad input, a missing record): the job fails at once. */
+export class PermanentJobError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PermanentJobError';
+  }
+}
+
+export interface JobType<S extends z.ZodType = z.ZodType> {
+  type: string;
+  payload: S;
+  /** Largest accepted payload, as serialised JSON bytes. */
+  maxPayloadBytes: number;
+  handle: (payload: z.infer<S>, ctx: JobContext) => Promise<JobResult>;
+}
+
+export function defineJobType<S extends z.ZodType>(definition: JobType<S>): JobType<S> {
+  return definition;
+}
