@@ -5,3 +5,4 @@ export * from './catalog.js';
 export * from './types/job-type.js';
 export { pointsGrantPayload } from './types/points-grant.js';
 export { reportGeneratePayload } from './types/report-generate.js';
+export * from './jobs.repo.js';

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * One source of truth for the names of every topic and queue: services, the provisioning step,
  * the Helm chart's KEDA triggers and tests all derive them from here. A namespace prefixes every
@@ -46,3 +48,8 @@ export function topology(namespace = ''): Topology {
 export function poolOf(type: string): WorkerPool | undefined {
   return WORKER_POOLS.find((pool) => pool.jobTypes.includes(type));
 }
+
+/** The config variable every service uses to pick its namespace (empty in production). */
+export const topologyEnv = {
+  CONVEYOR_NAMESPACE: z.string().regex(NAMESPACE, 'lowercase letters, digits and dashes, at most 40').default(''),
+};
