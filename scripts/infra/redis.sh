@@ -15,7 +15,7 @@ REDIS_CONF="$REDIS_RUN/redis.conf"
 REDIS_LOG="$REDIS_RUN/redis.log"
 REDIS_PID="$REDIS_RUN/redis.pid"
 REDIS_PORT_FILE="$REDIS_RUN/port"
-# redis-server shows its config file in its command line: it identifies our instance.
+# With set-proc-title off, the command line keeps the config file's path: it identifies our instance.
 REDIS_MATCH="$REDIS_CONF"
 
 redis_bin() { command -v redis-server 2>/dev/null || true; }
@@ -43,6 +43,7 @@ bind 127.0.0.1
 port $REDIS_PORT
 protected-mode yes
 daemonize no
+set-proc-title no
 dir $REDIS_DATA
 appendonly yes
 appendfsync everysec

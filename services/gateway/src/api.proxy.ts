@@ -1,0 +1,166 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { trace } from '@opentelemetry/api';
+import { Pool, errors as undiciErrors } from 'undici';
+import { BodyTooLargeError, limitBody } from './body-limit.js';
+import type { Principal } from './scopes.js';
+
+/** Headers that describe one hop, not the message, plus ones undici sets itself. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'expect',
+]);
+
+/** Identity headers the api trusts: only the gateway may set them, so client copies are dropped. */
+const IDENTITY_PREFIX = 'x-conveyor-';
+
+export interface ForwardOptions {
+  requestId: string;
+  principal: Principal | null;
+  /** A long-lived stream (SSE): no idle timeout on the answer. */
+  stream: boolean;
+  bodyLimit: number;
+}
+
+/** Why forwarding failed, in the terms the client is told. */
+export class UpstreamError extends Error {
+  constructor(
+    readonly status: 502 | 503 | 504 | 413,
+    message: string,
+    options?: { cause: unknown },
+  ) {
+    super(message, options);
+    this.name = 'UpstreamError';
+  }
+}
+
+export interface ApiProxy {
+  /** Streams the request to the api and its answer back; rejects with UpstreamError before any byte of an answer is sent. */
+  forward(req: IncomingMessage, res: ServerResponse, options: ForwardOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function upstreamHeaders(
+  incoming: IncomingHttpHeaders,
+  { requestId, principal, internalToken, remoteAddress, propagateTrace }: {
+    requestId: string;
+    principal: Principal | null;
+    internalToken: string;
+    remoteAddress: string | undefined;
+    /** False when OpenTelemetry's undici instrumentation injects the gateway's own span context. */
+    propagateTrace: boolean;
+  },
+): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || name.startsWith(IDENTITY_PREFIX)) continue;
+    // The token was checked here; the api trusts the identity headers, not a second copy of it.
+    if (name === 'authorization' || name === 'cookie' || name === 'x-request-id') continue;
+    if (!propagateTrace && (name === 'traceparent' || name === 'tracestate')) continue;
+    headers[name] = value;
+  }
+  headers['x-request-id'] = requestId;
+  headers['x-conveyor-internal-token'] = internalToken;
+  if (principal) {
+    headers['x-conveyor-tenant'] = principal.tenant;
+    headers['x-conveyor-subject'] = principal.subject;
+    headers['x-conveyor-scopes'] = principal.scopes.join(' ');
+  }
+  const prior = incoming['x-forwarded-for'];
+  if (remoteAddress) headers['x-forwarded-for'] = prior ? `${String(prior)}, ${remoteAddress}` : remoteAddress;
+  return headers;
+}
+
+function downstreamHeaders(upstream: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || name === 'x-powered-by' || name === 'x-request-id') continue;
+    headers[name] = value;
+  }
+  return headers;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') return false;
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
+function classify(error: unknown): UpstreamError {
+  if (error instanceof UpstreamError) return error;
+  if (error instanceof BodyTooLargeError || (error as { cause?: unknown })?.cause instanceof BodyTooLargeError) {
+    return new UpstreamError(413, 'request body too large', { cause: error });
+  }
+  if (error instanceof undiciErrors.HeadersTimeoutError) return new UpstreamError(504, 'api did not answer in time', { cause: error });
+  if (error instanceof undiciErrors.ClientDestroyedError || error instanceof undiciErrors.ClientClosedError) {
+    return new UpstreamError(503, 'gateway is shutting down', { cause: error });
+  }
+  return new UpstreamError(502, 'api unavailable', { cause: error });
+}
+
+export function createApiProxy(settings: { apiUrl: string; internalToken: string; connections: number }): ApiProxy {
+  const pool = new Pool(new URL(settings.apiUrl).origin, {
+    connections: settings.connections,
+    keepAliveTimeout: 30_000,
+    connect: { timeout: 5_000 },
+  });
+  return {
+    async forward(req, res, { requestId, principal, stream, bodyLimit }) {
+      const abort = new AbortController();
+      // The client went away: stop the upstream request (for SSE, this closes the api's stream).
+      const onClose = () => {
+        if (!res.writableFinished) abort.abort();
+      };
+      res.once('close', onClose);
+      let body: NodeJS.ReadableStream | undefined;
+      let bodyError: unknown;
+      if (hasBody(req)) {
+        const limited = limitBody(bodyLimit);
+        limited.once('error', (error) => (bodyError = error));
+        body = req.pipe(limited);
+        req.once('error', (error) => limited.destroy(error));
+      }
+      let answer: Awaited<ReturnType<Pool['request']>>;
+      try {
+        answer = await pool.request({
+          path: req.url ?? '/',
+          method: req.method as 'GET',
+          headers: upstreamHeaders(req.headers, {
+            requestId,
+            principal,
+            internalToken: settings.internalToken,
+            remoteAddress: req.socket.remoteAddress,
+            propagateTrace: trace.getActiveSpan() === undefined,
+          }),
+          body: body as never,
+          signal: abort.signal,
+          headersTimeout: 30_000,
+          bodyTimeout: stream ? 0 : 60_000,
+        });
+      } catch (error) {
+        res.off('close', onClose);
+        throw classify(bodyError ?? error);
+      }
+      res.writeHead(answer.statusCode, downstreamHeaders(answer.headers));
+      // Event streams must reach the client as each event is written, not when a buffer fills.
+      if (stream) res.flushHeaders();
+      try {
+        await pipeline(answer.body, res);
+      } catch {
+        // The client left or the api cut the stream mid-answer; the status is already sent, so the
+        // only honest signal left is the broken connection (pipeline destroyed both ends).
+      } finally {
+        res.off('close', onClose);
+      }
+    },
+    close: () => pool.close(),
+  };
+}

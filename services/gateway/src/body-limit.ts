@@ -1,0 +1,27 @@
+import { Transform, type TransformCallback } from 'node:stream';
+
+export class BodyTooLargeError extends Error {
+  constructor(readonly limit: number) {
+    super(`request body exceeds ${limit} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
+/** True when a declared Content-Length is already over the limit (so nothing needs to be read). */
+export function declaredTooLarge(contentLength: string | undefined, limit: number): boolean {
+  if (contentLength === undefined) return false;
+  const declared = Number(contentLength);
+  return Number.isFinite(declared) && declared > limit;
+}
+
+/** Passes bytes through untouched and fails the stream the moment more than `limit` have passed. */
+export function limitBody(limit: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      seen += chunk.length;
+      if (seen > limit) callback(new BodyTooLargeError(limit));
+      else callback(null, chunk);
+    },
+  });
+}

@@ -1,0 +1,97 @@
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+
+/** One window's verdict for one key. */
+export interface WindowState {
+  limit: number;
+  windowSeconds: number;
+  remaining: number;
+  /** Until this window starts over. */
+  resetMs: number;
+  allowed: boolean;
+}
+
+export interface RateLimitDecision {
+  allowed: boolean;
+  /** IETF `RateLimit-*` headers (draft-ietf-httpapi-ratelimit-headers), plus `Retry-After` when refused. */
+  headers: Record<string, string>;
+}
+
+/**
+ * Turns window states into the answer's headers. The binding window (fewest requests left, then
+ * the latest reset) is the one reported, since that is what the client runs into first.
+ */
+export function decide(states: readonly WindowState[]): RateLimitDecision {
+  if (states.length === 0) throw new Error('no rate-limit windows');
+  const binding = [...states].sort((a, b) => a.remaining - b.remaining || b.resetMs - a.resetMs)[0]!;
+  const refused = states.filter((s) => !s.allowed);
+  const headers: Record<string, string> = {
+    'RateLimit-Limit': String(binding.limit),
+    'RateLimit-Remaining': String(Math.max(0, binding.remaining)),
+    'RateLimit-Reset': String(Math.max(0, Math.ceil(binding.resetMs / 1000))),
+    'RateLimit-Policy': states.map((s) => `${s.limit};w=${s.windowSeconds}`).join(', '),
+  };
+  if (refused.length > 0) {
+    // Retrying before every refusing window has reset is pointless; at least one second.
+    const waitMs = Math.max(...refused.map((s) => s.resetMs));
+    headers['Retry-After'] = String(Math.max(1, Math.ceil(waitMs / 1000)));
+  }
+  return { allowed: refused.length === 0, headers };
+}
+
+export interface RateLimitSettings {
+  /** Requests allowed within any one second. */
+  burst: number;
+  /** Requests allowed per minute. */
+  sustainedPerMinute: number;
+  /** Shared store across replicas; per-process memory when absent. */
+  redis?: Redis;
+}
+
+interface Window {
+  limiter: RateLimiterAbstract;
+  limit: number;
+  windowSeconds: number;
+}
+
+function window(name: string, limit: number, windowSeconds: number, redis: Redis | undefined): Window {
+  const options = { keyPrefix: `conveyor:gw:rl:${name}`, points: limit, duration: windowSeconds };
+  const memory = new RateLimiterMemory(options);
+  // When Redis is unreachable each replica falls back to its own memory: limits loosen by the
+  // replica count for a while instead of the whole edge failing closed.
+  const limiter = redis
+    ? new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: memory, rejectIfRedisNotReady: true })
+    : memory;
+  return { limiter, limit, windowSeconds };
+}
+
+function toState(w: Window, res: RateLimiterRes, allowed: boolean): WindowState {
+  return { limit: w.limit, windowSeconds: w.windowSeconds, remaining: res.remainingPoints, resetMs: res.msBeforeNext, allowed };
+}
+
+async function consume(w: Window, key: string): Promise<WindowState> {
+  try {
+    return toState(w, await w.limiter.consume(key), true);
+  } catch (rejection) {
+    if (rejection instanceof RateLimiterRes) return toState(w, rejection, false);
+    throw rejection;
+  }
+}
+
+export interface RateLimiter {
+  check(key: string): Promise<RateLimitDecision>;
+}
+
+/** Burst (per second) and sustained (per minute) windows; a request must fit both. */
+export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
+  const burst = window('burst', settings.burst, 1, settings.redis);
+  const sustained = window('sustained', settings.sustainedPerMinute, 60, settings.redis);
+  return {
+    async check(key) {
+      const first = await consume(burst, key);
+      // A burst refusal does not also spend the minute's allowance.
+      if (!first.allowed) return decide([first]);
+      return decide([first, await consume(sustained, key)]);
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * The public route table. Every path the gateway serves is listed here once; anything else is 404
+ * and a listed path with another method is 405, before any credential is looked at.
+ */
+export type Scope = 'jobs:read' | 'jobs:write' | 'admin';
+
+/** What serves a route: the api behind us, or the gateway itself. */
+export type Target = 'proxy' | 'login' | 'me' | 'jwks';
+
+export interface Route {
+  method: string;
+  /** Template with `:param` segments; also the `route` label of logs and metrics. */
+  template: string;
+  target: Target;
+  /** Required scope; `authenticated` for any valid token; `null` for public routes, which need none. */
+  scope: Scope | 'authenticated' | null;
+  /** Long-lived streams (SSE): no upstream body timeout. */
+  stream?: boolean;
+}
+
+export const ROUTES: readonly Route[] = [
+  { method: 'POST', template: '/jobs', target: 'proxy', scope: 'jobs:write' },
+  { method: 'GET', template: '/jobs', target: 'proxy', scope: 'jobs:read' },
+  { method: 'GET', template: '/jobs/:id', target: 'proxy', scope: 'jobs:read' },
+  { method: 'DELETE', template: '/jobs/:id', target: 'proxy', scope: 'jobs:write' },
+  { method: 'GET', template: '/jobs/:id/result', target: 'proxy', scope: 'jobs:read' },
+  { method: 'GET', template: '/jobs/:id/events', target: 'proxy', scope: 'jobs:read', stream: true },
+  { method: 'POST', template: '/generate-report', target: 'proxy', scope: 'jobs:write' },
+  { method: 'POST', template: '/points/reservations', target: 'proxy', scope: 'jobs:write' },
+  { method: 'GET', template: '/points/:userId', target: 'proxy', scope: 'jobs:read' },
+  { method: 'GET', template: '/notifications/unread', target: 'proxy', scope: 'jobs:read' },
+  { method: 'POST', template: '/notifications/:id/read', target: 'proxy', scope: 'jobs:write' },
+  { method: 'GET', template: '/openapi.json', target: 'proxy', scope: null },
+  { method: 'POST', template: '/auth/login', target: 'login', scope: null },
+  { method: 'GET', template: '/auth/me', target: 'me', scope: 'authenticated' },
+  // Public half of the key dev tokens are signed with (404 when this gateway issues none).
+  { method: 'GET', template: '/.well-known/jwks.json', target: 'jwks', scope: null },
+];
+
+export type RouteMatch =
+  | { kind: 'found'; route: Route; params: Record<string, string> }
+  | { kind: 'method-not-allowed'; template: string; allow: string[] }
+  | { kind: 'not-found' };
+
+interface CompiledRoute {
+  route: Route;
+  segments: string[];
+}
+
+/** Splits a path into segments; `null` for paths no route can match (`..`, empty segments). */
+function splitPath(path: string): string[] | null {
+  if (!path.startsWith('/')) return null;
+  const segments = path === '/' ? [] : path.slice(1).split('/');
+  if (segments.some((s) => s === '' || s === '.' || s === '..')) return null;
+  return segments;
+}
+
+function matchSegments(pattern: string[], segments: string[]): Record<string, string> | null {
+  if (pattern.length !== segments.length) return null;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i]!;
+    const s = segments[i]!;
+    if (p.startsWith(':')) params[p.slice(1)] = s;
+    else if (p !== s) return null;
+  }
+  return params;
+}
+
+/** Builds a matcher over a route table; HEAD is served wherever GET is. */
+export function createRouter(routes: readonly Route[] = ROUTES): (method: string, path: string) => RouteMatch {
+  const compiled: CompiledRoute[] = routes.map((route) => ({ route, segments: splitPath(route.template) ?? [] }));
+  return (method, path) => {
+    const segments = splitPath(path);
+    if (!segments) return { kind: 'not-found' };
+    const allow = new Set<string>();
+    let template: string | undefined;
+    for (const { route, segments: pattern } of compiled) {
+      const params = matchSegments(pattern, segments);
+      if (!params) continue;
+      if (route.method === method || (method === 'HEAD' && route.method === 'GET')) {
+        return { kind: 'found', route, params };
+      }
+      template ??= route.template;
+      allow.add(route.method);
+      if (route.method === 'GET') allow.add('HEAD');
+    }
+    if (template === undefined) return { kind: 'not-found' };
+    allow.add('OPTIONS');
+    return { kind: 'method-not-allowed', template, allow: [...allow].sort() };
+  };
+}
