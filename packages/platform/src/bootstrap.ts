@@ -26,6 +26,7 @@ export function bootstrap<S extends z.ZodType<LifecycleConfig>>(
   name: string,
   schema: S,
   env: Record<string, string | undefined> = process.env,
+  options: { maxHeaderSize?: (config: z.infer<S>) => number | undefined } = {},
 ): Bootstrapped<z.infer<S>> {
   let config: z.infer<S>;
   try {
@@ -41,6 +42,7 @@ export function bootstrap<S extends z.ZodType<LifecycleConfig>>(
     logger,
     registry: metrics.registry,
     graceMs: config.SHUTDOWN_GRACE_MS,
+    maxHeaderSize: options.maxHeaderSize?.(config),
   });
   service.handleSignals();
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));

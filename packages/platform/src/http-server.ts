@@ -14,6 +14,8 @@ export interface OpsServerOptions {
   handler?: RequestHandler;
   /** While draining, /readyz answers 503 so load balancers stop sending work. */
   isDraining: () => boolean;
+  /** Largest request head accepted (Node's default is 16 KiB); larger ones get 431. */
+  maxHeaderSize?: number;
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
@@ -58,7 +60,7 @@ export interface ListeningServer {
 }
 
 export async function listen(options: OpsServerOptions): Promise<ListeningServer> {
-  const server = http.createServer(createOpsRouter(options));
+  const server = http.createServer({ maxHeaderSize: options.maxHeaderSize }, createOpsRouter(options));
   // Longer than typical load balancer idle timeouts so they, not we, close idle keep-alive sockets.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

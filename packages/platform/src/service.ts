@@ -13,6 +13,7 @@ export interface ServiceOptions {
   registry: Registry;
   /** How long draining may take before the process gives up and exits non-zero. */
   graceMs: number;
+  maxHeaderSize?: number;
 }
 
 /**
@@ -23,6 +24,7 @@ export interface ServiceOptions {
 export class Service {
   private readonly readiness: ReadinessCheck[] = [];
   private readonly stopHooks: Array<{ name: string; stop: () => Promise<unknown> }> = [];
+  private readonly drainHooks: Array<{ name: string; stop: () => Promise<unknown> }> = [];
   private handler: RequestHandler | undefined;
   private listening: ListeningServer | undefined;
   private draining = false;
@@ -49,6 +51,15 @@ export class Service {
     return this;
   }
 
+  /**
+   * Registers work to end before the HTTP server closes: long-lived responses (SSE streams) that
+   * would otherwise keep the server from closing until the grace period runs out.
+   */
+  onDrainStart(name: string, stop: () => Promise<unknown>): this {
+    this.drainHooks.push({ name, stop });
+    return this;
+  }
+
   setHandler(handler: RequestHandler): this {
     this.handler = handler;
     return this;
@@ -63,6 +74,7 @@ export class Service {
       readiness: this.readiness,
       handler: this.handler,
       isDraining: () => this.draining,
+      maxHeaderSize: this.options.maxHeaderSize,
     });
     this.logger.info({ port: this.listening.port }, `${this.options.name} listening`);
   }
@@ -75,15 +87,20 @@ export class Service {
 
   private async drain(): Promise<void> {
     this.draining = true;
+    await this.runHooks(this.drainHooks);
     await this.listening?.close();
-    for (const hook of this.stopHooks) {
+    await this.runHooks(this.stopHooks);
+    await shutdownTelemetry();
+  }
+
+  private async runHooks(hooks: Array<{ name: string; stop: () => Promise<unknown> }>): Promise<void> {
+    for (const hook of hooks) {
       try {
         await hook.stop();
       } catch (error) {
         this.logger.error({ err: error, hook: hook.name }, 'error while stopping');
       }
     }
-    await shutdownTelemetry();
   }
 
   /** Installs SIGTERM/SIGINT handling: first signal drains within the grace period, second forces. */
