@@ -1,0 +1,214 @@
+import type { Kafka, Logger, Pool, Registry } from '@conveyor/platform';
+import type { Topology } from '@conveyor/jobs';
+import { createEventsConsumerMetrics } from './events.metrics.js';
+import { outcomeOf, parseJobEventMessage, type JobEventMessage, type Outcome } from './job-event.message.js';
+import { findFinishedJob, insertNotification, type FinishedJob } from './notifications.repo.js';
+import { OffsetTracker } from './offset-tracker.js';
+import { WebhookSender, type WebhookOptions } from './webhook.sender.js';
+
+export interface JobEventsConsumerOptions {
+  kafka: Kafka;
+  pool: Pool;
+  topology: Topology;
+  logger: Logger;
+  registry?: Registry;
+  webhook: WebhookOptions;
+  /** Base of `resultUrl` in webhook bodies (the public gateway URL); relative path when unset. */
+  publicBaseUrl?: string;
+  /** WEBHOOK_MAX_PENDING: above it the consumer pauses its partitions until deliveries settle. */
+  maxPendingWebhooks?: number;
+  /** A new consumer group starts at the beginning of the topic (tests); production joins at the end. */
+  fromBeginning?: boolean;
+  commitIntervalMs?: number;
+  /** How long stop() waits for deliveries in flight before leaving them to the next consumer. */
+  drainMs?: number;
+}
+
+export interface WebhookBody {
+  jobId: string;
+  type: string;
+  status: Outcome;
+  finishedAt: string;
+  resultUrl?: string;
+  error?: string;
+}
+
+/** What the job's owner and its callback receive when a job ends. Pure, for tests. */
+export function completionNotice(
+  event: JobEventMessage,
+  job: FinishedJob,
+  outcome: Outcome,
+  publicBaseUrl?: string,
+): { message: string; body: WebhookBody } {
+  const error = job.error ?? (typeof event.data.error === 'string' ? event.data.error : undefined);
+  const finishedAt = (job.finishedAt ?? new Date(event.createdAt)).toISOString();
+  const body: WebhookBody = { jobId: job.id, type: job.type, status: outcome, finishedAt };
+  if (outcome === 'success') body.resultUrl = `${publicBaseUrl?.replace(/\/+$/, '') ?? ''}/jobs/${job.id}/result`;
+  if (outcome === 'failed' && error) body.error = error;
+  const message =
+    outcome === 'success'
+      ? `Job ${job.type} ${job.id} succeeded.`
+      : outcome === 'failed'
+        ? `Job ${job.type} ${job.id} failed${error ? `: ${error.slice(0, 500)}` : '.'}`
+        : `Job ${job.type} ${job.id} was cancelled.`;
+  return { message, body };
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Consumes jobs.events: on a job's terminal event, writes its owner's notification and fires its
+ * callbackUrl webhook.
+ *
+ * Why webhooks leave the hot path this way (no extra table): a delivery runs in the background
+ * while the consumer goes on writing notifications, and the partition's Kafka offset is committed
+ * only up to the oldest message whose delivery has not settled (OffsetTracker). Kafka itself is
+ * the durable queue: a crash redelivers from there, notifications are idempotent (UNIQUE(job_id,
+ * kind)) and receivers deduplicate repeated webhooks by Conveyor-Event-Id (at-least-once, as any
+ * webhook sender). The cost is a replay of the events behind a slow delivery after a crash, bounded
+ * by maxPendingWebhooks and the sender's maxAgeMs, which a durable deliveries table would avoid.
+ */
+export async function startJobEventsConsumer(options: JobEventsConsumerOptions): Promise<{ stop(): Promise<void> }> {
+  const { kafka, pool, topology, registry } = options;
+  const topic = topology.topics.events;
+  const logger = options.logger.child({ component: 'job-events-consumer', topic });
+  const metrics = createEventsConsumerMetrics(registry);
+  const sender = new WebhookSender(options.webhook, logger, metrics);
+  const tracker = new OffsetTracker();
+  const maxPending = options.maxPendingWebhooks ?? 1_000;
+  const commitIntervalMs = options.commitIntervalMs ?? 1_000;
+  const paused = new Set<number>();
+  // Recently delivered events: the relay may publish an event twice; its receiver needs it once.
+  const recentlyDelivered = new Set<string>();
+
+  const consumer = kafka.consumer({ groupId: topology.consumerGroups.events, allowAutoTopicCreation: false });
+
+  let commitTimer: NodeJS.Timeout | undefined;
+  let committing: Promise<void> = Promise.resolve();
+  const commit = () => {
+    committing = committing.then(async () => {
+      for (const partition of tracker.partitionsSeen) {
+        const offset = tracker.committable(partition);
+        if (offset === undefined) continue;
+        try {
+          await consumer.commitOffsets([{ topic, partition, offset }]);
+          tracker.markCommitted(partition, offset);
+        } catch (error) {
+          // A rebalance moved the partition: its new owner re-reads from the last committed offset.
+          logger.warn({ err: error, partition, offset }, 'offset commit failed');
+        }
+      }
+    });
+    return committing;
+  };
+  const scheduleCommit = () => {
+    commitTimer ??= setTimeout(() => {
+      commitTimer = undefined;
+      void commit();
+    }, commitIntervalMs);
+  };
+  const settle = (partition: number, offset: string) => {
+    tracker.done(partition, offset);
+    scheduleCommit();
+    if (paused.size > 0 && sender.pending < maxPending / 2) {
+      consumer.resume([...paused].map((p) => ({ topic, partitions: [p] })));
+      paused.clear();
+    }
+  };
+
+  const sendWebhook = (event: JobEventMessage, url: string, body: WebhookBody, partition: number, offset: string) => {
+    void sender
+      .deliver({ eventId: event.eventId, url, body: JSON.stringify(body) })
+      .then((outcome) => {
+        if (outcome === 'aborted') return; // stays uncommitted: redelivered after restart
+        if (outcome === 'delivered') {
+          recentlyDelivered.add(event.eventId);
+          if (recentlyDelivered.size > 10_000) recentlyDelivered.delete(recentlyDelivered.values().next().value!);
+        }
+        settle(partition, offset);
+      })
+      .catch((error: unknown) => logger.error({ err: error, eventId: event.eventId }, 'webhook delivery crashed'));
+  };
+
+  /** Returns true when the message is finished, false when a webhook now owns its completion. */
+  const handle = async (event: JobEventMessage, partition: number, offset: string): Promise<boolean> => {
+    metrics.consumed.inc({ type: event.type });
+    const outcome = outcomeOf(event.type);
+    if (!outcome) return true;
+    const job = await findFinishedJob(pool, event.jobId);
+    if (!job) {
+      logger.warn({ jobId: event.jobId, eventId: event.eventId }, 'terminal event for a job that no longer exists; skipped');
+      return true;
+    }
+    const { message, body } = completionNotice(event, job, outcome, options.publicBaseUrl);
+    const inserted = await insertNotification(pool, { tenant: job.tenant, owner: job.owner, jobId: job.id, kind: event.type, message });
+    if (inserted) metrics.notificationsWritten.inc();
+    if (!job.callbackUrl || recentlyDelivered.has(event.eventId)) return true;
+    if (!isHttpUrl(job.callbackUrl)) {
+      metrics.webhooksFailed.inc({ reason: 'invalid_url' });
+      logger.warn({ jobId: job.id }, 'callback URL is not http(s); webhook skipped');
+      return true;
+    }
+    sendWebhook(event, job.callbackUrl, body, partition, offset);
+    return false;
+  };
+
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: options.fromBeginning ?? false });
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      tracker.retain(payload.memberAssignment[topic] ?? []);
+      paused.clear();
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message, pause }) => {
+        const { offset } = message;
+        tracker.begin(partition, offset);
+        const parsed = parseJobEventMessage(message.value);
+        if (!parsed.ok) {
+          metrics.malformed.inc();
+          logger.warn({ partition, offset, reason: parsed.reason }, 'malformed jobs.events record skipped');
+          settle(partition, offset);
+          return;
+        }
+        // A failure here (Postgres down) leaves the offset in flight; kafkajs re-delivers the message.
+        const finished = await handle(parsed.event, partition, offset);
+        if (finished) settle(partition, offset);
+        else if (sender.pending >= maxPending && !paused.has(partition)) {
+          logger.warn({ partition, pending: sender.pending }, 'too many webhooks in flight; pausing partition');
+          paused.add(partition);
+          pause();
+        }
+      },
+    });
+  } catch (error) {
+    await consumer.disconnect().catch(() => undefined);
+    throw new Error(`could not start the jobs.events consumer on ${topic}`, { cause: error });
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = async () => {
+    // Stop fetching, give deliveries in flight a moment, commit what is settled, leave the group.
+    consumer.pause([{ topic }]);
+    const deadline = Date.now() + (options.drainMs ?? 5_000);
+    while (sender.pending > 0 && Date.now() < deadline) {
+      await Promise.race([sender.nextSettled(), new Promise((r) => setTimeout(r, 100))]);
+    }
+    sender.close();
+    clearTimeout(commitTimer);
+    commitTimer = undefined;
+    await commit();
+    await consumer.disconnect();
+  };
+  return {
+    stop: () => (stopping ??= stop()),
+  };
+}

@@ -1,0 +1,188 @@
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { currentContext, Counter, Gauge, type Logger, type Pool, type Registry } from '@conveyor/platform';
+import { isTerminal } from '@conveyor/jobs';
+import { eventsAfter, findVisibleJob } from './job-events.repo.js';
+import { OutboxListener } from './outbox.listener.js';
+import { formatEvent, HEARTBEAT, parseLastEventId, TERMINAL_EVENT_TYPES } from './sse.format.js';
+import { StreamLimiter } from './stream-limiter.js';
+
+export interface JobEventsHandlerOptions {
+  pool: Pool;
+  logger: Logger;
+  registry?: Registry;
+  /** SSE_MAX_STREAMS_PER_TENANT: above it a tenant gets 429. */
+  maxStreamsPerTenant?: number;
+  /** SSE_MAX_STREAMS: above it anyone gets 503 (this replica is full; another may not be). */
+  maxStreams?: number;
+  heartbeatMs?: number;
+  /** SSE_SAFETY_POLL_MS: catch-up for notifications missed while the LISTEN connection was down. */
+  safetyPollMs?: number;
+  /** Rows per catch-up query, so a job with a long history streams in bounded chunks. */
+  batchSize?: number;
+}
+
+export type JobEventsHandler = ((req: Request, res: Response) => Promise<void>) & {
+  /** Ends every open stream and the LISTEN connection; call before the HTTP server closes (drain). */
+  close(): Promise<void>;
+  readonly openStreams: number;
+};
+
+const jobIdSchema = z.uuid();
+
+/** The api's request middleware puts the id in res.locals; standalone, the header or log context. */
+function requestIdOf(req: Request, res: Response): string | undefined {
+  const local = (res.locals as { requestId?: unknown } | undefined)?.requestId;
+  if (typeof local === 'string') return local;
+  const header = req.headers['x-request-id'];
+  return currentContext().requestId ?? (typeof header === 'string' ? header : undefined);
+}
+
+function headerOf(req: Request, name: string): string | undefined {
+  const value = req.headers[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
+ * `GET /jobs/:jobId/events`: replays the job's events after Last-Event-ID, then follows new ones
+ * live until the job ends. Identity arrives verified from the api's middleware as
+ * `x-conveyor-tenant` (and `x-conveyor-scopes`; `admin` reads across tenants).
+ */
+export function createJobEventsHandler(options: JobEventsHandlerOptions): JobEventsHandler {
+  const { pool, logger } = options;
+  const heartbeatMs = options.heartbeatMs ?? 15_000;
+  const batchSize = options.batchSize ?? 500;
+  const limiter = new StreamLimiter({ perTenant: options.maxStreamsPerTenant ?? 20, total: options.maxStreams ?? 2_000 });
+  const listener = new OutboxListener({ pool, logger, safetyPollMs: options.safetyPollMs ?? 5_000 });
+  const closers = new Set<() => void>();
+  const registers = options.registry ? [options.registry] : [];
+  new Gauge({
+    name: 'conveyor_sse_streams_open',
+    help: 'Job event streams currently open.',
+    registers,
+    collect() {
+      this.set(limiter.size);
+    },
+  });
+  const refused = new Counter({
+    name: 'conveyor_sse_streams_refused_total',
+    help: 'Job event streams refused by the per-tenant or total cap.',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+
+  const handler = async (req: Request, res: Response): Promise<void> => {
+    const requestId = requestIdOf(req, res);
+    const tenant = headerOf(req, 'x-conveyor-tenant');
+    if (!tenant) {
+      res.status(401).json({ error: 'missing identity', requestId });
+      return;
+    }
+    const scopes = (headerOf(req, 'x-conveyor-scopes') ?? '').split(' ');
+    const jobId = jobIdSchema.safeParse(req.params.jobId);
+    const job = jobId.success ? await findVisibleJob(pool, jobId.data, scopes.includes('admin') ? null : tenant) : undefined;
+    if (!job) {
+      res.status(404).json({ error: 'job not found', requestId });
+      return;
+    }
+    const resume = parseLastEventId(req.headers['last-event-id'], req.query.lastEventId);
+    if (!resume.ok) {
+      res.status(400).json({ error: 'Last-Event-ID must be a non-negative integer event id', requestId });
+      return;
+    }
+    const admission = limiter.admit(tenant);
+    if (!admission.ok) {
+      refused.inc({ reason: admission.reason });
+      res.setHeader('Retry-After', '5');
+      if (admission.reason === 'tenant') res.status(429).json({ error: 'too many open event streams for this tenant', requestId });
+      else res.status(503).json({ error: 'event stream capacity exhausted, retry later', requestId });
+      return;
+    }
+
+    // The client may have gone while we queried; its 'close' has then already fired.
+    if (res.closed || req.socket.destroyed) {
+      admission.release();
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+    });
+    res.flushHeaders();
+    // Tells EventSource how soon to reconnect after a dropped connection.
+    res.write('retry: 3000\n\n');
+
+    let lastSent = resume.after;
+    let finished = false;
+    let unsubscribe = () => {};
+    let pumping = false;
+    let again = false;
+    // A job terminal at lookup has all its events committed (status and event share a transaction).
+    const endAfterCatchUp = isTerminal(job.status);
+
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      clearInterval(heartbeat);
+      unsubscribe();
+      closers.delete(finish);
+      admission.release();
+      if (!res.writableEnded) res.end();
+    };
+    const write = async (chunk: string) => {
+      if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+    };
+    // Serialised per stream: a wake-up during a query marks `again` instead of running a second query.
+    const pump = async (): Promise<void> => {
+      if (pumping) {
+        again = true;
+        return;
+      }
+      pumping = true;
+      try {
+        do {
+          again = false;
+          for (;;) {
+            if (finished) return;
+            const rows = await eventsAfter(pool, job.id, lastSent, batchSize);
+            for (const row of rows) {
+              if (finished) return;
+              await write(formatEvent(row));
+              lastSent = row.id;
+              if (TERMINAL_EVENT_TYPES.has(row.type)) {
+                finish();
+                return;
+              }
+            }
+            if (rows.length < batchSize) break;
+          }
+        } while (again);
+        if (endAfterCatchUp) finish();
+      } catch (error) {
+        logger.warn({ err: error, jobId: job.id }, 'job event stream query failed; waiting for the next wake-up');
+      } finally {
+        pumping = false;
+      }
+    };
+
+    const heartbeat = setInterval(() => {
+      if (!finished) res.write(HEARTBEAT);
+    }, heartbeatMs);
+    closers.add(finish);
+    res.on('close', finish);
+    unsubscribe = listener.subscribe(() => void pump());
+    await pump();
+  };
+
+  // defineProperties, not Object.assign: assign would copy the getter's value once, not the getter.
+  return Object.defineProperties(handler, {
+    close: {
+      value: async () => {
+        for (const finish of [...closers]) finish();
+        await listener.close();
+      },
+    },
+    openStreams: { get: () => limiter.size },
+  }) as JobEventsHandler;
+}

@@ -1,0 +1,230 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, createPool, type Pool } from '@conveyor/platform';
+import { createJob, migrateJobsSchema, recordJobEvent } from '@conveyor/jobs';
+import { createJobEventsHandler, type JobEventsHandler } from '../src/events/index.js';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
+
+const logger = createLogger({ service: 'events-sse-test', level: 'warn' });
+
+interface SseEvent {
+  id: string;
+  event: string;
+  data: { jobId: string; type: string; data: Record<string, unknown>; createdAt: string };
+}
+
+/** A minimal EventSource reader over fetch: collects frames and comments until the server ends. */
+function openStream(base: string, path: string, headers: Record<string, string>) {
+  const events: SseEvent[] = [];
+  const comments: string[] = [];
+  const controller = new AbortController();
+  let status = 0;
+  let responseHeaders = new Headers();
+  let errorBody: unknown;
+  const opened = fetch(`${base}${path}`, { headers, signal: controller.signal });
+  const ended = opened.then(async (res) => {
+    status = res.status;
+    responseHeaders = res.headers;
+    if (res.status !== 200) {
+      errorBody = await res.json();
+      return;
+    }
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of res.body!) {
+        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+        let cut: number;
+        while ((cut = buffer.indexOf('\n\n')) >= 0) {
+          const frame = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          const fields: Record<string, string> = {};
+          for (const line of frame.split('\n')) {
+            if (line.startsWith(':')) comments.push(line);
+            else {
+              const i = line.indexOf(': ');
+              if (i > 0) fields[line.slice(0, i)] = line.slice(i + 2);
+            }
+          }
+          if (fields.data) events.push({ id: fields.id!, event: fields.event!, data: JSON.parse(fields.data) });
+        }
+      }
+    } catch (error) {
+      if (!controller.signal.aborted) throw error;
+    }
+  });
+  return {
+    events,
+    comments,
+    ended,
+    get status() {
+      return status;
+    },
+    get headers() {
+      return responseHeaders;
+    },
+    get errorBody() {
+      return errorBody;
+    },
+    opened,
+    close: () => controller.abort(),
+  };
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms))]);
+}
+
+describe('GET /jobs/:jobId/events (handler mounted on a tiny express app standing in for the api router)', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  const servers: Array<{ server: Server; handler: JobEventsHandler }> = [];
+
+  /** The api's router, reduced to the one route; identity headers come straight from the test. */
+  async function mount(options: Partial<Parameters<typeof createJobEventsHandler>[0]> = {}) {
+    // A safety poll far beyond any wait here: live events can only arrive through LISTEN/NOTIFY.
+    const handler = createJobEventsHandler({ pool, logger, safetyPollMs: 600_000, ...options });
+    const app = express();
+    app.get('/jobs/:jobId/events', handler);
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    servers.push({ server, handler });
+    return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, handler };
+  }
+
+  const as = (tenant: string, extra: Record<string, string> = {}) => ({ 'x-conveyor-tenant': tenant, ...extra });
+
+  async function newJob(tenant: string) {
+    const outcome = await createJob(pool, { tenant, owner: `${tenant}-user`, type: 'noop', payload: {} });
+    return outcome.jobId;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pool = createPool({ connectionString: db.url, max: 8 });
+    await migrateJobsSchema(pool);
+  });
+
+  afterAll(async () => {
+    for (const { server, handler } of servers) {
+      await handler.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+    await pool?.end();
+    await db?.drop();
+  });
+
+  it('replays the stored events, then follows new ones live in order and ends after the terminal event', async () => {
+    const { base } = await mount();
+    const jobId = await newJob('acme');
+    const stream = openStream(base, `/jobs/${jobId}/events`, as('acme'));
+    await waitUntil(() => stream.events.length === 1, 5_000, 'the replayed created event');
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(stream.headers.get('cache-control')).toBe('no-cache');
+    expect(stream.headers.get('x-accel-buffering')).toBe('no');
+
+    await recordJobEvent(pool, jobId, 'started', { attempt: 1 });
+    await waitUntil(() => stream.events.length === 2, 5_000, 'the live started event');
+    await recordJobEvent(pool, jobId, 'progress', { progress: 0.5 });
+    await recordJobEvent(pool, jobId, 'succeeded', {});
+    await within(stream.ended, 5_000, 'the stream to end after the terminal event');
+
+    expect(stream.events.map((e) => e.event)).toEqual(['created', 'started', 'progress', 'succeeded']);
+    const ids = stream.events.map((e) => BigInt(e.id));
+    expect([...ids].sort((a, b) => (a < b ? -1 : 1))).toEqual(ids);
+    expect(new Set(ids).size).toBe(4);
+    expect(stream.events[2]!.data).toMatchObject({ jobId, type: 'progress', data: { progress: 0.5 } });
+    expect(Number.isNaN(Date.parse(stream.events[2]!.data.createdAt))).toBe(false);
+  });
+
+  it('resumes after Last-Event-ID (header or ?lastEventId=) with only the later events', async () => {
+    const { base } = await mount();
+    const jobId = await newJob('acme');
+    await recordJobEvent(pool, jobId, 'started', {});
+    const { rows } = await pool.query<{ id: string }>(`SELECT id::text FROM job_events WHERE job_id = $1 AND type = 'started'`, [jobId]);
+    const startedId = rows[0]!.id;
+
+    const viaHeader = openStream(base, `/jobs/${jobId}/events`, as('acme', { 'last-event-id': startedId }));
+    await recordJobEvent(pool, jobId, 'progress', { progress: 0.9 });
+    await waitUntil(() => viaHeader.events.length === 1, 5_000, 'the progress event');
+    await pool.query(`UPDATE jobs SET status = 'failed', error = 'boom', finished_at = now() WHERE id = $1`, [jobId]);
+    await recordJobEvent(pool, jobId, 'failed', { error: 'boom' });
+    await within(viaHeader.ended, 5_000, 'the resumed stream to end');
+    expect(viaHeader.events.map((e) => e.event)).toEqual(['progress', 'failed']);
+    expect(viaHeader.events.every((e) => BigInt(e.id) > BigInt(startedId))).toBe(true);
+
+    // The job is finished now: a resume replays what is left and ends at once.
+    const viaQuery = openStream(base, `/jobs/${jobId}/events?lastEventId=${startedId}`, as('acme'));
+    await within(viaQuery.ended, 5_000, 'the query-resumed stream to end');
+    expect(viaQuery.events.map((e) => e.event)).toEqual(['progress', 'failed']);
+
+    const caughtUp = openStream(base, `/jobs/${jobId}/events`, as('acme', { 'last-event-id': viaHeader.events[1]!.id }));
+    await within(caughtUp.ended, 5_000, 'a caught-up stream of a finished job to end');
+    expect(caughtUp.status).toBe(200);
+    expect(caughtUp.events).toEqual([]);
+  });
+
+  it("answers 404 for another tenant's job and for unknown or invalid ids; 400 for a garbage Last-Event-ID", async () => {
+    const { base } = await mount();
+    const jobId = await newJob('acme');
+    for (const [path, headers] of [
+      [`/jobs/${jobId}/events`, as('globex')],
+      ['/jobs/00000000-0000-4000-8000-000000000000/events', as('acme')],
+      ['/jobs/not-a-uuid/events', as('acme')],
+    ] as const) {
+      const res = await fetch(`${base}${path}`, { headers: { ...headers, 'x-request-id': 'req-404' } });
+      expect(res.status).toBe(404);
+      expect(await res.json()).toEqual({ error: 'job not found', requestId: 'req-404' });
+    }
+    const bad = await fetch(`${base}/jobs/${jobId}/events`, { headers: as('acme', { 'last-event-id': 'yesterday' }) });
+    expect(bad.status).toBe(400);
+    // An admin reads across tenants.
+    const admin = openStream(base, `/jobs/${jobId}/events`, as('ops', { 'x-conveyor-scopes': 'jobs:read admin' }));
+    await waitUntil(() => admin.events.length === 1, 5_000, 'the admin stream');
+    admin.close();
+  });
+
+  it('caps open streams per tenant (429) and overall (503), sends heartbeats, and frees slots on disconnect', async () => {
+    const { base, handler } = await mount({ maxStreamsPerTenant: 2, maxStreams: 3, heartbeatMs: 100 });
+    const jobs = await Promise.all(['a', 'a', 'a', 'b', 'c'].map((t) => newJob(`cap-${t}`)));
+    const first = openStream(base, `/jobs/${jobs[0]}/events`, as('cap-a'));
+    const second = openStream(base, `/jobs/${jobs[1]}/events`, as('cap-a'));
+    await waitUntil(() => first.events.length === 1 && second.events.length === 1, 5_000, 'two open streams');
+
+    const third = openStream(base, `/jobs/${jobs[2]}/events`, as('cap-a'));
+    await third.ended;
+    expect(third.status).toBe(429);
+    expect(third.headers.get('retry-after')).toBeTruthy();
+    expect(third.errorBody).toMatchObject({ error: expect.stringMatching(/too many/) });
+
+    const other = openStream(base, `/jobs/${jobs[3]}/events`, as('cap-b'));
+    await waitUntil(() => other.events.length === 1, 5_000, "another tenant's stream");
+    const overflow = openStream(base, `/jobs/${jobs[4]}/events`, as('cap-c'));
+    await overflow.ended;
+    expect(overflow.status).toBe(503);
+    expect(handler.openStreams).toBe(3);
+
+    await waitUntil(() => first.comments.includes(': ping'), 5_000, 'a heartbeat comment');
+
+    first.close();
+    await waitUntil(() => handler.openStreams === 2, 5_000, 'the closed stream to release its slot');
+    const again = openStream(base, `/jobs/${jobs[2]}/events`, as('cap-a'));
+    await waitUntil(() => again.events.length === 1, 5_000, 'a stream in the freed slot');
+    expect(again.status).toBe(200);
+    for (const s of [second, other, again]) s.close();
+    await waitUntil(() => handler.openStreams === 0, 5_000, 'all slots to be released');
+  });
+});
