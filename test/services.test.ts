@@ -1,14 +1,26 @@
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
-import { afterAll, describe, expect, it } from 'vitest';
-import { infra } from './support/infra.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { provision, topology } from '@conveyor/jobs';
+import { createKafka, createLogger, createS3Client, createSnsClient, createSqsClient } from '@conveyor/platform';
+import { awsOptions, infra, uniqueName } from './support/infra.js';
 import { spawnService, startService, waitForHttp, type RunningService } from './support/service-process.js';
 
 const DEAD = '127.0.0.1:1';
 const aws = { AWS_ENDPOINT_URL: infra.awsEndpoint, AWS_REGION: infra.awsRegion, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
 const kafka = { KAFKA_BROKERS: infra.kafkaBrokers.join(',') };
 const db = { DATABASE_URL: infra.postgresUrl };
+
+// The bridge is ready only once its namespace's SNS topic exists: provision one for this file.
+const bridgeNamespace = uniqueName('svc').replaceAll('_', '-');
+beforeAll(async () => {
+  const logger = createLogger({ service: 'services-test', level: 'warn' });
+  const [sns, sqs, s3] = [createSnsClient(awsOptions), createSqsClient(awsOptions), createS3Client(awsOptions)];
+  const kafkaClient = createKafka({ brokers: infra.kafkaBrokers, clientId: 'services-test', logger });
+  await provision({ kafka: kafkaClient, sns, sqs, s3, topology: topology(bridgeNamespace), bucket: bridgeNamespace, partitions: 1 });
+  for (const client of [sns, sqs, s3]) client.destroy();
+});
 
 /** Each service with its real dependencies, and one variant per dependency taken away. */
 const cases: Array<{
@@ -28,7 +40,7 @@ const cases: Array<{
   {
     name: 'bridge',
     defaultPort: 8082,
-    env: { ...kafka, ...aws },
+    env: { ...kafka, ...aws, CONVEYOR_NAMESPACE: bridgeNamespace },
     required: 'KAFKA_BROKERS',
     down: { kafka: { KAFKA_BROKERS: DEAD }, sns: { AWS_ENDPOINT_URL: `http://${DEAD}` } },
   },

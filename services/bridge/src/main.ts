@@ -1,8 +1,18 @@
-import { bootstrap, createKafka, createSnsClient, pingKafka, pingSns, runMain } from '@conveyor/platform';
+import { bootstrap, createKafka, createSnsClient, pingKafka, runMain } from '@conveyor/platform';
+import { topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
+import { bridgeMetrics } from './metrics.js';
+import { snsPublisher } from './sns.publisher.js';
+import { publishChunk } from './publish.js';
+import { snsBreaker } from './breaker.js';
+import { rejectedEventsProducer } from './events.producer.js';
+import { startBridgeConsumer } from './bridge.consumer.js';
+import { startLagMonitor } from './lag.js';
 
 runMain('bridge', async () => {
-  const { config, logger, service } = bootstrap('bridge', configSchema);
+  const { config, logger, metrics: serviceMetrics, service } = bootstrap('bridge', configSchema);
+  const topo = topology(config.CONVEYOR_NAMESPACE);
+  const metrics = bridgeMetrics(serviceMetrics.registry);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'bridge', logger });
   const sns = createSnsClient({
     region: config.AWS_REGION,
@@ -10,9 +20,60 @@ runMain('bridge', async () => {
     accessKeyId: config.AWS_ACCESS_KEY_ID,
     secretAccessKey: config.AWS_SECRET_ACCESS_KEY,
   });
+  const publisher = snsPublisher(sns, topo.snsTopic);
+  const timedPublish: typeof publisher.publishBatch = async (entries) => {
+    const end = metrics.snsDuration.startTimer();
+    try {
+      const failed = await publisher.publishBatch(entries);
+      end({ outcome: failed.length === 0 ? 'ok' : 'partial' });
+      return failed;
+    } catch (error) {
+      end({ outcome: 'error' });
+      throw error;
+    }
+  };
+  const retry = { attempts: config.SNS_RETRY_ATTEMPTS, baseMs: config.SNS_RETRY_BASE_MS, maxMs: config.SNS_RETRY_MAX_MS };
+  const breaker = snsBreaker(
+    (entries) => publishChunk(entries, timedPublish, retry),
+    {
+      errorThresholdPercentage: config.BREAKER_ERROR_PERCENT,
+      volumeThreshold: config.BREAKER_VOLUME_THRESHOLD,
+      resetTimeout: config.BREAKER_RESET_MS,
+      timeout: config.BREAKER_TIMEOUT_MS,
+      rollingCountTimeout: config.BREAKER_ROLLING_WINDOW_MS,
+    },
+    metrics,
+    logger,
+  );
+  const events = rejectedEventsProducer(kafka, topo.topics.events);
+
   service
     .addReadinessCheck('kafka', () => pingKafka(kafka))
-    .addReadinessCheck('sns', () => pingSns(sns))
-    .onStop('sns', async () => sns.destroy());
+    .addReadinessCheck('sns', () => publisher.check())
+    .onStop('sns', async () => {
+      breaker.shutdown();
+      sns.destroy();
+    })
+    .onStop('events producer', () => events.disconnect());
   await service.start();
+
+  const consumer = startBridgeConsumer({
+    kafka,
+    topic: topo.topics.requested,
+    groupId: topo.consumerGroups.bridge,
+    breaker,
+    events,
+    metrics,
+    logger,
+    batchSize: config.BRIDGE_BATCH_SIZE,
+    publishConcurrency: config.BRIDGE_PUBLISH_CONCURRENCY,
+    partitionsConcurrency: config.BRIDGE_PARTITIONS_CONCURRENCY,
+    failurePauseMs: config.BRIDGE_FAILURE_PAUSE_MS,
+    sessionTimeoutMs: config.BRIDGE_SESSION_TIMEOUT_MS,
+  });
+  service.onStop('consumer', () => consumer.stop());
+  if (config.LAG_INTERVAL_MS > 0) {
+    const lag = startLagMonitor(kafka, topo.topics.requested, topo.consumerGroups.bridge, config.LAG_INTERVAL_MS, metrics, logger);
+    service.onStop('lag monitor', () => lag.stop());
+  }
 });

@@ -1,0 +1,166 @@
+import type { Kafka, Logger, Pool, PoolClient, Producer, Registry } from '@conveyor/platform';
+import type { Topology } from '../topology.js';
+import { startListener } from './outbox.listener.js';
+import { eventMessage, jobMessage } from './outbox.messages.js';
+import { outboxMetrics } from './outbox.metrics.js';
+import {
+  claimEvents,
+  claimJobs,
+  countBacklog,
+  markEventsPublished,
+  markJobsPublished,
+  type UnpublishedEventRow,
+  type UnpublishedJobRow,
+} from './outbox.sql.js';
+
+/** The channel the 0002 migration's triggers notify on every new job and event. */
+export const OUTBOX_CHANNEL = 'conveyor_outbox';
+
+export interface OutboxRelayOptions {
+  pool: Pool;
+  kafka: Kafka;
+  topology: Topology;
+  logger: Logger;
+  registry: Registry;
+  /** Rows of each table claimed per transaction. */
+  batchSize?: number;
+  /** Safety-net poll for missed notifications (a listener reconnecting, a NOTIFY lost to a crash). */
+  pollIntervalMs?: number;
+  /**
+   * Runs after Kafka acknowledged a batch and before it is marked published: the window in which a
+   * crash re-publishes the batch. Fault-injection tests stop the process here.
+   */
+  afterProduce?: (batch: { jobs: number; events: number }) => Promise<void>;
+}
+
+export interface OutboxRelay {
+  /** Drains now instead of waiting for a notification or the poll; resolves when the backlog is empty. */
+  drain(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const MAX_ERROR_BACKOFF_MS = 10_000;
+
+/**
+ * Publishes what the database says is unpublished, then marks it, in the same transaction that
+ * locked the rows. A crash between the Kafka acknowledgement and the commit publishes the batch
+ * again later: duplicates are possible, loss is not (the worker's claim makes duplicates harmless).
+ */
+export async function startOutboxRelay(options: OutboxRelayOptions): Promise<OutboxRelay> {
+  const { pool, kafka, topology, registry, batchSize = 500, pollIntervalMs = 1_000, afterProduce } = options;
+  const logger = options.logger.child({ component: 'outbox-relay' });
+  const metrics = outboxMetrics(registry, async () => {
+    const { rows } = await pool.query<{ jobs: number; job_events: number }>(countBacklog());
+    return rows[0]!;
+  });
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  let connected: Promise<void> | undefined;
+  producer.on(producer.events.DISCONNECT, () => {
+    connected = undefined;
+  });
+
+  let stopped = false;
+  let running: Promise<void> | undefined;
+  let rerun = false;
+  let failures = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  /** Inside the caller's transaction: claim, produce, mark. True when a full batch suggests more is waiting. */
+  async function publishBatch(client: PoolClient): Promise<boolean> {
+    const jobs = (await client.query<UnpublishedJobRow>(claimJobs(batchSize))).rows;
+    const events = (await client.query<UnpublishedEventRow>(claimEvents(batchSize))).rows;
+    if (jobs.length === 0 && events.length === 0) return false;
+    const topicMessages = [];
+    if (jobs.length > 0) topicMessages.push({ topic: topology.topics.requested, messages: jobs.map(jobMessage) });
+    if (events.length > 0) topicMessages.push({ topic: topology.topics.events, messages: events.map(eventMessage) });
+    await (connected ??= producer.connect());
+    await producer.sendBatch({ topicMessages, acks: -1 });
+    await afterProduce?.({ jobs: jobs.length, events: events.length });
+    if (jobs.length > 0) await client.query(markJobsPublished(jobs.map((j) => j.id)));
+    if (events.length > 0) await client.query(markEventsPublished(events.map((e) => e.id)));
+    metrics.published.inc({ topic: topology.topics.requested }, jobs.length);
+    metrics.published.inc({ topic: topology.topics.events }, events.length);
+    return jobs.length === batchSize || events.length === batchSize;
+  }
+
+  async function drainOnce(): Promise<boolean> {
+    const client = await pool.connect();
+    const timer = metrics.batchDuration.startTimer();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const more = await publishBatch(client);
+      await client.query('COMMIT');
+      timer();
+      return more;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => {
+        broken = rollbackError;
+      });
+      throw error;
+    } finally {
+      // A connection that could not even roll back is destroyed rather than reused.
+      client.release(broken);
+    }
+  }
+
+  async function drainAll(): Promise<void> {
+    do {
+      rerun = false;
+      while (!stopped && (await drainOnce()));
+    } while (rerun && !stopped);
+  }
+
+  /** Coalesces wake-ups: one drain at a time, and at most one more queued behind it. */
+  function wake(): Promise<void> {
+    if (stopped) return Promise.resolve();
+    if (running) {
+      rerun = true;
+      return running;
+    }
+    if (retryTimer) return Promise.resolve();
+    running = drainAll()
+      .then(
+        () => {
+          failures = 0;
+        },
+        (error: unknown) => {
+          failures += 1;
+          metrics.errors.inc();
+          const ceiling = Math.min(MAX_ERROR_BACKOFF_MS, 100 * 2 ** failures);
+          const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+          logger.error({ err: error, failures, retryInMs: Math.round(delay) }, 'outbox drain failed; rows stay unpublished');
+          retryTimer = setTimeout(() => {
+            retryTimer = undefined;
+            void wake();
+          }, delay);
+        },
+      )
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  }
+
+  const listener = startListener({ pool, channel: OUTBOX_CHANNEL, logger, onWake: () => void wake() });
+  const poll = setInterval(() => void wake(), pollIntervalMs);
+  logger.info({ batchSize, pollIntervalMs }, 'outbox relay started');
+
+  let stopping: Promise<void> | undefined;
+  return {
+    drain: async () => {
+      await wake();
+      while (running) await running;
+    },
+    stop: () =>
+      (stopping ??= (async () => {
+        stopped = true;
+        clearInterval(poll);
+        clearTimeout(retryTimer);
+        await listener.stop();
+        await running;
+        await producer.disconnect().catch(() => undefined);
+        logger.info('outbox relay stopped');
+      })()),
+  };
+}

@@ -1,0 +1,163 @@
+import { CreateTopicCommand, ListSubscriptionsByTopicCommand, SetSubscriptionAttributesCommand, SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Kafka, Logger } from '@conveyor/platform';
+import type { Topology, WorkerPool } from './topology.js';
+
+export interface ProvisionOptions {
+  kafka: Kafka;
+  sns: SNSClient;
+  sqs: SQSClient;
+  s3: S3Client;
+  topology: Topology;
+  bucket: string;
+  partitions?: number;
+  replicationFactor?: number;
+  logger?: Logger;
+}
+
+export interface ProvisionedQueue {
+  pool: string;
+  queueUrl: string;
+  queueArn: string;
+  deadLetterQueueUrl: string;
+  deadLetterQueueArn: string;
+  subscriptionArn: string;
+}
+
+export interface Provisioned {
+  topics: { requested: string; events: string; created: string[] };
+  snsTopicArn: string;
+  queues: ProvisionedQueue[];
+  bucket: string;
+}
+
+/** The subscription attributes every pool queue must have, whatever an earlier run left. */
+export function subscriptionAttributes(pool: WorkerPool): Record<string, string> {
+  return { RawMessageDelivery: 'true', FilterPolicy: JSON.stringify({ type: [...pool.jobTypes] }) };
+}
+
+export function queueAttributes(pool: WorkerPool, deadLetterArn: string, topicArn: string, queueArn?: string): Record<string, string> {
+  const attributes: Record<string, string> = {
+    VisibilityTimeout: String(pool.visibilityTimeoutSeconds),
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: deadLetterArn, maxReceiveCount: pool.maxReceiveCount }),
+  };
+  // Real SQS refuses SNS deliveries unless the queue policy allows this topic to send.
+  if (queueArn) {
+    attributes.Policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'sns.amazonaws.com' },
+          Action: 'sqs:SendMessage',
+          Resource: queueArn,
+          Condition: { ArnEquals: { 'aws:SourceArn': topicArn } },
+        },
+      ],
+    });
+  }
+  return attributes;
+}
+
+async function ensureKafkaTopics(kafka: Kafka, names: string[], partitions: number, replicationFactor: number): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = names.filter((name) => !existing.has(name));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor })),
+      });
+    }
+    return missing;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+function isAwsError(error: unknown, ...names: string[]): boolean {
+  return error instanceof Error && names.includes(error.name);
+}
+
+/** Creates a queue, or brings an existing one's attributes to what is wanted (CreateQueue refuses changes). */
+async function ensureQueue(sqs: SQSClient, name: string, attributes: Record<string, string>): Promise<{ url: string; arn: string }> {
+  let url: string;
+  try {
+    url = (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl!;
+  } catch (error) {
+    if (!isAwsError(error, 'QueueNameExists', 'QueueAlreadyExists')) throw error;
+    url = (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;
+    await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: attributes }));
+  }
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+  return { url, arn: Attributes!.QueueArn! };
+}
+
+async function ensureSubscription(sns: SNSClient, topicArn: string, queueArn: string, attributes: Record<string, string>): Promise<string> {
+  let token: string | undefined;
+  do {
+    const page = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, NextToken: token }));
+    const existing = page.Subscriptions?.find((s) => s.Protocol === 'sqs' && s.Endpoint === queueArn);
+    if (existing?.SubscriptionArn) {
+      for (const [AttributeName, AttributeValue] of Object.entries(attributes)) {
+        await sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn: existing.SubscriptionArn, AttributeName, AttributeValue }));
+      }
+      return existing.SubscriptionArn;
+    }
+    token = page.NextToken;
+  } while (token);
+  const { SubscriptionArn } = await sns.send(
+    new SubscribeCommand({ TopicArn: topicArn, Protocol: 'sqs', Endpoint: queueArn, Attributes: attributes, ReturnSubscriptionArn: true }),
+  );
+  return SubscriptionArn!;
+}
+
+async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    return;
+  } catch (error) {
+    if (!isAwsError(error, 'NotFound', 'NoSuchBucket')) throw error;
+  }
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (error) {
+    if (!isAwsError(error, 'BucketAlreadyOwnedByYou')) throw error;
+  }
+}
+
+/**
+ * Creates (or confirms) everything the pipeline needs: Kafka topics, the SNS topic, one queue and
+ * DLQ per worker pool subscribed by a `type` filter with raw delivery, and the results bucket.
+ * Safe to run any number of times and from several places (`make dev`, the Helm hook).
+ */
+export async function provision(options: ProvisionOptions): Promise<Provisioned> {
+  const { kafka, sns, sqs, s3, topology, bucket, partitions = 6, replicationFactor = 1, logger } = options;
+  const { requested, events } = topology.topics;
+  const created = await ensureKafkaTopics(kafka, [requested, events], partitions, replicationFactor);
+  const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: topology.snsTopic }));
+  const snsTopicArn = TopicArn!;
+  const queues: ProvisionedQueue[] = [];
+  for (const { pool, queue, deadLetterQueue } of topology.queues) {
+    const dlq = await ensureQueue(sqs, deadLetterQueue, {});
+    // The queue's ARN is needed for its own policy, so the policy is set once the queue exists.
+    const main = await ensureQueue(sqs, queue, queueAttributes(pool, dlq.arn, snsTopicArn));
+    await sqs.send(new SetQueueAttributesCommand({ QueueUrl: main.url, Attributes: queueAttributes(pool, dlq.arn, snsTopicArn, main.arn) }));
+    const subscriptionArn = await ensureSubscription(sns, snsTopicArn, main.arn, subscriptionAttributes(pool));
+    queues.push({
+      pool: pool.name,
+      queueUrl: main.url,
+      queueArn: main.arn,
+      deadLetterQueueUrl: dlq.url,
+      deadLetterQueueArn: dlq.arn,
+      subscriptionArn,
+    });
+  }
+  await ensureBucket(s3, bucket);
+  const result = { topics: { requested, events, created }, snsTopicArn, queues, bucket };
+  logger?.info({ ...result }, 'provisioned');
+  return result;
+}

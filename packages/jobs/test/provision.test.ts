@@ -1,0 +1,108 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ListSubscriptionsByTopicCommand, PublishCommand } from '@aws-sdk/client-sns';
+import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { createKafka, createLogger, createS3Client, createSnsClient, createSqsClient } from '@conveyor/platform';
+import { provision, topology, type Provisioned } from '@conveyor/jobs';
+import { awsOptions, infra, uniqueName } from '../../../test/support/infra.js';
+
+const logger = createLogger({ service: 'provision-test', level: 'warn' });
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../dist/provision-cli.js');
+
+describe('provision against real Kafka and the SNS/SQS/S3 emulator', () => {
+  const topo = topology(uniqueName('prov').replaceAll('_', '-'));
+  const bucket = uniqueName('bucket').replaceAll('_', '-');
+  const kafka = createKafka({ brokers: infra.kafkaBrokers, clientId: 'provision-test', logger });
+  const [sns, sqs, s3] = [createSnsClient(awsOptions), createSqsClient(awsOptions), createS3Client(awsOptions)];
+  const run = () => provision({ kafka, sns, sqs, s3, topology: topo, bucket, partitions: 3, logger });
+  let first: Provisioned;
+
+  beforeAll(async () => {
+    first = await run();
+  });
+  afterAll(() => {
+    for (const client of [sns, sqs, s3]) client.destroy();
+  });
+
+  it('creates the Kafka topics with the partitions asked for', async () => {
+    expect(first.topics.created.sort()).toEqual([topo.topics.events, topo.topics.requested].sort());
+    const admin = kafka.admin();
+    await admin.connect();
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topo.topics.requested, topo.topics.events] });
+    await admin.disconnect();
+    expect(topics.map((t) => t.partitions.length)).toEqual([3, 3]);
+  });
+
+  it('sets visibility, redrive and raw, type-filtered subscriptions per pool; the bucket exists', async () => {
+    for (const [i, q] of topo.queues.entries()) {
+      const provisioned = first.queues[i]!;
+      expect(provisioned.queueUrl).toContain(q.queue);
+      const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: provisioned.queueUrl, AttributeNames: ['All'] }));
+      expect(Attributes?.VisibilityTimeout).toBe(String(q.pool.visibilityTimeoutSeconds));
+      expect(JSON.parse(Attributes!.RedrivePolicy!)).toEqual({
+        deadLetterTargetArn: provisioned.deadLetterQueueArn,
+        maxReceiveCount: q.pool.maxReceiveCount,
+      });
+    }
+    await expect(s3.send(new HeadBucketCommand({ Bucket: bucket }))).resolves.toBeDefined();
+  });
+
+  it('routes a message by its type attribute, raw, to exactly one pool queue', async () => {
+    const receive = async (url: string) =>
+      (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 1, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] })))
+        .Messages ?? [];
+    const [defaults, reports] = first.queues;
+    await sns.send(
+      new PublishCommand({
+        TopicArn: first.snsTopicArn,
+        Message: '{"kind":"report"}',
+        MessageAttributes: { type: { DataType: 'String', StringValue: 'report.generate' } },
+      }),
+    );
+    await sns.send(
+      new PublishCommand({
+        TopicArn: first.snsTopicArn,
+        Message: '{"kind":"noop"}',
+        MessageAttributes: { type: { DataType: 'String', StringValue: 'noop' } },
+      }),
+    );
+    const onReports = await receive(reports!.queueUrl);
+    const onDefault = await receive(defaults!.queueUrl);
+    expect(onReports.map((m) => m.Body)).toEqual(['{"kind":"report"}']);
+    expect(onReports[0]!.MessageAttributes?.type?.StringValue).toBe('report.generate');
+    expect(onDefault.map((m) => m.Body)).toEqual(['{"kind":"noop"}']);
+  });
+
+  it('changes nothing and does not fail when run again', async () => {
+    const second = await run();
+    expect(second.topics.created).toEqual([]);
+    expect({ ...second, topics: { ...second.topics, created: [] } }).toEqual({ ...first, topics: { ...first.topics, created: [] } });
+    const { Subscriptions } = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: first.snsTopicArn }));
+    expect(Subscriptions).toHaveLength(topo.queues.length);
+  });
+
+  it('runs from the CLI with environment variables, twice, and names a bad variable', async () => {
+    const env = {
+      PATH: process.env.PATH,
+      KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+      AWS_ENDPOINT_URL: infra.awsEndpoint,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      CONVEYOR_NAMESPACE: uniqueName('cli').replaceAll('_', '-'),
+      S3_BUCKET: uniqueName('cli-bucket').replaceAll('_', '-'),
+      KAFKA_PARTITIONS: '2',
+    };
+    const run = promisify(execFile);
+    for (let i = 0; i < 2; i++) {
+      const { stdout } = await run(process.execPath, [CLI], { env });
+      expect(stdout).toContain('"msg":"provisioned"');
+    }
+    const bad = await run(process.execPath, [CLI], { env: { ...env, KAFKA_PARTITIONS: 'many' } }).catch((e) => e);
+    expect(bad.code).toBe(78);
+    expect(bad.stderr).toContain('KAFKA_PARTITIONS');
+  });
+});
