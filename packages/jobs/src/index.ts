@@ -6,3 +6,5 @@ export * from './types/job-type.js';
 export { pointsGrantPayload } from './types/points-grant.js';
 export { reportGeneratePayload } from './types/report-generate.js';
 export * from './jobs.repo.js';
+export * from './outbox/index.js';
+export * from './provision.js';
