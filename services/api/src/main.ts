@@ -1,13 +1,68 @@
-import { bootstrap, createKafka, createPool, pingKafka, runMain } from '@conveyor/platform';
+import { bootstrap, createKafka, createPool, createS3Client, pingKafka, runMain } from '@conveyor/platform';
+import { startOutboxRelay, topology } from '@conveyor/jobs';
+import { createApp } from './app.js';
 import { configSchema } from './config.js';
+import { createJobEventsHandler, startJobEventsConsumer } from './events/index.js';
 
 runMain('api', async () => {
-  const { config, logger, service } = bootstrap('api', configSchema);
+  const { config, logger, metrics, service } = bootstrap('api', configSchema);
+  const names = topology(config.CONVEYOR_NAMESPACE);
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, applicationName: 'api' });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'api', logger });
+  const s3 = createS3Client({
+    region: config.AWS_REGION,
+    endpoint: config.AWS_ENDPOINT_URL,
+    accessKeyId: config.AWS_ACCESS_KEY_ID,
+    secretAccessKey: config.AWS_SECRET_ACCESS_KEY,
+  });
+  const eventsHandler = createJobEventsHandler({
+    pool,
+    logger,
+    registry: metrics.registry,
+    maxStreamsPerTenant: config.SSE_MAX_STREAMS_PER_TENANT,
+    maxStreams: config.SSE_MAX_STREAMS,
+    heartbeatMs: config.SSE_HEARTBEAT_MS,
+    safetyPollMs: config.SSE_SAFETY_POLL_MS,
+  });
+  const app = createApp({
+    pool,
+    s3,
+    bucket: config.S3_BUCKET,
+    resultUrlTtlSeconds: config.RESULT_URL_TTL_SECONDS,
+    internalToken: config.INTERNAL_TOKEN,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    logger,
+    metrics,
+    eventsHandler,
+  });
+  // Every stored job reaches Kafka through the outbox, whatever happens to this process.
+  const relay = await startOutboxRelay({
+    pool,
+    kafka,
+    topology: names,
+    logger,
+    registry: metrics.registry,
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+  });
+  const eventsConsumer = await startJobEventsConsumer({
+    kafka,
+    pool,
+    topology: names,
+    logger,
+    registry: metrics.registry,
+    publicBaseUrl: config.PUBLIC_BASE_URL,
+    maxPendingWebhooks: config.WEBHOOK_MAX_PENDING,
+    webhook: { secret: config.WEBHOOK_SECRET, timeoutMs: config.WEBHOOK_TIMEOUT_MS, maxAttempts: config.WEBHOOK_MAX_ATTEMPTS },
+  });
   service
+    .setHandler(app)
     .addReadinessCheck('postgres', () => pool.query('SELECT 1'))
     .addReadinessCheck('kafka', () => pingKafka(kafka))
-    .onStop('postgres', () => pool.end());
+    .onDrainStart('sse streams', () => eventsHandler.close())
+    .onStop('postgres', () => pool.end())
+    .onStop('s3', async () => s3.destroy())
+    .onStop('outbox relay', () => relay.stop())
+    .onStop('job events consumer', () => eventsConsumer.stop());
   await service.start();
 });

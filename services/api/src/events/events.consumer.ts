@@ -160,13 +160,13 @@ export async function startJobEventsConsumer(options: JobEventsConsumerOptions):
     return false;
   };
 
-  await consumer.connect();
-  try {
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    tracker.retain(payload.memberAssignment[topic] ?? []);
+    paused.clear();
+  });
+  const run = async () => {
+    await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: options.fromBeginning ?? false });
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      tracker.retain(payload.memberAssignment[topic] ?? []);
-      paused.clear();
-    });
     await consumer.run({
       autoCommit: false,
       eachMessage: async ({ partition, message, pause }) => {
@@ -189,13 +189,36 @@ export async function startJobEventsConsumer(options: JobEventsConsumerOptions):
         }
       },
     });
-  } catch (error) {
-    await consumer.disconnect().catch(() => undefined);
-    throw new Error(`could not start the jobs.events consumer on ${topic}`, { cause: error });
-  }
+  };
+  // Kafka or the topic may not be there yet (first start, a broker restart): keep trying in the
+  // background instead of refusing to start the api, whose other routes do not need Kafka.
+  let stopped = false;
+  let running = false;
+  void (async () => {
+    for (let attempt = 1; !stopped; attempt++) {
+      try {
+        await run();
+        running = true;
+        logger.info({ topic }, 'jobs.events consumer running');
+        return;
+      } catch (error) {
+        await consumer.disconnect().catch(() => undefined);
+        const retryInMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+        logger.warn({ err: error, attempt, retryInMs }, `could not start the jobs.events consumer on ${topic}; retrying`);
+        await new Promise((resolve) => setTimeout(resolve, retryInMs));
+      }
+    }
+  })();
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
+    stopped = true;
+    if (!running) {
+      sender.close();
+      clearTimeout(commitTimer);
+      await consumer.disconnect().catch(() => undefined);
+      return;
+    }
     // Stop fetching, give deliveries in flight a moment, commit what is settled, leave the group.
     consumer.pause([{ topic }]);
     const deadline = Date.now() + (options.drainMs ?? 5_000);

@@ -1,0 +1,109 @@
+import express, { type RequestHandler } from 'express';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Logger, Pool, ServiceMetrics } from '@conveyor/platform';
+import { errorHandler, methodNotAllowed, notFound } from './http-errors.js';
+import { requireIdentity } from './identity.js';
+import { fetchPoolStats } from './jobs.repo.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { PoolStatsCache } from './pool-stats.js';
+import { jsonBody, requestContext } from './request.js';
+import { resultUrlSigner } from './results.store.js';
+import { jobRoutes } from './routes/jobs.js';
+import { notificationRoutes } from './routes/notifications.js';
+import { pointsRoutes } from './routes/points.js';
+import { reportRoutes } from './routes/reports.js';
+import type { RouteDef } from './routes/route.js';
+
+export interface AppDeps {
+  pool: Pool;
+  s3: S3Client;
+  bucket: string;
+  resultUrlTtlSeconds: number;
+  internalToken: string;
+  bodyLimitBytes: number;
+  logger: Logger;
+  metrics?: ServiceMetrics;
+  /**
+   * Serves `GET /jobs/:jobId/events` (SSE, built in src/events/). It runs after the identity
+   * check: `identityOf(res)` (identity.ts) gives tenant, subject and scopes, `res.locals.requestId`
+   * the request id. Without one, the route answers 503.
+   */
+  eventsHandler?: RequestHandler;
+  now?: () => Date;
+}
+
+export const EVENTS_PATH = '/jobs/:jobId/events';
+
+/** Every route the app serves behind the identity check, in one table (the OpenAPI test reads it too). */
+export function apiRoutes(deps: AppDeps): RouteDef[] {
+  const now = deps.now ?? (() => new Date());
+  const stats = new PoolStatsCache((types) => fetchPoolStats(deps.pool, types), 1500, Date.now, (err) =>
+    deps.logger.warn({ err }, 'could not refresh pool stats for Retry-After'),
+  );
+  const body = jsonBody(deps.bodyLimitBytes);
+  const shared = { pool: deps.pool, stats, now, jsonBody: body };
+  const events: RequestHandler =
+    deps.eventsHandler ??
+    ((_req, res) => {
+      res.status(503).json({ error: 'event stream not available', requestId: res.locals.requestId });
+    });
+  return [
+    ...jobRoutes({ ...shared, signResultUrl: resultUrlSigner(deps.s3, deps.bucket, deps.resultUrlTtlSeconds) }),
+    { method: 'get', path: EVENTS_PATH, handlers: [events] },
+    ...reportRoutes(shared),
+    ...pointsRoutes(shared),
+    ...notificationRoutes(shared),
+  ];
+}
+
+/** Records the route template, not the raw path, so metrics stay low-cardinality. */
+function timed(metrics: ServiceMetrics | undefined, method: string, template: string): RequestHandler {
+  return (_req, res, next) => {
+    if (metrics) {
+      const end = metrics.httpDuration.startTimer({ method: method.toUpperCase(), route: template });
+      res.once('finish', () => end({ status_code: String(res.statusCode) }));
+    }
+    next();
+  };
+}
+
+/**
+ * Mounts every method route first, then a 405 (with Allow) per path, so that a path served by
+ * another template for this method (GET /points/reservations is a balance) still reaches it.
+ */
+function mount(router: express.Router, routes: RouteDef[], metrics: ServiceMetrics | undefined): void {
+  const allowed = new Map<string, Set<string>>();
+  for (const def of routes) {
+    router[def.method](def.path, timed(metrics, def.method, def.path), ...def.handlers);
+    const allow = allowed.get(def.path) ?? new Set<string>();
+    allow.add(def.method.toUpperCase());
+    if (def.method === 'get') allow.add('HEAD');
+    allowed.set(def.path, allow);
+  }
+  for (const [path, allow] of allowed) router.all(path, methodNotAllowed([...allow].sort()));
+}
+
+/**
+ * The api's HTTP app. /healthz, /readyz and /metrics are answered by the platform Service before
+ * it; /openapi.json is public; every other route requires the gateway's identity headers.
+ */
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(requestContext);
+
+  const document = JSON.stringify(buildOpenApiDocument());
+  const openapi = express.Router();
+  mount(openapi, [{ method: 'get', path: '/openapi.json', handlers: [(_req, res) => void res.type('application/json').send(document)] }], deps.metrics);
+  app.use(openapi);
+
+  app.use(requireIdentity(deps.internalToken));
+  const api = express.Router();
+  mount(api, apiRoutes(deps), deps.metrics);
+  app.use(api);
+
+  app.use(notFound);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { resultReply, toJobView, type JobRow } from './job-view.js';
+
+const created = new Date('2026-01-01T00:00:00.000Z');
+const row: JobRow = {
+  jobId: '0f8fad5b-d9cb-469f-a165-70867728950e',
+  type: 'report.generate',
+  status: 'queued',
+  attempts: 0,
+  maxAttempts: 3,
+  progress: null,
+  error: null,
+  runAt: null,
+  createdAt: created,
+  updatedAt: created,
+  startedAt: null,
+  finishedAt: null,
+  traceId: 'abc',
+  cancelRequested: false,
+};
+
+describe('toJobView', () => {
+  it('shows a job in flight as running with its phase and progress', () => {
+    const view = toJobView({ ...row, status: 'processing', attempts: 1, progress: 0.4 });
+    expect(view).toMatchObject({ status: 'running', phase: 'processing', progress: 0.4, attempts: 1, traceId: 'abc' });
+    expect(view.downloadUrl).toBeUndefined();
+  });
+
+  it('gives a finished job its outcome: downloadUrl on success, error on failure', () => {
+    const success = toJobView({ ...row, status: 'success', progress: 1, finishedAt: created });
+    expect(success).toMatchObject({ status: 'success', downloadUrl: `/jobs/${row.jobId}/result` });
+    expect(success.phase).toBeUndefined();
+    expect(success.progress).toBeUndefined();
+    expect(toJobView({ ...row, status: 'failed', error: 'boom' })).toMatchObject({ status: 'failed', error: 'boom' });
+    expect(toJobView({ ...row, status: 'cancelled' })).toMatchObject({ status: 'cancelled' });
+  });
+});
+
+describe('resultReply', () => {
+  const base = { result: null, resultKey: null, error: null };
+  it('refuses results of jobs that have none', () => {
+    expect(resultReply({ ...base, status: 'processing' })).toEqual({ kind: 'not-finished' });
+    expect(resultReply({ ...base, status: 'failed', error: 'x' })).toEqual({ kind: 'no-result', status: 'failed', error: 'x' });
+    expect(resultReply({ ...base, status: 'cancelled' })).toEqual({ kind: 'no-result', status: 'cancelled' });
+  });
+
+  it('reads the three stored forms of a result', () => {
+    expect(resultReply({ ...base, status: 'success', result: { json: { n: 1 } } })).toEqual({ kind: 'json', value: { n: 1 } });
+    expect(resultReply({ ...base, status: 'success', result: { json: null } })).toEqual({ kind: 'json', value: null });
+    expect(resultReply({ ...base, status: 'success', result: { contentType: 'text/csv', text: 'a,b' } })).toEqual({
+      kind: 'text',
+      contentType: 'text/csv',
+      text: 'a,b',
+    });
+    expect(
+      resultReply({ ...base, status: 'success', resultKey: 'results/t/j', result: { contentType: 'text/csv', bytes: 9 } }),
+    ).toEqual({ kind: 'object', key: 'results/t/j', contentType: 'text/csv' });
+    expect(resultReply({ ...base, status: 'success' })).toEqual({ kind: 'empty' });
+  });
+});

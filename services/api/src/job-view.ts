@@ -1,0 +1,100 @@
+import { publicStatus, type JobStatus, type Phase } from '@conveyor/jobs';
+
+/** A job as jobs.repo reads it (columns renamed in the SQL). */
+export interface JobRow {
+  jobId: string;
+  type: string;
+  status: JobStatus;
+  attempts: number;
+  maxAttempts: number;
+  progress: number | null;
+  error: string | null;
+  runAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  traceId: string | null;
+  cancelRequested: boolean;
+}
+
+export interface JobView {
+  jobId: string;
+  type: string;
+  status: 'running' | 'success' | 'failed' | 'cancelled';
+  phase?: Phase;
+  progress?: number;
+  attempts: number;
+  maxAttempts: number;
+  createdAt: string;
+  updatedAt: string;
+  runAt?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  traceId?: string;
+  cancelRequested?: boolean;
+  downloadUrl?: string;
+  error?: string;
+}
+
+export function jobPath(jobId: string): string {
+  return `/jobs/${jobId}`;
+}
+
+/** The public shape of a job: `running` with its phase until it ends, then its outcome. */
+export function toJobView(row: JobRow): JobView {
+  const visible = publicStatus(row.status);
+  const view: JobView = {
+    jobId: row.jobId,
+    type: row.type,
+    status: visible.status,
+    attempts: row.attempts,
+    maxAttempts: row.maxAttempts,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+  if (visible.status === 'running') {
+    view.phase = visible.phase;
+    if (row.progress !== null) view.progress = row.progress;
+    if (row.cancelRequested) view.cancelRequested = true;
+  }
+  if (row.runAt) view.runAt = row.runAt.toISOString();
+  if (row.startedAt) view.startedAt = row.startedAt.toISOString();
+  if (row.finishedAt) view.finishedAt = row.finishedAt.toISOString();
+  if (row.traceId) view.traceId = row.traceId;
+  if (visible.status === 'success') view.downloadUrl = `${jobPath(row.jobId)}/result`;
+  if (visible.status === 'failed') view.error = row.error ?? 'job failed';
+  return view;
+}
+
+/** What GET /jobs/{id}/result answers, decided from the stored row alone. */
+export type ResultReply =
+  | { kind: 'not-finished' }
+  | { kind: 'no-result'; status: 'failed' | 'cancelled'; error?: string }
+  | { kind: 'json'; value: unknown }
+  | { kind: 'text'; contentType: string; text: string }
+  | { kind: 'object'; key: string; contentType?: string }
+  | { kind: 'empty' };
+
+export interface ResultRow {
+  status: JobStatus;
+  result: unknown;
+  resultKey: string | null;
+  error: string | null;
+}
+
+/** Results are stored as contract 7 says: {json}, {contentType, text}, or a result_key in S3. */
+export function resultReply(row: ResultRow): ResultReply {
+  if (row.status === 'failed') return { kind: 'no-result', status: 'failed', error: row.error ?? 'job failed' };
+  if (row.status === 'cancelled') return { kind: 'no-result', status: 'cancelled' };
+  if (row.status !== 'success') return { kind: 'not-finished' };
+  const result = (row.result ?? {}) as { json?: unknown; contentType?: unknown; text?: unknown };
+  if (row.resultKey) {
+    return { kind: 'object', key: row.resultKey, ...(typeof result.contentType === 'string' ? { contentType: result.contentType } : {}) };
+  }
+  if ('json' in result) return { kind: 'json', value: result.json };
+  if (typeof result.text === 'string') {
+    return { kind: 'text', contentType: typeof result.contentType === 'string' ? result.contentType : 'text/plain', text: result.text };
+  }
+  return { kind: 'empty' };
+}

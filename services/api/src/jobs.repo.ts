@@ -1,0 +1,142 @@
+/**
+ * The api's reads and writes of jobs (creation itself is @conveyor/jobs createJob). Every query is
+ * parameterised and scoped by tenant; `tenant = null` (scope admin) reads across tenants.
+ */
+import type { Queryable, JobStatus } from '@conveyor/jobs';
+import type { Cursor } from './cursor.js';
+import type { JobRow, ResultRow } from './job-view.js';
+import type { PoolStats } from './pool-stats.js';
+
+export interface Query {
+  text: string;
+  values: unknown[];
+}
+
+const JOB_COLUMNS = `id AS "jobId", type, status, attempts, max_attempts AS "maxAttempts", progress, error,
+  run_at AS "runAt", created_at AS "createdAt", updated_at AS "updatedAt", started_at AS "startedAt",
+  finished_at AS "finishedAt", trace_id AS "traceId", cancel_requested AS "cancelRequested"`;
+
+/** created_at exactly as stored (microseconds), for the keyset cursor. */
+const CURSOR_AT = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorAt"`;
+
+export async function findJob(db: Queryable, jobId: string, tenant: string | null): Promise<JobRow | undefined> {
+  const { rows } = await db.query<JobRow>(
+    `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)`,
+    [jobId, tenant],
+  );
+  return rows[0];
+}
+
+export async function findResult(db: Queryable, jobId: string, tenant: string | null): Promise<ResultRow | undefined> {
+  const { rows } = await db.query<ResultRow>(
+    `SELECT status, result, result_key AS "resultKey", error FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)`,
+    [jobId, tenant],
+  );
+  return rows[0];
+}
+
+export interface ListFilter {
+  tenant: string;
+  statuses?: readonly JobStatus[];
+  type?: string;
+  after?: Cursor;
+  limit: number;
+}
+
+/** Newest first by (created_at, id), the order of the jobs_tenant_* indexes; one row more than asked tells whether a next page exists. */
+export function listJobsQuery(filter: ListFilter): Query {
+  const values: unknown[] = [filter.tenant];
+  const where = ['tenant = $1'];
+  if (filter.statuses) {
+    values.push(filter.statuses);
+    where.push(`status = ANY($${values.length}::text[])`);
+  }
+  if (filter.type) {
+    values.push(filter.type);
+    where.push(`type = $${values.length}`);
+  }
+  if (filter.after) {
+    values.push(filter.after.createdAt, filter.after.id);
+    where.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
+  }
+  values.push(filter.limit + 1);
+  return {
+    text: `SELECT ${JOB_COLUMNS}, ${CURSOR_AT} FROM jobs WHERE ${where.join(' AND ')}
+           ORDER BY created_at DESC, id DESC LIMIT $${values.length}`,
+    values,
+  };
+}
+
+export async function listJobs(db: Queryable, filter: ListFilter): Promise<{ rows: JobRow[]; next?: Cursor }> {
+  const { rows } = await db.query<JobRow & { cursorAt: string }>(listJobsQuery(filter));
+  const page = rows.slice(0, filter.limit);
+  const last = page[page.length - 1];
+  const next = rows.length > filter.limit && last ? { createdAt: last.cursorAt, id: last.jobId } : undefined;
+  return { rows: page.map(({ cursorAt: _cursorAt, ...row }) => row), next };
+}
+
+export type CancelOutcome =
+  | { kind: 'not-found' }
+  | { kind: 'finished'; status: JobStatus }
+  | { kind: 'cancelled' }
+  | { kind: 'abort-requested' };
+
+/**
+ * Contract 8 in one statement: the row is locked, so a worker's claim (a conditional UPDATE on
+ * queued/retrying) either ran before us, and the job is processing (its worker aborts it), or runs
+ * after and finds it cancelled. Waiting jobs end at once, with their `cancelled` event.
+ */
+export async function cancelJob(db: Queryable, jobId: string, tenant: string): Promise<CancelOutcome> {
+  const { rows } = await db.query<{ previous: JobStatus; status: JobStatus | null }>(
+    `WITH target AS (
+       SELECT id, status FROM jobs WHERE id = $1 AND tenant = $2 FOR UPDATE
+     ), changed AS (
+       UPDATE jobs j SET cancel_requested = true,
+              status = CASE WHEN t.status = 'processing' THEN j.status ELSE 'cancelled' END,
+              finished_at = CASE WHEN t.status = 'processing' THEN j.finished_at ELSE now() END,
+              updated_at = now()
+       FROM target t
+       WHERE j.id = t.id AND t.status IN ('scheduled', 'queued', 'processing', 'retrying')
+       RETURNING j.id, j.status, t.status AS previous
+     ), event AS (
+       INSERT INTO job_events (job_id, type, data)
+       SELECT id, 'cancelled', jsonb_build_object('previous', previous, 'by', 'api') FROM changed WHERE status = 'cancelled'
+     )
+     SELECT t.status AS previous, c.status FROM target t LEFT JOIN changed c ON c.id = t.id`,
+    [jobId, tenant],
+  );
+  const row = rows[0];
+  if (!row) return { kind: 'not-found' };
+  if (row.status === null) return { kind: 'finished', status: row.previous };
+  return row.status === 'cancelled' ? { kind: 'cancelled' } : { kind: 'abort-requested' };
+}
+
+/** Counting stops here: past it, the Retry-After estimate is at its maximum anyway. */
+export const BACKLOG_COUNT_CAP = 10_000;
+
+/** Jobs of the same pool waiting ahead of a job created at `createdAt`. */
+export async function countAhead(db: Queryable, jobTypes: readonly string[], createdAt: Date): Promise<number> {
+  const { rows } = await db.query<{ ahead: number }>(
+    `SELECT count(*)::int AS ahead FROM (
+       SELECT 1 FROM jobs WHERE status IN ('queued', 'retrying') AND type = ANY($1::text[]) AND created_at < $2 LIMIT $3
+     ) waiting`,
+    [jobTypes, createdAt, BACKLOG_COUNT_CAP],
+  );
+  return rows[0]?.ahead ?? 0;
+}
+
+/** A pool's backlog and what it finished during the last minute: the inputs of Retry-After. */
+export async function fetchPoolStats(db: Queryable, jobTypes: readonly string[]): Promise<PoolStats> {
+  const { rows } = await db.query<{ backlog: number; completed: number; meanRunSeconds: number | null }>(
+    `SELECT (SELECT count(*)::int FROM (
+               SELECT 1 FROM jobs WHERE status IN ('queued', 'retrying') AND type = ANY($1::text[]) LIMIT $2
+             ) waiting) AS backlog,
+            count(*)::int AS completed,
+            avg(extract(epoch FROM finished_at - started_at))::float8 AS "meanRunSeconds"
+       FROM jobs
+      WHERE finished_at > now() - interval '60 seconds' AND status IN ('success', 'failed') AND type = ANY($1::text[])`,
+    [jobTypes, BACKLOG_COUNT_CAP],
+  );
+  const row = rows[0] ?? { backlog: 0, completed: 0, meanRunSeconds: null };
+  return { backlog: row.backlog, completedPerSecond: row.completed / 60, meanRunSeconds: row.meanRunSeconds };
+}

@@ -1,0 +1,29 @@
+import type { Queryable } from '@conveyor/jobs';
+
+export interface Notification {
+  id: string;
+  jobId: string;
+  kind: string;
+  message: string;
+  createdAt: Date;
+}
+
+/** A principal's unread notices, newest first (index notifications_unread). */
+export async function listUnread(db: Queryable, tenant: string, owner: string, limit = 100): Promise<Notification[]> {
+  const { rows } = await db.query<Notification>(
+    `SELECT id, job_id AS "jobId", kind, message, created_at AS "createdAt"
+       FROM notifications WHERE tenant = $1 AND owner = $2 AND read_at IS NULL
+      ORDER BY created_at DESC LIMIT $3`,
+    [tenant, owner, limit],
+  );
+  return rows;
+}
+
+/** False when no such notice belongs to this principal; marking twice keeps the first read time. */
+export async function markRead(db: Queryable, id: string, tenant: string, owner: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE notifications SET read_at = coalesce(read_at, now()) WHERE id = $1 AND tenant = $2 AND owner = $3`,
+    [id, tenant, owner],
+  );
+  return (rowCount ?? 0) > 0;
+}

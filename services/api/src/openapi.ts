@@ -1,0 +1,171 @@
+/**
+ * The OpenAPI 3.1 document, generated from the zod schemas in schemas.ts and the job type catalog:
+ * nothing here restates a field by hand.
+ */
+import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import {
+  balanceReply,
+  cancelReply,
+  createJobBodies,
+  errorReply,
+  generateReportBody,
+  idempotencyKey,
+  jobAcceptedReply,
+  jobIdParam,
+  jobListReply,
+  jobView,
+  listJobsQuery,
+  notificationIdParam,
+  notificationsReply,
+  reservationAcceptedReply,
+  reservationBody,
+  userIdParam,
+} from './schemas.js';
+
+type Responses = RouteConfig['responses'];
+
+/**
+ * Named components through zod's own `.meta({ id })` (read by the generator): `.openapi()` would
+ * need zod's prototypes patched before any schema exists, including those of @conveyor/jobs. Built
+ * once, as an id may be registered only once per process.
+ */
+const ErrorSchema = errorReply.meta({ id: 'Error' });
+const JobAccepted = jobAcceptedReply.meta({ id: 'JobAccepted' });
+const Job = jobView.meta({ id: 'Job' });
+const CreateJob = z.discriminatedUnion('type', createJobBodies() as [z.ZodObject, ...z.ZodObject[]]).meta({ id: 'CreateJob' });
+
+export function buildOpenApiDocument(): Record<string, unknown> {
+  const registry = new OpenAPIRegistry();
+  const bearer = registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  const security = [{ [bearer.name]: [] }];
+
+
+  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+  const error = (description: string) => ({ description, content: json(ErrorSchema) });
+  const retryAfter = { 'Retry-After': { description: 'Seconds to wait before polling, estimated from the backlog ahead.', schema: { type: 'integer' as const, minimum: 1, maximum: 60 } } };
+  const accepted = (schema: z.ZodType): Responses[string] => ({
+    description: 'Accepted: the job is stored and will run.',
+    headers: { Location: { description: 'The job status URL.', schema: { type: 'string' } }, ...retryAfter },
+    content: json(schema),
+  });
+  const common: Responses = { 401: error('Not authenticated.'), 403: error('Missing scope.'), 429: error('Rate limited.'), 500: error('Internal error.') };
+  const writeErrors: Responses = {
+    400: error('Invalid body: `details` holds the zod issues.'),
+    409: error('Idempotency-Key reused with a different body.'),
+    413: error('Body over the limit, or payload over its type’s maxPayloadBytes.'),
+    415: error('Body is not JSON.'),
+  };
+  const idempotencyHeader = z.object({ 'Idempotency-Key': idempotencyKey.optional() });
+  const route = (config: RouteConfig) => registry.registerPath({ security, ...config, responses: { ...config.responses, ...common } });
+
+  route({
+    method: 'post',
+    path: '/jobs',
+    summary: 'Submit a job',
+    request: { headers: idempotencyHeader, body: { required: true, content: json(CreateJob) } },
+    responses: { 202: accepted(JobAccepted), ...writeErrors },
+  });
+  route({
+    method: 'get',
+    path: '/jobs',
+    summary: "The caller's jobs, newest first",
+    request: { query: listJobsQuery },
+    responses: { 200: { description: 'One page.', content: json(jobListReply) }, 400: error('Bad query parameter.') },
+  });
+  route({
+    method: 'get',
+    path: '/jobs/{jobId}',
+    summary: 'Job status',
+    request: { params: jobIdParam },
+    responses: {
+      200: { description: 'Finished: success (with downloadUrl), failed (with error) or cancelled.', content: json(Job) },
+      202: { description: 'Still running; `phase` is the fine state.', headers: retryAfter, content: json(Job) },
+      404: error('job not found'),
+    },
+  });
+  route({
+    method: 'delete',
+    path: '/jobs/{jobId}',
+    summary: 'Cancel a job',
+    request: { params: jobIdParam },
+    responses: {
+      202: { description: 'Cancelled, or (processing) its worker is told to abort.', content: json(cancelReply) },
+      404: error('job not found'),
+      409: error('job already finished'),
+    },
+  });
+  route({
+    method: 'get',
+    path: '/jobs/{jobId}/result',
+    summary: 'Job result',
+    request: { params: jobIdParam },
+    responses: {
+      200: {
+        description: 'The result, inline: JSON as JSON, text with its own content type.',
+        content: { 'application/json': { schema: z.unknown() }, 'text/plain': { schema: z.string() }, 'text/csv': { schema: z.string() } },
+      },
+      204: { description: 'The job succeeded without a result.' },
+      303: { description: 'Large result: Location is a short-lived signed S3 URL.', headers: { Location: { schema: { type: 'string', format: 'uri' } } } },
+      404: error('job not found'),
+      409: error('job not finished, or it failed or was cancelled and has no result (`details.status`).'),
+    },
+  });
+  route({
+    method: 'get',
+    path: '/jobs/{jobId}/events',
+    summary: "Server-Sent Events of the job's lifecycle until it ends (resumable with Last-Event-ID)",
+    request: { params: jobIdParam, headers: z.object({ 'Last-Event-ID': z.string().optional() }) },
+    responses: { 200: { description: 'An event stream.', content: { 'text/event-stream': { schema: z.string() } } }, 404: error('job not found') },
+  });
+  route({
+    method: 'post',
+    path: '/generate-report',
+    summary: 'Submit a report.generate job',
+    request: { headers: idempotencyHeader, body: { required: false, content: json(generateReportBody) } },
+    responses: { 202: accepted(JobAccepted), ...writeErrors },
+  });
+  route({
+    method: 'post',
+    path: '/points/reservations',
+    summary: 'Reserve points, granted by a points.grant job at executeAt',
+    request: { headers: idempotencyHeader, body: { required: true, content: json(reservationBody) } },
+    responses: { 202: accepted(reservationAcceptedReply), ...writeErrors },
+  });
+  route({
+    method: 'get',
+    path: '/points/{userId}',
+    summary: "A user's points balance in the caller's tenant (0 when none)",
+    request: { params: userIdParam },
+    responses: { 200: { description: 'The balance.', content: json(balanceReply) }, 400: error('Bad userId.') },
+  });
+  route({
+    method: 'get',
+    path: '/notifications/unread',
+    summary: "The caller's unread job-completion notices",
+    responses: { 200: { description: 'Newest first.', content: json(notificationsReply) } },
+  });
+  route({
+    method: 'post',
+    path: '/notifications/{id}/read',
+    summary: 'Mark a notice read',
+    request: { params: notificationIdParam },
+    responses: { 204: { description: 'Marked read.' }, 404: error('notification not found') },
+  });
+  registry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    summary: 'This document',
+    responses: { 200: { description: 'OpenAPI 3.1 document.', content: { 'application/json': { schema: z.object({}).catchall(z.unknown()) } } } },
+  });
+
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: '3.1.0',
+    info: {
+      title: 'Conveyor API',
+      version: '1.0.0',
+      description: 'Asynchronous jobs: submit, poll, fetch results, cancel. Errors are `{error, details?, requestId}`.',
+    },
+    servers: [{ url: '/' }],
+  }) as unknown as Record<string, unknown>;
+}

@@ -1,0 +1,168 @@
+import type { Request, RequestHandler } from 'express';
+import { createJob, jobType, poolOf, type JobStatus, type NewJob, type Phase } from '@conveyor/jobs';
+import type { Pool } from '@conveyor/platform';
+import { encodeCursor, decodeCursor } from '../cursor.js';
+import { HttpError, requestIdOf } from '../http-errors.js';
+import { identityOf, readTenant } from '../identity.js';
+import { resultReply, toJobView } from '../job-view.js';
+import { cancelJob, countAhead, findJob, findResult, listJobs } from '../jobs.repo.js';
+import type { PoolStatsCache } from '../pool-stats.js';
+import { parseIdOr404, parseOr400, traceOf } from '../request.js';
+import type { SignResultUrl } from '../results.store.js';
+import { estimateRetryAfter } from '../retry-after.js';
+import { createJobEnvelope, idempotencyKey, jobIdParam, listJobsQuery } from '../schemas.js';
+import { acceptedRetryAfter, sendAccepted } from './accepted.js';
+import type { RouteDef } from './route.js';
+
+export interface JobRoutesDeps {
+  pool: Pool;
+  stats: PoolStatsCache;
+  signResultUrl: SignResultUrl;
+  jsonBody: RequestHandler;
+  now: () => Date;
+}
+
+const RUNNING: readonly JobStatus[] = ['scheduled', 'queued', 'processing', 'retrying'];
+
+export function idempotencyKeyOf(req: Request): string | undefined {
+  const header = req.headers['idempotency-key'];
+  return header === undefined ? undefined : parseOr400(idempotencyKey, header, ['Idempotency-Key']);
+}
+
+/** Validates, stores and answers 202; the caller supplies the type's already-validated payload. */
+export async function acceptJob(
+  deps: Pick<JobRoutesDeps, 'pool' | 'stats' | 'now'>,
+  req: Request,
+  res: Parameters<RequestHandler>[1],
+  job: Omit<NewJob, 'tenant' | 'owner' | 'traceparent' | 'traceId' | 'requestId' | 'idempotencyKey'>,
+): Promise<void> {
+  const identity = identityOf(res);
+  const outcome = await createJob(deps.pool, {
+    ...job,
+    tenant: identity.tenant,
+    owner: identity.subject,
+    idempotencyKey: idempotencyKeyOf(req),
+    ...traceOf(req, requestIdOf(res)),
+  });
+  if (outcome.kind === 'conflict') {
+    throw new HttpError(409, 'Idempotency-Key was already used with a different request');
+  }
+  sendAccepted(res, outcome.jobId, acceptedRetryAfter(deps.stats, job.type, outcome.status, job.runAt, deps.now()));
+}
+
+/** A per-type byte limit, checked before the payload schema so a huge payload costs no parsing of it. */
+export function checkPayloadSize(type: string, payload: unknown, maxPayloadBytes: number): void {
+  const bytes = Buffer.byteLength(JSON.stringify(payload ?? {}));
+  if (bytes > maxPayloadBytes) {
+    throw new HttpError(413, `payload of ${type} is larger than ${maxPayloadBytes} bytes`, { bytes, maxPayloadBytes });
+  }
+}
+
+export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
+  const create: RequestHandler = async (req, res) => {
+    const body = parseOr400(createJobEnvelope, req.body ?? {});
+    const type = jobType(body.type)!;
+    checkPayloadSize(body.type, body.payload, type.maxPayloadBytes);
+    const payload = parseOr400(type.payload, body.payload, ['payload']);
+    await acceptJob(deps, req, res, {
+      type: body.type,
+      payload,
+      runAt: body.runAt ? new Date(body.runAt) : undefined,
+      priority: body.priority,
+      maxAttempts: body.maxAttempts,
+      timeoutSeconds: body.timeoutSeconds,
+      callbackUrl: body.callbackUrl,
+    });
+  };
+
+  const show: RequestHandler = async (req, res) => {
+    const { jobId } = parseIdOr404(jobIdParam, req.params, 'job');
+    const row = await findJob(deps.pool, jobId, readTenant(identityOf(res)));
+    if (!row) throw new HttpError(404, 'job not found');
+    const view = toJobView(row);
+    if (view.status !== 'running') {
+      res.status(200).json(view);
+      return;
+    }
+    const phase = row.status as Phase;
+    const pool = poolOf(row.type);
+    const stats = pool ? await deps.stats.get(pool.name, pool.jobTypes) : undefined;
+    const ahead = pool && (phase === 'queued' || phase === 'retrying') ? await countAhead(deps.pool, pool.jobTypes, row.createdAt) : 0;
+    const retryAfter = estimateRetryAfter({
+      phase,
+      ahead,
+      completedPerSecond: stats?.completedPerSecond ?? 0,
+      meanRunSeconds: stats?.meanRunSeconds ?? null,
+      progress: row.progress,
+      secondsUntilRun: row.runAt ? (row.runAt.getTime() - deps.now().getTime()) / 1000 : null,
+    });
+    res.set('Retry-After', String(retryAfter)).status(202).json(view);
+  };
+
+  const result: RequestHandler = async (req, res) => {
+    const { jobId } = parseIdOr404(jobIdParam, req.params, 'job');
+    const row = await findResult(deps.pool, jobId, readTenant(identityOf(res)));
+    if (!row) throw new HttpError(404, 'job not found');
+    const reply = resultReply(row);
+    switch (reply.kind) {
+      case 'not-finished':
+        throw new HttpError(409, 'job not finished');
+      case 'no-result':
+        throw new HttpError(409, `job ${reply.status}: it has no result`, { status: reply.status, ...(reply.error ? { reason: reply.error } : {}) });
+      case 'json':
+        res.status(200).json(reply.value);
+        return;
+      case 'text':
+        res.status(200).type(reply.contentType).send(reply.text);
+        return;
+      case 'object':
+        res.redirect(303, await deps.signResultUrl(reply.key));
+        return;
+      case 'empty':
+        res.status(204).end();
+        return;
+    }
+  };
+
+  const cancel: RequestHandler = async (req, res) => {
+    const { jobId } = parseIdOr404(jobIdParam, req.params, 'job');
+    const outcome = await cancelJob(deps.pool, jobId, identityOf(res).tenant);
+    switch (outcome.kind) {
+      case 'not-found':
+        throw new HttpError(404, 'job not found');
+      case 'finished':
+        throw new HttpError(409, 'job already finished', { status: outcome.status });
+      case 'cancelled':
+        res.status(202).json({ jobId, status: 'cancelled' });
+        return;
+      case 'abort-requested':
+        res.status(202).json({ jobId, status: 'running', phase: 'processing' });
+        return;
+    }
+  };
+
+  const list: RequestHandler = async (req, res) => {
+    const query = parseOr400(listJobsQuery, req.query);
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    if (query.cursor !== undefined && !after) {
+      throw new HttpError(400, 'invalid request', [{ code: 'custom', path: ['cursor'], message: 'not a cursor from this api' }]);
+    }
+    const statuses = query.status === 'running' ? RUNNING : query.status ? [query.status] : undefined;
+    const page = await listJobs(deps.pool, {
+      tenant: identityOf(res).tenant,
+      statuses,
+      type: query.type,
+      after,
+      limit: query.limit,
+    });
+    res.status(200).json({ items: page.rows.map(toJobView), nextCursor: page.next ? encodeCursor(page.next) : null });
+  };
+
+  return [
+    { method: 'post', path: '/jobs', handlers: [deps.jsonBody, create] },
+    { method: 'get', path: '/jobs', handlers: [list] },
+    { method: 'get', path: '/jobs/:jobId', handlers: [show] },
+    { method: 'delete', path: '/jobs/:jobId', handlers: [cancel] },
+    { method: 'get', path: '/jobs/:jobId/result', handlers: [result] },
+  ];
+}

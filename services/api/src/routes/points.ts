@@ -1,0 +1,49 @@
+import type { RequestHandler } from 'express';
+import type { Pool } from '@conveyor/platform';
+import { HttpError, requestIdOf } from '../http-errors.js';
+import { identityOf } from '../identity.js';
+import { createReservation, findBalance } from '../points.repo.js';
+import type { PoolStatsCache } from '../pool-stats.js';
+import { parseOr400, traceOf } from '../request.js';
+import { reservationBody, userIdParam } from '../schemas.js';
+import { acceptedRetryAfter, sendAccepted } from './accepted.js';
+import { idempotencyKeyOf } from './jobs.js';
+import type { RouteDef } from './route.js';
+
+export interface PointsRoutesDeps {
+  pool: Pool;
+  stats: PoolStatsCache;
+  jsonBody: RequestHandler;
+  now: () => Date;
+}
+
+/** Seed 004: a reservation becomes a points.grant job due at executeAt; balances per tenant and user. */
+export function pointsRoutes(deps: PointsRoutesDeps): RouteDef[] {
+  const reserve: RequestHandler = async (req, res) => {
+    const body = parseOr400(reservationBody, req.body ?? {});
+    const identity = identityOf(res);
+    const executeAt = new Date(body.executeAt);
+    const outcome = await createReservation(deps.pool, {
+      tenant: identity.tenant,
+      owner: identity.subject,
+      userId: body.userId,
+      amount: body.amount,
+      executeAt,
+      idempotencyKey: idempotencyKeyOf(req),
+      trace: traceOf(req, requestIdOf(res)),
+    });
+    if (outcome.kind === 'conflict') throw new HttpError(409, 'Idempotency-Key was already used with a different request');
+    const retryAfter = acceptedRetryAfter(deps.stats, 'points.grant', outcome.status, executeAt, deps.now());
+    sendAccepted(res, outcome.jobId, retryAfter, { reservationId: outcome.reservationId });
+  };
+
+  const balance: RequestHandler = async (req, res) => {
+    const { userId } = parseOr400(userIdParam, req.params);
+    res.status(200).json({ userId, balance: await findBalance(deps.pool, identityOf(res).tenant, userId) });
+  };
+
+  return [
+    { method: 'post', path: '/points/reservations', handlers: [deps.jsonBody, reserve] },
+    { method: 'get', path: '/points/:userId', handlers: [balance] },
+  ];
+}

@@ -1,0 +1,118 @@
+/**
+ * The zod schemas of the public API: the routes validate with them and openapi.ts documents them,
+ * so the document cannot drift from what is enforced.
+ */
+import { z } from 'zod';
+import { JOB_STATUSES, JOB_TYPES, pointsGrantPayload, reportGeneratePayload } from '@conveyor/jobs';
+
+/**
+ * Types a client may submit through POST /jobs. points.grant is left out: it is created only with
+ * its reservation (POST /points/reservations), or a client could grant itself points.
+ */
+export const PUBLIC_JOB_TYPES = [...JOB_TYPES.keys()].filter((t) => t !== 'points.grant') as [string, ...string[]];
+
+export const jobOptionsShape = {
+  runAt: z.iso.datetime({ offset: true }).optional().describe('Run no earlier than this instant; later than now makes the job `scheduled`.'),
+  priority: z.number().int().min(-100).max(100).optional(),
+  maxAttempts: z.number().int().min(1).max(100).optional(),
+  timeoutSeconds: z.number().int().min(1).max(86_400).optional(),
+  callbackUrl: z.url({ protocol: /^https?$/ }).max(2048).optional().describe('Webhook called when the job ends.'),
+};
+
+/** Everything but the payload, which is validated by the type's own schema once the type is known. */
+export const createJobEnvelope = z
+  .object({
+    type: z.enum(PUBLIC_JOB_TYPES),
+    // Present, even if empty: `{}` for types that take nothing.
+    payload: z.unknown().refine((v) => v !== undefined, { message: 'payload is required' }),
+    ...jobOptionsShape,
+  })
+  .strict();
+
+/** One request body per job type, for the document: the same payload schemas the handlers use. */
+export function createJobBodies(): z.ZodObject[] {
+  return PUBLIC_JOB_TYPES.map((type) =>
+    z
+      .object({ type: z.literal(type), payload: JOB_TYPES.get(type)!.payload, ...jobOptionsShape })
+      .strict()
+      .describe(`A ${type} job.`),
+  );
+}
+
+export const idempotencyKey = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+  .describe('Replaying the same key with the same body returns the first job; another body is 409.');
+
+export const generateReportBody = reportGeneratePayload;
+
+export const reservationBody = z
+  .object({
+    userId: pointsGrantPayload.shape.userId,
+    amount: pointsGrantPayload.shape.amount,
+    executeAt: z.iso.datetime({ offset: true }),
+  })
+  .strict();
+
+export const jobIdParam = z.object({ jobId: z.guid() });
+export const notificationIdParam = z.object({ id: z.guid() });
+export const userIdParam = z.object({ userId: pointsGrantPayload.shape.userId });
+
+export const LIST_STATUSES = ['running', ...JOB_STATUSES] as const;
+
+export const listJobsQuery = z
+  .object({
+    status: z.enum(LIST_STATUSES).optional().describe('`running` matches every phase of a job in flight.'),
+    type: z.string().min(1).max(128).optional(),
+    cursor: z.string().min(1).max(200).optional().describe('`nextCursor` of the previous page.'),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+  })
+  .strict();
+
+// Replies (documented, not validated at run time: the handlers build them from typed rows).
+
+export const errorReply = z.object({
+  error: z.string(),
+  details: z.unknown().optional(),
+  requestId: z.string().optional(),
+});
+
+export const jobAcceptedReply = z.object({ jobId: z.uuid(), statusUrl: z.string() });
+export const reservationAcceptedReply = jobAcceptedReply.extend({ reservationId: z.uuid() });
+
+export const jobView = z.object({
+  jobId: z.uuid(),
+  type: z.string(),
+  status: z.enum(['running', 'success', 'failed', 'cancelled']),
+  phase: z.enum(['scheduled', 'queued', 'processing', 'retrying']).optional(),
+  progress: z.number().min(0).max(1).optional(),
+  attempts: z.number().int(),
+  maxAttempts: z.number().int(),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+  runAt: z.iso.datetime().optional(),
+  startedAt: z.iso.datetime().optional(),
+  finishedAt: z.iso.datetime().optional(),
+  traceId: z.string().optional(),
+  cancelRequested: z.boolean().optional(),
+  downloadUrl: z.string().optional().describe('Present when status is `success`.'),
+  error: z.string().optional().describe('Present when status is `failed`.'),
+});
+
+export const jobListReply = z.object({ items: z.array(jobView), nextCursor: z.string().nullable() });
+
+export const cancelReply = z.object({
+  jobId: z.uuid(),
+  status: z.enum(['running', 'cancelled']).describe('`running` while a processing job is being aborted by its worker.'),
+  phase: z.literal('processing').optional(),
+});
+
+export const balanceReply = z.object({ userId: z.string(), balance: z.number().int() });
+
+export const notificationsReply = z.object({
+  items: z.array(
+    z.object({ id: z.uuid(), jobId: z.uuid(), kind: z.string(), message: z.string(), createdAt: z.iso.datetime() }),
+  ),
+});

@@ -1,0 +1,106 @@
+import { validate, compileErrors } from '@readme/openapi-parser';
+import { S3Client } from '@aws-sdk/client-s3';
+import { createLogger, createPool } from '@conveyor/platform';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.js';
+import { gatewayAs, startApi, type ApiUnderTest } from './support/api-under-test.js';
+
+type Doc = { openapi: string; paths: Record<string, Record<string, { requestBody?: unknown; responses: Record<string, unknown> }>> };
+
+interface Layer {
+  route?: { path: string; methods: Record<string, boolean> };
+  handle?: { stack?: Layer[] };
+}
+
+/** Every method + path the express app really routes, read from its router (405 catch-alls excluded). */
+function appRoutes(): Set<string> {
+  const pool = createPool({ connectionString: 'postgres://nobody@127.0.0.1:1/none' });
+  const app = createApp({
+    pool,
+    s3: new S3Client({ region: 'us-east-1' }),
+    bucket: 'b',
+    resultUrlTtlSeconds: 60,
+    internalToken: 'x'.repeat(16),
+    bodyLimitBytes: 1024,
+    logger: createLogger({ service: 'test', level: 'silent' }),
+  });
+  void pool.end();
+  const found = new Set<string>();
+  const walk = (stack: Layer[]) => {
+    for (const layer of stack) {
+      if (layer.route) {
+        for (const [method, on] of Object.entries(layer.route.methods)) {
+          if (on && method !== '_all') found.add(`${method} ${layer.route.path.replace(/:(\w+)/g, '{$1}')}`);
+        }
+      } else if (layer.handle?.stack) {
+        walk(layer.handle.stack);
+      }
+    }
+  };
+  walk((app as unknown as { router: { stack: Layer[] } }).router.stack);
+  return found;
+}
+
+describe('GET /openapi.json', () => {
+  let env: ApiUnderTest;
+  let doc: Doc;
+
+  beforeAll(async () => {
+    env = await startApi();
+    const res = await fetch(`${env.api.url}/openapi.json`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    doc = (await res.json()) as Doc;
+  });
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it('is a valid OpenAPI 3 document', async () => {
+    expect(doc.openapi).toMatch(/^3\./);
+    const result = await validate(structuredClone(doc) as never);
+    if (!result.valid) throw new Error(compileErrors(result));
+    expect(result.valid).toBe(true);
+  });
+
+  it('documents exactly the routes the app serves', () => {
+    const documented = new Set(
+      Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method} ${path}`)),
+    );
+    expect([...documented].sort()).toEqual([...appRoutes()].sort());
+    for (const route of [
+      'post /jobs', 'get /jobs', 'get /jobs/{jobId}', 'delete /jobs/{jobId}', 'get /jobs/{jobId}/result',
+      'get /jobs/{jobId}/events', 'post /generate-report', 'post /points/reservations', 'get /points/{userId}',
+      'get /notifications/unread', 'post /notifications/{id}/read', 'get /openapi.json',
+    ]) {
+      expect(documented.has(route), route).toBe(true);
+    }
+  });
+
+  it('answers every documented route in the running process (never the router’s 404 or a 405)', async () => {
+    const client = gatewayAs(env.api.url, { tenant: 'docs', subject: 'u' });
+    const sample: Record<string, string> = { jobId: '00000000-0000-4000-8000-000000000000', id: '00000000-0000-4000-8000-000000000000', userId: 'u' };
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(item)) {
+        const url = path.replace(/\{(\w+)\}/g, (_, name: string) => sample[name]!);
+        const res = await client(url, { method: method.toUpperCase(), ...(method === 'post' ? { body: {} } : {}) });
+        const text = await res.text();
+        expect(res.status, `${method} ${path}`).not.toBe(405);
+        if (res.status === 404) expect(JSON.parse(text).error, `${method} ${path}`).not.toBe('not found');
+      }
+    }
+  });
+
+  it('documents a request body per job type from the catalog schemas, the error shape and Retry-After', () => {
+    const text = JSON.stringify(doc);
+    const createJob = (doc as unknown as { components: { schemas: Record<string, { oneOf: Array<{ properties: { type: { enum: string[] }; payload: { required?: string[] } } }> }> } })
+      .components.schemas.CreateJob!;
+    const byType = Object.fromEntries(createJob.oneOf.map((s) => [s.properties.type.enum[0], s.properties.payload]));
+    expect(Object.keys(byType).sort()).toEqual(['noop', 'report.generate', 'sleep']);
+    expect(byType.sleep!.required).toEqual(['ms']);
+    expect(doc.paths['/jobs']!.post!.responses['202']).toMatchObject({ headers: { 'Retry-After': expect.any(Object), Location: expect.any(Object) } });
+    expect(doc.paths['/jobs/{jobId}/result']!.get!.responses).toHaveProperty('303');
+    expect(text).toContain('"#/components/schemas/Error"');
+    expect(doc.paths['/jobs']!.post!.responses).toHaveProperty('413');
+  });
+});
