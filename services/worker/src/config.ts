@@ -1,11 +1,43 @@
 import { z } from 'zod';
 import { awsEnv, commonEnv, databaseEnv, env } from '@conveyor/platform';
+import { topologyEnv, WORKER_POOLS } from '@conveyor/jobs';
 
-export const configSchema = z.object({
-  ...commonEnv,
-  ...databaseEnv,
-  ...awsEnv,
-  PORT: env.port(8083),
-});
+const poolNames = WORKER_POOLS.map((p) => p.name) as [string, ...string[]];
+
+export const configSchema = z
+  .object({
+    ...commonEnv,
+    ...databaseEnv,
+    ...awsEnv,
+    ...topologyEnv,
+    PORT: env.port(8083),
+    /** Which pool's queue this worker drains (topology WORKER_POOLS). */
+    WORKER_POOL: z.enum(poolNames).default('default'),
+    /** Most handlers running at once in this process. */
+    WORKER_CONCURRENCY: env.int(16, 1),
+    RECEIVE_WAIT_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
+    RESULT_INLINE_MAX_BYTES: env.int(65_536, 0),
+    S3_BUCKET: z.string().min(3).max(63).default('conveyor-results'),
+    HEARTBEAT_INTERVAL_MS: env.int(10_000, 100),
+    /** A processing job whose heartbeat is older than this is presumed abandoned and may be claimed again. */
+    LEASE_SECONDS: env.int(60, 1),
+    RETRY_BACKOFF_BASE_SECONDS: env.int(2, 1),
+    RETRY_BACKOFF_MAX_SECONDS: env.int(300, 1).refine((v) => v <= 43_200, 'at most 43200 (the SQS visibility limit)'),
+    /** How long SIGTERM waits for running handlers; unset = SHUTDOWN_GRACE_MS minus 3 s for releasing the rest. */
+    WORKER_DRAIN_MS: z.coerce.number().int().min(0).optional(),
+  })
+  .refine((c) => c.LEASE_SECONDS * 1000 > c.HEARTBEAT_INTERVAL_MS * 2, {
+    message: 'must be more than twice HEARTBEAT_INTERVAL_MS, or live jobs would be taken over',
+    path: ['LEASE_SECONDS'],
+  })
+  .refine((c) => c.RETRY_BACKOFF_BASE_SECONDS <= c.RETRY_BACKOFF_MAX_SECONDS, {
+    message: 'must not exceed RETRY_BACKOFF_MAX_SECONDS',
+    path: ['RETRY_BACKOFF_BASE_SECONDS'],
+  })
+  .refine((c) => c.WORKER_DRAIN_MS === undefined || c.WORKER_DRAIN_MS < c.SHUTDOWN_GRACE_MS, {
+    message: 'must be below SHUTDOWN_GRACE_MS, to leave time to return unfinished messages',
+    path: ['WORKER_DRAIN_MS'],
+  })
+  .transform((c) => ({ ...c, WORKER_DRAIN_MS: c.WORKER_DRAIN_MS ?? Math.max(0, c.SHUTDOWN_GRACE_MS - 3_000) }));
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,19 +1,60 @@
-import { bootstrap, createPool, createSqsClient, pingSqs, runMain } from '@conveyor/platform';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { bootstrap, createPool, createS3Client, createSqsClient, runMain } from '@conveyor/platform';
+import { topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
+import { handleMessage } from './job-runner.js';
+import { createWorkerMetrics } from './metrics.js';
+import { Poller } from './poller.js';
+import { SqsJobQueue } from './queue.consumer.js';
+import { S3ResultStore } from './results.store.js';
 
 runMain('worker', async () => {
-  const { config, service } = bootstrap('worker', configSchema);
+  const { config, logger, metrics, service } = bootstrap('worker', configSchema);
+  const names = topology(config.CONVEYOR_NAMESPACE).queues.find((q) => q.pool.name === config.WORKER_POOL)!;
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, applicationName: 'worker' });
-  const sqs = createSqsClient({
+  const aws = {
     region: config.AWS_REGION,
     endpoint: config.AWS_ENDPOINT_URL,
     accessKeyId: config.AWS_ACCESS_KEY_ID,
     secretAccessKey: config.AWS_SECRET_ACCESS_KEY,
-  });
+  };
+  const sqs = createSqsClient({ ...aws, maxSockets: config.WORKER_CONCURRENCY * 2 + 4 });
+  const s3 = createS3Client(aws);
+  const queue = new SqsJobQueue(sqs, names);
+  const workerMetrics = createWorkerMetrics(metrics.registry, config.WORKER_CONCURRENCY);
+  const deps = {
+    db: pool,
+    queue,
+    results: new S3ResultStore(s3, config.S3_BUCKET),
+    metrics: workerMetrics,
+    logger,
+    settings: {
+      workerId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+      jobTypes: names.pool.jobTypes,
+      leaseSeconds: config.LEASE_SECONDS,
+      heartbeatMs: config.HEARTBEAT_INTERVAL_MS,
+      visibilitySeconds: names.pool.visibilityTimeoutSeconds,
+      inlineMaxBytes: config.RESULT_INLINE_MAX_BYTES,
+      backoff: { baseSeconds: config.RETRY_BACKOFF_BASE_SECONDS, maxSeconds: config.RETRY_BACKOFF_MAX_SECONDS },
+    },
+  };
+  const poller = new Poller(
+    { queue, handle: (message, release) => handleMessage(deps, message, release), metrics: workerMetrics, logger },
+    { concurrency: config.WORKER_CONCURRENCY, waitSeconds: config.RECEIVE_WAIT_SECONDS, drainMs: config.WORKER_DRAIN_MS },
+  );
+
+  // Stop hooks run last-registered first: the poller drains before its clients close.
   service
     .addReadinessCheck('postgres', () => pool.query('SELECT 1'))
-    .addReadinessCheck('sqs', () => pingSqs(sqs))
+    .addReadinessCheck('sqs', () => queue.ping())
     .onStop('postgres', () => pool.end())
-    .onStop('sqs', async () => sqs.destroy());
+    .onStop('aws', async () => {
+      sqs.destroy();
+      s3.destroy();
+    })
+    .onStop('poller', () => poller.stop());
   await service.start();
+  poller.start();
+  logger.info({ pool: names.pool.name, queue: names.queue, concurrency: config.WORKER_CONCURRENCY }, 'polling');
 });

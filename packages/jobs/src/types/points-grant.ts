@@ -15,7 +15,46 @@ export const pointsGrant = defineJobType({
   type: 'points.grant',
   payload: pointsGrantPayload,
   maxPayloadBytes: 1024,
-  handle: async () => {
-    throw new PermanentJobError('points.grant handler is not built yet');
+  handle: async ({ reservationId, userId, amount }, ctx) => {
+    const client = await ctx.db.connect();
+    try {
+      await client.query('BEGIN');
+      // A grant that disagrees with its stored reservation would never succeed on a retry either.
+      const reservation = await client.query<{ tenant: string; user_id: string; amount: string }>(
+        'SELECT tenant, user_id, amount FROM points_reservations WHERE id = $1',
+        [reservationId],
+      );
+      const stored = reservation.rows[0];
+      if (stored && (stored.tenant !== ctx.tenant || stored.user_id !== userId || Number(stored.amount) !== amount)) {
+        throw new PermanentJobError(`grant does not match reservation ${reservationId}`);
+      }
+      // Two deliveries racing on one reservation: the second waits on the primary key, then inserts nothing.
+      const inserted = await client.query(
+        `INSERT INTO points_transactions (reservation_id, tenant, user_id, amount, job_id)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (reservation_id) DO NOTHING`,
+        [reservationId, ctx.tenant, userId, amount, ctx.jobId],
+      );
+      const granted = inserted.rowCount === 1;
+      if (granted) {
+        await client.query(
+          `INSERT INTO points_balances (tenant, user_id, balance) VALUES ($1, $2, $3)
+           ON CONFLICT (tenant, user_id)
+           DO UPDATE SET balance = points_balances.balance + EXCLUDED.balance, updated_at = now()`,
+          [ctx.tenant, userId, amount],
+        );
+      }
+      const { rows } = await client.query<{ balance: string }>(
+        'SELECT balance FROM points_balances WHERE tenant = $1 AND user_id = $2',
+        [ctx.tenant, userId],
+      );
+      await client.query('COMMIT');
+      return { json: { reservationId, userId, amount, granted, balance: Number(rows[0]?.balance ?? 0) } };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
   },
 });

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { decideUnclaimed, type UnclaimedJob } from './claim-decision.js';
+
+const job = (over: Partial<UnclaimedJob>): UnclaimedJob => ({ status: 'queued', cancelRequested: false, heartbeatAgeMs: null, ...over });
+
+describe('what to do with a message whose job was not claimed', () => {
+  it('sends a message for a job that does not exist to the DLQ', () => {
+    expect(decideUnclaimed(undefined, 60)).toBe('poison');
+  });
+
+  it('acknowledges duplicates of finished jobs and of jobs running with a fresh heartbeat', () => {
+    for (const status of ['success', 'failed', 'cancelled'] as const) expect(decideUnclaimed(job({ status }), 60)).toBe('ack');
+    expect(decideUnclaimed(job({ status: 'processing', heartbeatAgeMs: 1_000 }), 60)).toBe('ack');
+    expect(decideUnclaimed(job({ status: 'processing', heartbeatAgeMs: 1_000, cancelRequested: true }), 60)).toBe('ack');
+  });
+
+  it('cancels a waiting job whose cancellation was requested, or one whose worker died', () => {
+    expect(decideUnclaimed(job({ status: 'queued', cancelRequested: true }), 60)).toBe('cancel');
+    expect(decideUnclaimed(job({ status: 'retrying', cancelRequested: true }), 60)).toBe('cancel');
+    expect(decideUnclaimed(job({ status: 'processing', heartbeatAgeMs: 61_000, cancelRequested: true }), 60)).toBe('cancel');
+  });
+
+  it('drops an early copy of a scheduled job and retries later after a lost race', () => {
+    expect(decideUnclaimed(job({ status: 'scheduled' }), 60)).toBe('ack');
+    expect(decideUnclaimed(job({ status: 'queued' }), 60)).toBe('later');
+    expect(decideUnclaimed(job({ status: 'processing', heartbeatAgeMs: 61_000 }), 60)).toBe('later');
+  });
+});

@@ -1,0 +1,31 @@
+import { isTerminal, type JobStatus } from '@conveyor/jobs';
+
+/** The row as seen when a claim did not take it. */
+export interface UnclaimedJob {
+  status: JobStatus;
+  cancelRequested: boolean;
+  /** Milliseconds since the last heartbeat, by the database's clock; null when it never beat. */
+  heartbeatAgeMs: number | null;
+}
+
+/**
+ * Why a delivered message did not start its job, and what to do with the message:
+ * - `ack`: nothing left to run (finished, or running elsewhere): delete the message.
+ * - `cancel`: cancelled before it started: record `cancelled`, delete the message.
+ * - `poison`: no such job: the message goes to the DLQ.
+ * - `later`: not runnable yet (scheduled; or a lost race with a claim being written): retry after a while.
+ */
+export type UnclaimedAction = 'ack' | 'cancel' | 'poison' | 'later';
+
+export function decideUnclaimed(job: UnclaimedJob | undefined, leaseSeconds: number): UnclaimedAction {
+  if (!job) return 'poison';
+  if (isTerminal(job.status)) return 'ack';
+  const live = job.status === 'processing' && job.heartbeatAgeMs !== null && job.heartbeatAgeMs < leaseSeconds * 1000;
+  // A live run owns the job (and aborts it itself when cancelled): this delivery is a duplicate.
+  if (live) return 'ack';
+  if (job.cancelRequested) return 'cancel';
+  // The scheduler publishes a delayed job again when it is due; this copy is early.
+  if (job.status === 'scheduled') return 'ack';
+  // Claimable but not claimed: the row changed between the claim and this read.
+  return 'later';
+}

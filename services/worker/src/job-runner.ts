@@ -1,0 +1,330 @@
+import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import { z } from 'zod';
+import {
+  fromMessageAttributes,
+  parseEnvelope,
+  restoreContext,
+  withContext,
+  type JobEnvelope,
+  type Logger,
+  type Pool,
+} from '@conveyor/platform';
+import { jobType, PermanentJobError, type JobContext, type JobResult, type JobType } from '@conveyor/jobs';
+import { decideUnclaimed } from './claim-decision.js';
+import {
+  cancelRunningJob,
+  cancelUnstarted,
+  claimJob,
+  completeJob,
+  failJob,
+  failUnstarted,
+  heartbeat,
+  readJob,
+  recordProgress,
+  releaseJob,
+  retryJob,
+  type ClaimedJob,
+  type RunLease,
+  type StoredResult,
+} from './jobs.repo.js';
+import type { WorkerMetrics } from './metrics.js';
+import type { JobQueuePort, Message } from './queue.consumer.js';
+import { placeResult, resultKey } from './result-placement.js';
+import type { ResultStorePort } from './results.store.js';
+import { decideFailure, retryDelaySeconds, type BackoffPolicy } from './retry.js';
+
+export interface RunnerSettings {
+  workerId: string;
+  /** The job types this worker's pool runs; anything else on its queue is poison. */
+  jobTypes: readonly string[];
+  leaseSeconds: number;
+  heartbeatMs: number;
+  /** Visibility each heartbeat grants the message (the pool's visibility timeout). */
+  visibilitySeconds: number;
+  inlineMaxBytes: number;
+  backoff: BackoffPolicy;
+  random?: () => number;
+}
+
+export interface RunnerDeps {
+  db: Pool;
+  queue: JobQueuePort;
+  results: ResultStorePort;
+  metrics: WorkerMetrics;
+  logger: Logger;
+  settings: RunnerSettings;
+}
+
+/** Why a run stopped before its handler finished. */
+type AbortKind = 'cancelled' | 'lease lost' | 'shutdown' | 'timeout';
+
+class RunAborted extends Error {
+  constructor(readonly kind: AbortKind) {
+    super(`run aborted: ${kind}`);
+    this.name = 'RunAborted';
+  }
+}
+
+const tracer = trace.getTracer('@conveyor/worker');
+const MAX_ERROR_CHARS = 2_000;
+
+/**
+ * Handles one SQS message from receipt to its last word: poison -> DLQ; not claimable -> ack,
+ * cancel or later; claimed -> run with heartbeats, then success, retry, failure, cancellation or
+ * (at shutdown) release. Throws only when Postgres or SQS fail; the message then comes back after
+ * its visibility timeout.
+ */
+export async function handleMessage(deps: RunnerDeps, message: Message, shutdown: AbortSignal): Promise<void> {
+  const attributes = fromMessageAttributes(message.MessageAttributes);
+  const parsed = parseEnvelope(message.Body);
+  if (!parsed.ok) return poison(deps, message, 'invalid envelope', parsed.error, jobIdOf(message.Body));
+  const envelope = parsed.envelope;
+  return withContext({ requestId: attributes.requestId, jobId: envelope.jobId }, () =>
+    tracer.startActiveSpan(
+      `process ${envelope.type}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: { 'messaging.system': 'aws_sqs', 'messaging.message.id': message.MessageId ?? '', 'conveyor.job.id': envelope.jobId, 'conveyor.job.type': envelope.type },
+      },
+      restoreContext(attributes),
+      async (span) => {
+        try {
+          await dispatch(deps, message, envelope, shutdown, span);
+        } catch (error) {
+          span.recordException(error as Error);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: errorText(error) });
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    ),
+  );
+}
+
+async function dispatch(deps: RunnerDeps, message: Message, envelope: JobEnvelope, shutdown: AbortSignal, span: Span): Promise<void> {
+  const { db, settings } = deps;
+  const type = settings.jobTypes.includes(envelope.type) ? jobType(envelope.type) : undefined;
+  if (!type) {
+    return poison(deps, message, 'unknown type', `job type "${envelope.type}" is not run by this worker pool`, envelope.jobId);
+  }
+  const payload = type.payload.safeParse(envelope.payload);
+  if (!payload.success) return poison(deps, message, 'invalid payload', z.prettifyError(payload.error), envelope.jobId);
+
+  const job = await claimJob(db, envelope.jobId, settings.workerId, settings.leaseSeconds);
+  if (!job) return settleUnclaimed(deps, message, envelope);
+  span.setAttribute('conveyor.job.attempt', job.attempt);
+  await run(deps, message, type, payload.data, job, shutdown);
+}
+
+async function settleUnclaimed(deps: RunnerDeps, message: Message, envelope: JobEnvelope): Promise<void> {
+  const { db, queue, metrics, logger, settings } = deps;
+  const action = decideUnclaimed(await readJob(db, envelope.jobId), settings.leaseSeconds);
+  switch (action) {
+    case 'ack':
+      metrics.duplicates.inc({ type: envelope.type });
+      logger.info({ type: envelope.type }, 'job is running or finished elsewhere: acknowledging the duplicate delivery');
+      return queue.remove(message);
+    case 'cancel':
+      if (await cancelUnstarted(db, envelope.jobId, settings.leaseSeconds)) metrics.cancelled.inc({ type: envelope.type });
+      logger.info({ type: envelope.type }, 'job was cancelled before it started: skipped');
+      return queue.remove(message);
+    case 'poison':
+      return poison(deps, message, 'unknown job', `no job ${envelope.jobId}`);
+    case 'later':
+      return queue.setVisibility(message, retryDelaySeconds(1, settings.backoff, settings.random));
+  }
+}
+
+async function poison(deps: RunnerDeps, message: Message, reason: string, error: string, jobId?: string): Promise<void> {
+  deps.metrics.poison.inc({ reason });
+  deps.logger.warn({ reason, error, messageId: message.MessageId, jobId }, 'poison message: moving it to the DLQ');
+  // The job (when there is one) is marked first: if Postgres is down the message stays and is retried.
+  if (jobId) await failUnstarted(deps.db, jobId, `${reason}: ${error}`.slice(0, MAX_ERROR_CHARS));
+  await deps.queue.deadLetter(message);
+}
+
+type Outcome = { ok: true; result: JobResult } | { ok: false; error: unknown };
+
+async function run(deps: RunnerDeps, message: Message, type: JobType, payload: unknown, job: ClaimedJob, shutdown: AbortSignal): Promise<void> {
+  const { db, metrics, logger, settings } = deps;
+  const lease: RunLease = { jobId: job.jobId, workerId: settings.workerId, attempt: job.attempt };
+  const log = logger.child({ type: job.type, attempt: job.attempt });
+  metrics.started.inc({ type: job.type });
+  metrics.enqueueToStart.observe({ type: job.type }, Math.max(0, Date.now() - job.createdAt.getTime()) / 1000);
+
+  const control = new AbortController();
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(new RunAborted('timeout')), job.timeoutSeconds * 1000);
+  const onShutdown = () => control.abort(new RunAborted('shutdown'));
+  shutdown.addEventListener('abort', onShutdown, { once: true });
+  if (shutdown.aborted) onShutdown();
+  const signal = AbortSignal.any([control.signal, timeout.signal]);
+  const stopHeartbeat = startHeartbeat(deps, message, lease, control, log);
+
+  const ctx: JobContext = {
+    jobId: job.jobId,
+    tenant: job.tenant,
+    attempt: job.attempt,
+    signal,
+    db,
+    logger: log,
+    progress: async (fraction) => {
+      if (!Number.isFinite(fraction)) return;
+      // Progress is informative: failing to record it must not fail the job.
+      await recordProgress(db, lease, Math.min(1, Math.max(0, fraction))).catch((error: unknown) => {
+        metrics.errors.inc({ operation: 'progress' });
+        log.warn({ err: error }, 'could not record progress');
+      });
+    },
+  };
+
+  const started = performance.now();
+  let outcome: Outcome;
+  try {
+    outcome = { ok: true, result: await untilAborted(type.handle(payload, ctx), signal) };
+  } catch (error) {
+    outcome = { ok: false, error };
+  } finally {
+    clearTimeout(timer);
+    shutdown.removeEventListener('abort', onShutdown);
+    await stopHeartbeat();
+  }
+  const seconds = (performance.now() - started) / 1000;
+
+  if (outcome.ok) {
+    try {
+      await succeed(deps, message, lease, job, outcome.result, log);
+      metrics.runDuration.observe({ type: job.type, outcome: 'success' }, seconds);
+      return;
+    } catch (error) {
+      // Storing the result failed (S3 down, say): a failed attempt like any other.
+      metrics.errors.inc({ operation: 'store result' });
+      outcome = { ok: false, error: new Error(`could not store the result: ${errorText(error)}`, { cause: error }) };
+    }
+  }
+  const kind = outcome.error instanceof RunAborted ? outcome.error.kind : undefined;
+  metrics.runDuration.observe({ type: job.type, outcome: kind ?? 'error' }, seconds);
+  await settleFailure(deps, message, lease, job, outcome.error, kind, log);
+}
+
+async function succeed(deps: RunnerDeps, message: Message, lease: RunLease, job: ClaimedJob, result: JobResult, log: Logger) {
+  const placement = placeResult(result, deps.settings.inlineMaxBytes);
+  let stored: StoredResult;
+  if (placement.kind === 'object') {
+    const key = resultKey(job.tenant, job.jobId);
+    await deps.results.put(key, placement.body, placement.contentType);
+    stored = { result: placement.summary, resultKey: key };
+  } else {
+    stored = { result: placement.result, resultKey: null };
+  }
+  if (!(await completeJob(deps.db, lease, stored))) return leaseLost(log);
+  deps.metrics.succeeded.inc({ type: job.type });
+  log.info({ resultKey: stored.resultKey }, 'job succeeded');
+  await deps.queue.remove(message);
+}
+
+async function settleFailure(
+  deps: RunnerDeps,
+  message: Message,
+  lease: RunLease,
+  job: ClaimedJob,
+  error: unknown,
+  kind: AbortKind | undefined,
+  log: Logger,
+): Promise<void> {
+  const { db, queue, metrics, settings } = deps;
+  if (kind === 'lease lost') return leaseLost(log);
+  if (kind === 'cancelled') {
+    if (!(await cancelRunningJob(db, lease))) return leaseLost(log);
+    metrics.cancelled.inc({ type: job.type });
+    log.info('running job cancelled');
+    return queue.remove(message);
+  }
+  if (kind === 'shutdown') {
+    if (!(await releaseJob(db, lease))) return leaseLost(log);
+    metrics.released.inc({ type: job.type });
+    log.warn('worker shutting down: job returned to the queue');
+    // Visible at once, so another worker takes it without waiting out the visibility timeout.
+    return queue.setVisibility(message, 0);
+  }
+  const text = (kind === 'timeout' ? `timed out after ${job.timeoutSeconds} s` : errorText(error)).slice(0, MAX_ERROR_CHARS);
+  const permanent = error instanceof PermanentJobError || (error as Error | undefined)?.name === 'PermanentJobError';
+  const decision = decideFailure(job.attempt, job.maxAttempts, permanent, settings.backoff, settings.random);
+  if (decision.kind === 'retry') {
+    if (!(await retryJob(db, lease, text, decision.delaySeconds))) return leaseLost(log);
+    metrics.retried.inc({ type: job.type });
+    log.warn({ error: text, delaySeconds: decision.delaySeconds }, 'job attempt failed: retrying after a backoff');
+    // The backoff is the message's invisibility: no timer in this process, nothing spins.
+    return queue.setVisibility(message, decision.delaySeconds);
+  }
+  if (!(await failJob(db, lease, text, decision.reason))) return leaseLost(log);
+  metrics.failed.inc({ type: job.type });
+  log.error({ error: text, reason: decision.reason }, 'job failed');
+  await queue.deadLetter(message);
+}
+
+function leaseLost(log: Logger): void {
+  // Another worker claimed the job after this one's heartbeat lapsed: its outcome is theirs to write.
+  log.warn('lost the job to another worker: leaving its outcome to them');
+}
+
+/**
+ * Refreshes the job's heartbeat and the message's visibility every interval; the heartbeat tells
+ * whether cancellation was requested or the run was taken over, and aborts the run if so.
+ */
+function startHeartbeat(deps: RunnerDeps, message: Message, lease: RunLease, control: AbortController, log: Logger): () => Promise<void> {
+  const { db, queue, metrics, settings } = deps;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let beating: Promise<void> = Promise.resolve();
+  const beat = async () => {
+    try {
+      const [state] = await Promise.all([heartbeat(db, lease), queue.setVisibility(message, settings.visibilitySeconds)]);
+      if (!state) control.abort(new RunAborted('lease lost'));
+      else if (state.cancelRequested) control.abort(new RunAborted('cancelled'));
+    } catch (error) {
+      metrics.errors.inc({ operation: 'heartbeat' });
+      log.warn({ err: error }, 'heartbeat failed');
+    }
+  };
+  const schedule = () => {
+    timer = setTimeout(() => {
+      beating = beat().finally(() => {
+        if (!stopped) schedule();
+      });
+    }, settings.heartbeatMs);
+  };
+  schedule();
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await beating;
+  };
+}
+
+/** Settles with the work, or rejects with the signal's reason as soon as it fires (a handler may ignore it). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+const jobIdField = z.object({ jobId: z.uuid() });
+
+/** The job id of a message that is not a valid envelope, when one can still be read from it. */
+function jobIdOf(body: string | undefined): string | undefined {
+  try {
+    const parsed = jobIdField.safeParse(JSON.parse(body ?? ''));
+    return parsed.success ? parsed.data.jobId : undefined;
+  } catch {
+    return undefined;
+  }
+}

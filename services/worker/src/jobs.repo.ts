@@ -1,0 +1,199 @@
+import type { JobEventType, JobResult, JobStatus, Queryable } from '@conveyor/jobs';
+import type { UnclaimedJob } from './claim-decision.js';
+
+/** The job as a claim hands it to the runner. */
+export interface ClaimedJob {
+  jobId: string;
+  tenant: string;
+  type: string;
+  payload: unknown;
+  attempt: number;
+  maxAttempts: number;
+  timeoutSeconds: number;
+  createdAt: Date;
+}
+
+/** Who holds a run: every write of a run is conditional on still holding it. */
+export interface RunLease {
+  jobId: string;
+  workerId: string;
+  attempt: number;
+}
+
+/**
+ * Claim (contract 7): one conditional UPDATE takes a queued or retrying job, or a processing one
+ * whose worker stopped heartbeating, unless cancellation was requested. The `started` event is
+ * written in the same statement, so the status change and its event commit together.
+ */
+export async function claimJob(db: Queryable, jobId: string, workerId: string, leaseSeconds: number): Promise<ClaimedJob | undefined> {
+  const { rows } = await db.query<ClaimedJob>(
+    `WITH claimed AS (
+       UPDATE jobs SET status = 'processing', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
+                       locked_by = $2, progress = NULL, updated_at = now()
+       WHERE id = $1 AND NOT cancel_requested
+         AND (status IN ('queued', 'retrying')
+              OR (status = 'processing' AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $3))))
+       RETURNING id, tenant, type, payload, attempts, max_attempts, timeout_seconds, created_at
+     ), event AS (
+       INSERT INTO job_events (job_id, type, data)
+       SELECT id, 'started', jsonb_build_object('attempt', attempts, 'worker', $2::text) FROM claimed
+     )
+     SELECT id AS "jobId", tenant, type, payload, attempts AS attempt, max_attempts AS "maxAttempts",
+            timeout_seconds AS "timeoutSeconds", created_at AS "createdAt"
+     FROM claimed`,
+    [jobId, workerId, leaseSeconds],
+  );
+  return rows[0];
+}
+
+export async function readJob(db: Queryable, jobId: string): Promise<UnclaimedJob | undefined> {
+  const { rows } = await db.query<UnclaimedJob>(
+    `SELECT status, cancel_requested AS "cancelRequested",
+            (EXTRACT(EPOCH FROM now() - heartbeat_at) * 1000)::float8 AS "heartbeatAgeMs"
+     FROM jobs WHERE id = $1`,
+    [jobId],
+  );
+  return rows[0];
+}
+
+/** Refreshes the run's heartbeat; `undefined` means the run was taken over (or finished elsewhere). */
+export async function heartbeat(db: Queryable, lease: RunLease): Promise<{ cancelRequested: boolean } | undefined> {
+  const { rows } = await db.query<{ cancelRequested: boolean }>(
+    `UPDATE jobs SET heartbeat_at = now()
+     WHERE id = $1 AND locked_by = $2 AND attempts = $3 AND status = 'processing'
+     RETURNING cancel_requested AS "cancelRequested"`,
+    [lease.jobId, lease.workerId, lease.attempt],
+  );
+  return rows[0];
+}
+
+/**
+ * A status change of a held run plus its event, in one statement. Returns false when the run is no
+ * longer held (its lease expired and another worker claimed the job), so nothing was written.
+ */
+async function leasedTransition(
+  db: Queryable,
+  lease: RunLease,
+  set: string,
+  event: JobEventType,
+  data: Record<string, unknown>,
+  extra: unknown[] = [],
+): Promise<boolean> {
+  const { rows } = await db.query<{ n: number }>(
+    `WITH changed AS (
+       UPDATE jobs SET ${set}, updated_at = now()
+       WHERE id = $1 AND locked_by = $2 AND attempts = $3 AND status = 'processing'
+       RETURNING id
+     ), event AS (
+       INSERT INTO job_events (job_id, type, data) SELECT id, '${event}', $4::jsonb FROM changed
+     )
+     SELECT count(*)::int AS n FROM changed`,
+    [lease.jobId, lease.workerId, lease.attempt, JSON.stringify(data), ...extra],
+  );
+  return rows[0]!.n === 1;
+}
+
+export interface StoredResult {
+  /** What jobs.result holds: the result itself, or a summary of the S3 object. */
+  result: JobResult | { contentType: string; bytes: number };
+  resultKey: string | null;
+}
+
+export function completeJob(db: Queryable, lease: RunLease, stored: StoredResult): Promise<boolean> {
+  return leasedTransition(
+    db,
+    lease,
+    `status = 'success', result = $5::jsonb, result_key = $6, error = NULL, progress = 1, finished_at = now(), locked_by = NULL`,
+    'succeeded',
+    { attempt: lease.attempt, resultKey: stored.resultKey },
+    [JSON.stringify(stored.result), stored.resultKey],
+  );
+}
+
+export function retryJob(db: Queryable, lease: RunLease, error: string, delaySeconds: number): Promise<boolean> {
+  return leasedTransition(
+    db,
+    lease,
+    `status = 'retrying', error = $5, locked_by = NULL, heartbeat_at = NULL`,
+    'retried',
+    { attempt: lease.attempt, error, delaySeconds },
+    [error],
+  );
+}
+
+export function failJob(db: Queryable, lease: RunLease, error: string, reason: string): Promise<boolean> {
+  return leasedTransition(
+    db,
+    lease,
+    `status = 'failed', error = $5, finished_at = now(), locked_by = NULL`,
+    'failed',
+    { attempt: lease.attempt, error, reason },
+    [error],
+  );
+}
+
+export function cancelRunningJob(db: Queryable, lease: RunLease): Promise<boolean> {
+  return leasedTransition(
+    db,
+    lease,
+    `status = 'cancelled', finished_at = now(), locked_by = NULL`,
+    'cancelled',
+    { attempt: lease.attempt, while: 'processing' },
+  );
+}
+
+/**
+ * Hands an unfinished run back (worker shutdown): the attempt is not counted, so a scale-in never
+ * uses up a job's attempts, and the job is claimable at once.
+ */
+export function releaseJob(db: Queryable, lease: RunLease): Promise<boolean> {
+  return leasedTransition(
+    db,
+    lease,
+    `status = CASE WHEN attempts > 1 THEN 'retrying' ELSE 'queued' END, attempts = attempts - 1,
+     locked_by = NULL, heartbeat_at = NULL, progress = NULL`,
+    'queued',
+    { attempt: lease.attempt, reason: 'worker shutdown' },
+  );
+}
+
+export function recordProgress(db: Queryable, lease: RunLease, fraction: number): Promise<boolean> {
+  return leasedTransition(db, lease, `progress = $5`, 'progress', { progress: fraction }, [fraction]);
+}
+
+const WAITING: readonly JobStatus[] = ['scheduled', 'queued', 'retrying'];
+
+/** Ends a job that never started because cancellation was requested (or its worker died after the request). */
+export async function cancelUnstarted(db: Queryable, jobId: string, leaseSeconds: number): Promise<boolean> {
+  const { rows } = await db.query<{ n: number }>(
+    `WITH changed AS (
+       UPDATE jobs SET status = 'cancelled', finished_at = now(), locked_by = NULL, updated_at = now()
+       WHERE id = $1 AND cancel_requested
+         AND (status = ANY($2::text[])
+              OR (status = 'processing' AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $3))))
+       RETURNING id
+     ), event AS (
+       INSERT INTO job_events (job_id, type, data) SELECT id, 'cancelled', '{"while":"queued"}'::jsonb FROM changed
+     )
+     SELECT count(*)::int AS n FROM changed`,
+    [jobId, WAITING, leaseSeconds],
+  );
+  return rows[0]!.n === 1;
+}
+
+/** Fails a job whose message can never run (unknown type, invalid payload) without starting it. */
+export async function failUnstarted(db: Queryable, jobId: string, error: string): Promise<boolean> {
+  const { rows } = await db.query<{ n: number }>(
+    `WITH changed AS (
+       UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now()
+       WHERE id = $1 AND status = ANY($3::text[])
+       RETURNING id
+     ), event AS (
+       INSERT INTO job_events (job_id, type, data)
+       SELECT id, 'failed', jsonb_build_object('error', $2::text, 'reason', 'poison message') FROM changed
+     )
+     SELECT count(*)::int AS n FROM changed`,
+    [jobId, error, WAITING],
+  );
+  return rows[0]!.n === 1;
+}

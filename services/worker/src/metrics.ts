@@ -1,0 +1,52 @@
+import { Counter, Gauge, Histogram, type Registry } from '@conveyor/platform';
+
+/** Run durations reach minutes (reports, sleeps); enqueue-to-start spans milliseconds to minutes. */
+const RUN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900];
+const WAIT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+export function createWorkerMetrics(registry: Registry, concurrency: number) {
+  const registers = [registry];
+  const byType = (name: string, help: string) =>
+    new Counter({ name, help, labelNames: ['type'] as const, registers });
+  const metrics = {
+    started: byType('conveyor_jobs_started_total', 'Job runs started (claims won), by job type.'),
+    succeeded: byType('conveyor_jobs_succeeded_total', 'Jobs that ended in success, by job type.'),
+    failed: byType('conveyor_jobs_failed_total', 'Jobs that ended failed, by job type.'),
+    retried: byType('conveyor_jobs_retried_total', 'Failed attempts scheduled for another attempt, by job type.'),
+    cancelled: byType('conveyor_jobs_cancelled_total', 'Jobs cancelled by this worker (queued or running), by job type.'),
+    released: byType('conveyor_worker_jobs_released_total', 'Running jobs handed back to the queue at shutdown, by job type.'),
+    duplicates: byType('conveyor_worker_duplicate_deliveries_total', 'Messages acknowledged without running: the job was running or finished.'),
+    runDuration: new Histogram({
+      name: 'conveyor_jobs_run_duration_seconds',
+      help: 'Handler run time, by job type and outcome.',
+      labelNames: ['type', 'outcome'] as const,
+      buckets: RUN_BUCKETS,
+      registers,
+    }),
+    enqueueToStart: new Histogram({
+      name: 'conveyor_jobs_enqueue_to_start_seconds',
+      help: 'From the job being stored (created_at) to a worker starting it, by job type.',
+      labelNames: ['type'] as const,
+      buckets: WAIT_BUCKETS,
+      registers,
+    }),
+    inFlight: new Gauge({ name: 'conveyor_worker_in_flight', help: 'Handlers running now.', registers }),
+    concurrency: new Gauge({ name: 'conveyor_worker_concurrency', help: 'Most handlers this worker runs at once.', registers }),
+    poison: new Counter({
+      name: 'conveyor_worker_poison_messages_total',
+      help: 'Messages that can never run (malformed, unknown type, invalid payload, unknown job), moved to the DLQ.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    errors: new Counter({
+      name: 'conveyor_worker_errors_total',
+      help: 'Errors talking to SQS, S3 or Postgres, by operation; the loop goes on.',
+      labelNames: ['operation'] as const,
+      registers,
+    }),
+  };
+  metrics.concurrency.set(concurrency);
+  return metrics;
+}
+
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

@@ -1,0 +1,104 @@
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type Message,
+  type MessageAttributeValue,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+
+export type { Message } from '@aws-sdk/client-sqs';
+
+/** The pool's queue and its DLQ, as the runner needs them. */
+export interface JobQueuePort {
+  receive(max: number, waitSeconds: number, signal?: AbortSignal): Promise<Message[]>;
+  remove(message: Message): Promise<void>;
+  setVisibility(message: Message, seconds: number): Promise<void>;
+  /** Copies the message (body and attributes) to the DLQ, then deletes the original. */
+  deadLetter(message: Message): Promise<void>;
+}
+
+/** SQS adapter: resolves the queue URLs by name (provisioning created them) and translates calls. */
+export class SqsJobQueue implements JobQueuePort {
+  private urls: Promise<{ queue: string; dlq: string }> | undefined;
+
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly names: { queue: string; deadLetterQueue: string },
+  ) {}
+
+  /** Resolves both URLs; a failure is not cached, so the next call asks again. */
+  resolve(): Promise<{ queue: string; dlq: string }> {
+    this.urls ??= Promise.all([this.urlOf(this.names.queue), this.urlOf(this.names.deadLetterQueue)]).then(
+      ([queue, dlq]) => ({ queue, dlq }),
+      (error: unknown) => {
+        this.urls = undefined;
+        throw error;
+      },
+    );
+    return this.urls;
+  }
+
+  /** Readiness: the queue exists and SQS answers (asked afresh, not from the cached URL). */
+  async ping(): Promise<void> {
+    await this.urlOf(this.names.queue);
+  }
+
+  private async urlOf(name: string): Promise<string> {
+    const { QueueUrl } = await this.sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+    if (!QueueUrl) throw new Error(`queue ${name} has no URL`);
+    return QueueUrl;
+  }
+
+  async receive(max: number, waitSeconds: number, signal?: AbortSignal): Promise<Message[]> {
+    const { queue } = await this.resolve();
+    const { Messages } = await this.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queue,
+        MaxNumberOfMessages: Math.min(10, max),
+        WaitTimeSeconds: waitSeconds,
+        MessageAttributeNames: ['All'],
+        MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+      }),
+      { abortSignal: signal },
+    );
+    return Messages ?? [];
+  }
+
+  async remove(message: Message): Promise<void> {
+    const { queue } = await this.resolve();
+    await this.sqs.send(new DeleteMessageCommand({ QueueUrl: queue, ReceiptHandle: message.ReceiptHandle }));
+  }
+
+  async setVisibility(message: Message, seconds: number): Promise<void> {
+    const { queue } = await this.resolve();
+    await this.sqs.send(
+      new ChangeMessageVisibilityCommand({ QueueUrl: queue, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: seconds }),
+    );
+  }
+
+  async deadLetter(message: Message): Promise<void> {
+    const { dlq } = await this.resolve();
+    await this.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: dlq,
+        // SQS refuses an empty body; an empty poison message still deserves a trace in the DLQ.
+        MessageBody: message.Body || '(empty message)',
+        MessageAttributes: copyAttributes(message.MessageAttributes),
+      }),
+    );
+    await this.remove(message);
+  }
+}
+
+function copyAttributes(attributes: Record<string, MessageAttributeValue> | undefined) {
+  if (!attributes) return undefined;
+  const copy: Record<string, MessageAttributeValue> = {};
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value.StringValue !== undefined) copy[name] = { DataType: value.DataType, StringValue: value.StringValue };
+    else if (value.BinaryValue !== undefined) copy[name] = { DataType: value.DataType, BinaryValue: value.BinaryValue };
+  }
+  return copy;
+}

@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { createPool, createSqsClient, type Pool } from '@conveyor/platform';
+import { migrateJobsSchema } from '@conveyor/jobs';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
+import { awsOptions } from '../../../test/support/infra.js';
+import type { RunningService } from '../../../test/support/service-process.js';
+import {
+  createPoolQueues,
+  deliver,
+  drainQueue,
+  enqueue,
+  eventsOf,
+  jobRow,
+  startWorker,
+  storeJob,
+  topology,
+  uniqueNamespace,
+  waitFor,
+  waitForStatus,
+  type PoolQueues,
+} from './support.js';
+
+describe('worker against real Postgres and SQS', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  let sqs: SQSClient;
+  let queues: PoolQueues;
+  let worker: RunningService;
+  const namespace = uniqueNamespace('wk');
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pool = createPool({ connectionString: db.url, max: 5 });
+    await migrateJobsSchema(pool);
+    sqs = createSqsClient(awsOptions);
+    queues = await createPoolQueues(sqs, topology(namespace));
+    worker = await startWorker({ databaseUrl: db.url, namespace, extra: { WORKER_CONCURRENCY: '4' } });
+  });
+  afterAll(async () => {
+    await worker?.stop('SIGKILL');
+    sqs?.destroy();
+    await pool?.end();
+    await db?.drop();
+  });
+
+  it('runs noop and sleep jobs to success with their results, events and progress', async () => {
+    const noop = await enqueue(pool, sqs, queues.queueUrl, { type: 'noop', payload: {} });
+    const sleep = await enqueue(pool, sqs, queues.queueUrl, { type: 'sleep', payload: { ms: 1200 } });
+    expect(await waitForStatus(pool, noop, 'success')).toMatchObject({ attempts: 1, result: { json: { ok: true } }, result_key: null });
+    expect(await waitForStatus(pool, sleep, 'success')).toMatchObject({ attempts: 1, result: { json: { sleptMs: 1200 } }, progress: 1 });
+    const types = (await eventsOf(pool, sleep)).map((e) => e.type);
+    expect(types[0]).toBe('created');
+    expect(types[1]).toBe('started');
+    expect(types.filter((t) => t === 'progress').length).toBe(1);
+    expect(types.at(-1)).toBe('succeeded');
+    const { rows } = await pool.query('SELECT locked_by, started_at, finished_at FROM jobs WHERE id = $1', [sleep]);
+    expect(rows[0].locked_by).toBeNull();
+    expect(rows[0].finished_at.getTime() - rows[0].started_at.getTime()).toBeGreaterThanOrEqual(1_100);
+
+    const metrics = await (await fetch(`${worker.url}/metrics`)).text();
+    expect(metrics).toMatch(/conveyor_jobs_succeeded_total\{type="sleep",service="worker"\} 1/);
+    expect(metrics).toMatch(/conveyor_jobs_enqueue_to_start_seconds_count\{service="worker",type="noop"\} 1/);
+    expect(metrics).toContain('conveyor_worker_concurrency{service="worker"} 4');
+  });
+
+  it('runs a job once when its message is delivered twice', async () => {
+    const stored = await storeJob(pool, { type: 'sleep', payload: { ms: 1500 } });
+    await deliver(sqs, queues.queueUrl, stored);
+    await deliver(sqs, queues.queueUrl, stored);
+    await waitForStatus(pool, stored.jobId, 'success');
+    // The second copy is acknowledged while the first runs, or after it finished: never run.
+    await waitFor('both copies gone', async () => (await drainQueue(sqs, queues.queueUrl, 0)).length === 0 && true);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const events = (await eventsOf(pool, stored.jobId)).map((e) => e.type);
+    expect(events.filter((t) => t === 'started')).toHaveLength(1);
+    expect(events.filter((t) => t === 'succeeded')).toHaveLength(1);
+    expect((await jobRow(pool, stored.jobId)).attempts).toBe(1);
+  });
+
+  it('fails a timing-out job after maxAttempts, spaced by backoff, and moves its message to the DLQ', async () => {
+    const jobId = await enqueue(pool, sqs, queues.queueUrl, { type: 'sleep', payload: { ms: 5_000 }, timeoutSeconds: 1, maxAttempts: 3 });
+    const row = await waitForStatus(pool, jobId, 'failed', 45_000);
+    expect(row).toMatchObject({ attempts: 3, error: 'timed out after 1 s' });
+    const events = await eventsOf(pool, jobId);
+    expect(events.map((e) => e.type).filter((t) => t !== 'progress')).toEqual([
+      'created', 'started', 'retried', 'started', 'retried', 'started', 'failed',
+    ]);
+    // Each new attempt starts no earlier than the backoff its retry announced (SQS visibility, whole seconds).
+    for (let i = 0; i < events.length; i++) {
+      if (events[i]!.type !== 'retried') continue;
+      const next = events.slice(i + 1).find((e) => e.type === 'started')!;
+      const delayMs = Number(events[i]!.data.delaySeconds) * 1000;
+      expect(delayMs).toBeGreaterThanOrEqual(1000);
+      expect(next.created_at.getTime() - events[i]!.created_at.getTime()).toBeGreaterThanOrEqual(delayMs - 250);
+    }
+    const dead = await waitFor('message in DLQ', async () => {
+      const messages = await drainQueue(sqs, queues.dlqUrl, 1);
+      return messages.find((m) => JSON.parse(m.Body!).jobId === jobId);
+    });
+    expect(dead.MessageAttributes?.type?.StringValue).toBe('sleep');
+  });
+
+  it('fails at once on a permanent error and dead-letters the message', async () => {
+    const reservationId = randomUUID();
+    const stored = await storeJob(pool, { type: 'points.grant', payload: { reservationId, userId: 'u-perm', amount: 10 }, maxAttempts: 5 });
+    await pool.query(
+      `INSERT INTO points_reservations (id, tenant, user_id, amount, execute_at, job_id) VALUES ($1, 'demo', 'u-perm', 7, now(), $2)`,
+      [reservationId, stored.jobId],
+    );
+    await deliver(sqs, queues.queueUrl, stored);
+    const row = await waitForStatus(pool, stored.jobId, 'failed');
+    expect(row.attempts).toBe(1);
+    expect(row.error).toMatch(/does not match reservation/);
+    const dlq = await drainQueue(sqs, queues.dlqUrl, 2);
+    expect(dlq.some((m) => JSON.parse(m.Body!).jobId === stored.jobId)).toBe(true);
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM points_transactions WHERE reservation_id = $1', [reservationId]);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('skips a job cancelled while queued', async () => {
+    const stored = await storeJob(pool, { type: 'sleep', payload: { ms: 100 } });
+    await pool.query('UPDATE jobs SET cancel_requested = true WHERE id = $1', [stored.jobId]);
+    await deliver(sqs, queues.queueUrl, stored);
+    await waitForStatus(pool, stored.jobId, 'cancelled');
+    const types = (await eventsOf(pool, stored.jobId)).map((e) => e.type);
+    expect(types).toEqual(['created', 'cancelled']);
+    expect((await jobRow(pool, stored.jobId)).attempts).toBe(0);
+  });
+
+  it('aborts a running job when it is cancelled and ends it cancelled', async () => {
+    const jobId = await enqueue(pool, sqs, queues.queueUrl, { type: 'sleep', payload: { ms: 20_000 } });
+    await waitForStatus(pool, jobId, 'processing');
+    const requested = Date.now();
+    await pool.query('UPDATE jobs SET cancel_requested = true WHERE id = $1', [jobId]);
+    await waitForStatus(pool, jobId, 'cancelled', 10_000);
+    expect(Date.now() - requested).toBeLessThan(5_000);
+    const types = (await eventsOf(pool, jobId)).map((e) => e.type).filter((t) => t !== 'progress');
+    expect(types).toEqual(['created', 'started', 'cancelled']);
+    const metrics = await (await fetch(`${worker.url}/metrics`)).text();
+    expect(metrics).toMatch(/conveyor_jobs_cancelled_total\{type="sleep",service="worker"\} 2/);
+  });
+
+  it('moves poison messages to the DLQ, marks their jobs failed, and keeps running jobs', async () => {
+    const send = (body: string) => sqs.send(new SendMessageCommand({ QueueUrl: queues.queueUrl, MessageBody: body }));
+    await send('not json at all');
+    await send('{"v":1,"jobId":"nope"}');
+    await send(JSON.stringify({ v: 1, jobId: randomUUID(), type: 'noop', tenant: 'demo', payload: {}, createdAt: new Date().toISOString() }));
+    const unknownType = await storeJob(pool, { type: 'report.generate', payload: {} });
+    await deliver(sqs, queues.queueUrl, unknownType);
+    const badPayload = await storeJob(pool, { type: 'sleep', payload: { ms: 10 } });
+    await deliver(sqs, queues.queueUrl, { ...badPayload, body: badPayload.body.replace('"ms":10', '"ms":-5') });
+    const good = await enqueue(pool, sqs, queues.queueUrl, { type: 'noop', payload: {} });
+
+    await waitForStatus(pool, good, 'success');
+    expect(await waitForStatus(pool, unknownType.jobId, 'failed')).toMatchObject({ attempts: 0, error: expect.stringMatching(/unknown type/) });
+    expect(await waitForStatus(pool, badPayload.jobId, 'failed')).toMatchObject({ attempts: 0, error: expect.stringMatching(/invalid payload/) });
+    const dead = await waitFor('five poison messages in the DLQ', async () => {
+      const metrics = await (await fetch(`${worker.url}/metrics`)).text();
+      const total = [...metrics.matchAll(/conveyor_worker_poison_messages_total\{reason="[^"]+",service="worker"\} (\d+)/g)]
+        .reduce((n, m) => n + Number(m[1]), 0);
+      return total >= 5 && metrics;
+    });
+    expect(dead).toMatch(/poison_messages_total\{reason="invalid envelope",service="worker"\} 2/);
+    expect(dead).toMatch(/poison_messages_total\{reason="unknown job",service="worker"\} 1/);
+    const bodies = (await drainQueue(sqs, queues.dlqUrl, 1)).map((m) => m.Body);
+    expect(bodies).toContain('not json at all');
+    expect(bodies.length).toBeGreaterThanOrEqual(5);
+    expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);
+  });
+});
