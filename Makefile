@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NODE_STAMP := node_modules/.package-lock.json
 
-.PHONY: help install build lint migrate infra-up infra-down dev start stop status test test-unit \
+.PHONY: help install build lint migrate provision infra-up infra-down dev start stop status test test-unit \
         bench chaos chart-test up down
 
 help: ## list the targets
@@ -18,6 +18,7 @@ install: $(NODE_STAMP) ## npm packages and the local servers (Postgres, Kafka, S
 	scripts/infra/kafka.sh install
 	scripts/infra/sqs.sh install
 	scripts/infra/prometheus.sh install
+	scripts/infra/redis.sh install
 
 build: $(NODE_STAMP) ## compile every package and service (tsc -b)
 	npx tsc -b
@@ -37,10 +38,13 @@ infra-down: ## stop the local servers (data is kept in .run/)
 migrate: build ## apply database migrations to the dev database
 	set -a && source scripts/dev.env && set +a && node packages/jobs/dist/migrate-cli.js
 
-dev: infra-up build migrate ## everything on this machine, in the foreground (Ctrl-C stops)
+provision: build ## create Kafka topics, the SNS topic, SQS queues + DLQs and the results bucket (idempotent)
+	set -a && source scripts/dev.env && set +a && node packages/jobs/dist/provision-cli.js
+
+dev: infra-up build migrate provision ## everything on this machine, in the foreground (Ctrl-C stops)
 	scripts/services.sh run
 
-start: infra-up build migrate ## the same in the background; returns once every /readyz answers
+start: infra-up build migrate provision ## the same in the background; returns once every /readyz answers
 	scripts/services.sh start
 
 stop: ## stop the services started by `make start`

@@ -76,11 +76,11 @@ export async function waitForHttp(url: string, status?: number, timeoutMs = 20_0
   throw new Error(`${url} did not answer ${status ?? ''} within ${timeoutMs} ms (last: ${last})`);
 }
 
-export async function startService(name: string, env: Record<string, string>): Promise<RunningService> {
+export async function startService(name: string, env: Record<string, string>, timeoutMs = 45_000): Promise<RunningService> {
   const service = await spawnService(name, env);
   try {
     await Promise.race([
-      waitForHttp(`${service.url}/healthz`, 200),
+      waitForHttp(`${service.url}/healthz`, 200, timeoutMs),
       service.exited.then((code) => {
         throw new Error(`${name} exited with ${code} while starting:\n${service.output()}`);
       }),

@@ -1,13 +1,93 @@
 import { bootstrap, createKafka, createPool, pingKafka, runMain } from '@conveyor/platform';
+import { startOutboxRelay, topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
+import { createSchedulerMetrics } from './metrics.js';
+import { dispatchDueJobs, peekNextDue } from './due-jobs.repo.js';
+import { startDispatcher } from './dispatcher.js';
+import { listen } from './pg-listener.js';
+import { startReconciler } from './reconciler.js';
+import { ScheduleController, type ScheduleStatusSink } from './schedules/controller.js';
+import { scheduleJobsRepo } from './schedules/schedule-jobs.repo.js';
+import { logStatusSink, startFolderSource } from './schedules/folder.source.js';
+
+/** Fired by the jobs table trigger of migration 0002 on every INSERT and status change. */
+const JOBS_CHANNEL = 'conveyor_outbox';
 
 runMain('scheduler', async () => {
-  const { config, logger, service } = bootstrap('scheduler', configSchema);
+  const { config, logger, metrics, service } = bootstrap('scheduler', configSchema);
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, applicationName: 'scheduler' });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'scheduler', logger });
+  const m = createSchedulerMetrics(metrics.registry);
   service
     .addReadinessCheck('postgres', () => pool.query('SELECT 1'))
     .addReadinessCheck('kafka', () => pingKafka(kafka))
     .onStop('postgres', () => pool.end());
+
+  // Dispatched and re-driven jobs are `queued` with published_at NULL: the outbox relay sends them,
+  // here as in the api, so delayed jobs flow even while the api is down.
+  const relay = await startOutboxRelay({
+    pool,
+    kafka,
+    topology: topology(config.CONVEYOR_NAMESPACE),
+    logger,
+    registry: metrics.registry,
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+  });
+  service.onStop('outbox relay', () => relay.stop());
+
+  const dispatcher = startDispatcher({
+    claim: () => dispatchDueJobs(pool, config.DISPATCH_BATCH_SIZE),
+    peek: () => peekNextDue(pool),
+    batchSize: config.DISPATCH_BATCH_SIZE,
+    safetyIntervalMs: config.DISPATCH_SAFETY_INTERVAL_MS,
+    logger,
+    onDispatched: (round) => {
+      m.dispatched.inc(round.dispatched.length);
+      for (const job of round.dispatched) m.lateness.observe((job.dispatchedAt.getTime() - job.runAt.getTime()) / 1000);
+    },
+    onError: () => m.loopErrors.inc({ loop: 'dispatcher' }),
+  });
+  service.onStop('dispatcher', () => dispatcher.stop());
+  const listener = await listen({
+    connectionString: config.DATABASE_URL,
+    channel: JOBS_CHANNEL,
+    logger,
+    // Only the jobs table can bring a new run_at; job_events notifications are for the relay.
+    onNotify: (table) => {
+      if (table === 'jobs') dispatcher.notify();
+    },
+    onConnect: () => dispatcher.notify(),
+  });
+  service.onStop('listener', () => listener.stop());
+
+  const reconciler = startReconciler({
+    db: pool,
+    logger,
+    metrics: m,
+    intervalMs: config.RECONCILE_INTERVAL_MS,
+    batchSize: config.RECONCILE_BATCH_SIZE,
+    processingLeaseSeconds: config.RECONCILE_PROCESSING_LEASE_SECONDS,
+    redriveAfterSeconds: config.QUEUED_REDRIVE_AFTER_SECONDS,
+  });
+  service.onStop('reconciler', () => reconciler.stop());
+
+  if (config.SCHEDULES_SOURCE !== 'none') {
+    // The Kubernetes client is large: load it only where it is used.
+    const k8s = config.SCHEDULES_SOURCE === 'kubernetes' ? await import('./schedules/kubernetes.source.js') : undefined;
+    const kc = k8s?.loadKubeConfig();
+    const sink: ScheduleStatusSink = k8s && kc ? k8s.kubernetesStatusSink(kc, logger, config.HOSTNAME) : logStatusSink(logger);
+    const controller = new ScheduleController({ jobs: scheduleJobsRepo(pool), sink, logger, metrics: m, defaultTenant: config.SCHEDULES_TENANT });
+    const source = k8s && kc
+      ? await k8s.startKubernetesSource({ kc, namespace: config.SCHEDULES_WATCH_NAMESPACE, controller, logger })
+      : await startFolderSource({ dir: config.SCHEDULES_DIR, controller, logger }).catch((error: unknown) => {
+          throw new Error(`SCHEDULES_DIR: cannot read schedules folder "${config.SCHEDULES_DIR}"`, { cause: error });
+        });
+    service.onStop('schedules', async () => {
+      await source.stop();
+      await controller.stop();
+    });
+  }
+
   await service.start();
 });

@@ -1,0 +1,72 @@
+import type { Logger } from '@conveyor/platform';
+import type { Queryable } from '@conveyor/jobs';
+import { countUnpublished, recoverStaleProcessing, redriveUnstarted } from './stale-jobs.repo.js';
+import type { SchedulerMetrics } from './metrics.js';
+
+export interface ReconcilerOptions {
+  db: Queryable;
+  logger: Logger;
+  metrics: SchedulerMetrics;
+  intervalMs: number;
+  batchSize: number;
+  processingLeaseSeconds: number;
+  redriveAfterSeconds: number;
+}
+
+export interface ReconcileSummary {
+  requeued: number;
+  finished: number;
+  redriven: number;
+  unpublished: number;
+}
+
+/** One pass: each step in bounded batches so a large backlog is healed over several passes, cheaply. */
+export async function reconcileOnce(options: Omit<ReconcilerOptions, 'intervalMs'>): Promise<ReconcileSummary> {
+  const { db, logger, metrics, batchSize, processingLeaseSeconds, redriveAfterSeconds } = options;
+  const stale = await recoverStaleProcessing(db, processingLeaseSeconds, batchSize);
+  let requeued = 0;
+  for (const job of stale) {
+    if (job.status === 'queued') {
+      requeued++;
+      metrics.redrives.inc({ reason: 'heartbeat_expired' });
+      logger.warn({ job_id: job.id, worker: job.lockedBy, attempts: job.attempts, reason: 'heartbeat_expired' }, 're-driven a job whose worker stopped heartbeating');
+    } else {
+      metrics.staleFinished.inc({ status: job.status });
+      logger.warn({ job_id: job.id, worker: job.lockedBy, status: job.status, reason: 'heartbeat_expired' }, 'finished a job whose worker stopped heartbeating');
+    }
+  }
+  const lost = await redriveUnstarted(db, redriveAfterSeconds, batchSize);
+  for (const job of lost) {
+    metrics.redrives.inc({ reason: 'message_lost' });
+    logger.warn({ job_id: job.id, previous_status: job.previousStatus, reason: 'message_lost' }, 're-driven a published job nobody started');
+  }
+  const unpublished = await countUnpublished(db);
+  metrics.unpublished.set(unpublished);
+  return { requeued, finished: stale.length - requeued, redriven: lost.length, unpublished };
+}
+
+/** Runs reconcileOnce every interval; a failed pass is logged and counted, and the next one runs. */
+export function startReconciler(options: ReconcilerOptions): { stop(): Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> | undefined;
+  let stopped = false;
+  const tick = (): void => {
+    running = reconcileOnce(options)
+      .catch((error: unknown) => {
+        options.metrics.loopErrors.inc({ loop: 'reconciler' });
+        options.logger.error({ err: error }, 'reconcile pass failed');
+      })
+      .finally(() => {
+        running = undefined;
+        if (!stopped) timer = setTimeout(tick, options.intervalMs);
+      });
+  };
+  tick();
+  return {
+    stop: async () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+}

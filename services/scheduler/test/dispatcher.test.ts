@@ -1,0 +1,167 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, createPool, type Pool } from '@conveyor/platform';
+import { createJob, migrateJobsSchema } from '@conveyor/jobs';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
+import { infra } from '../../../test/support/infra.js';
+import { startService, type RunningService } from '../../../test/support/service-process.js';
+import { dispatchDueJobs, peekNextDue } from '../src/due-jobs.repo.js';
+import { startDispatcher, type Dispatcher } from '../src/dispatcher.js';
+import { listen, type PgListener } from '../src/pg-listener.js';
+
+const logger = createLogger({ service: 'scheduler-test', level: 'silent' });
+const base = { tenant: 'demo', owner: 'user-1', type: 'noop', payload: {} };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+describe('delayed-job dispatcher against real Postgres', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  let dispatcher: Dispatcher | undefined;
+  let listener: PgListener | undefined;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pool = createPool({ connectionString: db.url, max: 10 });
+    await migrateJobsSchema(pool);
+  });
+  afterAll(async () => {
+    await dispatcher?.stop();
+    await listener?.stop();
+    await pool.end();
+    await db.drop();
+  });
+
+  async function startLoop(safetyIntervalMs: number): Promise<void> {
+    await dispatcher?.stop();
+    await listener?.stop();
+    const d = startDispatcher({ claim: () => dispatchDueJobs(pool, 100), peek: () => peekNextDue(pool), batchSize: 100, safetyIntervalMs, logger });
+    dispatcher = d;
+    listener = await listen({ connectionString: db.url, channel: 'conveyor_outbox', logger, onNotify: () => d.notify() });
+  }
+
+  it('queues delayed jobs in run_at order, never before run_at, with a queued event each', async () => {
+    await startLoop(60_000);
+    const start = Date.now() + 400;
+    // Inserted in reverse order so insertion order cannot explain the dispatch order.
+    const ids: string[] = [];
+    for (let i = 19; i >= 0; i--) {
+      const outcome = await createJob(pool, { ...base, runAt: new Date(start + i * 60) });
+      expect(outcome).toMatchObject({ status: 'scheduled' });
+      ids.push(outcome.jobId);
+    }
+    await waitFor(
+      async () => {
+        const { rows } = await pool.query(`SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND status = 'queued'`, [ids]);
+        return rows[0].n === ids.length ? true : undefined;
+      },
+      10_000,
+      'all 20 jobs queued',
+    );
+    const { rows } = await pool.query<{ id: string; run_at: Date; event_id: string; event_at: Date; dispatched_at: string; published_at: Date | null }>(
+      `SELECT j.id, j.run_at, j.published_at, e.id AS event_id, e.created_at AS event_at, e.data->>'dispatchedAt' AS dispatched_at
+         FROM jobs j JOIN job_events e ON e.job_id = j.id AND e.type = 'queued'
+        WHERE j.id = ANY($1) ORDER BY e.id`,
+      [ids],
+    );
+    expect(rows).toHaveLength(20);
+    const runAts = rows.map((r) => r.run_at.getTime());
+    expect(runAts).toEqual([...runAts].sort((a, b) => a - b));
+    for (const row of rows) {
+      expect(row.published_at).toBeNull();
+      expect(row.event_at.getTime()).toBeGreaterThanOrEqual(row.run_at.getTime());
+      expect(new Date(row.dispatched_at).getTime()).toBeGreaterThanOrEqual(row.run_at.getTime());
+    }
+  });
+
+  it('re-arms on LISTEN: an earlier job inserted while the timer waits for a later one is dispatched on time', async () => {
+    await startLoop(60_000);
+    const later = await createJob(pool, { ...base, runAt: new Date(Date.now() + 30_000) });
+    await sleep(300); // the loop has armed its timer for `later`
+    const runAt = new Date(Date.now() + 500);
+    const earlier = await createJob(pool, { ...base, runAt });
+    const queuedAt = await waitFor(
+      async () => {
+        const { rows } = await pool.query<{ created_at: Date }>(`SELECT created_at FROM job_events WHERE job_id = $1 AND type = 'queued'`, [earlier.jobId]);
+        return rows[0]?.created_at;
+      },
+      5_000,
+      'the earlier job queued',
+    );
+    // The safety interval is a minute: only the notification can explain a dispatch this soon.
+    expect(queuedAt.getTime()).toBeGreaterThanOrEqual(runAt.getTime());
+    expect(queuedAt.getTime() - runAt.getTime()).toBeLessThan(500);
+    const { rows } = await pool.query('SELECT status FROM jobs WHERE id = $1', [later.jobId]);
+    expect(rows[0].status).toBe('scheduled');
+    await pool.query(`UPDATE jobs SET status = 'cancelled' WHERE id = $1`, [later.jobId]);
+  });
+
+  it('does not dispatch a scheduled job whose cancellation was requested', async () => {
+    await startLoop(60_000);
+    const job = await createJob(pool, { ...base, runAt: new Date(Date.now() + 200) });
+    await pool.query('UPDATE jobs SET cancel_requested = true WHERE id = $1', [job.jobId]);
+    await sleep(800);
+    const { rows } = await pool.query('SELECT status FROM jobs WHERE id = $1', [job.jobId]);
+    expect(rows[0].status).toBe('scheduled');
+  });
+});
+
+describe('two scheduler processes against one database', () => {
+  let db: TestDatabase;
+  let pool: Pool;
+  const services: RunningService[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    pool = createPool({ connectionString: db.url, max: 10 });
+    await migrateJobsSchema(pool);
+  });
+  afterAll(async () => {
+    await Promise.all(services.map((s) => s.stop('SIGKILL')));
+    await pool.end();
+    await db.drop();
+  });
+
+  it('dispatch each of 500 due jobs exactly once', async () => {
+    const env = { DATABASE_URL: db.url, KAFKA_BROKERS: infra.kafkaBrokers.join(','), DISPATCH_BATCH_SIZE: '20', RECONCILE_INTERVAL_MS: '60000' };
+    services.push(...(await Promise.all([startService('scheduler', env), startService('scheduler', env)])));
+    const start = Date.now() + 4_000;
+    const ids: string[] = [];
+    for (let i = 0; i < 500; i += 50) {
+      const batch = await Promise.all(
+        Array.from({ length: 50 }, (_, k) => createJob(pool, { ...base, runAt: new Date(start + ((i + k) % 100) * 20) })),
+      );
+      expect(batch.every((o) => o.kind === 'created' && o.status === 'scheduled')).toBe(true);
+      ids.push(...batch.map((o) => o.jobId));
+    }
+    await waitFor(
+      async () => {
+        const { rows } = await pool.query(`SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND status = 'queued'`, [ids]);
+        return rows[0].n === ids.length ? true : undefined;
+      },
+      20_000,
+      'all 500 jobs queued',
+    );
+    await sleep(500);
+    const { rows } = await pool.query<{ n: number; early: number }>(
+      `SELECT count(e.id)::int AS n, count(*) FILTER (WHERE e.created_at < j.run_at)::int AS early
+         FROM jobs j LEFT JOIN job_events e ON e.job_id = j.id AND e.type = 'queued'
+        WHERE j.id = ANY($1) GROUP BY j.id`,
+      [ids],
+    );
+    expect(rows).toHaveLength(500);
+    expect(rows.every((r) => r.n === 1 && r.early === 0)).toBe(true);
+    const metrics = await Promise.all(services.map(async (s) => (await fetch(`${s.url}/metrics`)).text()));
+    const counts = metrics.map((text) => Number(/^conveyor_scheduler_dispatched_total\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0));
+    expect(counts[0]! + counts[1]!).toBe(500);
+    for (const s of services) expect(await s.stop('SIGTERM')).toBe(0);
+  });
+});
