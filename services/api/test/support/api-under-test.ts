@@ -20,7 +20,7 @@ export interface GatewayRequest {
   /** Sent as is (a string, for malformed JSON); objects are JSON-encoded. */
   rawBody?: string;
   headers?: Record<string, string>;
-  redirect?: RequestRedirect;
+  redirect?: RequestInit['redirect'];
 }
 
 /**
