@@ -27,7 +27,9 @@ export interface Platform {
  * The whole platform as real processes on real servers, isolated by its own database, namespace
  * (topics, queues, SNS topic) and bucket, so test files can run side by side.
  */
-export async function startPlatform(options: { workerEnv?: Record<string, string>; pools?: string[] } = {}): Promise<Platform> {
+export async function startPlatform(
+  options: { workerEnv?: Record<string, string>; gatewayEnv?: Record<string, string>; pools?: string[] } = {},
+): Promise<Platform> {
   const namespace = uniqueName('e2e').toLowerCase().replace(/_/g, '-');
   const bucket = `${namespace}-results`;
   const database = await createTestDatabase();
@@ -49,6 +51,7 @@ export async function startPlatform(options: { workerEnv?: Record<string, string
     KAFKA_PARTITIONS: '3',
     WEBHOOK_SECRET: 'e2e-webhook-secret-0123456789',
     // Tests submit in bursts far above a client's fair share; the limiter has its own tests.
+    CORS_ORIGINS: 'http://localhost:3000',
     RATE_LIMIT_BURST: '100000',
     RATE_LIMIT_SUSTAINED_PER_MINUTE: '10000000',
   };
@@ -67,7 +70,7 @@ export async function startPlatform(options: { workerEnv?: Record<string, string
     const [bridge, scheduler, gateway] = await Promise.all([
       start('bridge'),
       start('scheduler'),
-      start('gateway', { API_URL: api.url }),
+      start('gateway', { API_URL: api.url, ...options.gatewayEnv }),
     ]);
     const workers = await Promise.all(
       (options.pools ?? ['default', 'reports']).map((pool) => start('worker', { WORKER_POOL: pool, ...options.workerEnv })),

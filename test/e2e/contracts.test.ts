@@ -1,0 +1,133 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importPKCS8, SignJWT, exportJWK, calculateJwkThumbprint, importSPKI } from 'jose';
+import { startPlatform, type Platform } from '../support/platform.js';
+import { ConveyorClient } from './client.js';
+
+/**
+ * DESIGN.md's HTTP contracts through the real gateway in front of the real api: auth, scopes,
+ * tenant isolation, validation and idempotency. Tokens for a second tenant are signed with the
+ * gateway's configured dev key, as an identity provider would sign them.
+ */
+describe('public HTTP contracts through the gateway', () => {
+  let platform: Platform;
+  let demo: ConveyorClient;
+  let mint: (claims: { sub: string; tenant: string; scope: string }) => Promise<string>;
+
+  beforeAll(async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    platform = await startPlatform({ pools: [], gatewayEnv: { JWT_DEV_SIGNING_KEY: pem } });
+    demo = new ConveyorClient(platform.gatewayUrl, await platform.login());
+    const key = await importPKCS8(pem, 'ES256');
+    const kid = await calculateJwkThumbprint(
+      await exportJWK(await importSPKI(publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'ES256')),
+    );
+    mint = (claims) =>
+      new SignJWT({ tenant: claims.tenant, scope: claims.scope })
+        .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
+        .setSubject(claims.sub)
+        .setIssuer('conveyor-gateway')
+        .setAudience('conveyor')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(key);
+  }, 240_000);
+  afterAll(async () => platform?.stop());
+
+  it('documents every route in OpenAPI 3 and refuses each protected one without a token', async () => {
+    const doc = (await (await fetch(`${platform.gatewayUrl}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+    };
+    expect(doc.openapi).toMatch(/^3\./);
+    const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, '0b4c4d2e-8d1c-4a8e-9f00-000000000000') })),
+    );
+    expect(operations.length).toBeGreaterThanOrEqual(12);
+    for (const { method, path } of operations) {
+      if (path === '/openapi.json' || path === '/auth/login') continue;
+      const res = await fetch(`${platform.gatewayUrl}${path}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'GET' || method === 'DELETE' ? undefined : '{}' });
+      expect(res.status, `${method} ${path}`).toBe(401);
+      const body = (await res.json()) as { error: string; requestId: string };
+      expect(body.requestId).toBeTruthy();
+    }
+  });
+
+  it('hides another tenant\'s job behind 404 on every job route', async () => {
+    const { body } = await demo.submit({ type: 'noop', payload: {} });
+    const other = new ConveyorClient(platform.gatewayUrl, await mint({ sub: 'eve', tenant: 'other', scope: 'jobs:read jobs:write' }));
+    for (const [method, path] of [
+      ['GET', `/jobs/${body.jobId}`],
+      ['GET', `/jobs/${body.jobId}/result`],
+      ['GET', `/jobs/${body.jobId}/events`],
+      ['DELETE', `/jobs/${body.jobId}`],
+    ] as const) {
+      const res = await other.request(path, { method });
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(await res.json()).toMatchObject({ error: 'job not found' });
+    }
+    const list = (await (await other.request('/jobs')).json()) as { items: unknown[] };
+    expect(list.items).toEqual([]);
+  });
+
+  it('answers 403 without the scope, 400 with zod issues, 413 over the limit, 405 for a wrong method', async () => {
+    const reader = new ConveyorClient(platform.gatewayUrl, await mint({ sub: 'rita', tenant: 'demo', scope: 'jobs:read' }));
+    expect((await reader.submit({ type: 'noop', payload: {} })).res.status).toBe(403);
+
+    const unknown = await demo.submit({ type: 'no.such.type', payload: {} });
+    expect(unknown.res.status).toBe(400);
+    expect(unknown.body.details).toBeTruthy();
+    const invalid = await demo.submit({ type: 'sleep', payload: { ms: 'soon' } });
+    expect(invalid.res.status).toBe(400);
+    expect(JSON.stringify(invalid.body.details)).toContain('ms');
+
+    const huge = await demo.request('/jobs', { method: 'POST', body: JSON.stringify({ type: 'noop', payload: { x: 'y'.repeat(2 * 1024 * 1024) } }) });
+    expect(huge.status).toBe(413);
+    expect(await huge.json()).toHaveProperty('requestId');
+
+    const wrong = await demo.request('/generate-report', { method: 'GET' });
+    expect(wrong.status).toBe(405);
+  });
+
+  it('makes one job of 20 concurrent identical submissions and 409s a different body with the same key', async () => {
+    const headers = { 'Idempotency-Key': 'contract-key-1' };
+    const replies = await Promise.all(Array.from({ length: 20 }, () => demo.submit({ type: 'noop', payload: { n: 1 } }, '/jobs', headers)));
+    expect(replies.every((r) => r.res.status === 202)).toBe(true);
+    expect(new Set(replies.map((r) => r.body.jobId)).size).toBe(1);
+    const conflict = await demo.submit({ type: 'noop', payload: { n: 2 } }, '/jobs', headers);
+    expect(conflict.res.status).toBe(409);
+  });
+
+  it('pages through the caller\'s jobs newest first', async () => {
+    const mine = new ConveyorClient(platform.gatewayUrl, await mint({ sub: 'pat', tenant: 'paging', scope: 'jobs:read jobs:write' }));
+    const created: string[] = [];
+    for (let i = 0; i < 7; i++) created.push(String((await mine.submit({ type: 'noop', payload: { i } })).body.jobId));
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const res = await mine.request(`/jobs?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.status).toBe(200);
+      const page = (await res.json()) as { items: Array<{ jobId: string }>; nextCursor?: string | null };
+      seen.push(...page.items.map((j) => j.jobId));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual([...created].reverse());
+    expect((await mine.request('/jobs?limit=0')).status).toBe(400);
+    expect((await mine.request("/jobs?status=queued'%20OR%201=1--")).status).toBe(400);
+  });
+
+  it('answers a CORS preflight for an allowed origin and refuses another', async () => {
+    const allowed = await fetch(`${platform.gatewayUrl}/jobs`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://localhost:3000', 'access-control-request-method': 'POST' },
+    });
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
+    const refused = await fetch(`${platform.gatewayUrl}/jobs`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
