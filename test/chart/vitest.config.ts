@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// The chart tests need helm and kubeconform (scripts/tools/tools.sh installs them) but no running
+// server, so `make chart-test` runs them on their own rather than in the integration project.
+export default defineConfig({
+  test: {
+    name: 'chart',
+    root: new URL('../..', import.meta.url).pathname,
+    include: ['test/chart/**/*.chart-test.ts'],
+    testTimeout: 60_000,
+    maxWorkers: 1,
+  },
+});
