@@ -1,0 +1,84 @@
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadBenchConfig } from './config.js';
+import { summariseProfiles } from './profile-summary.js';
+import { chart, ratios, table } from './report.js';
+import { runScenarios } from './scenarios.js';
+import { startConveyor } from './systems/conveyor.js';
+import { startPeer } from './systems/peer.js';
+import type { System } from './systems/system.js';
+
+const RESULTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../results');
+const log = (line: string) => process.stdout.write(`${line}\n`);
+
+const cfg = loadBenchConfig();
+const startedAt = Date.now();
+mkdirSync(RESULTS, { recursive: true });
+const profileDir = path.join(RESULTS, 'profiles');
+log(`bench: ${cfg.smoke ? 'SMOKE' : 'full'} run of ${cfg.systems.join(', ')}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+
+const start = (name: string): Promise<System> => {
+  if (name === 'conveyor') {
+    const preload = path.join(path.dirname(fileURLToPath(import.meta.url)), 'profile-preload.mjs');
+    const serviceEnv: Record<string, string> = cfg.profile ? { NODE_OPTIONS: `--import ${preload}`, BENCH_PROFILE_DIR: profileDir } : {};
+    if (cfg.profile) mkdirSync(profileDir, { recursive: true });
+    return startConveyor({ concurrency: cfg.concurrency, serviceEnv });
+  }
+  return startPeer(name as 'bullmq' | 'pgboss' | 'pgboss-tuned', cfg.concurrency);
+};
+
+const results: Record<string, Awaited<ReturnType<typeof runScenarios>>> = {};
+const loadAverages: Record<string, number[]> = {};
+let failed = false;
+for (const name of cfg.systems) {
+  log(`\n== ${name} ==`);
+  const t = Date.now();
+  let system: System | undefined;
+  try {
+    system = await start(name);
+    log(`  started in ${((Date.now() - t) / 1000).toFixed(1)} s: ${system.description}`);
+    results[name] = await runScenarios(system, cfg, log);
+    loadAverages[name] = os.loadavg();
+  } catch (error) {
+    failed = true;
+    log(`  FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  } finally {
+    await system?.stop().catch((error) => log(`  stop failed: ${String(error)}`));
+  }
+  log(`  ${name} took ${((Date.now() - t) / 1000).toFixed(0)} s`);
+}
+
+const report = {
+  generatedAt: new Date().toISOString(),
+  mode: cfg.smoke ? 'smoke' : 'full',
+  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAverageAtStart: os.loadavg() },
+  config: cfg,
+  loadAverageAfterEachSystem: loadAverages,
+  durationSeconds: Math.round((Date.now() - startedAt) / 1000),
+  ratios: ratios(results),
+  results,
+};
+const jsonPath = path.join(RESULTS, 'latest.json');
+writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+const pngPath = path.join(RESULTS, 'latency.png');
+chart(results, path.join(RESULTS, 'latency.svg'), pngPath, `${report.mode} run ${report.generatedAt.slice(0, 16)}, load avg ${os.loadavg()[0]!.toFixed(1)}`);
+if (cfg.profile) {
+  const summary = summariseProfiles(profileDir);
+  writeFileSync(path.join(RESULTS, 'profile-summary.txt'), summary);
+  log(summary);
+}
+
+log(`\n${table(results)}`);
+log(`\nratios (conveyor / peer): ${JSON.stringify(report.ratios, null, 1)}`);
+log(`\nwrote ${jsonPath} and ${pngPath} in ${report.durationSeconds} s`);
+for (const file of [jsonPath, pngPath]) {
+  if (statSync(file).size === 0) failed = true;
+}
+const missing = cfg.systems.filter((s) => !results[s]);
+if (failed || missing.length) {
+  log(`bench FAILED: ${missing.length ? `no figures for ${missing.join(', ')}` : 'see above'}`);
+  process.exit(1);
+}
+process.exit(0);

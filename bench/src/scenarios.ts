@@ -1,0 +1,143 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BenchConfig } from './config.js';
+import { perThousand, snapshot } from './cpu.js';
+import { closedLoop, createPool, openLoop, type LoadResult } from './load.js';
+import { latencySummary, percentile, quantiles, round, spread } from './stats.js';
+import type { System } from './systems/system.js';
+
+export type Log = (line: string) => void;
+
+/** Runs the five scenarios against one started system; returns its figures (scenario -> figures). */
+export async function runScenarios(system: System, cfg: BenchConfig, log: Log) {
+  const pool = createPool(system.target('probe').url, Math.max(64, cfg.saturation.connections));
+  let submitted = 0;
+  let seq = 0;
+  const warnings: string[] = [];
+  const count = (r: LoadResult) => {
+    submitted += r.ok;
+    seq += r.sent;
+    return r;
+  };
+  /** Waits until every accepted job has finished, so runs never overlap; returns when it did. */
+  const drained = async (what: string): Promise<number> => {
+    const deadline = performance.now() + cfg.drainTimeoutSeconds * 1000;
+    for (;;) {
+      const done = await system.completed();
+      if (done >= submitted) return performance.now();
+      if (performance.now() > deadline) {
+        warnings.push(`${what}: ${submitted - done} of ${submitted} accepted jobs unfinished after ${cfg.drainTimeoutSeconds} s`);
+        log(`  ! ${warnings.at(-1)}`);
+        return performance.now();
+      }
+      await sleep(50);
+    }
+  };
+  try {
+    log(`  warm-up ${cfg.warmupSeconds} s`);
+    count(await closedLoop(pool, system.target('warmup'), 8, { seconds: cfg.warmupSeconds }, seq));
+    await drained('warm-up');
+
+    // 1. accepted jobs/s at saturation (closed loop), then submit latency at half of it (open loop).
+    const sat: LoadResult[] = [];
+    for (let r = 0; r < cfg.repeats; r += 1) {
+      sat.push(count(await closedLoop(pool, system.target(`sat-${r}`), cfg.saturation.connections, { seconds: cfg.saturation.seconds }, seq)));
+      log(`  saturation #${r + 1}: ${round(sat.at(-1)!.ok / sat.at(-1)!.seconds)} accepted/s, ${sat.at(-1)!.errors} errors`);
+      await drained('saturation');
+    }
+    const acceptedRate = percentile(sat.map((s) => s.ok / s.seconds), 50);
+    const half: LoadResult[] = [];
+    for (let r = 0; r < cfg.repeats; r += 1) {
+      half.push(count(await openLoop(pool, system.target(`half-${r}`), acceptedRate / 2, cfg.openLoopSeconds, seq)));
+      await drained('submit at 50%');
+    }
+    const accepted = {
+      jobsPerSecond: spread(sat.map((s) => s.ok / s.seconds)),
+      errors: sat.reduce((n, s) => n + s.errors, 0),
+      statuses: Object.assign({}, ...sat.map((s) => s.statuses)),
+      connections: cfg.saturation.connections,
+      atHalf: {
+        rate: round(acceptedRate / 2),
+        p50Ms: spread(half.map((h) => percentile(h.latencies, 50))),
+        p99Ms: spread(half.map((h) => percentile(h.latencies, 99))),
+        errors: half.reduce((n, h) => n + h.errors, 0),
+        distribution: quantiles(half.flatMap((h) => h.latencies)),
+      },
+    };
+    log(`  1. accepted ${accepted.jobsPerSecond.median}/s; submit p50 ${accepted.atHalf.p50Ms.median} ms p99 ${accepted.atHalf.p99Ms.median} ms at ${accepted.atHalf.rate}/s`);
+
+    // 2 + 5. drain of N jobs end to end (submit as fast as accepted, until the last one finished), with CPU per process.
+    const procs = await system.procs();
+    const before = snapshot(procs);
+    const base = await system.completed();
+    const t0 = performance.now();
+    const drain = count(await closedLoop(pool, system.target('drain'), cfg.saturation.connections, { requests: cfg.drainJobs }, seq));
+    const t1 = await drained('drain');
+    const cpu = perThousand(before, snapshot(procs), Math.max(1, (await system.completed()) - base));
+    const drainRate = drain.ok / ((t1 - t0) / 1000);
+    log(`  2. drain of ${drain.ok}: ${round(drainRate)} jobs/s end to end; 5. CPU s/1k jobs ${cpu.total}`);
+
+    // Sustained: offered 1.2x the drain rate (capped by what is accepted) for a while; completions per second in the window.
+    const sustained: number[] = [];
+    for (let r = 0; r < cfg.repeats; r += 1) {
+      const offered = Math.min(acceptedRate, drainRate * 1.2);
+      const startDone = await system.completed();
+      const ts = performance.now();
+      let mid = { at: ts, done: startDone };
+      const probe = sleep(Math.min(1000, cfg.sustainedSeconds * 250)).then(async () => (mid = { at: performance.now(), done: await system.completed() }));
+      count(await openLoop(pool, system.target(`sustained-${r}`), offered, cfg.sustainedSeconds, seq));
+      await probe;
+      const end = { at: performance.now(), done: await system.completed() };
+      sustained.push((end.done - mid.done) / ((end.at - mid.at) / 1000));
+      await drained('sustained');
+    }
+
+    // 3. enqueue-to-start at 25% and 50% of the end-to-end rate, from the system's own timestamps.
+    const startLatency: Record<string, unknown> = {};
+    const distributions: Record<string, Array<[number, number]>> = {};
+    for (const fraction of [0.25, 0.5]) {
+      const p50: number[] = [];
+      const p99: number[] = [];
+      const all: number[] = [];
+      for (let r = 0; r < cfg.repeats; r += 1) {
+        const tag = `start-${fraction}-${r}`;
+        count(await openLoop(pool, system.target(tag), Math.max(1, drainRate * fraction), cfg.openLoopSeconds, seq));
+        await drained('enqueue-to-start');
+        const lat = (await system.timings(tag)).map((t) => t.startedMs - t.createdMs);
+        p50.push(percentile(lat, 50));
+        p99.push(percentile(lat, 99));
+        all.push(...lat);
+      }
+      startLatency[`at${fraction * 100}pct`] = { rate: round(drainRate * fraction), p50Ms: spread(p50), p99Ms: spread(p99), ...latencySummary(all) };
+      distributions[`at${fraction * 100}pct`] = quantiles(all);
+    }
+    log(`  3. enqueue-to-start at 50%: p50 ${(startLatency.at50pct as { p50: number }).p50} ms p99 ${(startLatency.at50pct as { p99: number }).p99} ms`);
+
+    // 4. delayed jobs due within the window: lateness against the due time each system recorded.
+    const dueStart = Date.now() + cfg.delayed.leadSeconds * 1000;
+    const spacing = ((cfg.delayed.windowSeconds - cfg.delayed.leadSeconds) * 1000) / cfg.delayed.jobs;
+    const delayedSeq = seq;
+    const sent = count(
+      await closedLoop(pool, system.target('delayed', (s) => new Date(dueStart + (s - delayedSeq) * spacing)), cfg.saturation.connections, { requests: cfg.delayed.jobs }, seq),
+    );
+    if (Date.now() > dueStart) warnings.push(`delayed: submitting took longer than the ${cfg.delayed.leadSeconds} s lead; early jobs were due before they were sent`);
+    await sleep(Math.max(0, dueStart + (cfg.delayed.windowSeconds - cfg.delayed.leadSeconds) * 1000 - Date.now()));
+    await drained('delayed');
+    const lateness = (await system.timings('delayed')).filter((t) => t.dueMs !== null).map((t) => t.startedMs - t.dueMs!);
+    const delayed = { jobs: sent.ok, finished: lateness.length, ...latencySummary(lateness), early: lateness.filter((l) => l < 0).length, minMs: round(Math.min(...lateness)) };
+    distributions.lateness = quantiles(lateness);
+    log(`  4. delayed lateness p50 ${delayed.p50} ms p99 ${delayed.p99} ms max ${delayed.max} ms, early ${delayed.early}`);
+
+    return {
+      description: system.description,
+      accepted,
+      endToEnd: { drainJobs: drain.ok, drainJobsPerSecond: round(drainRate), drainErrors: drain.errors, sustainedJobsPerSecond: spread(sustained) },
+      enqueueToStart: { ...startLatency, distributions },
+      delayed,
+      cpuSecondsPer1000Jobs: cpu,
+      warnings,
+    };
+  } finally {
+    await pool.close();
+  }
+}

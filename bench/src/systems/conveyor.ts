@@ -1,0 +1,121 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { createTestDatabase } from '../../../test/support/database.js';
+import { awsOptions, infra, uniqueName } from '../../../test/support/infra.js';
+import { startService, type RunningService } from '../../../test/support/service-process.js';
+import { pidsMatching, type Proc } from '../cpu.js';
+import { jobBody, type JobTiming, type System } from './system.js';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const INTERNAL_TOKEN = 'bench-internal-token';
+
+export interface ConveyorOptions {
+  concurrency: number;
+  /** Extra env for every service, e.g. NODE_OPTIONS=--cpu-prof for profiling. */
+  serviceEnv?: Record<string, string>;
+}
+
+/** The real gateway, api, bridge, scheduler and one default-pool worker, in their own database and namespace. */
+export async function startConveyor(options: ConveyorOptions): Promise<System> {
+  const namespace = uniqueName('bench').toLowerCase().replace(/_/g, '-');
+  const database = await createTestDatabase();
+  const env: Record<string, string> = {
+    NODE_ENV: 'test',
+    // The peers' express handlers log nothing either; request logs would charge Conveyor for pino.
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: database.url,
+    KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+    AWS_REGION: awsOptions.region,
+    AWS_ENDPOINT_URL: awsOptions.endpoint,
+    AWS_ACCESS_KEY_ID: awsOptions.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: awsOptions.secretAccessKey,
+    AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING: '1',
+    CONVEYOR_NAMESPACE: namespace,
+    S3_BUCKET: `${namespace}-results`,
+    INTERNAL_TOKEN,
+    API_INTERNAL_TOKEN: INTERNAL_TOKEN,
+    SCHEDULES_SOURCE: 'none',
+    KAFKA_PARTITIONS: '3',
+    WEBHOOK_SECRET: 'bench-webhook-secret-0123456789',
+    // One benchmark client is far above a user's fair share; the limiter has its own tests.
+    RATE_LIMIT_BURST: '10000000',
+    RATE_LIMIT_SUSTAINED_PER_MINUTE: '100000000',
+    JWT_TTL_SECONDS: '7200',
+    ...options.serviceEnv,
+  };
+  const cli = (script: string) => run(process.execPath, [path.join(ROOT, script)], { env: { ...process.env, ...env } });
+  await cli('packages/jobs/dist/migrate-cli.js');
+  await cli('packages/jobs/dist/provision-cli.js');
+
+  const services: RunningService[] = [];
+  const start = async (name: string, extra: Record<string, string> = {}) => {
+    const service = await startService(name, { ...env, ...extra });
+    services.push(service);
+    return service;
+  };
+  const db = new pg.Pool({ connectionString: database.url, max: 2 });
+  const stop = async () => {
+    // SIGTERM so a --cpu-prof run writes its profiles; the services drain in well under the grace period.
+    await Promise.all(services.map((s) => Promise.race([s.stop('SIGTERM'), new Promise((r) => setTimeout(r, 15_000))])));
+    await Promise.all(services.map((s) => s.stop('SIGKILL')));
+    await db.end();
+    await database.drop();
+  };
+  try {
+    const api = await start('api');
+    const [gateway] = await Promise.all([
+      start('gateway', { API_URL: api.url }),
+      start('bridge'),
+      start('scheduler'),
+      start('worker', { WORKER_POOL: 'default', WORKER_CONCURRENCY: String(options.concurrency) }),
+    ]);
+    const login = await fetch(`${gateway!.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'demo@example.com', password: 'demo-password' }),
+    });
+    if (login.status !== 200) throw new Error(`login failed: ${login.status} ${await login.text()}`);
+    const { accessToken } = (await login.json()) as { accessToken: string };
+    const kafkaPid = Number(readFileSync(path.join(ROOT, '.run/kafka/kafka.pid'), 'utf8').trim());
+
+    return {
+      name: 'conveyor',
+      description: 'gateway -> api (Postgres outbox) -> Kafka -> bridge -> SNS/SQS -> worker',
+      target: (runTag, runAt) => ({
+        url: `${gateway!.url}/jobs`,
+        headers: { authorization: `Bearer ${accessToken}` },
+        body: (seq) => jobBody(runTag, seq, runAt?.(seq)),
+      }),
+      completed: async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE status = 'success'")).rows[0]!.n,
+      timings: async (runTag) => {
+        const { rows } = await db.query<{ c: number; s: number; d: number | null }>(
+          `SELECT extract(epoch FROM created_at) * 1000 AS c, extract(epoch FROM started_at) * 1000 AS s,
+                  extract(epoch FROM run_at) * 1000 AS d
+             FROM jobs WHERE status = 'success' AND payload->>'run' = $1`,
+          [runTag],
+        );
+        return rows.map((r): JobTiming => ({ createdMs: Number(r.c), startedMs: Number(r.s), dueMs: r.d === null ? null : Number(r.d) }));
+      },
+      procs: async () => {
+        const backends = await db.query<{ pid: number }>(
+          'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+        );
+        return [
+          ...services.map((s): Proc => ({ name: s.name, pid: s.process.pid!, role: 'service' })),
+          ...backends.rows.map((r): Proc => ({ name: 'postgres', pid: r.pid, role: 'infra' })),
+          { name: 'kafka', pid: kafkaPid, role: 'infra' },
+          ...pidsMatching('fauxqs').map((pid): Proc => ({ name: 'sns-sqs-emulator', pid, role: 'infra' })),
+        ];
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

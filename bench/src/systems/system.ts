@@ -1,0 +1,34 @@
+import type { Proc } from '../cpu.js';
+import type { Target } from '../load.js';
+
+/** One job's own timestamps as the system recorded them (ms since the epoch). */
+export interface JobTiming {
+  createdMs: number;
+  startedMs: number;
+  /** When the job was due (runAt / delay / startAfter); null for immediate jobs. */
+  dueMs: number | null;
+}
+
+/** A job system under test, started fresh; the harness only talks to it through this. */
+export interface System {
+  name: string;
+  description: string;
+  /** POST /jobs of this system; every body carries its run tag so timings can be told apart. */
+  target: (run: string, runAt?: (seq: number) => Date) => Target;
+  /** Jobs that finished successfully since the system started. */
+  completed: () => Promise<number>;
+  /** Timings of the finished jobs of one run. */
+  timings: (run: string) => Promise<JobTiming[]>;
+  /** Every process doing this system's work, its servers marked "infra". */
+  procs: () => Promise<Proc[]>;
+  stop: () => Promise<void>;
+}
+
+const PAD = 'x'.repeat(64);
+
+/** The same ~150-byte JSON request for every system: a no-op job tagged with its run. */
+export function jobBody(run: string, seq: number, runAt?: Date): string {
+  const body: Record<string, unknown> = { type: 'noop', payload: { run, seq, source: 'bench', pad: PAD } };
+  if (runAt) body.runAt = runAt.toISOString();
+  return JSON.stringify(body);
+}
