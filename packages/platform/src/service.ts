@@ -95,8 +95,10 @@ export class Service {
 
   private async runHooks(hooks: Array<{ name: string; stop: () => Promise<unknown> }>): Promise<void> {
     for (const hook of hooks) {
+      const started = performance.now();
       try {
         await hook.stop();
+        this.logger.debug({ hook: hook.name, ms: Math.round(performance.now() - started) }, 'stopped');
       } catch (error) {
         this.logger.error({ err: error, hook: hook.name }, 'error while stopping');
       }

@@ -1,3 +1,4 @@
+import { endSpans, startPublishSpan, toKafkaHeaders, withBatchSend } from '@conveyor/platform';
 import type { Kafka, Logger, Pool, PoolClient, Producer, Registry } from '@conveyor/platform';
 import type { Topology } from '../topology.js';
 import { startListener } from './outbox.listener.js';
@@ -46,6 +47,9 @@ const MAX_ERROR_BACKOFF_MS = 10_000;
  * locked the rows. A crash between the Kafka acknowledgement and the commit publishes the batch
  * again later: duplicates are possible, loss is not (the worker's claim makes duplicates harmless).
  */
+/** How long stop() lets an in-flight batch finish before cutting it off. */
+const STOP_WAIT_MS = 3_000;
+
 export async function startOutboxRelay(options: OutboxRelayOptions): Promise<OutboxRelay> {
   const { pool, kafka, topology, registry, batchSize = 500, pollIntervalMs = 1_000, afterProduce } = options;
   const logger = options.logger.child({ component: 'outbox-relay' });
@@ -61,6 +65,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
 
   let stopped = false;
   let running: Promise<void> | undefined;
+  let activeClient: PoolClient | undefined;
   let rerun = false;
   let failures = 0;
   let retryTimer: NodeJS.Timeout | undefined;
@@ -70,11 +75,31 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     const jobs = (await client.query<UnpublishedJobRow>(claimJobs(batchSize))).rows;
     const events = (await client.query<UnpublishedEventRow>(claimEvents(batchSize))).rows;
     if (jobs.length === 0 && events.length === 0) return false;
-    const topicMessages = [];
-    if (jobs.length > 0) topicMessages.push({ topic: topology.topics.requested, messages: jobs.map(jobMessage) });
+    // Each job's publish span continues the trace its row stored, not this background loop's.
+    const produced = jobs.map((row) =>
+      startPublishSpan({
+        system: 'kafka',
+        destination: topology.topics.requested,
+        messageId: row.id,
+        parent: { traceparent: row.traceparent ?? undefined, requestId: row.request_id ?? undefined },
+        attributes: { 'messaging.kafka.message.key': row.id, 'conveyor.job.type': row.type },
+      }),
+    );
+    const topicMessages: Array<{ topic: string; messages: Array<ReturnType<typeof jobMessage>> }> = [];
+    if (jobs.length > 0) {
+      const messages = jobs.map((row, i) => ({ ...jobMessage(row), headers: toKafkaHeaders(produced[i]!.carried) }));
+      topicMessages.push({ topic: topology.topics.requested, messages });
+    }
     if (events.length > 0) topicMessages.push({ topic: topology.topics.events, messages: events.map(eventMessage) });
-    await (connected ??= producer.connect());
-    await producer.sendBatch({ topicMessages, acks: -1 });
+    try {
+      await (connected ??= producer.connect());
+      const destination = jobs.length > 0 ? topology.topics.requested : topology.topics.events;
+      await withBatchSend('kafka', destination, produced, () => producer.sendBatch({ topicMessages, acks: -1 }));
+      endSpans(produced.map((p) => p.span));
+    } catch (error) {
+      endSpans(produced.map((p) => p.span), error);
+      throw error;
+    }
     await afterProduce?.({ jobs: jobs.length, events: events.length });
     if (jobs.length > 0) await client.query(markJobsPublished(jobs.map((j) => j.id)));
     if (events.length > 0) await client.query(markEventsPublished(events.map((e) => e.id)));
@@ -85,6 +110,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
 
   async function drainOnce(): Promise<boolean> {
     const client = await pool.connect();
+    activeClient = client;
     const timer = metrics.batchDuration.startTimer();
     let broken: Error | undefined;
     try {
@@ -99,8 +125,12 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
       });
       throw error;
     } finally {
-      // A connection that could not even roll back is destroyed rather than reused.
-      client.release(broken);
+      // A connection that could not even roll back is destroyed rather than reused; one that
+      // stop() already cut off must not be released twice.
+      if (activeClient === client) {
+        activeClient = undefined;
+        client.release(broken);
+      }
     }
   }
 
@@ -158,7 +188,15 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
         clearInterval(poll);
         clearTimeout(retryTimer);
         await listener.stop();
-        await running;
+        // A send stuck in Kafka retries (broker down, topic missing) must not outlast the drain:
+        // disconnecting fails it, its transaction rolls back and the rows stay for the next relay.
+        await Promise.race([running, new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS).unref())]);
+        const stuck = activeClient;
+        if (stuck) {
+          // Closing the connection aborts the batch's transaction in Postgres; its rows stay unpublished.
+          activeClient = undefined;
+          stuck.release(new Error('outbox relay stopping'));
+        }
         await producer.disconnect().catch(() => undefined);
         logger.info('outbox relay stopped');
       })()),
