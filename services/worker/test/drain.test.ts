@@ -53,11 +53,12 @@ describe('worker drain on SIGTERM (KEDA scale-in)', () => {
     const released = await waitForStatus(pool, jobId, 'queued', 1_000);
     expect(released.attempts).toBe(0);
 
-    const handedBack = Date.now();
     const second = await worker();
-    await waitForStatus(pool, jobId, 'processing', 10_000);
-    // Visibility 0: the second worker gets the message at once, not after the 60 s visibility timeout.
-    expect(Date.now() - handedBack).toBeLessThan(10_000);
+    const secondUp = Date.now();
+    await waitForStatus(pool, jobId, 'processing', 30_000);
+    // Visibility 0: the second worker gets the message at once, well inside the 60 s visibility
+    // timeout it would otherwise wait out (the bound is loose for a loaded CI machine).
+    expect(Date.now() - secondUp).toBeLessThan(30_000);
     expect(await waitForStatus(pool, jobId, 'success', 15_000)).toMatchObject({ attempts: 1 });
     const types = (await eventsOf(pool, jobId)).map((e) => e.type).filter((t) => t !== 'progress');
     expect(types).toEqual(['created', 'started', 'queued', 'started', 'succeeded']);
