@@ -28,7 +28,13 @@ export interface Platform {
  * (topics, queues, SNS topic) and bucket, so test files can run side by side.
  */
 export async function startPlatform(
-  options: { workerEnv?: Record<string, string>; gatewayEnv?: Record<string, string>; pools?: string[] } = {},
+  options: {
+    workerEnv?: Record<string, string>;
+    gatewayEnv?: Record<string, string>;
+    pools?: string[];
+    /** Extra environment for every service (OTEL_* in the observability tests). */
+    env?: Record<string, string>;
+  } = {},
 ): Promise<Platform> {
   const namespace = uniqueName('e2e').toLowerCase().replace(/_/g, '-');
   const bucket = `${namespace}-results`;
@@ -54,6 +60,7 @@ export async function startPlatform(
     CORS_ORIGINS: 'http://localhost:3000',
     RATE_LIMIT_BURST: '100000',
     RATE_LIMIT_SUSTAINED_PER_MINUTE: '10000000',
+    ...options.env,
   };
   const node = (script: string) => run(process.execPath, [path.join(ROOT, script)], { env: { ...process.env, ...env } });
   await node('packages/jobs/dist/migrate-cli.js');

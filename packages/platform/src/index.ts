@@ -9,5 +9,5 @@ export * from './db.js';
 export * from './kafka.js';
 export * from './aws.js';
 export * from './envelope.js';
-export { shutdownTelemetry } from './telemetry/index.js';
+export * from './telemetry/index.js';
 export * from './bootstrap.js';

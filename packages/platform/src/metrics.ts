@@ -28,3 +28,4 @@ export function createMetrics(service: string): ServiceMetrics {
   });
   return { registry, httpDuration };
 }
+

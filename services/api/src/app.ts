@@ -4,6 +4,7 @@ import type { Logger, Pool, ServiceMetrics } from '@conveyor/platform';
 import { errorHandler, methodNotAllowed, notFound } from './http-errors.js';
 import { requireIdentity } from './identity.js';
 import { fetchPoolStats } from './jobs.repo.js';
+import { jobsSubmittedCounter } from './metrics.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { PoolStatsCache } from './pool-stats.js';
 import { jsonBody, requestContext } from './request.js';
@@ -41,7 +42,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     deps.logger.warn({ err }, 'could not refresh pool stats for Retry-After'),
   );
   const body = jsonBody(deps.bodyLimitBytes);
-  const shared = { pool: deps.pool, stats, now, jsonBody: body };
+  const shared = { pool: deps.pool, stats, now, jsonBody: body, submitted: deps.metrics && jobsSubmittedCounter(deps.metrics.registry) };
   const events: RequestHandler =
     deps.eventsHandler ??
     ((_req, res) => {

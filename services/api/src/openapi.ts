@@ -4,6 +4,7 @@
  */
 import { OpenAPIRegistry, OpenApiGeneratorV31, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { JOB_EVENT_TYPES } from '@conveyor/jobs';
 import {
   balanceReply,
   cancelReply,
@@ -116,7 +117,18 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     path: '/jobs/{jobId}/events',
     summary: "Server-Sent Events of the job's lifecycle until it ends (resumable with Last-Event-ID)",
     request: { params: jobIdParam, headers: z.object({ 'Last-Event-ID': z.string().optional() }) },
-    responses: { 200: { description: 'An event stream.', content: { 'text/event-stream': { schema: z.string() } } }, 404: error('job not found') },
+    responses: {
+      200: {
+        description: 'An event stream: one SSE message per lifecycle event, `data` being JSON {jobId, type, data, createdAt}.',
+        content: {
+          'text/event-stream': {
+            schema: z.object({ id: z.string(), event: z.enum(JOB_EVENT_TYPES), data: z.string() }),
+          },
+        },
+      },
+      400: error('invalid Last-Event-ID'),
+      404: error('job not found'),
+    },
   });
   route({
     method: 'post',

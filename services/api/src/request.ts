@@ -53,6 +53,38 @@ export function jsonBody(limitBytes: number): RequestHandler {
     if (hasBody && !req.is('application/json') && !req.is('+json')) {
       return next(new HttpError(415, 'request body must be application/json'));
     }
-    parse(req, res, next);
+    parse(req, res, (error?: unknown) => {
+      if (error) return next(error);
+      const problem = bodyProblem(req.body);
+      if (problem) return next(new HttpError(400, 'invalid request', [problem]));
+      next();
+    });
   };
+}
+
+/** Deeper nesting than any job needs only costs CPU in every service that parses it again. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * What a parsed body may not hold even when its schema would allow it: U+0000, which Postgres
+ * cannot store in text or jsonb, and nesting deeper than MAX_JSON_DEPTH.
+ */
+export function bodyProblem(value: unknown, path: PropertyKey[] = []): { path: PropertyKey[]; message: string } | undefined {
+  if (path.length > MAX_JSON_DEPTH) return { path, message: `nested deeper than ${MAX_JSON_DEPTH} levels` };
+  if (typeof value === 'string') {
+    return value.includes('\u0000') ? { path, message: 'must not contain the NUL character (\\u0000)' } : undefined;
+  }
+  const entries: Array<[PropertyKey, unknown]> = Array.isArray(value)
+    ? value.map((item, i) => [i, item])
+    : value && typeof value === 'object'
+      ? Object.entries(value)
+      : [];
+  for (const [key, item] of entries) {
+    if (typeof key === 'string' && key.includes('\u0000')) {
+      return { path: [...path, key], message: 'must not contain the NUL character (\\u0000)' };
+    }
+    const found = bodyProblem(item, [...path, key]);
+    if (found) return found;
+  }
+  return undefined;
 }

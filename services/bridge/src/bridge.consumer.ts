@@ -1,5 +1,17 @@
 import type { PublishBatchRequestEntry } from '@aws-sdk/client-sns';
-import type { Consumer, Kafka, KafkaMessage, Logger } from '@conveyor/platform';
+import {
+  captureContext,
+  endSpans,
+  fromMessageAttributes,
+  startProcessSpan,
+  startPublishSpan,
+  toMessageAttributes,
+  withBatchSend,
+  type Consumer,
+  type Kafka,
+  type KafkaMessage,
+  type Logger,
+} from '@conveyor/platform';
 import type { SnsBreaker } from './breaker.js';
 import type { RejectedEventsProducer, Rejection } from './events.producer.js';
 import type { BridgeMetrics } from './metrics.js';
@@ -9,6 +21,8 @@ export interface BridgeConsumerOptions {
   kafka: Kafka;
   topic: string;
   groupId: string;
+  /** SNS topic name, for the publish spans. */
+  snsTopic: string;
   breaker: SnsBreaker;
   events: RejectedEventsProducer;
   metrics: BridgeMetrics;
@@ -65,6 +79,29 @@ export function startBridgeConsumer(options: BridgeConsumerOptions): BridgeConsu
   breaker.on('halfOpen', resume);
   breaker.on('close', resume);
 
+  /**
+   * `process <topic>` continues the trace the Kafka headers carried; `publish <sns topic>` under it
+   * is what the SNS entry's attributes now carry, so the worker continues from here.
+   */
+  function traceRecord(partition: number, entry: PublishBatchRequestEntry, jobId: string) {
+    const received = fromMessageAttributes(entry.MessageAttributes);
+    const consumed = startProcessSpan({
+      system: 'kafka',
+      destination: topic,
+      messageId: jobId,
+      parent: received,
+      attributes: { 'messaging.consumer.group.name': groupId, 'messaging.destination.partition.id': String(partition) },
+    });
+    const produced = startPublishSpan({
+      system: 'aws_sns',
+      destination: options.snsTopic,
+      messageId: jobId,
+      parent: captureContext(consumed.context, received.requestId),
+    });
+    entry.MessageAttributes = { ...entry.MessageAttributes, ...toMessageAttributes(produced.carried) };
+    return { entryId: entry.Id, consumed: consumed.span, produced };
+  }
+
   /** One SNS call's worth of records: publish the valid ones, record the rest as rejected. */
   async function handleChunk(partition: number, messages: KafkaMessage[]): Promise<void> {
     const classified = messages.map((m) => classify({ topic, partition, offset: m.offset }, m));
@@ -76,7 +113,22 @@ export function startBridgeConsumer(options: BridgeConsumerOptions): BridgeConsu
     }
     let refusedCount = 0;
     if (toPublish.length > 0) {
-      const refused = await breaker.fire(toPublish.map((p) => p.entry));
+      const traced = toPublish.map((p) => traceRecord(partition, p.entry, p.rejection.jobId ?? p.entry.Id!));
+      let refused;
+      try {
+        refused = await withBatchSend('aws_sns', options.snsTopic, traced.map((t) => t.produced), () =>
+          breaker.fire(toPublish.map((p) => p.entry)),
+        );
+      } catch (error) {
+        endSpans(traced.flatMap((t) => [t.produced.span, t.consumed]), error);
+        throw error;
+      }
+      for (const t of traced) {
+        const failure = refused.find((f) => f.id === t.entryId);
+        endSpans([t.produced.span, t.consumed], failure ? new Error(`SNS refused: ${failure.code}`) : undefined);
+      }
+      const acceptedAt = Date.now();
+      for (const m of messages) metrics.recordLatency.observe(Math.max(0, (acceptedAt - Number(m.timestamp)) / 1000));
       refusedCount = refused.length;
       for (const failure of refused) {
         const source = toPublish.find((p) => p.entry.Id === failure.id);

@@ -22,7 +22,7 @@ export function startLagMonitor(kafka: Kafka, topic: string, groupId: string, in
       await (connected ??= admin.connect());
       const [ends, offsets] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
       for (const { partition, lag } of partitionLag(ends, offsets[0]?.partitions ?? [])) {
-        metrics.lag.set({ topic, partition: String(partition) }, lag);
+        metrics.lag.set({ group: groupId, topic, partition: String(partition) }, lag);
       }
     } catch (error) {
       connected = undefined;

@@ -61,6 +61,7 @@ runMain('bridge', async () => {
     kafka,
     topic: topo.topics.requested,
     groupId: topo.consumerGroups.bridge,
+    snsTopic: topo.snsTopic,
     breaker,
     events,
     metrics,

@@ -37,10 +37,16 @@ export function bridgeMetrics(registry: Registry) {
       help: '1 while consumption is paused because SNS is failing.',
       registers: [registry],
     }),
+    recordLatency: new Histogram({
+      name: 'conveyor_bridge_record_latency_seconds',
+      help: 'From a record being appended to Kafka to SNS accepting it (the hop\'s whole latency).',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
     lag: new Gauge({
       name: 'conveyor_bridge_consumer_lag',
-      help: 'Records behind the log end, by partition (measured periodically).',
-      labelNames: ['topic', 'partition'] as const,
+      help: 'Records behind the log end, by consumer group, topic and partition (measured periodically).',
+      labelNames: ['group', 'topic', 'partition'] as const,
       registers: [registry],
     }),
   };

@@ -176,7 +176,8 @@ describe('bridge service: Kafka jobs.requested -> SNS -> SQS pool queues', () =>
     const sample = onReports[0]!;
     expect(sample.Body).toBe(reports.find((r) => r.jobId === JSON.parse(sample.Body!).jobId)!.value);
     expect(sample.MessageAttributes?.type?.StringValue).toBe('report.generate');
-    expect(sample.MessageAttributes?.traceparent?.StringValue).toBe(TRACEPARENT);
+    // The bridge continues the trace with its own publish span: same trace id, a new span id.
+    expect(sample.MessageAttributes?.traceparent?.StringValue).toMatch(new RegExp(`^00-${TRACEPARENT.split('-')[1]}-[0-9a-f]{16}-01$`));
     expect(sample.MessageAttributes?.request_id?.StringValue).toBe(`req-${JSON.parse(sample.Body!).jobId}`);
     expect(await metric(bridge, 'conveyor_bridge_records_published_total')).toBeGreaterThanOrEqual(40);
   });

@@ -4,6 +4,9 @@ export interface DispatchedJob {
   id: string;
   runAt: Date;
   dispatchedAt: Date;
+  /** The job's stored trace context, so the dispatch shows in the job's trace. */
+  traceparent: string | null;
+  type: string;
 }
 
 export interface DispatchRound {
@@ -21,7 +24,15 @@ export interface DispatchRound {
  * dispatching one twice. The next run_at comes back in the same round trip.
  */
 export async function dispatchDueJobs(db: Queryable, batchSize: number): Promise<DispatchRound> {
-  const { rows } = await db.query<{ id: string | null; run_at: Date | null; dispatched_at: Date | null; next: Date | null; db_now: Date }>(
+  const { rows } = await db.query<{
+    id: string | null;
+    run_at: Date | null;
+    dispatched_at: Date | null;
+    traceparent: string | null;
+    type: string | null;
+    next: Date | null;
+    db_now: Date;
+  }>(
     `WITH due AS (
        SELECT id FROM jobs
         WHERE status = 'scheduled' AND run_at <= now() AND NOT cancel_requested
@@ -32,13 +43,13 @@ export async function dispatchDueJobs(db: Queryable, batchSize: number): Promise
        UPDATE jobs j
           SET status = 'queued', published_at = NULL, updated_at = clock_timestamp()
          FROM due WHERE j.id = due.id
-       RETURNING j.id, j.run_at, j.updated_at AS dispatched_at
+       RETURNING j.id, j.run_at, j.updated_at AS dispatched_at, j.traceparent, j.type
      ), events AS (
        INSERT INTO job_events (job_id, type, data)
        SELECT id, 'queued', jsonb_build_object('reason', 'due', 'runAt', run_at, 'dispatchedAt', dispatched_at)
          FROM moved ORDER BY run_at
      )
-     SELECT m.id, m.run_at, m.dispatched_at, n.next, n.db_now
+     SELECT m.id, m.run_at, m.dispatched_at, m.traceparent, m.type, n.next, n.db_now
        FROM (SELECT (SELECT min(run_at) FROM jobs WHERE status = 'scheduled' AND run_at > now()) AS next,
                     now() AS db_now) n
        LEFT JOIN moved m ON true
@@ -47,7 +58,7 @@ export async function dispatchDueJobs(db: Queryable, batchSize: number): Promise
   );
   const first = rows[0]!;
   return {
-    dispatched: rows.filter((r) => r.id !== null).map((r) => ({ id: r.id!, runAt: r.run_at!, dispatchedAt: r.dispatched_at! })),
+    dispatched: rows.filter((r) => r.id !== null).map((r) => ({ id: r.id!, runAt: r.run_at!, dispatchedAt: r.dispatched_at!, traceparent: r.traceparent, type: r.type! })),
     next: first.next,
     dbNow: first.db_now,
   };

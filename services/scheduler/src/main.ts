@@ -1,7 +1,8 @@
-import { bootstrap, createKafka, createPool, pingKafka, runMain } from '@conveyor/platform';
+import { bootstrap, createKafka, createPool, pingKafka, recordJobStep, runMain } from '@conveyor/platform';
 import { startOutboxRelay, topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
-import { createSchedulerMetrics } from './metrics.js';
+import { createSchedulerMetrics, registerJobBacklog } from './metrics.js';
+import { readJobBacklog } from './backlog.repo.js';
 import { dispatchDueJobs, peekNextDue } from './due-jobs.repo.js';
 import { startDispatcher } from './dispatcher.js';
 import { listen } from './pg-listener.js';
@@ -18,6 +19,7 @@ runMain('scheduler', async () => {
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, applicationName: 'scheduler' });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'scheduler', logger });
   const m = createSchedulerMetrics(metrics.registry);
+  registerJobBacklog(metrics.registry, () => readJobBacklog(pool));
   service
     .addReadinessCheck('postgres', () => pool.query('SELECT 1'))
     .addReadinessCheck('kafka', () => pingKafka(kafka))
@@ -44,7 +46,11 @@ runMain('scheduler', async () => {
     logger,
     onDispatched: (round) => {
       m.dispatched.inc(round.dispatched.length);
-      for (const job of round.dispatched) m.lateness.observe((job.dispatchedAt.getTime() - job.runAt.getTime()) / 1000);
+      for (const job of round.dispatched) {
+        const lateness = (job.dispatchedAt.getTime() - job.runAt.getTime()) / 1000;
+        m.lateness.observe(lateness);
+        recordJobStep(`dispatch ${job.type}`, job.id, { traceparent: job.traceparent ?? undefined }, { 'conveyor.job.type': job.type, 'conveyor.dispatch.lateness_seconds': lateness }, job.runAt);
+      }
     },
     onError: () => m.loopErrors.inc({ loop: 'dispatcher' }),
   });

@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from '@conveyor/platform';
+import { poolOf } from '@conveyor/jobs';
+import type { TypeBacklog } from './backlog.repo.js';
 
 /** Everything the scheduler measures, registered once on the service's registry. */
 export function createSchedulerMetrics(registry: Registry) {
@@ -52,3 +54,48 @@ export function createSchedulerMetrics(registry: Registry) {
 }
 
 export type SchedulerMetrics = ReturnType<typeof createSchedulerMetrics>;
+
+/**
+ * Waiting jobs and the age of the oldest, by pool and type, read from Postgres at scrape time.
+ * Series of types with nothing waiting are reported as 0 rather than vanishing, so alerts see
+ * a backlog drain instead of a gap.
+ */
+export function registerJobBacklog(registry: Registry, read: () => Promise<TypeBacklog[]>) {
+  let last: TypeBacklog[] = [];
+  let inFlight: Promise<TypeBacklog[]> | undefined;
+  // Both gauges collect in parallel during one scrape: they share one query.
+  const refresh = () =>
+    (inFlight ??= read()
+      .then((rows) => (last = rows), () => last)
+      .finally(() => {
+        inFlight = undefined;
+      }));
+  const labels = (type: string) => ({ pool: poolOf(type)?.name ?? 'unknown', type });
+  const seen = new Set<string>();
+  const waiting = new Gauge({
+    name: 'conveyor_jobs_waiting',
+    help: 'Jobs queued or retrying (waiting for a worker), by worker pool and job type; from Postgres.',
+    labelNames: ['pool', 'type'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await refresh();
+      for (const type of seen) this.set(labels(type), 0);
+      for (const row of rows) {
+        seen.add(row.type);
+        this.set(labels(row.type), row.waiting);
+      }
+    },
+  });
+  const oldest = new Gauge({
+    name: 'conveyor_jobs_oldest_waiting_seconds',
+    help: 'Age of the oldest queued job since it became due, by worker pool and job type; from Postgres.',
+    labelNames: ['pool', 'type'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await refresh();
+      for (const type of seen) this.set(labels(type), 0);
+      for (const row of rows) this.set(labels(row.type), row.oldestSeconds);
+    },
+  });
+  return { waiting, oldest };
+}

@@ -220,6 +220,7 @@ async function succeed(deps: RunnerDeps, message: Message, lease: RunLease, job:
   }
   if (!(await completeJob(deps.db, lease, stored))) return leaseLost(log);
   deps.metrics.succeeded.inc({ type: job.type });
+  observeEndToEnd(deps, job, 'success');
   log.info({ resultKey: stored.resultKey }, 'job succeeded');
   await deps.queue.remove(message);
 }
@@ -238,6 +239,7 @@ async function settleFailure(
   if (kind === 'cancelled') {
     if (!(await cancelRunningJob(db, lease))) return leaseLost(log);
     metrics.cancelled.inc({ type: job.type });
+    observeEndToEnd(deps, job, 'cancelled');
     log.info('running job cancelled');
     return queue.remove(message);
   }
@@ -260,8 +262,13 @@ async function settleFailure(
   }
   if (!(await failJob(db, lease, text, decision.reason))) return leaseLost(log);
   metrics.failed.inc({ type: job.type });
+  observeEndToEnd(deps, job, 'failed');
   log.error({ error: text, reason: decision.reason }, 'job failed');
   await queue.deadLetter(message);
+}
+
+function observeEndToEnd(deps: RunnerDeps, job: ClaimedJob, outcome: string): void {
+  deps.metrics.endToEnd.observe({ type: job.type, outcome }, Math.max(0, Date.now() - job.createdAt.getTime()) / 1000);
 }
 
 function leaseLost(log: Logger): void {

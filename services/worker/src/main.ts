@@ -4,7 +4,8 @@ import { bootstrap, createPool, createS3Client, createSqsClient, runMain } from 
 import { topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
 import { handleMessage } from './job-runner.js';
-import { createWorkerMetrics } from './metrics.js';
+import { createWorkerMetrics, registerQueueDepth } from './metrics.js';
+import { readQueueDepth } from './queue-depth.js';
 import { Poller } from './poller.js';
 import { SqsJobQueue } from './queue.consumer.js';
 import { S3ResultStore } from './results.store.js';
@@ -22,7 +23,11 @@ runMain('worker', async () => {
   const sqs = createSqsClient({ ...aws, maxSockets: config.WORKER_CONCURRENCY * 2 + 4 });
   const s3 = createS3Client(aws);
   const queue = new SqsJobQueue(sqs, names);
-  const workerMetrics = createWorkerMetrics(metrics.registry, config.WORKER_CONCURRENCY);
+  const workerMetrics = createWorkerMetrics(metrics.registry, config.WORKER_CONCURRENCY, names.pool.name);
+  registerQueueDepth(metrics.registry, names, async (role) => {
+    const urls = await queue.resolve();
+    return readQueueDepth(sqs, role === 'queue' ? urls.queue : urls.dlq);
+  });
   const deps = {
     db: pool,
     queue,

@@ -4,7 +4,9 @@ import { Counter, Gauge, Histogram, type Registry } from '@conveyor/platform';
 const RUN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900];
 const WAIT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
-export function createWorkerMetrics(registry: Registry, concurrency: number) {
+const END_TO_END_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600];
+
+export function createWorkerMetrics(registry: Registry, concurrency: number, pool = 'default') {
   const registers = [registry];
   const byType = (name: string, help: string) =>
     new Counter({ name, help, labelNames: ['type'] as const, registers });
@@ -30,8 +32,20 @@ export function createWorkerMetrics(registry: Registry, concurrency: number) {
       buckets: WAIT_BUCKETS,
       registers,
     }),
+    endToEnd: new Histogram({
+      name: 'conveyor_jobs_end_to_end_duration_seconds',
+      help: 'From the job being stored (created_at) to its last word (success, failed, cancelled while running), by job type and outcome.',
+      labelNames: ['type', 'outcome'] as const,
+      buckets: END_TO_END_BUCKETS,
+      registers,
+    }),
     inFlight: new Gauge({ name: 'conveyor_worker_in_flight', help: 'Handlers running now.', registers }),
-    concurrency: new Gauge({ name: 'conveyor_worker_concurrency', help: 'Most handlers this worker runs at once.', registers }),
+    concurrency: new Gauge({
+      name: 'conveyor_worker_concurrency',
+      help: 'Most handlers this worker runs at once, by worker pool (one series per live worker).',
+      labelNames: ['pool'] as const,
+      registers,
+    }),
     poison: new Counter({
       name: 'conveyor_worker_poison_messages_total',
       help: 'Messages that can never run (malformed, unknown type, invalid payload, unknown job), moved to the DLQ.',
@@ -45,8 +59,43 @@ export function createWorkerMetrics(registry: Registry, concurrency: number) {
       registers,
     }),
   };
-  metrics.concurrency.set(concurrency);
+  metrics.concurrency.set({ pool }, concurrency);
   return metrics;
 }
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
+
+export interface QueueDepth {
+  visible: number;
+  inFlight: number;
+  delayed: number;
+}
+
+/**
+ * SQS depth of the pool's queue and its DLQ, read with GetQueueAttributes when Prometheus scrapes
+ * (one cheap call per queue per scrape); a failed read leaves the series out rather than failing
+ * the scrape.
+ */
+export function registerQueueDepth(
+  registry: Registry,
+  queues: { queue: string; deadLetterQueue: string },
+  read: (which: 'queue' | 'dlq') => Promise<QueueDepth>,
+) {
+  return new Gauge({
+    name: 'conveyor_sqs_messages',
+    help: 'Approximate messages in an SQS queue, by queue, role (queue or dlq) and state (visible, in_flight, delayed).',
+    labelNames: ['queue', 'role', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const read1 = async (role: 'queue' | 'dlq', queue: string) => {
+        const depth = await read(role).catch(() => undefined);
+        if (!depth) return;
+        this.set({ queue, role, state: 'visible' }, depth.visible);
+        this.set({ queue, role, state: 'in_flight' }, depth.inFlight);
+        this.set({ queue, role, state: 'delayed' }, depth.delayed);
+      };
+      await Promise.all([read1('queue', queues.queue), read1('dlq', queues.deadLetterQueue)]);
+    },
+  });
+}

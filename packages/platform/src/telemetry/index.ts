@@ -5,3 +5,5 @@ export async function shutdownTelemetry(): Promise<void> {
   const sdk = (globalThis as { __conveyorTelemetry?: NodeSDK }).__conveyorTelemetry;
   if (sdk) await sdk.shutdown().catch(() => undefined);
 }
+
+export * from './messaging.js';

@@ -12,6 +12,16 @@ export function tracesExportConfigured(env: Env): boolean {
 }
 
 /**
+ * The service name when OTEL_SERVICE_NAME is not set: the folder of the entry script
+ * (`services/<name>/dist/main.js`), so every process of one shared environment names itself.
+ */
+export function serviceNameOf(env: Env, entry: string | undefined = process.argv[1]): string | undefined {
+  if (env.OTEL_SERVICE_NAME) return env.OTEL_SERVICE_NAME;
+  const match = entry?.replace(/\\/g, '/').match(/services\/([^/]+)\/dist\/main\.js$/);
+  return match?.[1];
+}
+
+/**
  * Builds the NodeSDK from the standard OTEL_* variables. Without an exporter configured, spans are
  * still created (logs keep their trace ids and context still propagates) but nothing is sent.
  * Metrics stay with prom-client, so the SDK's own metric and log exporters default to none.
@@ -19,7 +29,9 @@ export function tracesExportConfigured(env: Env): boolean {
 export function createTelemetrySdk(env: Env = process.env): NodeSDK {
   env.OTEL_METRICS_EXPORTER ??= 'none';
   env.OTEL_LOGS_EXPORTER ??= 'none';
+  const serviceName = serviceNameOf(env);
   return new NodeSDK({
+    ...(serviceName ? { serviceName } : {}),
     ...(tracesExportConfigured(env) ? {} : { spanProcessors: [new NoopSpanProcessor()] }),
     instrumentations: [
       getNodeAutoInstrumentations({

@@ -12,6 +12,7 @@ import type { SignResultUrl } from '../results.store.js';
 import { estimateRetryAfter } from '../retry-after.js';
 import { createJobEnvelope, idempotencyKey, jobIdParam, listJobsQuery } from '../schemas.js';
 import { acceptedRetryAfter, sendAccepted } from './accepted.js';
+import type { SubmittedCounter } from '../metrics.js';
 import type { RouteDef } from './route.js';
 
 export interface JobRoutesDeps {
@@ -20,6 +21,7 @@ export interface JobRoutesDeps {
   signResultUrl: SignResultUrl;
   jsonBody: RequestHandler;
   now: () => Date;
+  submitted?: SubmittedCounter;
 }
 
 const RUNNING: readonly JobStatus[] = ['scheduled', 'queued', 'processing', 'retrying'];
@@ -31,7 +33,7 @@ export function idempotencyKeyOf(req: Request): string | undefined {
 
 /** Validates, stores and answers 202; the caller supplies the type's already-validated payload. */
 export async function acceptJob(
-  deps: Pick<JobRoutesDeps, 'pool' | 'stats' | 'now'>,
+  deps: Pick<JobRoutesDeps, 'pool' | 'stats' | 'now' | 'submitted'>,
   req: Request,
   res: Parameters<RequestHandler>[1],
   job: Omit<NewJob, 'tenant' | 'owner' | 'traceparent' | 'traceId' | 'requestId' | 'idempotencyKey'>,
@@ -47,6 +49,7 @@ export async function acceptJob(
   if (outcome.kind === 'conflict') {
     throw new HttpError(409, 'Idempotency-Key was already used with a different request');
   }
+  deps.submitted?.inc({ type: job.type, outcome: outcome.kind });
   sendAccepted(res, outcome.jobId, acceptedRetryAfter(deps.stats, job.type, outcome.status, job.runAt, deps.now()));
 }
 

@@ -9,8 +9,10 @@ import { reservationBody, userIdParam } from '../schemas.js';
 import { acceptedRetryAfter, sendAccepted } from './accepted.js';
 import { idempotencyKeyOf } from './jobs.js';
 import type { RouteDef } from './route.js';
+import type { SubmittedCounter } from '../metrics.js';
 
 export interface PointsRoutesDeps {
+  submitted?: SubmittedCounter;
   pool: Pool;
   stats: PoolStatsCache;
   jsonBody: RequestHandler;
@@ -33,6 +35,7 @@ export function pointsRoutes(deps: PointsRoutesDeps): RouteDef[] {
       trace: traceOf(req, requestIdOf(res)),
     });
     if (outcome.kind === 'conflict') throw new HttpError(409, 'Idempotency-Key was already used with a different request');
+    deps.submitted?.inc({ type: 'points.grant', outcome: outcome.kind });
     const retryAfter = acceptedRetryAfter(deps.stats, 'points.grant', outcome.status, executeAt, deps.now());
     sendAccepted(res, outcome.jobId, retryAfter, { reservationId: outcome.reservationId });
   };
