@@ -47,7 +47,7 @@ const cases: Array<{
   {
     name: 'worker',
     defaultPort: 8083,
-    env: { ...db, ...aws },
+    env: { ...db, ...aws, CONVEYOR_NAMESPACE: bridgeNamespace },
     required: 'DATABASE_URL',
     down: { postgres: { DATABASE_URL: `postgres://conveyor:conveyor@${DEAD}/conveyor` }, sqs: { AWS_ENDPOINT_URL: `http://${DEAD}` } },
   },
