@@ -27,6 +27,9 @@ case "${1:-}" in
     [[ $# -ge 3 ]] || { echo "usage: $0 run URL TOKEN" >&2; exit 2; }
     install
     url="$2"; token="$3"; shift 3
+    # The coverage phase's own generator raised hypothesis "inconsistent results" errors on
+    # POST /jobs (schemathesis 4.32.5, inside cover_schema_iter, no request involved); the phases
+    # kept still generate and send every operation's requests. FUZZ_PHASES overrides.
     exec "$VENV/bin/schemathesis" run "$url/openapi.json" \
       --url "$url" \
       --header "Authorization: Bearer $token" \
@@ -38,6 +41,7 @@ case "${1:-}" in
       --no-color \
       --continue-on-failure \
       --suppress-health-check all \
+      --phases "${FUZZ_PHASES:-examples,fuzzing,stateful}" \
       "$@"
     ;;
   *) echo "usage: $0 install | run URL TOKEN [schemathesis args]" >&2; exit 2 ;;
