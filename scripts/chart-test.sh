@@ -7,7 +7,9 @@
 #   4. kubeconform -strict on k8s/*.yaml and the chart's CRDs (core kinds: kubernetes-validate's
 #      strict schemas; KEDA/prometheus-operator: schemas generated from test/chart/crds/)
 #   5. vitest test/chart: the rendered chart for every ci values file passes kubeconform -strict
-#      (and a misspelt field fails it), and its names agree with topology() of @conveyor/jobs
+#      (and a misspelt field fails it), and its names agree with topology() of @conveyor/jobs;
+#      and every rendered object passes a server-side apply --dry-run=All with fieldValidation=Strict
+#      against a real kube-apiserver (test/apiserver; built with Go unless cached in CONVEYOR_CACHE_DIR)
 # Rendered manifests are kept in .cache/chart-test/ for inspection.
 set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

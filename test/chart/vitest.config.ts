@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// The chart tests need helm and kubeconform (scripts/tools/tools.sh installs them) but no running
-// server, so `make chart-test` runs them on their own rather than in the integration project.
+// The chart tests need helm and kubeconform (scripts/tools/tools.sh installs them) and start their
+// own kube-apiserver (test/apiserver), so `make chart-test` runs them apart from the integration project.
 export default defineConfig({
   test: {
     name: 'chart',
