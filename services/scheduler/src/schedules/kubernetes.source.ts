@@ -15,6 +15,8 @@ import type { ScheduleEvent } from './decide.js';
 import { GROUP, KIND, PLURAL, VERSION, scheduleKey, type JobScheduleObject, type JobScheduleStatus } from './job-schedule.js';
 
 const REPORTER = 'conveyor-scheduler';
+/** A watch that stayed up this long was healthy: its failure starts the backoff over. */
+const HEALTHY_WATCH_MS = 10_000;
 
 /** The list/watch path of JobSchedules: one namespace, or all of them when none is given. */
 export function schedulesPath(namespace: string): string {
@@ -123,28 +125,33 @@ export async function startKubernetesSource(options: {
   const informer = makeInformer(kc, schedulesPath(namespace), list);
   let stopped = false;
   let attempt = 0;
+  let startedAt = Date.now();
   let retry: NodeJS.Timeout | undefined;
 
   const upsert = (obj: WatchedSchedule) => controller.upsert(toSchedule(obj));
   informer.on('add', upsert);
   informer.on('update', upsert);
   informer.on('delete', (obj) => controller.remove(scheduleKey(toSchedule(obj))));
-  informer.on('connect', () => {
-    attempt = 0;
-    logger.info({ path: schedulesPath(namespace) }, 'watching JobSchedules');
-  });
-  // A failed list or a broken watch both land here; one pending restart at a time.
+  // 'connect' fires before the list and the watch request are even tried, so it cannot mean healthy.
+  informer.on('connect', () => logger.info({ path: schedulesPath(namespace) }, 'watching JobSchedules'));
+  const start = (): void => {
+    startedAt = Date.now();
+    informer.start().catch(restart);
+  };
+  // A failed list or a broken watch both land here (the informer stops itself then); one pending
+  // restart at a time. A watch that held for a while counts as healthy and resets the backoff.
   const restart = (err: unknown): void => {
     if (stopped || retry) return;
+    if (Date.now() - startedAt > HEALTHY_WATCH_MS) attempt = 0;
     const delay = restartDelayMs(attempt++);
     logger.warn({ err, delayMs: Math.round(delay) }, 'JobSchedule list/watch failed; restarting');
     retry = setTimeout(() => {
       retry = undefined;
-      informer.start().catch(restart);
+      start();
     }, delay);
   };
   informer.on('error', restart);
-  informer.start().catch(restart);
+  start();
   return {
     stop: async () => {
       stopped = true;
