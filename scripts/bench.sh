@@ -9,7 +9,9 @@ ROOT="$PWD"
 
 # The peers and the chart tools live in bench/'s own package, outside the workspaces.
 if [[ ! -f bench/node_modules/.package-lock.json || bench/package.json -nt bench/node_modules/.package-lock.json ]]; then
-  (cd bench && npm ci --no-audit --no-fund --no-workspaces)
+  # `npm ci` refuses this lock (npm 11 reports msgpackr-extract's other-platform optional
+  # packages as missing even from a freshly generated lock); install honours the lock all the same.
+  (cd bench && npm install --no-audit --no-fund --no-workspaces)
 fi
 if ! command -v rsvg-convert >/dev/null; then
   apt-get update -qq && apt-get install -y -qq librsvg2-bin >/dev/null
