@@ -21,6 +21,13 @@ export function createPool({ connectionString, max = 10, applicationName }: Pool
   });
   // An idle client losing its connection (a Postgres restart) must not crash the process.
   pool.on('error', () => undefined);
+  // Nor may a checked-out one: a connection terminated between two queries of a transaction
+  // (say while a relay awaits Kafka) emits 'error' on its client, which pg-pool only listens for
+  // while the client is idle. The caller's next query fails instead, and pg-pool discards the
+  // broken client when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return pool;
 }
 
