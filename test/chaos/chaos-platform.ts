@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,7 +97,9 @@ export async function startChaosPlatform(): Promise<ChaosPlatform> {
         OUTBOX_POLL_INTERVAL_MS: '500',
       },
     ],
-    ['gateway', 'gateway', { API_URL: `http://127.0.0.1:${apiPort}` }],
+    // One signing key for every gateway incarnation, as the chart gives its replicas: tokens issued
+    // before a kill -9 must still verify after the restart.
+    ['gateway', 'gateway', { API_URL: `http://127.0.0.1:${apiPort}`, JWT_DEV_SIGNING_KEY: gatewaySigningKey() }],
     ['worker-1', 'worker', worker],
     ['worker-2', 'worker', worker],
     ['reports', 'worker', { ...worker, WORKER_POOL: 'reports' }],
@@ -164,4 +167,9 @@ export async function startChaosPlatform(): Promise<ChaosPlatform> {
       await database.drop();
     },
   };
+}
+
+function gatewaySigningKey(): string {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
