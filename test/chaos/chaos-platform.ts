@@ -1,15 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { awsOptions, infra, uniqueName } from '../support/infra.js';
+import { uniqueName } from '../support/infra.js';
 import { freePort, spawnService, waitForHttp, type RunningService } from '../support/service-process.js';
+import { platformEnv, prepareNamespace } from '../support/platform.js';
 import { startDelayProxy, type DelayProxy } from './delay-proxy.js';
-
-const run = promisify(execFile);
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export type ServiceName = 'gateway' | 'api' | 'bridge' | 'scheduler' | 'worker-1' | 'worker-2' | 'reports';
 
@@ -48,27 +42,12 @@ export async function startChaosPlatform(): Promise<ChaosPlatform> {
   const pgUrl = new URL(database.url);
   const pgProxy = await startDelayProxy({ host: pgUrl.hostname, port: Number(pgUrl.port) });
   const env: Record<string, string> = {
-    NODE_ENV: 'test',
+    ...platformEnv(namespace, database.url),
     LOG_LEVEL: 'warn',
-    DATABASE_URL: database.url,
-    KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-    AWS_REGION: awsOptions.region,
-    AWS_ENDPOINT_URL: awsOptions.endpoint,
-    AWS_ACCESS_KEY_ID: awsOptions.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: awsOptions.secretAccessKey,
-    AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING: '1',
-    CONVEYOR_NAMESPACE: namespace,
-    S3_BUCKET: `${namespace}-results`,
-    INTERNAL_TOKEN: 'chaos-internal-token',
-    API_INTERNAL_TOKEN: 'chaos-internal-token',
-    SCHEDULES_SOURCE: 'none',
-    KAFKA_PARTITIONS: '3',
     RATE_LIMIT_BURST: '100000',
     RATE_LIMIT_SUSTAINED_PER_MINUTE: '10000000',
   };
-  const node = (script: string) => run(process.execPath, [path.join(ROOT, script)], { env: { ...process.env, ...env } });
-  await node('packages/jobs/dist/migrate-cli.js');
-  await node('packages/jobs/dist/provision-cli.js');
+  await prepareNamespace(env);
 
   const viaProxy = { DATABASE_URL: pgProxy.url(database.url) };
   const worker = {

@@ -40,31 +40,16 @@ export async function startPlatform(
   const bucket = `${namespace}-results`;
   const database = await createTestDatabase();
   const env: Record<string, string> = {
-    NODE_ENV: 'test',
+    ...platformEnv(namespace, database.url),
     LOG_LEVEL: 'info',
-    DATABASE_URL: database.url,
-    KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-    AWS_REGION: awsOptions.region,
-    AWS_ENDPOINT_URL: awsOptions.endpoint,
-    AWS_ACCESS_KEY_ID: awsOptions.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: awsOptions.secretAccessKey,
-    AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING: '1',
-    CONVEYOR_NAMESPACE: namespace,
-    S3_BUCKET: bucket,
-    INTERNAL_TOKEN,
-    API_INTERNAL_TOKEN: INTERNAL_TOKEN,
-    SCHEDULES_SOURCE: 'none',
-    KAFKA_PARTITIONS: '3',
     WEBHOOK_SECRET: 'e2e-webhook-secret-0123456789',
-    // Tests submit in bursts far above a client's fair share; the limiter has its own tests.
     CORS_ORIGINS: 'http://localhost:3000',
+    // Tests submit in bursts far above a client's fair share; the limiter has its own tests.
     RATE_LIMIT_BURST: '100000',
     RATE_LIMIT_SUSTAINED_PER_MINUTE: '10000000',
     ...options.env,
   };
-  const node = (script: string) => run(process.execPath, [path.join(ROOT, script)], { env: { ...process.env, ...env } });
-  await node('packages/jobs/dist/migrate-cli.js');
-  await node('packages/jobs/dist/provision-cli.js');
+  await prepareNamespace(env);
 
   const started: RunningService[] = [];
   const start = async (name: string, extra: Record<string, string> = {}) => {
@@ -114,4 +99,31 @@ export async function startPlatform(
     await database.drop();
     throw error;
   }
+}
+
+/** What every service of one isolated platform shares: the servers, its namespace, bucket and tokens. */
+export function platformEnv(namespace: string, databaseUrl: string): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+    AWS_REGION: awsOptions.region,
+    AWS_ENDPOINT_URL: awsOptions.endpoint,
+    AWS_ACCESS_KEY_ID: awsOptions.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: awsOptions.secretAccessKey,
+    AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING: '1',
+    CONVEYOR_NAMESPACE: namespace,
+    S3_BUCKET: `${namespace}-results`,
+    INTERNAL_TOKEN,
+    API_INTERNAL_TOKEN: INTERNAL_TOKEN,
+    SCHEDULES_SOURCE: 'none',
+    KAFKA_PARTITIONS: '3',
+  };
+}
+
+/** Migrates the database and provisions topics, queues and bucket with the CLIs `make dev` runs. */
+export async function prepareNamespace(env: Record<string, string>): Promise<void> {
+  const node = (script: string) => run(process.execPath, [path.join(ROOT, script)], { env: { ...process.env, ...env } });
+  await node('packages/jobs/dist/migrate-cli.js');
+  await node('packages/jobs/dist/provision-cli.js');
 }

@@ -1,18 +1,15 @@
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { createTestDatabase } from '../../../test/support/database.js';
-import { awsOptions, infra, uniqueName } from '../../../test/support/infra.js';
+import { uniqueName } from '../../../test/support/infra.js';
 import { startService, type RunningService } from '../../../test/support/service-process.js';
+import { platformEnv, prepareNamespace } from '../../../test/support/platform.js';
 import { pidsMatching, type Proc } from '../cpu.js';
 import { jobBody, type JobTiming, type System } from './system.js';
 
-const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const INTERNAL_TOKEN = 'bench-internal-token';
 
 export interface ConveyorOptions {
   concurrency: number;
@@ -25,22 +22,9 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
   const namespace = uniqueName('bench').toLowerCase().replace(/_/g, '-');
   const database = await createTestDatabase();
   const env: Record<string, string> = {
-    NODE_ENV: 'test',
+    ...platformEnv(namespace, database.url),
     // The peers' express handlers log nothing either; request logs would charge Conveyor for pino.
     LOG_LEVEL: 'warn',
-    DATABASE_URL: database.url,
-    KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-    AWS_REGION: awsOptions.region,
-    AWS_ENDPOINT_URL: awsOptions.endpoint,
-    AWS_ACCESS_KEY_ID: awsOptions.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: awsOptions.secretAccessKey,
-    AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING: '1',
-    CONVEYOR_NAMESPACE: namespace,
-    S3_BUCKET: `${namespace}-results`,
-    INTERNAL_TOKEN,
-    API_INTERNAL_TOKEN: INTERNAL_TOKEN,
-    SCHEDULES_SOURCE: 'none',
-    KAFKA_PARTITIONS: '3',
     WEBHOOK_SECRET: 'bench-webhook-secret-0123456789',
     // One benchmark client is far above a user's fair share; the limiter has its own tests.
     RATE_LIMIT_BURST: '10000000',
@@ -48,9 +32,7 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
     JWT_TTL_SECONDS: '7200',
     ...options.serviceEnv,
   };
-  const cli = (script: string) => run(process.execPath, [path.join(ROOT, script)], { env: { ...process.env, ...env } });
-  await cli('packages/jobs/dist/migrate-cli.js');
-  await cli('packages/jobs/dist/provision-cli.js');
+  await prepareNamespace(env);
 
   const services: RunningService[] = [];
   const start = async (name: string, extra: Record<string, string> = {}) => {
