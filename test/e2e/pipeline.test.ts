@@ -61,7 +61,7 @@ describe('the pipeline end to end through the gateway', () => {
   }, 180_000);
 
   it('grants a points reservation at executeAt, exactly once', async () => {
-    const executeAt = new Date(Date.now() + 1500).toISOString();
+    const executeAt = new Date(Date.now() + 5_000).toISOString();
     const { res, body } = await client.submit({ userId: 'u-42', amount: 70, executeAt }, '/points/reservations');
     expect(res.status).toBe(202);
     const scheduled = await client.job(String(body.jobId));

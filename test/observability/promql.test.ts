@@ -119,7 +119,7 @@ describe('dashboards and alerts against a real Prometheus scraping the platform'
     // running job, report jobs nobody runs, a burst over the rate limit and some 404s.
     const quick = [];
     for (let i = 0; i < 40; i++) quick.push(await submit(demo, { type: i % 4 === 0 ? 'sleep' : 'noop', payload: i % 4 === 0 ? { ms: 200 } : {} }));
-    const runAt = () => new Date(Date.now() + 2000).toISOString();
+    const runAt = () => new Date(Date.now() + 5_000).toISOString();
     const delayed = await Promise.all(Array.from({ length: 5 }, () => submit(demo, { type: 'noop', payload: {}, runAt: runAt() })));
     const failing = await Promise.all(
       Array.from({ length: 2 }, () => submit(demo, { type: 'sleep', payload: { ms: 5000 }, timeoutSeconds: 1, maxAttempts: 2 })),

@@ -95,7 +95,7 @@ describe('one trace per job across every hop', () => {
   });
 
   it('continues the same trace through the scheduler for a delayed job: all five services', async () => {
-    const runAt = new Date(Date.now() + 1500).toISOString();
+    const runAt = new Date(Date.now() + 5_000).toISOString();
     const { body } = await client.submit({ type: 'noop', payload: {}, runAt });
     const jobId = String(body.jobId);
     expect(await client.waitForFinish(jobId)).toMatchObject({ status: 'success' });
