@@ -95,7 +95,7 @@ describe('abuse: oversized, malformed, slow and poisoned input', () => {
       for (let i = 0; i < 5; i++) {
         const t = Date.now();
         expect((await client.request('/jobs?limit=1')).status).toBe(200);
-        expect(Date.now() - t).toBeLessThan(2000);
+        expect(Date.now() - t).toBeLessThan(5_000);
       }
       const all = await Promise.race([Promise.all(closed), sleep(75_000).then(() => undefined)]);
       expect(all, 'the server must close connections that never finish their headers').toBeDefined();

@@ -113,7 +113,8 @@ describe('outbox relay against real Postgres and Kafka', () => {
       expect(fromKafkaHeaders(event.message.headers).traceparent).toBe(traceparent);
     }
     console.log(`outbox NOTIFY -> Kafka latency ms: ${latencies.join(', ')}`);
-    expect(Math.max(...latencies)).toBeLessThan(1_000);
+    // Generous for a loaded CI machine; the poll is ten minutes away, so only NOTIFY fits.
+    expect(Math.max(...latencies)).toBeLessThan(3_000);
     await r.stop();
   });
 
