@@ -84,6 +84,7 @@ do_start() {
       "--config.file=$cfg" \
       "$PROM_MATCH" \
       "--web.listen-address=127.0.0.1:$PROMETHEUS_PORT" \
+      --enable-feature=exemplar-storage \
       --web.enable-lifecycle
     echo "$PROMETHEUS_PORT" >"$PROM_PORT_FILE"
   fi

@@ -39,6 +39,7 @@ describe('dashboards and alerts against a real Prometheus scraping the platform'
   let workdir: string;
   let demo: ConveyorClient;
   let token: string;
+  const jobTraceIds = new Set<string>();
 
   const query = async (expr: string): Promise<PromResult> => {
     const res = await fetch(`${promUrl}/api/v1/query?${new URLSearchParams({ query: expr })}`);
@@ -106,7 +107,12 @@ describe('dashboards and alerts against a real Prometheus scraping the platform'
     );
     prometheus = spawn(
       'prometheus',
-      [`--config.file=${config}`, `--storage.tsdb.path=${path.join(workdir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`],
+      [
+        `--config.file=${config}`,
+        `--storage.tsdb.path=${path.join(workdir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--enable-feature=exemplar-storage',
+      ],
       { stdio: 'ignore' },
     );
     await waitForHttp(`${promUrl}/-/ready`, 200, 30_000);
@@ -141,7 +147,11 @@ describe('dashboards and alerts against a real Prometheus scraping the platform'
       await sleep(300);
     }
     expect((await demo.request(`/jobs/${cancelled}`, { method: 'DELETE' })).status).toBeLessThan(300);
-    for (const id of [...quick, ...delayed]) expect(await finish(id)).toMatchObject({ status: 'success' });
+    for (const id of [...quick, ...delayed]) {
+      const job = await finish(id);
+      expect(job).toMatchObject({ status: 'success', traceId: expect.stringMatching(/^[0-9a-f]{32}$/) });
+      jobTraceIds.add(String(job.traceId));
+    }
     for (const id of failing) expect(await finish(id)).toMatchObject({ status: 'failed' });
     expect(await finish(cancelled)).toMatchObject({ status: 'cancelled' });
 
@@ -193,6 +203,29 @@ describe('dashboards and alerts against a real Prometheus scraping the platform'
       if (probe.status !== 'success' || (probe.data?.result.length ?? 0) === 0) failures.push(`${source}: no data for ${isAlert ? withBoolComparisons(expr) : expr}`);
     }
     expect(failures).toEqual([]);
+  });
+
+  it('stores exemplars that lead from a latency bucket to the trace of a job that was measured', async () => {
+    const end = Date.now() / 1000;
+    const exemplarsOf = async (metric: string) => {
+      const params = new URLSearchParams({ query: metric, start: String(end - 3600), end: String(end + 60) });
+      const res = (await (await fetch(`${promUrl}/api/v1/query_exemplars?${params}`)).json()) as {
+        status: string;
+        data: Array<{ seriesLabels: Record<string, string>; exemplars: Array<{ labels: { trace_id?: string } }> }>;
+      };
+      expect(res.status, metric).toBe('success');
+      return res.data.flatMap((series) => series.exemplars.map((e) => ({ service: series.seriesLabels.service, traceId: e.labels.trace_id })));
+    };
+    for (const metric of ['conveyor_jobs_end_to_end_duration_seconds_bucket', 'conveyor_jobs_enqueue_to_start_seconds_bucket', 'conveyor_jobs_run_duration_seconds_bucket']) {
+      const exemplars = await exemplarsOf(metric);
+      expect(exemplars.every((e) => /^[0-9a-f]{32}$/.test(e.traceId ?? '')), metric).toBe(true);
+      expect(exemplars.some((e) => jobTraceIds.has(e.traceId!)), `${metric}: an exemplar names one of the submitted jobs' traces`).toBe(true);
+    }
+    const http = await exemplarsOf('conveyor_http_server_request_duration_seconds_bucket');
+    expect(new Set(http.map((e) => e.service))).toEqual(new Set(['gateway', 'api']));
+    expect(http.some((e) => jobTraceIds.has(e.traceId!)), 'a request exemplar names a submitted job\'s trace').toBe(true);
+    const lateness = await exemplarsOf('conveyor_scheduler_dispatch_lateness_seconds_bucket');
+    expect(lateness.some((e) => jobTraceIds.has(e.traceId!)), 'a dispatch exemplar names a delayed job\'s trace').toBe(true);
   });
 
   it('never writes a login body or an Authorization header to any service output', () => {

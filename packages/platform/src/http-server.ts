@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { runReadinessChecks, type ReadinessCheck } from './health.js';
+import { exposeMetrics } from './metrics.js';
 
 export type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -38,10 +39,10 @@ export function createOpsRouter(options: OpsServerOptions): RequestHandler {
       return;
     }
     if (req.method === 'GET' && path === '/metrics') {
-      options.registry.metrics().then(
-        (text) => {
-          res.writeHead(200, { 'content-type': options.registry.contentType });
-          res.end(text);
+      exposeMetrics(options.registry, req.headers.accept).then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { 'content-type': contentType });
+          res.end(body);
         },
         () => sendJson(res, 500, { error: 'metrics unavailable' }),
       );

@@ -1,6 +1,7 @@
 import express, { type RequestHandler } from 'express';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger, Pool, ServiceMetrics } from '@conveyor/platform';
+import { activeTraceExemplar, observeTraced } from '@conveyor/platform';
 import { errorHandler, methodNotAllowed, notFound } from './http-errors.js';
 import { requireIdentity } from './identity.js';
 import { fetchPoolStats } from './jobs.repo.js';
@@ -61,8 +62,12 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
 function timed(metrics: ServiceMetrics | undefined, method: string, template: string): RequestHandler {
   return (_req, res, next) => {
     if (metrics) {
-      const end = metrics.httpDuration.startTimer({ method: method.toUpperCase(), route: template });
-      res.once('finish', () => end({ status_code: String(res.statusCode) }));
+      const started = performance.now();
+      const traceId = activeTraceExemplar().trace_id;
+      res.once('finish', () => {
+        const labels = { method: method.toUpperCase(), route: template, status_code: String(res.statusCode) };
+        observeTraced(metrics.httpDuration, labels, (performance.now() - started) / 1000, traceId ?? null);
+      });
     }
     next();
   };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type RequestHandler } from 'express';
 import type { z } from 'zod';
-import { captureContext, withContext } from '@conveyor/platform';
+import { captureContext, traceIdOf, withContext } from '@conveyor/platform';
 import { HttpError } from './http-errors.js';
 
 /** Parses with a zod schema or answers 400 with the zod issues (paths under `prefix`). */
@@ -39,7 +39,7 @@ export function traceOf(req: Request, requestId: string | undefined) {
   const incoming = req.headers.traceparent;
   const traceparent =
     captureContext().traceparent ?? (typeof incoming === 'string' && TRACEPARENT.test(incoming) ? incoming : undefined);
-  return { traceparent, traceId: traceparent?.split('-')[1], requestId };
+  return { traceparent, traceId: traceIdOf(traceparent), requestId };
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Logger, RequestHandler, ServiceMetrics, Counter } from '@conveyor/platform';
-import { withContext } from '@conveyor/platform';
+import { observeTraced, withContext } from '@conveyor/platform';
 import { declaredTooLarge, BodyTooLargeError } from './body-limit.js';
 import { UpstreamError, type ApiProxy } from './api.proxy.js';
 import { login, readBody } from './auth/login.js';
@@ -67,7 +67,7 @@ export function createGatewayHandler(deps: GatewayDeps): RequestHandler {
   function accessLog(req: IncomingMessage, res: ServerResponse, exchange: Exchange, started: number, traceId: string | undefined) {
     const seconds = (performance.now() - started) / 1000;
     const status = res.writableFinished ? res.statusCode : res.headersSent ? res.statusCode : 499;
-    metrics.httpDuration.observe({ method: req.method ?? 'UNKNOWN', route: exchange.route, status_code: String(status) }, seconds);
+    observeTraced(metrics.httpDuration, { method: req.method ?? 'UNKNOWN', route: exchange.route, status_code: String(status) }, seconds, traceId ?? null);
     // Only these fields: never headers (Authorization) and never a body (the login password).
     logger.info(
       {

@@ -1,4 +1,4 @@
-import { bootstrap, createKafka, createPool, pingKafka, recordJobStep, runMain } from '@conveyor/platform';
+import { bootstrap, createKafka, createPool, observeTraced, pingKafka, recordJobStep, runMain, traceIdOf } from '@conveyor/platform';
 import { startOutboxRelay, topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
 import { createSchedulerMetrics, registerJobBacklog } from './metrics.js';
@@ -48,7 +48,7 @@ runMain('scheduler', async () => {
       m.dispatched.inc(round.dispatched.length);
       for (const job of round.dispatched) {
         const lateness = (job.dispatchedAt.getTime() - job.runAt.getTime()) / 1000;
-        m.lateness.observe(lateness);
+        observeTraced(m.lateness, {}, lateness, traceIdOf(job.traceparent) ?? null);
         recordJobStep(`dispatch ${job.type}`, job.id, { traceparent: job.traceparent ?? undefined }, { 'conveyor.job.type': job.type, 'conveyor.dispatch.lateness_seconds': lateness }, job.runAt);
       }
     },

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type Registry } from '@conveyor/platform';
+import { Counter, Gauge, tracedHistogram, type Registry } from '@conveyor/platform';
 import { poolOf } from '@conveyor/jobs';
 import type { TypeBacklog } from './backlog.repo.js';
 
@@ -10,7 +10,8 @@ export function createSchedulerMetrics(registry: Registry) {
       help: 'Delayed jobs moved from scheduled to queued when due.',
       registers: [registry],
     }),
-    lateness: new Histogram({
+    lateness: tracedHistogram({
+      labelNames: [] as const,
       name: 'conveyor_scheduler_dispatch_lateness_seconds',
       help: 'Dispatch time minus run_at of delayed jobs, by the database clock.',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],

@@ -2,6 +2,7 @@ import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { z } from 'zod';
 import {
   fromMessageAttributes,
+  observeTraced,
   parseEnvelope,
   restoreContext,
   withContext,
@@ -151,7 +152,7 @@ async function run(deps: RunnerDeps, message: Message, type: JobType, payload: u
   const lease: RunLease = { jobId: job.jobId, workerId: settings.workerId, attempt: job.attempt };
   const log = logger.child({ type: job.type, attempt: job.attempt });
   metrics.started.inc({ type: job.type });
-  metrics.enqueueToStart.observe({ type: job.type }, Math.max(0, Date.now() - job.createdAt.getTime()) / 1000);
+  observeTraced(metrics.enqueueToStart, { type: job.type }, Math.max(0, Date.now() - job.createdAt.getTime()) / 1000);
 
   const control = new AbortController();
   const timeout = new AbortController();
@@ -195,7 +196,7 @@ async function run(deps: RunnerDeps, message: Message, type: JobType, payload: u
   if (outcome.ok) {
     try {
       await succeed(deps, message, lease, job, outcome.result, log);
-      metrics.runDuration.observe({ type: job.type, outcome: 'success' }, seconds);
+      observeTraced(metrics.runDuration, { type: job.type, outcome: 'success' }, seconds);
       return;
     } catch (error) {
       // Storing the result failed (S3 down, say): a failed attempt like any other.
@@ -204,7 +205,7 @@ async function run(deps: RunnerDeps, message: Message, type: JobType, payload: u
     }
   }
   const kind = outcome.error instanceof RunAborted ? outcome.error.kind : undefined;
-  metrics.runDuration.observe({ type: job.type, outcome: kind ?? 'error' }, seconds);
+  observeTraced(metrics.runDuration, { type: job.type, outcome: kind ?? 'error' }, seconds);
   await settleFailure(deps, message, lease, job, outcome.error, kind, log);
 }
 
@@ -268,7 +269,7 @@ async function settleFailure(
 }
 
 function observeEndToEnd(deps: RunnerDeps, job: ClaimedJob, outcome: string): void {
-  deps.metrics.endToEnd.observe({ type: job.type, outcome }, Math.max(0, Date.now() - job.createdAt.getTime()) / 1000);
+  observeTraced(deps.metrics.endToEnd, { type: job.type, outcome }, Math.max(0, Date.now() - job.createdAt.getTime()) / 1000);
 }
 
 function leaseLost(log: Logger): void {

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, type Registry } from '@conveyor/platform';
+import { Counter, Gauge, tracedHistogram, type Registry } from '@conveyor/platform';
 
 /** Run durations reach minutes (reports, sleeps); enqueue-to-start spans milliseconds to minutes. */
 const RUN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900];
@@ -18,21 +18,21 @@ export function createWorkerMetrics(registry: Registry, concurrency: number, poo
     cancelled: byType('conveyor_jobs_cancelled_total', 'Jobs cancelled by this worker (queued or running), by job type.'),
     released: byType('conveyor_worker_jobs_released_total', 'Running jobs handed back to the queue at shutdown, by job type.'),
     duplicates: byType('conveyor_worker_duplicate_deliveries_total', 'Messages acknowledged without running: the job was running or finished.'),
-    runDuration: new Histogram({
+    runDuration: tracedHistogram({
       name: 'conveyor_jobs_run_duration_seconds',
       help: 'Handler run time, by job type and outcome.',
       labelNames: ['type', 'outcome'] as const,
       buckets: RUN_BUCKETS,
       registers,
     }),
-    enqueueToStart: new Histogram({
+    enqueueToStart: tracedHistogram({
       name: 'conveyor_jobs_enqueue_to_start_seconds',
       help: 'From the job being stored (created_at) to a worker starting it, by job type.',
       labelNames: ['type'] as const,
       buckets: WAIT_BUCKETS,
       registers,
     }),
-    endToEnd: new Histogram({
+    endToEnd: tracedHistogram({
       name: 'conveyor_jobs_end_to_end_duration_seconds',
       help: 'From the job being stored (created_at) to its last word (success, failed, cancelled while running), by job type and outcome.',
       labelNames: ['type', 'outcome'] as const,

@@ -118,3 +118,8 @@ export function recordJobStep(name: string, jobId: string, parent: MessageContex
   );
   span.end();
 }
+
+/** The trace id inside a W3C traceparent (`00-<trace id>-<span id>-<flags>`). */
+export function traceIdOf(traceparent: string | null | undefined): string | undefined {
+  return traceparent?.split('-')[1];
+}
