@@ -38,7 +38,7 @@ async function main(): Promise<void> {
       safetyIntervalMs: 5_000,
       logger,
     });
-    const listener = await listen({ connectionString: url.toString(), channel: 'conveyor_outbox', logger, onNotify: (t) => t === 'jobs' && dispatcher.notify() });
+    const listener = await listen({ connectionString: url.toString(), channel: 'conveyor_scheduled', logger, onNotify: () => dispatcher.notify() });
 
     const t0 = Date.now() + LEAD_MS;
     const insertStart = Date.now();

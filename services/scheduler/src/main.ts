@@ -11,8 +11,8 @@ import { ScheduleController, type ScheduleStatusSink } from './schedules/control
 import { scheduleJobsRepo } from './schedules/schedule-jobs.repo.js';
 import { logStatusSink, startFolderSource } from './schedules/folder.source.js';
 
-/** Fired by the jobs table trigger of migration 0002 on every INSERT and status change. */
-const JOBS_CHANNEL = 'conveyor_outbox';
+/** Fired by the jobs trigger of migration 0004 whenever a job is (re)written as scheduled. */
+const SCHEDULED_CHANNEL = 'conveyor_scheduled';
 
 runMain('scheduler', async () => {
   const { config, logger, metrics, service } = bootstrap('scheduler', configSchema);
@@ -26,8 +26,11 @@ runMain('scheduler', async () => {
     .onStop('postgres', () => pool.end());
 
   // Dispatched and re-driven jobs are `queued` with published_at NULL: the outbox relay sends them,
-  // here as in the api, so delayed jobs flow even while the api is down.
+  // here as in the api, so delayed jobs flow even while the api is down. The api's relay listens
+  // for every new row; this one is woken by its own dispatches and otherwise polls, so immediate
+  // jobs do not wake two relays each.
   const relay = await startOutboxRelay({
+    listen: false,
     pool,
     kafka,
     topology: topology(config.CONVEYOR_NAMESPACE),
@@ -46,6 +49,7 @@ runMain('scheduler', async () => {
     logger,
     onDispatched: (round) => {
       m.dispatched.inc(round.dispatched.length);
+      if (round.dispatched.length > 0) relay.wake();
       for (const job of round.dispatched) {
         const lateness = (job.dispatchedAt.getTime() - job.runAt.getTime()) / 1000;
         observeTraced(m.lateness, {}, lateness, traceIdOf(job.traceparent) ?? null);
@@ -57,12 +61,9 @@ runMain('scheduler', async () => {
   service.onStop('dispatcher', () => dispatcher.stop());
   const listener = await listen({
     connectionString: config.DATABASE_URL,
-    channel: JOBS_CHANNEL,
+    channel: SCHEDULED_CHANNEL,
     logger,
-    // Only the jobs table can bring a new run_at; job_events notifications are for the relay.
-    onNotify: (table) => {
-      if (table === 'jobs') dispatcher.notify();
-    },
+    onNotify: () => dispatcher.notify(),
     onConnect: () => dispatcher.notify(),
   });
   service.onStop('listener', () => listener.stop());

@@ -45,7 +45,7 @@ describe('delayed-job dispatcher against real Postgres', () => {
     await listener?.stop();
     const d = startDispatcher({ claim: () => dispatchDueJobs(pool, 100), peek: () => peekNextDue(pool), batchSize: 100, safetyIntervalMs, logger });
     dispatcher = d;
-    listener = await listen({ connectionString: db.url, channel: 'conveyor_outbox', logger, onNotify: () => d.notify() });
+    listener = await listen({ connectionString: db.url, channel: 'conveyor_scheduled', logger, onNotify: () => d.notify() });
   }
 
   it('queues delayed jobs in run_at order, never before run_at, with a queued event each', async () => {

@@ -4,17 +4,9 @@ import type { Topology } from '../topology.js';
 import { startListener } from './outbox.listener.js';
 import { eventMessage, jobMessage } from './outbox.messages.js';
 import { outboxMetrics } from './outbox.metrics.js';
-import {
-  claimEvents,
-  claimJobs,
-  countBacklog,
-  markEventsPublished,
-  markJobsPublished,
-  type UnpublishedEventRow,
-  type UnpublishedJobRow,
-} from './outbox.sql.js';
+import { claimEvents, claimJobs, countBacklog, inClaimOrder, type UnpublishedEventRow, type UnpublishedJobRow } from './outbox.sql.js';
 
-/** The channel the 0002 migration's triggers notify on every new job and event. */
+/** The channel the job_events trigger notifies on every insert (payload `job_events`). */
 export const OUTBOX_CHANNEL = 'conveyor_outbox';
 
 export interface OutboxRelayOptions {
@@ -28,8 +20,14 @@ export interface OutboxRelayOptions {
   /** Safety-net poll for missed notifications (a listener reconnecting, a NOTIFY lost to a crash). */
   pollIntervalMs?: number;
   /**
-   * Runs after Kafka acknowledged a batch and before it is marked published: the window in which a
-   * crash re-publishes the batch. Fault-injection tests stop the process here.
+   * LISTEN for new rows (default). A relay that backs up another one (the scheduler's) can skip it
+   * and rely on its own wake() calls plus the poll, instead of racing the primary on every row.
+   */
+  listen?: boolean;
+  /**
+   * Runs after Kafka acknowledged a batch and before the transaction that marks it published
+   * commits: the window in which a crash re-publishes the batch. Fault-injection tests stop the
+   * process here.
    */
   afterProduce?: (batch: { jobs: number; events: number }) => Promise<void>;
 }
@@ -37,6 +35,8 @@ export interface OutboxRelayOptions {
 export interface OutboxRelay {
   /** Drains now instead of waiting for a notification or the poll; resolves when the backlog is empty. */
   drain(): Promise<void>;
+  /** Starts a drain soon (coalesced with any running one) without waiting for it. */
+  wake(): void;
   stop(): Promise<void>;
 }
 
@@ -51,7 +51,7 @@ const MAX_ERROR_BACKOFF_MS = 10_000;
 const STOP_WAIT_MS = 3_000;
 
 export async function startOutboxRelay(options: OutboxRelayOptions): Promise<OutboxRelay> {
-  const { pool, kafka, topology, registry, batchSize = 500, pollIntervalMs = 1_000, afterProduce } = options;
+  const { pool, kafka, topology, registry, batchSize = 500, pollIntervalMs = 1_000, listen = true, afterProduce } = options;
   const logger = options.logger.child({ component: 'outbox-relay' });
   const metrics = outboxMetrics(registry, async () => {
     const { rows } = await pool.query<{ jobs: number; job_events: number }>(countBacklog());
@@ -70,10 +70,10 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   let failures = 0;
   let retryTimer: NodeJS.Timeout | undefined;
 
-  /** Inside the caller's transaction: claim, produce, mark. True when a full batch suggests more is waiting. */
+  /** Inside the caller's transaction: claim and mark, produce. True when a full batch suggests more is waiting. */
   async function publishBatch(client: PoolClient): Promise<boolean> {
-    const jobs = (await client.query<UnpublishedJobRow>(claimJobs(batchSize))).rows;
-    const events = (await client.query<UnpublishedEventRow>(claimEvents(batchSize))).rows;
+    const jobs = inClaimOrder((await client.query<UnpublishedJobRow>(claimJobs(batchSize))).rows);
+    const events = inClaimOrder((await client.query<UnpublishedEventRow>(claimEvents(batchSize))).rows);
     if (jobs.length === 0 && events.length === 0) return false;
     // Each job's publish span continues the trace its row stored, not this background loop's.
     const produced = jobs.map((row) =>
@@ -101,8 +101,6 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
       throw error;
     }
     await afterProduce?.({ jobs: jobs.length, events: events.length });
-    if (jobs.length > 0) await client.query(markJobsPublished(jobs.map((j) => j.id)));
-    if (events.length > 0) await client.query(markEventsPublished(events.map((e) => e.id)));
     metrics.published.inc({ topic: topology.topics.requested }, jobs.length);
     metrics.published.inc({ topic: topology.topics.events }, events.length);
     return jobs.length === batchSize || events.length === batchSize;
@@ -172,9 +170,10 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     return running;
   }
 
-  const listener = startListener({ pool, channel: OUTBOX_CHANNEL, logger, onWake: () => void wake() });
+  const listener = listen ? startListener({ pool, channel: OUTBOX_CHANNEL, logger, onWake: () => void wake() }) : undefined;
   const poll = setInterval(() => void wake(), pollIntervalMs);
-  logger.info({ batchSize, pollIntervalMs }, 'outbox relay started');
+  if (!listen) void wake();
+  logger.info({ batchSize, pollIntervalMs, listen }, 'outbox relay started');
 
   let stopping: Promise<void> | undefined;
   return {
@@ -182,12 +181,13 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
       await wake();
       while (running) await running;
     },
+    wake: () => void wake(),
     stop: () =>
       (stopping ??= (async () => {
         stopped = true;
         clearInterval(poll);
         clearTimeout(retryTimer);
-        await listener.stop();
+        await listener?.stop();
         // A send stuck in Kafka retries (broker down, topic missing) must not outlast the drain:
         // disconnecting fails it, its transaction rolls back and the rows stay for the next relay.
         await Promise.race([running, new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS).unref())]);

@@ -1,6 +1,6 @@
 /**
- * The relay's statements. Claims lock only the rows being published (`FOR UPDATE OF e` leaves the
- * job row free for workers) and skip rows another relay holds, so replicas share the backlog.
+ * The relay's statements. Claims lock only the rows being published and skip rows another relay
+ * holds, so replicas share the backlog.
  */
 
 export interface Statement {
@@ -33,38 +33,46 @@ export interface UnpublishedEventRow {
   request_id: string | null;
 }
 
+/**
+ * Claims and marks a batch of unpublished jobs in one statement. The caller's transaction holds the
+ * row locks until Kafka acknowledged the batch; a rollback un-marks them.
+ */
 export function claimJobs(limit: number): Statement {
   return {
-    text: `SELECT id, type, tenant, payload, created_at, max_attempts, timeout_seconds, traceparent, request_id
-             FROM jobs
-            WHERE status = 'queued' AND published_at IS NULL
-            ORDER BY created_at
-            LIMIT $1
-              FOR UPDATE SKIP LOCKED`,
+    text: `UPDATE jobs SET published_at = now()
+            WHERE id IN (SELECT id FROM jobs
+                          WHERE status = 'queued' AND published_at IS NULL
+                          ORDER BY created_at
+                          LIMIT $1
+                            FOR UPDATE SKIP LOCKED)
+        RETURNING id, type, tenant, payload, created_at, max_attempts, timeout_seconds, traceparent, request_id`,
     values: [limit],
   };
 }
 
+/** The same for lifecycle events; the job row is read, not locked, so workers are never held up. */
 export function claimEvents(limit: number): Statement {
   return {
-    text: `SELECT e.id, e.job_id, e.type, e.data, e.created_at,
-                  j.tenant, j.owner, j.type AS job_type, j.traceparent, j.request_id
-             FROM job_events e
-             JOIN jobs j ON j.id = e.job_id
-            WHERE e.published_at IS NULL
-            ORDER BY e.id
-            LIMIT $1
-              FOR UPDATE OF e SKIP LOCKED`,
+    text: `UPDATE job_events e SET published_at = now()
+             FROM jobs j
+            WHERE j.id = e.job_id
+              AND e.id IN (SELECT id FROM job_events
+                            WHERE published_at IS NULL
+                            ORDER BY id
+                            LIMIT $1
+                              FOR UPDATE SKIP LOCKED)
+        RETURNING e.id, e.job_id, e.type, e.data, e.created_at,
+                  j.tenant, j.owner, j.type AS job_type, j.traceparent, j.request_id`,
     values: [limit],
   };
 }
 
-export function markJobsPublished(ids: string[]): Statement {
-  return { text: 'UPDATE jobs SET published_at = now() WHERE id = ANY($1::uuid[])', values: [ids] };
-}
-
-export function markEventsPublished(ids: string[]): Statement {
-  return { text: 'UPDATE job_events SET published_at = now() WHERE id = ANY($1::bigint[])', values: [ids] };
+/** RETURNING has no order: publish jobs oldest first and events in insertion order, as claimed. */
+export function inClaimOrder<T extends UnpublishedJobRow | UnpublishedEventRow>(rows: T[]): T[] {
+  return rows.sort((a, b) => {
+    if ('job_id' in a && 'job_id' in b) return Number(BigInt(a.id) - BigInt(b.id));
+    return a.created_at.getTime() - b.created_at.getTime();
+  });
 }
 
 /** Rows waiting to be published; both counts are served by partial indexes. */
