@@ -99,3 +99,23 @@ export async function migrate(pool: pg.Pool, dir: string): Promise<number[]> {
     client.release();
   }
 }
+
+/** Node socket errors that mean the server is not there (down, restarting, unreachable). */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * True when an error says Postgres cannot serve right now, as opposed to a bad query: a refused or
+ * broken connection, a pool timeout, SQLSTATE class 08 (connection exception), 57P01-57P03
+ * (shutting down, starting up) or 53300 (too many connections). Callers answer these with 503.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (UNREACHABLE_CODES.has(code) || code.startsWith('08') || ['57P01', '57P02', '57P03', '53300'].includes(code)) return true;
+  }
+  // pg and pg-pool report a lost or never-made connection with these plain errors.
+  if (/^(Connection terminated|timeout exceeded when trying to connect)/.test(error.message)) return true;
+  if (error instanceof AggregateError) return error.errors.some(isDatabaseUnavailable);
+  return error.cause !== undefined && isDatabaseUnavailable(error.cause);
+}

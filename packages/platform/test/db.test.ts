@@ -2,7 +2,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createPool, migrate, readMigrations } from '@conveyor/platform';
+import { createPool, isDatabaseUnavailable, migrate, readMigrations } from '@conveyor/platform';
+import { freePort } from '../../../test/support/service-process.js';
 import { createTestDatabase } from '../../../test/support/database.js';
 
 describe('migration runner against real Postgres', () => {
@@ -27,5 +28,31 @@ describe('migration runner against real Postgres', () => {
     await writeFile(path.join(dir, '0001_a.sql'), 'SELECT 1;');
     await writeFile(path.join(dir, '0003_c.sql'), 'SELECT 1;');
     await expect(readMigrations(dir)).rejects.toThrow(/3_c is out of sequence: expected 2/);
+  });
+});
+
+describe('isDatabaseUnavailable with errors from real connections', () => {
+  it('is true when nothing listens, when the server ends the session, and false for a bad query', async () => {
+    const down = createPool({ connectionString: `postgres://conveyor:conveyor@127.0.0.1:${await freePort()}/none`, max: 1 });
+    const refused = await down.query('SELECT 1').then(() => undefined, (error: unknown) => error);
+    await down.end();
+    expect(refused).toBeInstanceOf(Error);
+    expect(isDatabaseUnavailable(refused)).toBe(true);
+
+    const db = await createTestDatabase();
+    const pool = createPool({ connectionString: db.url, max: 2 });
+    try {
+      const syntax = await pool.query('SELEC 1').then(() => undefined, (error: unknown) => error);
+      expect(isDatabaseUnavailable(syntax)).toBe(false);
+      const client = await pool.connect();
+      const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      const terminated = await client.query('SELECT 1').then(() => undefined, (error: unknown) => error);
+      client.release(true);
+      expect(isDatabaseUnavailable(terminated)).toBe(true);
+    } finally {
+      await pool.end();
+      await db.drop();
+    }
   });
 });

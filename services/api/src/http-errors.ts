@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
-import type { Logger } from '@conveyor/platform';
+import { isDatabaseUnavailable, type Logger } from '@conveyor/platform';
 
 /** An error whose status and message are meant for the client; anything else becomes a bare 500. */
 export class HttpError extends Error {
@@ -36,6 +36,9 @@ function clientErrorOf(err: unknown): HttpError | undefined {
   return undefined;
 }
 
+/** Long enough for a Postgres restart or failover, short enough that clients do not give up. */
+const DATABASE_RETRY_AFTER_SECONDS = 5;
+
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
@@ -43,6 +46,13 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (client) {
       res.set(client.headers);
       return sendError(res, client.status, client.message, client.details);
+    }
+    if (isDatabaseUnavailable(err)) {
+      // A temporary condition the client should retry; an Idempotency-Key makes the retry safe even
+      // if the connection broke after a commit.
+      logger.warn({ err, method: req.method, path: req.path, request_id: requestIdOf(res) }, 'database unavailable');
+      res.set('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
+      return sendError(res, 503, 'service unavailable: the database cannot be reached; retry later');
     }
     logger.error({ err, method: req.method, path: req.path, request_id: requestIdOf(res) }, 'request failed');
     sendError(res, 500, 'internal error');
