@@ -1,13 +1,15 @@
 import {
   ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
+  DeleteMessageBatchCommand,
   GetQueueUrlCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
+  type BatchResultErrorEntry,
   type Message,
   type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import DataLoader from 'dataloader';
 
 export type { Message } from '@aws-sdk/client-sqs';
 
@@ -20,9 +22,21 @@ export interface JobQueuePort {
   deadLetter(message: Message): Promise<void>;
 }
 
-/** SQS adapter: resolves the queue URLs by name (provisioning created them) and translates calls. */
+/** How long a finished message waits for others to share its DeleteMessageBatch call. */
+const DELETE_LINGER_MS = 5;
+
+/**
+ * SQS adapter: resolves the queue URLs by name (provisioning created them) and translates calls.
+ * Deletes of messages finishing within a few milliseconds of each other share one
+ * DeleteMessageBatch call (up to 10): one signed request instead of ten at high throughput.
+ */
 export class SqsJobQueue implements JobQueuePort {
   private urls: Promise<{ queue: string; dlq: string }> | undefined;
+  private readonly deletes = new DataLoader<Message, void, Message>((messages) => this.deleteBatch(messages), {
+    cache: false,
+    maxBatchSize: 10,
+    batchScheduleFn: (send) => setTimeout(send, DELETE_LINGER_MS),
+  });
 
   constructor(
     private readonly sqs: SQSClient,
@@ -67,9 +81,20 @@ export class SqsJobQueue implements JobQueuePort {
     return Messages ?? [];
   }
 
-  async remove(message: Message): Promise<void> {
+  /** Resolves once this message's delete succeeded; a delete SQS refused rejects on its own. */
+  remove(message: Message): Promise<void> {
+    return this.deletes.load(message);
+  }
+
+  private async deleteBatch(messages: readonly Message[]): Promise<Array<void | Error>> {
     const { queue } = await this.resolve();
-    await this.sqs.send(new DeleteMessageCommand({ QueueUrl: queue, ReceiptHandle: message.ReceiptHandle }));
+    const { Failed = [] } = await this.sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queue,
+        Entries: messages.map((message, i) => ({ Id: String(i), ReceiptHandle: message.ReceiptHandle })),
+      }),
+    );
+    return deleteOutcomes(messages.length, Failed);
   }
 
   async setVisibility(message: Message, seconds: number): Promise<void> {
@@ -91,6 +116,15 @@ export class SqsJobQueue implements JobQueuePort {
     );
     await this.remove(message);
   }
+}
+
+/** One outcome per batch entry (entry ids are the positions): undefined when deleted, else the reason. */
+export function deleteOutcomes(count: number, failed: readonly BatchResultErrorEntry[]): Array<void | Error> {
+  const byId = new Map(failed.map((entry) => [entry.Id, entry]));
+  return Array.from({ length: count }, (_, i) => {
+    const entry = byId.get(String(i));
+    return entry ? new Error(`SQS refused to delete the message: ${entry.Code ?? 'error'} ${entry.Message ?? ''}`.trim()) : undefined;
+  });
 }
 
 function copyAttributes(attributes: Record<string, MessageAttributeValue> | undefined) {
