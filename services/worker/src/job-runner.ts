@@ -15,8 +15,6 @@ import { decideUnclaimed } from './claim-decision.js';
 import {
   cancelRunningJob,
   cancelUnstarted,
-  claimJob,
-  completeJob,
   failJob,
   failUnstarted,
   heartbeat,
@@ -30,6 +28,7 @@ import {
 } from './jobs.repo.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { JobQueuePort, Message } from './queue.consumer.js';
+import type { RunBatcher } from './run-batcher.js';
 import { placeResult, resultKey } from './result-placement.js';
 import type { ResultStorePort } from './results.store.js';
 import { decideFailure, retryDelaySeconds, type BackoffPolicy } from './retry.js';
@@ -49,6 +48,8 @@ export interface RunnerSettings {
 
 export interface RunnerDeps {
   db: Pool;
+  /** Claims and completions, batched across the messages in flight. */
+  runs: RunBatcher;
   queue: JobQueuePort;
   results: ResultStorePort;
   metrics: WorkerMetrics;
@@ -104,7 +105,7 @@ export async function handleMessage(deps: RunnerDeps, message: Message, shutdown
 }
 
 async function dispatch(deps: RunnerDeps, message: Message, envelope: JobEnvelope, shutdown: AbortSignal, span: Span): Promise<void> {
-  const { db, settings } = deps;
+  const { settings } = deps;
   const type = settings.jobTypes.includes(envelope.type) ? jobType(envelope.type) : undefined;
   if (!type) {
     return poison(deps, message, 'unknown type', `job type "${envelope.type}" is not run by this worker pool`, envelope.jobId);
@@ -112,7 +113,7 @@ async function dispatch(deps: RunnerDeps, message: Message, envelope: JobEnvelop
   const payload = type.payload.safeParse(envelope.payload);
   if (!payload.success) return poison(deps, message, 'invalid payload', z.prettifyError(payload.error), envelope.jobId);
 
-  const job = await claimJob(db, envelope.jobId, settings.workerId, settings.leaseSeconds);
+  const job = await deps.runs.claim(envelope.jobId);
   if (!job) return settleUnclaimed(deps, message, envelope);
   span.setAttribute('conveyor.job.attempt', job.attempt);
   await run(deps, message, type, payload.data, job, shutdown);
@@ -219,7 +220,7 @@ async function succeed(deps: RunnerDeps, message: Message, lease: RunLease, job:
   } else {
     stored = { result: placement.result, resultKey: null };
   }
-  if (!(await completeJob(deps.db, lease, stored))) return leaseLost(log);
+  if (!(await deps.runs.complete(lease, stored))) return leaseLost(log);
   deps.metrics.succeeded.inc({ type: job.type });
   observeEndToEnd(deps, job, 'success');
   log.info({ resultKey: stored.resultKey }, 'job succeeded');

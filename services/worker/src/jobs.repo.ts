@@ -21,16 +21,17 @@ export interface RunLease {
 }
 
 /**
- * Claim (contract 7): one conditional UPDATE takes a queued or retrying job, or a processing one
- * whose worker stopped heartbeating, unless cancellation was requested. The `started` event is
- * written in the same statement, so the status change and its event commit together.
+ * Claim (contract 7): one conditional UPDATE takes each queued or retrying job, or a processing one
+ * whose worker stopped heartbeating, unless cancellation was requested. The `started` events are
+ * written in the same statement, so each status change and its event commit together. Returns the
+ * jobs this worker won, by id; the others are not claimable now.
  */
-export async function claimJob(db: Queryable, jobId: string, workerId: string, leaseSeconds: number): Promise<ClaimedJob | undefined> {
+export async function claimJobs(db: Queryable, jobIds: readonly string[], workerId: string, leaseSeconds: number): Promise<Map<string, ClaimedJob>> {
   const { rows } = await db.query<ClaimedJob>(
     `WITH claimed AS (
        UPDATE jobs SET status = 'processing', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
                        locked_by = $2, progress = NULL, updated_at = now()
-       WHERE id = $1 AND NOT cancel_requested
+       WHERE id = ANY($1::uuid[]) AND NOT cancel_requested
          AND (status IN ('queued', 'retrying')
               OR (status = 'processing' AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $3))))
        RETURNING id, tenant, type, payload, attempts, max_attempts, timeout_seconds, created_at
@@ -41,9 +42,9 @@ export async function claimJob(db: Queryable, jobId: string, workerId: string, l
      SELECT id AS "jobId", tenant, type, payload, attempts AS attempt, max_attempts AS "maxAttempts",
             timeout_seconds AS "timeoutSeconds", created_at AS "createdAt"
      FROM claimed`,
-    [jobId, workerId, leaseSeconds],
+    [jobIds, workerId, leaseSeconds],
   );
-  return rows[0];
+  return new Map(rows.map((row) => [row.jobId, row]));
 }
 
 export async function readJob(db: Queryable, jobId: string): Promise<UnclaimedJob | undefined> {
@@ -99,15 +100,40 @@ export interface StoredResult {
   resultKey: string | null;
 }
 
-export function completeJob(db: Queryable, lease: RunLease, stored: StoredResult): Promise<boolean> {
-  return leasedTransition(
-    db,
-    lease,
-    `status = 'success', result = $5::jsonb, result_key = $6, error = NULL, progress = 1, finished_at = now(), locked_by = NULL`,
-    'succeeded',
-    { attempt: lease.attempt, resultKey: stored.resultKey },
-    [JSON.stringify(stored.result), stored.resultKey],
+export interface Completion {
+  lease: RunLease;
+  stored: StoredResult;
+}
+
+/**
+ * Ends held runs in success with their results and `succeeded` events, in one statement. Returns
+ * the ids of the jobs written; a run no longer held (its lease lapsed) is left alone.
+ */
+export async function completeJobs(db: Queryable, completions: readonly Completion[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ id: string }>(
+    `WITH done AS (
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::jsonb[], $5::text[])
+                  AS d(id, worker, attempt, result, result_key)
+     ), changed AS (
+       UPDATE jobs j SET status = 'success', result = d.result, result_key = d.result_key, error = NULL, progress = 1,
+                         finished_at = now(), locked_by = NULL, updated_at = now()
+         FROM done d
+        WHERE j.id = d.id AND j.locked_by = d.worker AND j.attempts = d.attempt AND j.status = 'processing'
+       RETURNING j.id, d.attempt, d.result_key
+     ), event AS (
+       INSERT INTO job_events (job_id, type, data)
+       SELECT id, 'succeeded', jsonb_build_object('attempt', attempt, 'resultKey', result_key) FROM changed
+     )
+     SELECT id FROM changed`,
+    [
+      completions.map((c) => c.lease.jobId),
+      completions.map((c) => c.lease.workerId),
+      completions.map((c) => c.lease.attempt),
+      completions.map((c) => JSON.stringify(c.stored.result)),
+      completions.map((c) => c.stored.resultKey),
+    ],
   );
+  return new Set(rows.map((row) => row.id));
 }
 
 export function retryJob(db: Queryable, lease: RunLease, error: string, delaySeconds: number): Promise<boolean> {

@@ -4,6 +4,7 @@ import { bootstrap, createPool, createS3Client, createSqsClient, runMain } from 
 import { topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
 import { handleMessage } from './job-runner.js';
+import { RunBatcher } from './run-batcher.js';
 import { createWorkerMetrics, registerQueueDepth } from './metrics.js';
 import { readQueueDepth } from './queue-depth.js';
 import { Poller } from './poller.js';
@@ -28,14 +29,16 @@ runMain('worker', async () => {
     const urls = await queue.resolve();
     return readQueueDepth(sqs, role === 'queue' ? urls.queue : urls.dlq);
   });
+  const workerId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const deps = {
     db: pool,
+    runs: new RunBatcher(pool, workerId, config.LEASE_SECONDS),
     queue,
     results: new S3ResultStore(s3, config.S3_BUCKET),
     metrics: workerMetrics,
     logger,
     settings: {
-      workerId: `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+      workerId,
       jobTypes: names.pool.jobTypes,
       leaseSeconds: config.LEASE_SECONDS,
       heartbeatMs: config.HEARTBEAT_INTERVAL_MS,
