@@ -65,8 +65,13 @@ afterAll(async () => {
   await Promise.all(running.map((s) => s.stop('SIGKILL')));
 });
 
+/**
+ * Each api gets a namespace of its own: apis left running by one test would otherwise share the
+ * jobs.events consumer group with the next, whose join (and so its drain) waits for their rebalance.
+ */
 async function start(name: string, env: Record<string, string>) {
-  const service = await startService(name, env);
+  const own = name === 'api' && !env.CONVEYOR_NAMESPACE ? { CONVEYOR_NAMESPACE: uniqueName('svc-api').replaceAll('_', '-') } : {};
+  const service = await startService(name, { ...own, ...env });
   running.push(service);
   return service;
 }

@@ -97,15 +97,16 @@ describe('abuse: oversized, malformed, slow and poisoned input', () => {
         expect((await client.request('/jobs?limit=1')).status).toBe(200);
         expect(Date.now() - t).toBeLessThan(5_000);
       }
-      const all = await Promise.race([Promise.all(closed), sleep(75_000).then(() => undefined)]);
+      const all = await Promise.race([Promise.all(closed), sleep(30_000).then(() => undefined)]);
       expect(all, 'the server must close connections that never finish their headers').toBeDefined();
-      expect(Math.max(...all!) - started).toBeLessThan(75_000);
+      // 15 s request timeout, swept every second.
+      expect(Math.max(...all!) - started).toBeLessThan(20_000);
     } finally {
       clearInterval(trickle);
       sockets.forEach((s) => s.destroy());
     }
     alive();
-  }, 100_000);
+  }, 60_000);
 
   it('caps an SSE connection flood with 429/503 and keeps answering', async () => {
     const { body } = await client.submit({ type: 'sleep', payload: { ms: 60_000 }, timeoutSeconds: 120 });

@@ -61,11 +61,14 @@ export interface ListeningServer {
 }
 
 export async function listen(options: OpsServerOptions): Promise<ListeningServer> {
-  const server = http.createServer({ maxHeaderSize: options.maxHeaderSize }, createOpsRouter(options));
+  // Request deadlines are enforced by a sweep every connectionsCheckingInterval (30 s by default):
+  // once a second, a client trickling its headers or body is cut off 15 s after it began.
+  const server = http.createServer({ maxHeaderSize: options.maxHeaderSize, connectionsCheckingInterval: 1_000 }, createOpsRouter(options));
   // Longer than typical load balancer idle timeouts so they, not we, close idle keep-alive sockets.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  server.requestTimeout = 30_000;
+  // Bounds receiving a request (headers and body), not the response: SSE streams are unaffected.
+  server.requestTimeout = 15_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host ?? '0.0.0.0', () => {

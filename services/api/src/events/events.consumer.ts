@@ -75,6 +75,9 @@ function isHttpUrl(value: string): boolean {
  * webhook sender). The cost is a replay of the events behind a slow delivery after a crash, bounded
  * by maxPendingWebhooks and the sender's maxAgeMs, which a durable deliveries table would avoid.
  */
+/** How long stop() waits for a start in progress (a broker that does not answer) before giving up on it. */
+const START_WAIT_MS = 5_000;
+
 export async function startJobEventsConsumer(options: JobEventsConsumerOptions): Promise<{ stop(): Promise<void> }> {
   const { kafka, pool, topology, registry } = options;
   const topic = topology.topics.events;
@@ -88,7 +91,13 @@ export async function startJobEventsConsumer(options: JobEventsConsumerOptions):
   // Recently delivered events: the relay may publish an event twice; its receiver needs it once.
   const recentlyDelivered = new Set<string>();
 
-  const consumer = kafka.consumer({ groupId: topology.consumerGroups.events, allowAutoTopicCreation: false });
+  const consumer = kafka.consumer({
+    groupId: topology.consumerGroups.events,
+    allowAutoTopicCreation: false,
+    // disconnect() waits for the fetch in flight: kafkajs' default 5 s long poll made every drain
+    // of an idle api take up to 5 s.
+    maxWaitTimeInMs: 500,
+  });
 
   let commitTimer: NodeJS.Timeout | undefined;
   let committing: Promise<void> = Promise.resolve();
@@ -194,7 +203,8 @@ export async function startJobEventsConsumer(options: JobEventsConsumerOptions):
   // background instead of refusing to start the api, whose other routes do not need Kafka.
   let stopped = false;
   let running = false;
-  void (async () => {
+  let endRetryWait: (() => void) | undefined;
+  const starting = (async () => {
     for (let attempt = 1; !stopped; attempt++) {
       try {
         await run();
@@ -205,7 +215,10 @@ export async function startJobEventsConsumer(options: JobEventsConsumerOptions):
         await consumer.disconnect().catch(() => undefined);
         const retryInMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
         logger.warn({ err: error, attempt, retryInMs }, `could not start the jobs.events consumer on ${topic}; retrying`);
-        await new Promise((resolve) => setTimeout(resolve, retryInMs));
+        await new Promise<void>((resolve) => {
+          endRetryWait = resolve;
+          setTimeout(resolve, retryInMs);
+        });
       }
     }
   })();
@@ -213,6 +226,10 @@ export async function startJobEventsConsumer(options: JobEventsConsumerOptions):
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     stopped = true;
+    endRetryWait?.();
+    // A start in progress finishes first: disconnecting under it would let it join the group
+    // afterwards, leaving a member that holds partitions until its session times out.
+    await Promise.race([starting, new Promise((resolve) => setTimeout(resolve, START_WAIT_MS))]);
     if (!running) {
       sender.close();
       clearTimeout(commitTimer);
