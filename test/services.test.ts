@@ -70,7 +70,7 @@ afterAll(async () => {
  * jobs.events consumer group with the next, whose join (and so its drain) waits for their rebalance.
  */
 async function start(name: string, env: Record<string, string>) {
-  const own = name === 'api' && !env.CONVEYOR_NAMESPACE ? { CONVEYOR_NAMESPACE: uniqueName('svc-api').replaceAll('_', '-') } : {};
+  const own: Record<string, string> = name === 'api' && !env.CONVEYOR_NAMESPACE ? { CONVEYOR_NAMESPACE: uniqueName('svc-api').replaceAll('_', '-') } : {};
   const service = await startService(name, { ...own, ...env });
   running.push(service);
   return service;
