@@ -162,6 +162,16 @@ describe('gateway in dev mode, with a node:http server standing in for the api',
       expect((await me(await sign(claims()))).status).toBe(200);
     });
 
+    it('stops accepting a token once it expired, though its earlier verification was remembered', async () => {
+      const exp = Math.floor(Date.now() / 1000) + 2;
+      const token = await sign(claims(), { exp });
+      expect((await me(token)).status).toBe(200);
+      expect((await me(token)).status).toBe(200);
+      // The gateway allows 5 s of clock skew past exp.
+      await new Promise((resolve) => setTimeout(resolve, exp * 1000 + 6_500 - Date.now()));
+      expect((await me(token)).status).toBe(401);
+    });
+
     it.each([
       ['missing', async () => undefined],
       ['expired', async () => sign(claims(), { exp: Math.floor(Date.now() / 1000) - 60 })],

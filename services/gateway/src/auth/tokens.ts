@@ -13,6 +13,7 @@ import {
   type JWTVerifyGetKey,
   type KeyObject,
 } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { scopesFromClaims, type Principal } from '../scopes.js';
 import type { User } from './users.js';
 
@@ -31,6 +32,14 @@ export interface TokenSettings {
   /** Whether this gateway issues tokens itself (dev users). */
   issueTokens: boolean;
 }
+
+/**
+ * A token verified once is trusted again, for at most this long and never past its expiry, without
+ * redoing the signature check (the gateway's largest CPU cost per request). A key removed from the
+ * IdP's set therefore stops working within this bound.
+ */
+const VERIFIED_TTL_MS = 60_000;
+const VERIFIED_MAX_TOKENS = 10_000;
 
 export class InvalidTokenError extends Error {
   constructor(message: string, options?: { cause: unknown }) {
@@ -88,6 +97,7 @@ export async function createTokenService(settings: TokenSettings): Promise<Token
     return remote(header, token);
   };
   const algorithms = dev && !remote ? [DEV_ALG] : REMOTE_ALGS;
+  const verified = new LRUCache<string, Principal>({ max: VERIFIED_MAX_TOKENS, ttl: VERIFIED_TTL_MS, ttlAutopurge: false });
 
   return {
     publicJwks: dev ? { keys: [dev.publicJwk] } : null,
@@ -108,6 +118,8 @@ export async function createTokenService(settings: TokenSettings): Promise<Token
     },
 
     async verify(token) {
+      const known = verified.get(token);
+      if (known) return known;
       let payload: Record<string, unknown>;
       try {
         ({ payload } = await jwtVerify(token, getKey, {
@@ -124,6 +136,8 @@ export async function createTokenService(settings: TokenSettings): Promise<Token
       if (typeof tenant !== 'string' || tenant === '') throw new InvalidTokenError('token names no tenant');
       const principal: Principal = { subject: String(payload.sub), tenant, scopes: scopesFromClaims(payload) };
       if (typeof payload.email === 'string') principal.email = payload.email;
+      const untilExpiry = Number(payload.exp) * 1000 - Date.now();
+      if (untilExpiry > 0) verified.set(token, principal, { ttl: Math.min(VERIFIED_TTL_MS, untilExpiry) });
       return principal;
     },
   };
