@@ -73,6 +73,9 @@ describe('one trace per job across every hop', () => {
       'messaging.message.id': worker.attributes['conveyor.job.id'],
     });
     expect(kafkaProcess.span.attributes).toMatchObject({ 'messaging.system': 'kafka', 'messaging.operation.type': 'process' });
+    expect(api.span.attributes['http.route'], 'the api server span carries its route template').toMatch(/^\/(jobs|generate-report|points\/reservations)$/);
+    expect(api.span.name).toBe(`POST ${api.span.attributes['http.route']}`);
+    expect(gateway.span.name).toBe(`POST ${api.span.attributes['http.route']}`);
     expect(snsPublish.span.attributes).toMatchObject({ 'messaging.system': 'aws_sns', 'messaging.destination.name': `${ns}-jobs` });
     expect(worker.attributes['messaging.system']).toBe('aws_sqs');
     // The batch calls carry many jobs: they link to each job's span instead of joining one trace.

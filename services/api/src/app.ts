@@ -1,7 +1,7 @@
 import express, { type RequestHandler } from 'express';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger, Pool, ServiceMetrics } from '@conveyor/platform';
-import { activeTraceExemplar, observeTraced } from '@conveyor/platform';
+import { activeTraceExemplar, nameServerSpan, observeTraced } from '@conveyor/platform';
 import { errorHandler, methodNotAllowed, notFound } from './http-errors.js';
 import { requireIdentity } from './identity.js';
 import { fetchPoolStats } from './jobs.repo.js';
@@ -58,9 +58,10 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
   ];
 }
 
-/** Records the route template, not the raw path, so metrics stay low-cardinality. */
+/** Records the route template, not the raw path, so metrics and span names stay low-cardinality. */
 function timed(metrics: ServiceMetrics | undefined, method: string, template: string): RequestHandler {
   return (_req, res, next) => {
+    nameServerSpan(method, template);
     if (metrics) {
       const started = performance.now();
       const traceId = activeTraceExemplar().trace_id;

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Logger, RequestHandler, ServiceMetrics, Counter } from '@conveyor/platform';
-import { observeTraced, withContext } from '@conveyor/platform';
+import { nameServerSpan, observeTraced, withContext } from '@conveyor/platform';
 import { declaredTooLarge, BodyTooLargeError } from './body-limit.js';
 import { UpstreamError, type ApiProxy } from './api.proxy.js';
 import { login, readBody } from './auth/login.js';
@@ -119,6 +119,7 @@ export function createGatewayHandler(deps: GatewayDeps): RequestHandler {
     }
     const { route } = found;
     exchange.route = route.template;
+    nameServerSpan(method, route.template);
 
     if (route.scope !== null) {
       const token = bearerToken(req);

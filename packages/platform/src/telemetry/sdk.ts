@@ -39,6 +39,11 @@ export function createTelemetrySdk(env: Env = process.env): NodeSDK {
         '@opentelemetry/instrumentation-fs': { enabled: false },
         '@opentelemetry/instrumentation-dns': { enabled: false },
         '@opentelemetry/instrumentation-net': { enabled: false },
+        // A span per express layer (express 5 routes through the `router` package) cost the api
+        // more CPU than its database insert; the api names its HTTP server span after the route
+        // template itself (services/api/src/app.ts).
+        '@opentelemetry/instrumentation-express': { enabled: false },
+        '@opentelemetry/instrumentation-router': { enabled: false },
         '@opentelemetry/instrumentation-http': {
           ignoreIncomingRequestHook: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? ''),
         },
