@@ -224,7 +224,12 @@ async function succeed(deps: RunnerDeps, message: Message, lease: RunLease, job:
   deps.metrics.succeeded.inc({ type: job.type });
   observeEndToEnd(deps, job, 'success');
   log.info({ resultKey: stored.resultKey }, 'job succeeded');
-  await deps.queue.remove(message);
+  // The job's outcome is committed: the slot is free now. Should the delete be lost, the message
+  // comes back and is acknowledged as a duplicate without running.
+  deps.queue.removeLater(message, (error) => {
+    deps.metrics.errors.inc({ operation: 'delete message' });
+    log.warn({ err: error }, 'could not delete the message of a finished job; it will come back as a duplicate');
+  });
 }
 
 async function settleFailure(

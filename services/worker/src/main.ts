@@ -61,6 +61,8 @@ runMain('worker', async () => {
       sqs.destroy();
       s3.destroy();
     })
+    // After the poller's drain and before the client closes: deletes still on their way.
+    .onStop('acknowledgements', () => queue.settled())
     .onStop('poller', () => poller.stop());
   await service.start();
   poller.start();

@@ -17,6 +17,10 @@ export type { Message } from '@aws-sdk/client-sqs';
 export interface JobQueuePort {
   receive(max: number, waitSeconds: number, signal?: AbortSignal): Promise<Message[]>;
   remove(message: Message): Promise<void>;
+  /** Deletes without holding the caller: for a message whose job is already settled in Postgres. */
+  removeLater(message: Message, onError: (error: unknown) => void): void;
+  /** Resolves once every removeLater delete has finished (at shutdown, before closing the client). */
+  settled(): Promise<void>;
   setVisibility(message: Message, seconds: number): Promise<void>;
   /** Copies the message (body and attributes) to the DLQ, then deletes the original. */
   deadLetter(message: Message): Promise<void>;
@@ -32,6 +36,7 @@ const DELETE_LINGER_MS = 5;
  */
 export class SqsJobQueue implements JobQueuePort {
   private urls: Promise<{ queue: string; dlq: string }> | undefined;
+  private readonly pendingDeletes = new Set<Promise<void>>();
   private readonly deletes = new DataLoader<Message, void, Message>((messages) => this.deleteBatch(messages), {
     cache: false,
     maxBatchSize: 10,
@@ -84,6 +89,17 @@ export class SqsJobQueue implements JobQueuePort {
   /** Resolves once this message's delete succeeded; a delete SQS refused rejects on its own. */
   remove(message: Message): Promise<void> {
     return this.deletes.load(message);
+  }
+
+  removeLater(message: Message, onError: (error: unknown) => void): void {
+    const deleting: Promise<void> = this.remove(message)
+      .catch(onError)
+      .finally(() => this.pendingDeletes.delete(deleting));
+    this.pendingDeletes.add(deleting);
+  }
+
+  async settled(): Promise<void> {
+    await Promise.all([...this.pendingDeletes]);
   }
 
   private async deleteBatch(messages: readonly Message[]): Promise<Array<void | Error>> {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createPool, createSqsClient, type Pool } from '@conveyor/platform';
 import { migrateJobsSchema } from '@conveyor/jobs';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
@@ -43,6 +43,11 @@ describe('worker drain on SIGTERM (KEDA scale-in)', () => {
     expect(Date.now() - signalled).toBeGreaterThanOrEqual(1_500);
     expect(await waitForStatus(pool, jobId, 'success', 1_000)).toMatchObject({ attempts: 1, result: { json: { sleptMs: 3_000 } } });
     expect(w.output()).toMatch(/waiting for running jobs to finish/);
+    // The finished job's message was deleted before the process exited, not left to come back.
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queues.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    );
+    expect(Attributes).toMatchObject({ ApproximateNumberOfMessages: '0', ApproximateNumberOfMessagesNotVisible: '0' });
   });
 
   it('returns a job that outlives the grace period to the queue, where a second worker completes it', async () => {
