@@ -27,6 +27,8 @@ export const configSchema = z
     WEBHOOK_TIMEOUT_MS: env.int(10_000, 100),
     WEBHOOK_MAX_ATTEMPTS: env.int(8, 1),
     WEBHOOK_MAX_PENDING: env.int(1_000, 1),
+    /** Webhooks to loopback/private/link-local addresses; defaults to allowed outside production only. */
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: z.enum(['true', 'false']).optional(),
     /** Base of resultUrl in webhook bodies, e.g. https://conveyor.example.com. */
     PUBLIC_BASE_URL: z.url().optional(),
     SSE_MAX_STREAMS_PER_TENANT: env.int(20, 1),
@@ -46,6 +48,7 @@ export const configSchema = z
     ...c,
     INTERNAL_TOKEN: c.INTERNAL_TOKEN ?? DEV_INTERNAL_TOKEN,
     WEBHOOK_SECRET: c.WEBHOOK_SECRET ?? DEV_WEBHOOK_SECRET,
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: c.WEBHOOK_ALLOW_PRIVATE_NETWORKS === undefined ? c.NODE_ENV !== 'production' : c.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true',
   }));
 
 export type Config = z.infer<typeof configSchema>;

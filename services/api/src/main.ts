@@ -53,7 +53,12 @@ runMain('api', async () => {
     registry: metrics.registry,
     publicBaseUrl: config.PUBLIC_BASE_URL,
     maxPendingWebhooks: config.WEBHOOK_MAX_PENDING,
-    webhook: { secret: config.WEBHOOK_SECRET, timeoutMs: config.WEBHOOK_TIMEOUT_MS, maxAttempts: config.WEBHOOK_MAX_ATTEMPTS },
+    webhook: {
+      secret: config.WEBHOOK_SECRET,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+      allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
+    },
   });
   service
     .setHandler(app)

@@ -128,7 +128,8 @@ describe('jobs.events consumer: notifications and signed webhooks (real Postgres
       fromBeginning: true,
       commitIntervalMs: 100,
       publicBaseUrl: 'https://conveyor.example.com',
-      webhook: { secret: SECRET, timeoutMs: 2_000, maxAttempts: 4, backoffBaseMs: 50, backoffMaxMs: 200 },
+      // The receivers here listen on loopback.
+      webhook: { secret: SECRET, timeoutMs: 2_000, maxAttempts: 4, backoffBaseMs: 50, backoffMaxMs: 200, allowPrivateNetworks: true },
     });
   });
 

@@ -1,8 +1,10 @@
 import CircuitBreaker from 'opossum';
+import { fetch, type Dispatcher } from 'undici';
 import type { Logger } from '@conveyor/platform';
 import { backoffDelay } from './backoff.js';
 import type { EventsConsumerMetrics } from './events.metrics.js';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, signWebhook } from './webhook.signature.js';
+import { assertPublicHost, blockedTargetOf, webhookDispatcher } from './webhook.target.js';
 
 export interface WebhookOptions {
   /** WEBHOOK_SECRET: the HMAC key receivers verify with. */
@@ -19,6 +21,11 @@ export interface WebhookOptions {
   breakerErrorThresholdPercentage?: number;
   breakerResetTimeoutMs?: number;
   breakerVolumeThreshold?: number;
+  /**
+   * WEBHOOK_ALLOW_PRIVATE_NETWORKS: let webhooks reach loopback, private and link-local addresses.
+   * Off in production: a tenant's callbackUrl must not reach the cluster's own services.
+   */
+  allowPrivateNetworks?: boolean;
 }
 
 export interface WebhookDelivery {
@@ -41,15 +48,17 @@ export class WebhookRejected extends Error {
 }
 
 function isPermanent(error: unknown): boolean {
-  return error instanceof WebhookRejected && error.permanent;
+  return (error instanceof WebhookRejected && error.permanent) || blockedTargetOf(error) !== undefined;
 }
 
 function isOpenCircuit(error: unknown): boolean {
   return (error as { code?: string } | undefined)?.code === 'EOPENBREAKER';
 }
 
-async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<number> {
+async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number, dispatcher: Dispatcher | undefined): Promise<number> {
+  if (dispatcher) assertPublicHost(new URL(url));
   const response = await fetch(url, {
+    dispatcher,
     method: 'POST',
     body,
     headers: { 'content-type': 'application/json', 'user-agent': 'conveyor-webhooks/1', ...headers },
@@ -74,6 +83,8 @@ export class WebhookSender {
   private readonly settledListeners = new Set<() => void>();
   private active = 0;
   private readonly opts: Required<WebhookOptions>;
+  /** Set only when private networks are off: its connections dial public addresses only. */
+  private readonly dispatcher: Dispatcher | undefined;
 
   constructor(
     options: WebhookOptions,
@@ -91,8 +102,10 @@ export class WebhookSender {
       breakerErrorThresholdPercentage: 50,
       breakerResetTimeoutMs: 30_000,
       breakerVolumeThreshold: 5,
+      allowPrivateNetworks: false,
       ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)),
     } as Required<WebhookOptions>;
+    this.dispatcher = this.opts.allowPrivateNetworks ? undefined : webhookDispatcher();
   }
 
   /** Deliveries not yet settled. */
@@ -142,7 +155,9 @@ export class WebhookSender {
       } catch (error) {
         const open = isOpenCircuit(error);
         if (!open) tries += 1;
-        const reason = isPermanent(error)
+        const reason = blockedTargetOf(error)
+          ? 'blocked'
+          : isPermanent(error)
           ? 'rejected'
           : tries >= this.opts.maxAttempts
             ? 'attempts'
@@ -168,7 +183,7 @@ export class WebhookSender {
     const host = hostOf(url);
     let breaker = this.breakers.get(host);
     if (!breaker) {
-      breaker = new CircuitBreaker((target: string, body: string, headers: Record<string, string>) => post(target, body, headers, this.opts.timeoutMs), {
+      breaker = new CircuitBreaker((target: string, body: string, headers: Record<string, string>) => post(target, body, headers, this.opts.timeoutMs, this.dispatcher), {
         // The fetch has its own timeout; opossum's would leave the request running.
         timeout: false,
         errorThresholdPercentage: this.opts.breakerErrorThresholdPercentage,
