@@ -5,20 +5,47 @@ export interface Proc {
   name: string;
   pid: number;
   role: 'service' | 'infra';
+  /** Count its children too, live and exited: Postgres backends come and go with the clients' pools. */
+  tree?: boolean;
 }
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
-/** utime + stime of a process (all its threads) in seconds; 0 once it has gone. */
-export function cpuSeconds(pid: number): number {
+/** The fields of /proc/<pid>/stat after the command name (which may hold spaces); [] once it has gone. */
+function statFields(pid: number): string[] {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may hold spaces; fields are counted after its closing parenthesis.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return 0;
+    return [];
   }
+}
+
+/**
+ * utime + stime of a process (all its threads) in seconds; 0 once it has gone. With `tree`, plus
+ * what its exited children used (cutime + cstime) and what its live children used so far.
+ */
+export function cpuSeconds(pid: number, tree = false): number {
+  const fields = statFields(pid);
+  if (fields.length === 0) return 0;
+  const own = Number(fields[11]) + Number(fields[12]);
+  if (!tree) return own / TICKS_PER_SECOND;
+  let total = own + Number(fields[13]) + Number(fields[14]);
+  for (const entry of readdirSafe('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const child = statFields(Number(entry));
+    if (Number(child[1]) === pid) total += Number(child[11]) + Number(child[12]);
+  }
+  return total / TICKS_PER_SECOND;
+}
+
+/**
+ * The Postgres server as one process tree: every backend of every client, plus the WAL writer,
+ * checkpointer and the rest, so durability costs count and short-lived connections are not missed.
+ */
+export function postgresServer(root: string): Proc {
+  const pid = Number(readFileSync(`${root}/.run/postgres/data/postmaster.pid`, 'utf8').split('\n')[0]);
+  return { name: 'postgres', pid, role: 'infra', tree: true };
 }
 
 export type CpuSnapshot = Map<string, number>;
@@ -30,7 +57,7 @@ function key(p: Proc): string {
 /** Sum per name (several Postgres backends add up to one "postgres" line). */
 export function snapshot(procs: readonly Proc[]): CpuSnapshot {
   const totals: CpuSnapshot = new Map();
-  for (const p of procs) totals.set(key(p), (totals.get(key(p)) ?? 0) + cpuSeconds(p.pid));
+  for (const p of procs) totals.set(key(p), (totals.get(key(p)) ?? 0) + cpuSeconds(p.pid, p.tree));
   return totals;
 }
 

@@ -6,7 +6,7 @@ import { createTestDatabase } from '../../../test/support/database.js';
 import { uniqueName } from '../../../test/support/infra.js';
 import { startService, type RunningService } from '../../../test/support/service-process.js';
 import { platformEnv, prepareNamespace } from '../../../test/support/platform.js';
-import { pidsMatching, type Proc } from '../cpu.js';
+import { pidsMatching, postgresServer, type Proc } from '../cpu.js';
 import { jobBody, type JobTiming, type System } from './system.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -84,12 +84,9 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
         return rows.map((r): JobTiming => ({ createdMs: Number(r.c), startedMs: Number(r.s), dueMs: r.d === null ? null : Number(r.d) }));
       },
       procs: async () => {
-        const backends = await db.query<{ pid: number }>(
-          'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
-        );
         return [
           ...services.map((s): Proc => ({ name: s.name, pid: s.process.pid!, role: 'service' })),
-          ...backends.rows.map((r): Proc => ({ name: 'postgres', pid: r.pid, role: 'infra' })),
+          postgresServer(ROOT),
           { name: 'kafka', pid: kafkaPid, role: 'infra' },
           ...pidsMatching('fauxqs').map((pid): Proc => ({ name: 'sns-sqs-emulator', pid, role: 'infra' })),
         ];

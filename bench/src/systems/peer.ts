@@ -3,10 +3,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 import { freePort, waitForHttp } from '../../../test/support/service-process.js';
-import type { Proc } from '../cpu.js';
+import { postgresServer, type Proc } from '../cpu.js';
 import type { PeerKind } from '../peers/queues.js';
 import { jobBody, type JobTiming, type System } from './system.js';
 
@@ -51,7 +50,6 @@ async function stopChild(child: ChildProcess): Promise<void> {
 /** A peer library behind the same express handler: worker process, server process, fresh store. */
 export async function startPeer(kind: PeerKind, concurrency: number): Promise<System> {
   let database: TestDatabase | undefined;
-  let db: pg.Pool | undefined;
   let url: string;
   let infraProcs: () => Promise<Proc[]>;
   if (kind === 'bullmq') {
@@ -65,11 +63,7 @@ export async function startPeer(kind: PeerKind, concurrency: number): Promise<Sy
   } else {
     database = await createTestDatabase();
     url = database.url;
-    db = new pg.Pool({ connectionString: url, max: 1 });
-    infraProcs = async () =>
-      (await db!.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map(
-        (r): Proc => ({ name: 'postgres', pid: r.pid, role: 'infra' }),
-      );
+    infraProcs = async () => [postgresServer(ROOT)];
   }
 
   const env = { PEER_KIND: kind, PEER_URL: url, PEER_CONCURRENCY: String(concurrency) };
@@ -80,7 +74,6 @@ export async function startPeer(kind: PeerKind, concurrency: number): Promise<Sy
   let server: ChildProcess | undefined;
   const stop = async () => {
     await Promise.all([worker, server].filter((c): c is ChildProcess => c !== undefined).map(stopChild));
-    await db?.end();
     await database?.drop();
   };
   try {
