@@ -25,7 +25,7 @@ export function ruleFile(): RuleFile {
 interface Dashboard {
   title: string;
   templating: { list: Array<{ name: string; type: string }> };
-  panels: Array<{ title: string; datasource: { uid: string }; targets: Array<{ expr: string; datasource: { uid: string } }> }>;
+  panels: Array<{ title: string; datasource: { uid: string }; targets: Array<{ expr: string; datasource: { uid: string }; exemplar?: boolean }> }>;
 }
 
 export function dashboards(): Array<{ file: string; dashboard: Dashboard }> {

@@ -123,7 +123,11 @@ export function platformEnv(namespace: string, databaseUrl: string): Record<stri
 
 /** Migrates the database and provisions topics, queues and bucket with the CLIs `make dev` runs. */
 export async function prepareNamespace(env: Record<string, string>): Promise<void> {
-  const node = (script: string) => run(process.execPath, [path.join(ROOT, script)], { env: { ...process.env, ...env } });
+  const node = (script: string) =>
+    run(process.execPath, [path.join(ROOT, script)], { env: { ...process.env, ...env } }).catch((error: { stdout?: string; message: string }) => {
+      // The CLIs log their failure as JSON on stdout, which execFile's error message leaves out.
+      throw new Error(`${script} failed: ${error.message}\n${error.stdout?.slice(-4000) ?? ''}`, { cause: error });
+    });
   await node('packages/jobs/dist/migrate-cli.js');
   await node('packages/jobs/dist/provision-cli.js');
 }

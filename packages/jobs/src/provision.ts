@@ -69,6 +69,8 @@ async function ensureKafkaTopics(kafka: Kafka, names: string[], partitions: numb
     if (missing.length > 0) {
       await admin.createTopics({
         waitForLeaders: true,
+        // kafkajs waits 5 s by default; a busy broker electing leaders for new partitions can take longer.
+        timeout: 30_000,
         topics: missing.map((topic) => ({ topic, numPartitions: partitions, replicationFactor })),
       });
     }

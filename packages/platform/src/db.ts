@@ -115,7 +115,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (UNREACHABLE_CODES.has(code) || code.startsWith('08') || ['57P01', '57P02', '57P03', '53300'].includes(code)) return true;
   }
   // pg and pg-pool report a lost or never-made connection with these plain errors.
-  if (/^(Connection terminated|timeout exceeded when trying to connect)/.test(error.message)) return true;
+  if (/^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(error.message)) return true;
   if (error instanceof AggregateError) return error.errors.some(isDatabaseUnavailable);
   return error.cause !== undefined && isDatabaseUnavailable(error.cause);
 }

@@ -46,10 +46,12 @@ describe('isDatabaseUnavailable with errors from real connections', () => {
       expect(isDatabaseUnavailable(syntax)).toBe(false);
       const client = await pool.connect();
       const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-      await pool.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+      // With a timeout, pg_terminate_backend returns only once the backend has gone.
+      await pool.query('SELECT pg_terminate_backend($1, 10000)', [rows[0]!.pid]);
       const terminated = await client.query('SELECT 1').then(() => undefined, (error: unknown) => error);
       client.release(true);
-      expect(isDatabaseUnavailable(terminated)).toBe(true);
+      expect(terminated, 'a query on the terminated session fails').toBeInstanceOf(Error);
+      expect(isDatabaseUnavailable(terminated), String(terminated)).toBe(true);
     } finally {
       await pool.end();
       await db.drop();
