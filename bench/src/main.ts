@@ -22,7 +22,10 @@ log(`bench: ${cfg.smoke ? 'SMOKE' : 'full'} run of ${cfg.systems.join(', ')}; lo
 const start = (name: string): Promise<System> => {
   if (name === 'conveyor') {
     const preload = path.join(path.dirname(fileURLToPath(import.meta.url)), 'profile-preload.mjs');
-    const serviceEnv: Record<string, string> = cfg.profile ? { NODE_OPTIONS: `--import ${preload}`, BENCH_PROFILE_DIR: profileDir } : {};
+    // OTEL_* from the bench's environment reach Conveyor's services, so the cost of tracing can be
+    // measured (OTEL_SDK_DISABLED=true, or a ratio sampler).
+    const otel = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('OTEL_') && e[1] !== undefined));
+    const serviceEnv: Record<string, string> = { ...otel, ...(cfg.profile ? { NODE_OPTIONS: `--import ${preload}`, BENCH_PROFILE_DIR: profileDir } : {}) };
     if (cfg.profile) mkdirSync(profileDir, { recursive: true });
     return startConveyor({ concurrency: cfg.concurrency, serviceEnv });
   }
