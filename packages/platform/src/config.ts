@@ -35,6 +35,12 @@ export const env = {
       .enum(['true', 'false', '1', '0', 'yes', 'no'])
       .default(fallback ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  /** A flag whose default depends on other settings (NODE_ENV, say): undefined when unset. */
+  optionalBool: () =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .optional()
+      .transform((v) => (v === undefined ? undefined : v === 'true' || v === '1' || v === 'yes')),
   url: () => z.url(),
   list: () =>
     z

@@ -28,7 +28,7 @@ export const configSchema = z
     WEBHOOK_MAX_ATTEMPTS: env.int(8, 1),
     WEBHOOK_MAX_PENDING: env.int(1_000, 1),
     /** Webhooks to loopback/private/link-local addresses; defaults to allowed outside production only. */
-    WEBHOOK_ALLOW_PRIVATE_NETWORKS: z.enum(['true', 'false']).optional(),
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: env.optionalBool(),
     /** Base of resultUrl in webhook bodies, e.g. https://conveyor.example.com. */
     PUBLIC_BASE_URL: z.url().optional(),
     SSE_MAX_STREAMS_PER_TENANT: env.int(20, 1),
@@ -48,7 +48,7 @@ export const configSchema = z
     ...c,
     INTERNAL_TOKEN: c.INTERNAL_TOKEN ?? DEV_INTERNAL_TOKEN,
     WEBHOOK_SECRET: c.WEBHOOK_SECRET ?? DEV_WEBHOOK_SECRET,
-    WEBHOOK_ALLOW_PRIVATE_NETWORKS: c.WEBHOOK_ALLOW_PRIVATE_NETWORKS === undefined ? c.NODE_ENV !== 'production' : c.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true',
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: c.WEBHOOK_ALLOW_PRIVATE_NETWORKS ?? c.NODE_ENV !== 'production',
   }));
 
 export type Config = z.infer<typeof configSchema>;

@@ -22,7 +22,7 @@ export const configSchema = z
     /** PKCS#8 PEM of the ES256 key dev tokens are signed with; generated at start when unset. */
     JWT_DEV_SIGNING_KEY: z.string().includes('PRIVATE KEY').optional(),
     /** Defaults to on outside production and must stay off in production. */
-    DEV_USERS_ENABLED: z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional(),
+    DEV_USERS_ENABLED: env.optionalBool(),
     CORS_ORIGINS: z
       .string()
       .default('')
@@ -39,8 +39,7 @@ export const configSchema = z
   })
   .superRefine((c, ctx) => {
     if (c.NODE_ENV !== 'production') return;
-    const devUsers = c.DEV_USERS_ENABLED;
-    if (devUsers === 'true' || devUsers === '1' || devUsers === 'yes') {
+    if (c.DEV_USERS_ENABLED === true) {
       ctx.addIssue({ code: 'custom', path: ['DEV_USERS_ENABLED'], message: 'dev users must not be enabled in production' });
     }
     if (!c.JWKS_URL) ctx.addIssue({ code: 'custom', path: ['JWKS_URL'], message: 'required in production' });
@@ -51,10 +50,9 @@ export const configSchema = z
   })
   .transform((c) => {
     const production = c.NODE_ENV === 'production';
-    const devUsers = c.DEV_USERS_ENABLED === undefined ? !production : ['true', '1', 'yes'].includes(c.DEV_USERS_ENABLED);
     return {
       ...c,
-      DEV_USERS_ENABLED: devUsers,
+      DEV_USERS_ENABLED: c.DEV_USERS_ENABLED ?? !production,
       // Only outside production, where the api uses the same well-known dev value.
       API_INTERNAL_TOKEN: c.API_INTERNAL_TOKEN ?? DEV_INTERNAL_TOKEN,
     };
