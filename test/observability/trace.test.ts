@@ -39,8 +39,9 @@ describe('one trace per job across every hop', () => {
       const spans = receiver.spans.filter((s) => s.traceId === traceId);
       const worker = spans.find((s) => s.service === 'worker' && s.kind === CONSUMER && s.attributes['conveyor.job.id'] === jobId);
       const dbWrites = worker && spans.filter((s) => (s.attributes['db.system'] ?? s.attributes['db.system.name']) === 'postgresql' && ancestors(spans, s).includes(worker));
-      const gateway = spans.some((s) => s.service === 'gateway' && s.kind === SERVER);
-      if (worker && gateway && dbWrites && dbWrites.length > 0) return { traceId, spans, worker };
+      // Each service exports on its own schedule: wait until the worker's span links up to the gateway.
+      const linked = worker && ancestors(spans, worker).some((s) => s.service === 'gateway' && s.kind === SERVER);
+      if (worker && linked && dbWrites && dbWrites.length > 0) return { traceId, spans, worker };
       if (Date.now() > deadline) {
         throw new Error(`trace ${traceId} of job ${jobId} is incomplete:\n${formatTree(spans)}`);
       }
