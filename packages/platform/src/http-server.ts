@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { runReadinessChecks, type ReadinessCheck } from './health.js';
 import { exposeMetrics } from './metrics.js';
+import { traceRequests } from './telemetry/server-span.js';
 
 export type RequestHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -27,6 +28,7 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 
 /** Routes the operational endpoints every service has; kept off express so they stay cheap. */
 export function createOpsRouter(options: OpsServerOptions): RequestHandler {
+  const handler = options.handler && traceRequests(options.handler);
   return (req, res) => {
     const path = req.url?.split('?')[0];
     if (req.method === 'GET' && path === '/healthz') return sendJson(res, 200, { status: 'ok' });
@@ -48,7 +50,7 @@ export function createOpsRouter(options: OpsServerOptions): RequestHandler {
       );
       return;
     }
-    if (options.handler) return options.handler(req, res);
+    if (handler) return handler(req, res);
     sendJson(res, 404, { error: 'not found' });
   };
 }

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { trace } from '@opentelemetry/api';
+import { context, propagation } from '@opentelemetry/api';
 import { Pool, errors as undiciErrors } from 'undici';
 import { BodyTooLargeError, limitBody } from './body-limit.js';
 import type { Principal } from './scopes.js';
@@ -51,13 +51,11 @@ export interface ApiProxy {
 
 export function upstreamHeaders(
   incoming: IncomingHttpHeaders,
-  { requestId, principal, internalToken, remoteAddress, propagateTrace }: {
+  { requestId, principal, internalToken, remoteAddress }: {
     requestId: string;
     principal: Principal | null;
     internalToken: string;
     remoteAddress: string | undefined;
-    /** False when OpenTelemetry's undici instrumentation injects the gateway's own span context. */
-    propagateTrace: boolean;
   },
 ): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
@@ -65,7 +63,6 @@ export function upstreamHeaders(
     if (value === undefined || HOP_BY_HOP.has(name) || name.startsWith(IDENTITY_PREFIX)) continue;
     // The token was checked here; the api trusts the identity headers, not a second copy of it.
     if (name === 'authorization' || name === 'cookie' || name === 'x-request-id') continue;
-    if (!propagateTrace && (name === 'traceparent' || name === 'tracestate')) continue;
     headers[name] = value;
   }
   headers['x-request-id'] = requestId;
@@ -77,6 +74,8 @@ export function upstreamHeaders(
   }
   const prior = incoming['x-forwarded-for'];
   if (remoteAddress) headers['x-forwarded-for'] = prior ? `${String(prior)}, ${remoteAddress}` : remoteAddress;
+  // The api continues the gateway's span; without a tracing SDK the client's traceparent passes as is.
+  propagation.inject(context.active(), headers);
   return headers;
 }
 
@@ -138,7 +137,6 @@ export function createApiProxy(settings: { apiUrl: string; internalToken: string
             principal,
             internalToken: settings.internalToken,
             remoteAddress: req.socket.remoteAddress,
-            propagateTrace: trace.getActiveSpan() === undefined,
           }),
           body: body as never,
           signal: abort.signal,

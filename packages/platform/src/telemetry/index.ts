@@ -16,3 +16,4 @@ export function nameServerSpan(method: string, routeTemplate: string): void {
 }
 
 export * from './messaging.js';
+export * from './server-span.js';

@@ -44,9 +44,18 @@ export function createTelemetrySdk(env: Env = process.env): NodeSDK {
         // template itself (services/api/src/app.ts).
         '@opentelemetry/instrumentation-express': { enabled: false },
         '@opentelemetry/instrumentation-router': { enabled: false },
-        '@opentelemetry/instrumentation-http': {
-          ignoreIncomingRequestHook: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? ''),
-        },
+        // Incoming requests get their SERVER span from the platform's HTTP server (traceRequests)
+        // and the gateway injects the context it forwards; patching every request of the process
+        // cost more CPU per job than the rest of tracing together. Webhook calls get no span.
+        '@opentelemetry/instrumentation-http': { enabled: false },
+        '@opentelemetry/instrumentation-undici': { enabled: false },
+        // Kafka, SNS and SQS hops carry Conveyor's own messaging spans (messaging.ts, job-runner.ts),
+        // one per job and batch; the libraries' spans repeated them per call and per message.
+        '@opentelemetry/instrumentation-kafkajs': { enabled: false },
+        '@opentelemetry/instrumentation-aws-sdk': { enabled: false },
+        '@opentelemetry/instrumentation-dataloader': { enabled: false },
+        // Database spans only inside a job's or a request's trace, without one per pool checkout.
+        '@opentelemetry/instrumentation-pg': { requireParentSpan: true, ignoreConnectSpans: true },
       }),
     ],
   });
