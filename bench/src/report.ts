@@ -17,7 +17,7 @@ export function table(results: Record<string, Figures>): string {
     ['   errors at saturation', (f) => String(f.accepted?.errors ?? '-')],
     ['   submit p50 ms @50%', (f) => range(f.accepted?.atHalf?.p50Ms)],
     ['   submit p99 ms @50%', (f) => range(f.accepted?.atHalf?.p99Ms)],
-    ['2. e2e drain jobs/s', (f) => fmt(f.endToEnd?.drainJobsPerSecond, 0)],
+    ['2. e2e drain jobs/s', (f) => `${fmt(f.endToEnd?.drainJobsPerSecond, 0)}${f.endToEnd && f.endToEnd.drainFinished < f.endToEnd.drainJobs ? '*' : ''}`],
     ['   e2e sustained jobs/s', (f) => range(f.endToEnd?.sustainedJobsPerSecond, 0)],
     ['3. enqueue->start p50 ms @25%', (f) => range(f.enqueueToStart?.at25pct?.p50Ms)],
     ['   enqueue->start p99 ms @25%', (f) => range(f.enqueueToStart?.at25pct?.p99Ms)],
@@ -27,12 +27,14 @@ export function table(results: Record<string, Figures>): string {
     ['   delayed lateness p99 ms', (f) => fmt(f.delayed?.p99)],
     ['   delayed lateness max ms', (f) => fmt(f.delayed?.max)],
     ['   delayed jobs run early', (f) => String(f.delayed?.early ?? '-')],
+    ['   delayed jobs unfinished', (f) => String(f.delayed?.unfinished ?? '-')],
     ['5. CPU s / 1k jobs (total)', (f) => fmt(f.cpuSecondsPer1000Jobs?.total, 3)],
   ];
   const widths = [Math.max(...rows.map((r) => r[0].length)), ...systems.map((s) => Math.max(s.length, ...rows.map((r) => r[1](results[s]!).length)))];
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[0]!) : c.padStart(widths[i]!))).join('  ');
   const out = [line(['', ...systems]), line(widths.map((w) => '-'.repeat(w)))];
   for (const [label, get] of rows) out.push(line([label, ...systems.map((s) => get(results[s]!))]));
+  out.push('* the drain did not finish in time: the rate counts the jobs finished by the deadline');
   out.push('', 'CPU s / 1k jobs per process:');
   for (const s of systems) {
     const cpu = results[s]!.cpuSecondsPer1000Jobs ?? {};

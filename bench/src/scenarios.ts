@@ -19,19 +19,30 @@ export async function runScenarios(system: System, cfg: BenchConfig, log: Log) {
     seq += r.sent;
     return r;
   };
-  /** Waits until every accepted job has finished, so runs never overlap; returns when it did. */
-  const drained = async (what: string): Promise<number> => {
-    const deadline = performance.now() + cfg.drainTimeoutSeconds * 1000;
-    for (;;) {
-      const done = await system.completed();
-      if (done >= submitted) return performance.now();
-      if (performance.now() > deadline) {
-        warnings.push(`${what}: ${submitted - done} of ${submitted} accepted jobs unfinished after ${cfg.drainTimeoutSeconds} s`);
-        log(`  ! ${warnings.at(-1)}`);
-        return performance.now();
+  let discarded = 0;
+  /**
+   * Waits until every accepted job has finished, so runs never overlap; returns when it did. A
+   * system that cannot finish in time has its backlog discarded (when it can) so the next run
+   * starts clean; the jobs it had started are still waited for.
+   */
+  const drained = async (what: string, timeoutSeconds = cfg.settleSeconds): Promise<{ at: number; completed: number }> => {
+    const waitUntil = async (deadline: number) => {
+      for (;;) {
+        if ((await system.completed()) >= submitted) return true;
+        if (performance.now() > deadline) return false;
+        await sleep(50);
       }
-      await sleep(50);
-    }
+    };
+    if (await waitUntil(performance.now() + timeoutSeconds * 1000)) return { at: performance.now(), completed: await system.completed() };
+    const cutOff = { at: performance.now(), completed: await system.completed() };
+    const unfinished = submitted - cutOff.completed;
+    const dropped = system.discardBacklog ? await system.discardBacklog() : 0;
+    submitted -= dropped;
+    discarded += dropped;
+    warnings.push(`${what}: ${unfinished} of the accepted jobs unfinished after ${timeoutSeconds} s${dropped ? `; ${dropped} not yet started were discarded` : ''}`);
+    log(`  ! ${warnings.at(-1)}`);
+    if (!(await waitUntil(performance.now() + timeoutSeconds * 1000))) log(`  ! ${what}: still ${submitted - (await system.completed())} unfinished; the next run overlaps`);
+    return cutOff;
   };
   try {
     log(`  warm-up ${cfg.warmupSeconds} s`);
@@ -72,10 +83,12 @@ export async function runScenarios(system: System, cfg: BenchConfig, log: Log) {
     const base = await system.completed();
     const t0 = performance.now();
     const drain = count(await closedLoop(pool, system.target('drain'), cfg.saturation.connections, { requests: cfg.drainJobs }, seq));
-    const t1 = await drained('drain');
+    const drainEnd = await drained('drain', cfg.drainTimeoutSeconds);
     const cpu = perThousand(before, snapshot(procs), Math.max(1, (await system.completed()) - base));
-    const drainRate = drain.ok / ((t1 - t0) / 1000);
-    log(`  2. drain of ${drain.ok}: ${round(drainRate)} jobs/s end to end; 5. CPU s/1k jobs ${cpu.total}`);
+    // A drain cut short counts what had finished by its deadline.
+    const drainFinished = Math.min(drain.ok, drainEnd.completed - base);
+    const drainRate = drainFinished / ((drainEnd.at - t0) / 1000);
+    log(`  2. drain of ${drain.ok}: ${round(drainRate)} jobs/s end to end${drainFinished < drain.ok ? ` (${drainFinished} finished in time)` : ''}; 5. CPU s/1k jobs ${cpu.total}`);
 
     // Sustained: offered 1.2x the drain rate (capped by what is accepted) for a while; completions per second in the window.
     const sustained: number[] = [];
@@ -124,17 +137,19 @@ export async function runScenarios(system: System, cfg: BenchConfig, log: Log) {
     await sleep(Math.max(0, dueStart + (cfg.delayed.windowSeconds - cfg.delayed.leadSeconds) * 1000 - Date.now()));
     await drained('delayed');
     const lateness = (await system.timings('delayed')).filter((t) => t.dueMs !== null).map((t) => t.startedMs - t.dueMs!);
-    const delayed = { jobs: sent.ok, finished: lateness.length, ...latencySummary(lateness), early: lateness.filter((l) => l < 0).length, minMs: round(Math.min(...lateness)) };
+    // Percentiles cover the jobs that ran; `unfinished` ones (discarded) were later than all of them.
+    const delayed = { jobs: sent.ok, finished: lateness.length, unfinished: sent.ok - lateness.length, ...latencySummary(lateness), early: lateness.filter((l) => l < 0).length, minMs: round(Math.min(...lateness)) };
     distributions.lateness = quantiles(lateness);
     log(`  4. delayed lateness p50 ${delayed.p50} ms p99 ${delayed.p99} ms max ${delayed.max} ms, early ${delayed.early}`);
 
     return {
       description: system.description,
       accepted,
-      endToEnd: { drainJobs: drain.ok, drainJobsPerSecond: round(drainRate), drainErrors: drain.errors, sustainedJobsPerSecond: spread(sustained) },
+      endToEnd: { drainJobs: drain.ok, drainFinished, drainJobsPerSecond: round(drainRate), drainErrors: drain.errors, sustainedJobsPerSecond: spread(sustained) },
       enqueueToStart: { ...startLatency, distributions },
       delayed,
       cpuSecondsPer1000Jobs: cpu,
+      discardedJobs: discarded,
       warnings,
     };
   } finally {

@@ -3,10 +3,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 import { freePort, waitForHttp } from '../../../test/support/service-process.js';
 import { postgresServer, type Proc } from '../cpu.js';
-import type { PeerKind } from '../peers/queues.js';
+import { BOSS_BACKLOG_SQL, type PeerKind } from '../peers/queues.js';
 import { jobBody, type JobTiming, type System } from './system.js';
 
 const BENCH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -16,8 +17,8 @@ const REDIS_DB = 7;
 
 const DESCRIPTIONS: Record<PeerKind, string> = {
   bullmq: 'express POST /jobs -> BullMQ (Redis, appendonly everysec) -> worker',
-  pgboss: 'express POST /jobs -> pg-boss 10 defaults (poll 2 s, batch 1) -> worker',
-  'pgboss-tuned': 'express POST /jobs -> pg-boss 10 tuned (poll 0.5 s, batch 16) -> worker',
+  pgboss: 'express POST /jobs -> pg-boss 10 defaults (16 loops, batch 1, poll 2 s) -> worker',
+  'pgboss-tuned': 'express POST /jobs -> pg-boss 10 tuned (16 loops, batch 32, poll 0.5 s) -> worker',
 };
 
 function spawnPeer(script: string, env: Record<string, string>): ChildProcess {
@@ -107,6 +108,17 @@ export async function startPeer(kind: PeerKind, concurrency: number): Promise<Sy
       { name: 'worker', pid: worker.pid!, role: 'service' },
       ...(await infraProcs()),
     ],
+    ...(database ? { discardBacklog: () => discardBossBacklog(url) } : {}),
     stop,
   };
+}
+
+async function discardBossBacklog(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(BOSS_BACKLOG_SQL)).rowCount ?? 0;
+  } finally {
+    await client.end();
+  }
 }

@@ -21,6 +21,11 @@ export interface System {
   timings: (run: string) => Promise<JobTiming[]>;
   /** Every process doing this system's work, its servers marked "infra". */
   procs: () => Promise<Proc[]>;
+  /**
+   * Deletes accepted jobs that have not started, for a system too slow to finish a run in time
+   * (pg-boss's defaults); returns how many, so the harness stops waiting for them.
+   */
+  discardBacklog?: () => Promise<number>;
   stop: () => Promise<void>;
 }
 
