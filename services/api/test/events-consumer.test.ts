@@ -157,6 +157,29 @@ describe('jobs.events consumer: notifications and signed webhooks (real Postgres
     expect(await metric('conveyor_notifications_written_total')).toBe(2);
   });
 
+  it('a burst of terminal events is handled together: one notice per job, a vanished job skipped, every offset committed', async () => {
+    const jobIds = await Promise.all(Array.from({ length: 40 }, (_, i) => finishedJob('burst', undefined, i % 4 === 0 ? 'failed' : 'success')));
+    const records = jobIds.map((id, i) => asRecord(event(id, 'burst', i % 4 === 0 ? 'failed' : 'succeeded', i % 4 === 0 ? { error: 'handler exploded' } : {})));
+    records.splice(20, 0, asRecord(event('00000000-0000-4000-8000-000000000000', 'burst', 'succeeded')));
+    const written = await metric('conveyor_notifications_written_total');
+    await produce(...records);
+    const { rows } = await waitForRows(40);
+    expect(rows.filter((r) => r.kind === 'failed')).toHaveLength(10);
+    expect(rows.find((r) => r.kind === 'failed')!.message).toMatch(/failed: handler exploded$/);
+    expect(await metric('conveyor_notifications_written_total')).toBe(written + 40);
+    const end = await endOffset();
+    await waitUntil(async () => (await committedOffset()) === end, 10_000, 'the offset committed past the burst');
+
+    async function waitForRows(count: number) {
+      let found = { rows: [] as Array<{ kind: string; message: string }> };
+      await waitUntil(async () => {
+        found = await pool.query("SELECT kind, message FROM notifications WHERE tenant = 'burst'");
+        return found.rows.length >= count;
+      }, 20_000, `${count} notifications`);
+      return found;
+    }
+  });
+
   it('a webhook reaches the callback URL with a signature that verifies and the documented body', async () => {
     const receiver = await startReceiver((_, res) => res.writeHead(204).end());
     receivers.push(receiver);

@@ -2,7 +2,7 @@ import type { Kafka, Logger, Pool, Registry } from '@conveyor/platform';
 import type { Topology } from '@conveyor/jobs';
 import { createEventsConsumerMetrics } from './events.metrics.js';
 import { outcomeOf, parseJobEventMessage, type JobEventMessage, type Outcome } from './job-event.message.js';
-import { findFinishedJob, insertNotification, type FinishedJob } from './notifications.repo.js';
+import { findFinishedJobs, insertNotifications, type FinishedJob, type NewNotification } from './notifications.repo.js';
 import { OffsetTracker } from './offset-tracker.js';
 import { WebhookSender, type WebhookOptions } from './webhook.sender.js';
 
@@ -63,6 +63,12 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
+/** Events handled by one pair of statements; a fetched batch can hold thousands. */
+const MAX_BATCH = 500;
+
+/** How long stop() waits for a start in progress (a broker that does not answer) before giving up on it. */
+const START_WAIT_MS = 5_000;
+
 /**
  * Consumes jobs.events: on a job's terminal event, writes its owner's notification and fires its
  * callbackUrl webhook.
@@ -75,9 +81,6 @@ function isHttpUrl(value: string): boolean {
  * webhook sender). The cost is a replay of the events behind a slow delivery after a crash, bounded
  * by maxPendingWebhooks and the sender's maxAgeMs, which a durable deliveries table would avoid.
  */
-/** How long stop() waits for a start in progress (a broker that does not answer) before giving up on it. */
-const START_WAIT_MS = 5_000;
-
 export async function startJobEventsConsumer(options: JobEventsConsumerOptions): Promise<{ stop(): Promise<void> }> {
   const { kafka, pool, topology, registry } = options;
   const topic = topology.topics.events;
@@ -146,27 +149,56 @@ export async function startJobEventsConsumer(options: JobEventsConsumerOptions):
       .catch((error: unknown) => logger.error({ err: error, eventId: event.eventId }, 'webhook delivery crashed'));
   };
 
-  /** Returns true when the message is finished, false when a webhook now owns its completion. */
-  const handle = async (event: JobEventMessage, partition: number, offset: string): Promise<boolean> => {
-    metrics.consumed.inc({ type: event.type });
-    const outcome = outcomeOf(event.type);
-    if (!outcome) return true;
-    const job = await findFinishedJob(pool, event.jobId);
-    if (!job) {
-      logger.warn({ jobId: event.jobId, eventId: event.eventId }, 'terminal event for a job that no longer exists; skipped');
-      return true;
+  /**
+   * Handles one fetched batch of a partition: the jobs of its terminal events are read in one
+   * query and their notices written in one. Each message is settled on its own: at once, or when
+   * its webhook settles.
+   */
+  const handleBatch = async (partition: number, messages: ReadonlyArray<{ offset: string; value: Buffer | null }>) => {
+    const terminal: Array<{ event: JobEventMessage; outcome: Outcome; offset: string }> = [];
+    for (const { offset, value } of messages) {
+      tracker.begin(partition, offset);
+      const parsed = parseJobEventMessage(value);
+      if (!parsed.ok) {
+        metrics.malformed.inc();
+        logger.warn({ partition, offset, reason: parsed.reason }, 'malformed jobs.events record skipped');
+        settle(partition, offset);
+        continue;
+      }
+      metrics.consumed.inc({ type: parsed.event.type });
+      const outcome = outcomeOf(parsed.event.type);
+      if (outcome) terminal.push({ event: parsed.event, outcome, offset });
+      else settle(partition, offset);
     }
-    const { message, body } = completionNotice(event, job, outcome, options.publicBaseUrl);
-    const inserted = await insertNotification(pool, { tenant: job.tenant, owner: job.owner, jobId: job.id, kind: event.type, message });
-    if (inserted) metrics.notificationsWritten.inc();
-    if (!job.callbackUrl || recentlyDelivered.has(event.eventId)) return true;
-    if (!isHttpUrl(job.callbackUrl)) {
-      metrics.webhooksFailed.inc({ reason: 'invalid_url' });
-      logger.warn({ jobId: job.id }, 'callback URL is not http(s); webhook skipped');
-      return true;
+    if (terminal.length === 0) return;
+    // A failure here (Postgres down) leaves the offsets in flight; kafkajs re-delivers the batch.
+    const jobs = await findFinishedJobs(pool, terminal.map((t) => t.event.jobId));
+    const notices: NewNotification[] = [];
+    const deliveries: Array<{ event: JobEventMessage; offset: string; job: FinishedJob; body: WebhookBody }> = [];
+    for (const { event, outcome, offset } of terminal) {
+      const job = jobs.get(event.jobId);
+      if (!job) {
+        logger.warn({ jobId: event.jobId, eventId: event.eventId }, 'terminal event for a job that no longer exists; skipped');
+        continue;
+      }
+      const { message, body } = completionNotice(event, job, outcome, options.publicBaseUrl);
+      notices.push({ tenant: job.tenant, owner: job.owner, jobId: job.id, kind: event.type, message });
+      deliveries.push({ event, offset, job, body });
     }
-    sendWebhook(event, job.callbackUrl, body, partition, offset);
-    return false;
+    metrics.notificationsWritten.inc(await insertNotifications(pool, notices));
+    const found = new Set(deliveries.map((d) => d.offset));
+    for (const { offset } of terminal) if (!found.has(offset)) settle(partition, offset);
+    for (const { event, offset, job, body } of deliveries) {
+      if (!job.callbackUrl || recentlyDelivered.has(event.eventId)) {
+        settle(partition, offset);
+      } else if (!isHttpUrl(job.callbackUrl)) {
+        metrics.webhooksFailed.inc({ reason: 'invalid_url' });
+        logger.warn({ jobId: job.id }, 'callback URL is not http(s); webhook skipped');
+        settle(partition, offset);
+      } else {
+        sendWebhook(event, job.callbackUrl, body, partition, offset);
+      }
+    }
   };
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -178,22 +210,13 @@ export async function startJobEventsConsumer(options: JobEventsConsumerOptions):
     await consumer.subscribe({ topic, fromBeginning: options.fromBeginning ?? false });
     await consumer.run({
       autoCommit: false,
-      eachMessage: async ({ partition, message, pause }) => {
-        const { offset } = message;
-        tracker.begin(partition, offset);
-        const parsed = parseJobEventMessage(message.value);
-        if (!parsed.ok) {
-          metrics.malformed.inc();
-          logger.warn({ partition, offset, reason: parsed.reason }, 'malformed jobs.events record skipped');
-          settle(partition, offset);
-          return;
+      eachBatch: async ({ batch, pause }) => {
+        for (let i = 0; i < batch.messages.length; i += MAX_BATCH) {
+          await handleBatch(batch.partition, batch.messages.slice(i, i + MAX_BATCH));
         }
-        // A failure here (Postgres down) leaves the offset in flight; kafkajs re-delivers the message.
-        const finished = await handle(parsed.event, partition, offset);
-        if (finished) settle(partition, offset);
-        else if (sender.pending >= maxPending && !paused.has(partition)) {
-          logger.warn({ partition, pending: sender.pending }, 'too many webhooks in flight; pausing partition');
-          paused.add(partition);
+        if (sender.pending >= maxPending && !paused.has(batch.partition)) {
+          logger.warn({ partition: batch.partition, pending: sender.pending }, 'too many webhooks in flight; pausing partition');
+          paused.add(batch.partition);
           pause();
         }
       },

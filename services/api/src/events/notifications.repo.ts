@@ -12,13 +12,15 @@ export interface FinishedJob {
   finishedAt: Date | null;
 }
 
-export async function findFinishedJob(db: Queryable, jobId: string): Promise<FinishedJob | undefined> {
+/** The jobs of one batch of events, by id; ids of jobs that no longer exist are absent. */
+export async function findFinishedJobs(db: Queryable, jobIds: readonly string[]): Promise<Map<string, FinishedJob>> {
+  if (jobIds.length === 0) return new Map();
   const { rows } = await db.query<FinishedJob>(
     `SELECT id, tenant, owner, type, callback_url AS "callbackUrl", error, finished_at AS "finishedAt"
-       FROM jobs WHERE id = $1`,
-    [jobId],
+       FROM jobs WHERE id = ANY($1::uuid[])`,
+    [[...new Set(jobIds)]],
   );
-  return rows[0];
+  return new Map(rows.map((job) => [job.id, job]));
 }
 
 export interface NewNotification {
@@ -29,12 +31,14 @@ export interface NewNotification {
   message: string;
 }
 
-/** Inserts the notice once per (job, kind): a redelivered event is a no-op. True when inserted. */
-export async function insertNotification(db: Queryable, n: NewNotification): Promise<boolean> {
+/** Inserts each notice once per (job, kind), in one statement: a redelivered event is a no-op. Returns how many were new. */
+export async function insertNotifications(db: Queryable, notices: readonly NewNotification[]): Promise<number> {
+  if (notices.length === 0) return 0;
   const { rowCount } = await db.query(
-    `INSERT INTO notifications (tenant, owner, job_id, kind, message) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO notifications (tenant, owner, job_id, kind, message)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[])
      ON CONFLICT (job_id, kind) DO NOTHING`,
-    [n.tenant, n.owner, n.jobId, n.kind, n.message],
+    [notices.map((n) => n.tenant), notices.map((n) => n.owner), notices.map((n) => n.jobId), notices.map((n) => n.kind), notices.map((n) => n.message)],
   );
-  return rowCount === 1;
+  return rowCount ?? 0;
 }
