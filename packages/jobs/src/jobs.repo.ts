@@ -60,53 +60,79 @@ function canonicalJson(value: unknown): unknown {
  * A job due later is `scheduled`; otherwise `queued` and unpublished, for the outbox relay.
  */
 export async function createJob(db: Queryable, job: NewJob, now = new Date()): Promise<CreateJobOutcome> {
-  const id = randomUUID();
-  const hash = requestHash(job);
-  const scheduled = job.runAt !== undefined && job.runAt.getTime() > now.getTime();
-  const status: JobStatus = scheduled ? 'scheduled' : 'queued';
-  const { rows } = await db.query<{ id: string; status: JobStatus }>(
+  const [outcome] = await createJobs(db, [job], now);
+  return outcome!;
+}
+
+/**
+ * createJob for many jobs in one statement (the api coalesces concurrent requests), outcomes in
+ * the order given. Two jobs of the batch with the same idempotency key behave as two requests in
+ * a row: the first is created, the second replays it or conflicts with it.
+ */
+export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = new Date()): Promise<CreateJobOutcome[]> {
+  const rows = jobs.map((job) => ({
+    id: randomUUID(),
+    hash: requestHash(job),
+    status: (job.runAt !== undefined && job.runAt.getTime() > now.getTime() ? 'scheduled' : 'queued') as JobStatus,
+    job,
+  }));
+  const column = <T>(pick: (row: (typeof rows)[number]) => T) => rows.map(pick);
+  const { rows: inserted } = await db.query<{ id: string; status: JobStatus }>(
     `WITH inserted AS (
        INSERT INTO jobs (id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds,
                          run_at, callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::smallint[],
+                            $8::int[], $9::int[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[],
+                            $15::text[], $16::text[])
        ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING id, status
+       RETURNING id, status, type
      ), event AS (
        INSERT INTO job_events (job_id, type, data)
-       SELECT id, 'created', jsonb_build_object('status', status, 'type', $4::text) FROM inserted
+       SELECT id, 'created', jsonb_build_object('status', status, 'type', type) FROM inserted
      )
      SELECT id, status FROM inserted`,
     [
-      id,
-      job.tenant,
-      job.owner,
-      job.type,
-      JSON.stringify(job.payload ?? {}),
-      status,
-      job.priority ?? 0,
-      job.maxAttempts ?? 3,
-      job.timeoutSeconds ?? 300,
-      job.runAt ?? null,
-      job.callbackUrl ?? null,
-      job.idempotencyKey ?? null,
-      hash,
-      job.traceparent ?? null,
-      job.traceId ?? null,
-      job.requestId ?? null,
+      column((r) => r.id),
+      column((r) => r.job.tenant),
+      column((r) => r.job.owner),
+      column((r) => r.job.type),
+      column((r) => JSON.stringify(r.job.payload ?? {})),
+      column((r) => r.status),
+      column((r) => r.job.priority ?? 0),
+      column((r) => r.job.maxAttempts ?? 3),
+      column((r) => r.job.timeoutSeconds ?? 300),
+      column((r) => r.job.runAt ?? null),
+      column((r) => r.job.callbackUrl ?? null),
+      column((r) => r.job.idempotencyKey ?? null),
+      column((r) => r.hash),
+      column((r) => r.job.traceparent ?? null),
+      column((r) => r.job.traceId ?? null),
+      column((r) => r.job.requestId ?? null),
     ],
   );
-  if (rows[0]) return { kind: 'created', jobId: rows[0].id, status: rows[0].status };
+  const created = new Map(inserted.map((row) => [row.id, row.status]));
+  const outcomes: Array<CreateJobOutcome | undefined> = rows.map((row) => {
+    const status = created.get(row.id);
+    return status === undefined ? undefined : { kind: 'created', jobId: row.id, status };
+  });
+  const taken = rows.filter((row) => !created.has(row.id));
+  if (taken.length === 0) return outcomes as CreateJobOutcome[];
 
-  // The key was taken: by a replay of this request, or by a different one.
-  const existing = await db.query<{ id: string; status: JobStatus; request_hash: string }>(
-    'SELECT id, status, request_hash FROM jobs WHERE tenant = $1 AND idempotency_key = $2',
-    [job.tenant, job.idempotencyKey],
+  // Those keys were taken: by a replay of the same request, or by a different one.
+  const { rows: holders } = await db.query<{ id: string; status: JobStatus; request_hash: string; tenant: string; idempotency_key: string }>(
+    `SELECT id, status, request_hash, tenant, idempotency_key FROM jobs
+      WHERE (tenant, idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [taken.map((r) => r.job.tenant), taken.map((r) => r.job.idempotencyKey)],
   );
-  const first = existing.rows[0];
-  if (!first) throw new Error('idempotency key conflict but no job holds the key');
-  return first.request_hash === hash
-    ? { kind: 'replayed', jobId: first.id, status: first.status }
-    : { kind: 'conflict', jobId: first.id };
+  const holderOf = new Map(holders.map((h) => [`${h.tenant}\u0000${h.idempotency_key}`, h]));
+  return rows.map((row, i) => {
+    if (outcomes[i]) return outcomes[i];
+    const first = holderOf.get(`${row.job.tenant}\u0000${row.job.idempotencyKey}`);
+    if (!first) throw new Error('idempotency key conflict but no job holds the key');
+    return first.request_hash === row.hash
+      ? { kind: 'replayed', jobId: first.id, status: first.status }
+      : { kind: 'conflict', jobId: first.id };
+  });
 }
 
 /** Appends a lifecycle event; the outbox relay publishes it to jobs.events. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '@conveyor/platform';
-import { createJob, migrateJobsSchema } from '@conveyor/jobs';
+import { createJob, createJobs, migrateJobsSchema } from '@conveyor/jobs';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 
 describe('createJob against real Postgres', () => {
@@ -54,5 +54,31 @@ describe('createJob against real Postgres', () => {
     expect(a.kind).toBe('created');
     expect(b.kind).toBe('created');
     expect(a.jobId).not.toBe(b.jobId);
+  });
+
+  it('stores a batch in one statement, outcomes in order; a key repeated inside the batch replays or conflicts with its first use', async () => {
+    const later = new Date(Date.now() + 60_000);
+    const outcomes = await createJobs(pool, [
+      { ...base, payload: { n: 1 } },
+      { ...base, idempotencyKey: 'batch-key', payload: { n: 2 } },
+      { ...base, runAt: later, payload: { n: 3 }, priority: 5, maxAttempts: 7, timeoutSeconds: 9, callbackUrl: 'https://example.com/hook' },
+      { ...base, idempotencyKey: 'batch-key', payload: { n: 2 } },
+      { ...base, idempotencyKey: 'batch-key', payload: { n: 99 } },
+      { ...base, tenant: 'other', idempotencyKey: 'batch-key', payload: { n: 2 } },
+    ]);
+    expect(outcomes.map((o) => o.kind)).toEqual(['created', 'created', 'created', 'replayed', 'conflict', 'created']);
+    expect(outcomes[3]!.jobId).toBe(outcomes[1]!.jobId);
+    expect(outcomes[4]!.jobId).toBe(outcomes[1]!.jobId);
+    expect(outcomes[5]!.jobId).not.toBe(outcomes[1]!.jobId);
+    expect(outcomes.map((o) => ('status' in o ? o.status : null))).toEqual(['queued', 'queued', 'scheduled', 'queued', null, 'queued']);
+    const { rows } = await pool.query(
+      `SELECT payload, priority, max_attempts, timeout_seconds, run_at, callback_url,
+              (SELECT array_agg(type) FROM job_events e WHERE e.job_id = j.id) AS events
+         FROM jobs j WHERE id = $1`,
+      [outcomes[2]!.jobId],
+    );
+    expect(rows[0]).toEqual({ payload: { n: 3 }, priority: 5, max_attempts: 7, timeout_seconds: 9, run_at: later, callback_url: 'https://example.com/hook', events: ['created'] });
+    const keyed = await pool.query("SELECT count(*)::int AS n FROM jobs WHERE idempotency_key = 'batch-key'");
+    expect(keyed.rows[0].n).toBe(2);
   });
 });

@@ -5,6 +5,7 @@ import { activeTraceExemplar, nameServerSpan, observeTraced } from '@conveyor/pl
 import { errorHandler, methodNotAllowed, notFound } from './http-errors.js';
 import { requireIdentity } from './identity.js';
 import { fetchPoolStats } from './jobs.repo.js';
+import { JobInserter } from './job-inserter.js';
 import { jobsSubmittedCounter } from './metrics.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { PoolStatsCache } from './pool-stats.js';
@@ -43,7 +44,14 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     deps.logger.warn({ err }, 'could not refresh pool stats for Retry-After'),
   );
   const body = jsonBody(deps.bodyLimitBytes);
-  const shared = { pool: deps.pool, stats, now, jsonBody: body, submitted: deps.metrics && jobsSubmittedCounter(deps.metrics.registry) };
+  const shared = {
+    pool: deps.pool,
+    inserter: new JobInserter(deps.pool),
+    stats,
+    now,
+    jsonBody: body,
+    submitted: deps.metrics && jobsSubmittedCounter(deps.metrics.registry),
+  };
   const events: RequestHandler =
     deps.eventsHandler ??
     ((_req, res) => {

@@ -1,11 +1,12 @@
 import type { Request, RequestHandler } from 'express';
-import { createJob, jobType, poolOf, type JobStatus, type NewJob, type Phase } from '@conveyor/jobs';
+import { jobType, poolOf, type JobStatus, type NewJob, type Phase } from '@conveyor/jobs';
 import type { Pool } from '@conveyor/platform';
 import { encodeCursor, decodeCursor } from '../cursor.js';
 import { HttpError, requestIdOf } from '../http-errors.js';
 import { identityOf, readTenant } from '../identity.js';
 import { resultReply, toJobView } from '../job-view.js';
 import { cancelJob, countAhead, findJob, findResult, listJobs } from '../jobs.repo.js';
+import type { JobInserter } from '../job-inserter.js';
 import type { PoolStatsCache } from '../pool-stats.js';
 import { parseIdOr404, parseOr400, traceOf } from '../request.js';
 import type { SignResultUrl } from '../results.store.js';
@@ -17,6 +18,8 @@ import type { RouteDef } from './route.js';
 
 export interface JobRoutesDeps {
   pool: Pool;
+  /** Where new jobs are stored: concurrent submissions share an INSERT. */
+  inserter: JobInserter;
   stats: PoolStatsCache;
   signResultUrl: SignResultUrl;
   jsonBody: RequestHandler;
@@ -33,13 +36,13 @@ export function idempotencyKeyOf(req: Request): string | undefined {
 
 /** Validates, stores and answers 202; the caller supplies the type's already-validated payload. */
 export async function acceptJob(
-  deps: Pick<JobRoutesDeps, 'pool' | 'stats' | 'now' | 'submitted'>,
+  deps: Pick<JobRoutesDeps, 'inserter' | 'stats' | 'now' | 'submitted'>,
   req: Request,
   res: Parameters<RequestHandler>[1],
   job: Omit<NewJob, 'tenant' | 'owner' | 'traceparent' | 'traceId' | 'requestId' | 'idempotencyKey'>,
 ): Promise<void> {
   const identity = identityOf(res);
-  const outcome = await createJob(deps.pool, {
+  const outcome = await deps.inserter.create({
     ...job,
     tenant: identity.tenant,
     owner: identity.subject,

@@ -1,0 +1,34 @@
+import DataLoader from 'dataloader';
+import { createJobs, type CreateJobOutcome, type NewJob, type Queryable } from '@conveyor/jobs';
+import { isDatabaseUnavailable } from '@conveyor/platform';
+
+/** Most jobs one INSERT carries; a saturated api gathers far fewer per turn of the event loop. */
+const MAX_BATCH = 200;
+
+/**
+ * Creates jobs the way concurrent requests arrive: every job submitted in the same turn of the
+ * event loop goes into one INSERT (one round trip and one commit for all of them), and each
+ * request still gets its own outcome. A batch refused for a reason other than an unreachable
+ * database is retried job by job, so one bad job fails alone.
+ */
+export class JobInserter {
+  private readonly loader: DataLoader<NewJob, CreateJobOutcome, NewJob>;
+
+  constructor(db: Queryable) {
+    this.loader = new DataLoader(
+      async (jobs) => {
+        try {
+          return await createJobs(db, jobs);
+        } catch (error) {
+          if (jobs.length === 1 || isDatabaseUnavailable(error)) throw error;
+          return Promise.all(jobs.map((job) => createJobs(db, [job]).then(([outcome]) => outcome!, (e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+        }
+      },
+      { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: (send) => setImmediate(send) },
+    );
+  }
+
+  create(job: NewJob): Promise<CreateJobOutcome> {
+    return this.loader.load(job);
+  }
+}
