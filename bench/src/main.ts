@@ -1,4 +1,4 @@
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +26,11 @@ const start = (name: string): Promise<System> => {
     // measured (OTEL_SDK_DISABLED=true, or a ratio sampler).
     const otel = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('OTEL_') && e[1] !== undefined));
     const serviceEnv: Record<string, string> = { ...otel, ...(cfg.profile ? { NODE_OPTIONS: `--import ${preload}`, BENCH_PROFILE_DIR: profileDir } : {}) };
-    if (cfg.profile) mkdirSync(profileDir, { recursive: true });
+    if (cfg.profile) {
+      // Only this run's profiles: the summary reads every file in the folder.
+      rmSync(profileDir, { recursive: true, force: true });
+      mkdirSync(profileDir, { recursive: true });
+    }
     return startConveyor({ concurrency: cfg.concurrency, serviceEnv });
   }
   return startPeer(name as 'bullmq' | 'pgboss' | 'pgboss-tuned', cfg.concurrency);

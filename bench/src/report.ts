@@ -9,6 +9,8 @@ const fmt = (n: unknown, digits = 1) => (typeof n === 'number' && Number.isFinit
 const range = (s: { median: number; min: number; max: number } | undefined, digits = 1) =>
   s ? `${fmt(s.median, digits)} (${fmt(s.min, digits)}-${fmt(s.max, digits)})` : '-';
 
+const cutShort = (f: Figures) => f.endToEnd !== undefined && f.endToEnd.drainFinished < f.endToEnd.drainJobs;
+
 /** The table printed at the end: one column per system, medians with the range of the repeats. */
 export function table(results: Record<string, Figures>): string {
   const systems = Object.keys(results);
@@ -17,7 +19,7 @@ export function table(results: Record<string, Figures>): string {
     ['   errors at saturation', (f) => String(f.accepted?.errors ?? '-')],
     ['   submit p50 ms @50%', (f) => range(f.accepted?.atHalf?.p50Ms)],
     ['   submit p99 ms @50%', (f) => range(f.accepted?.atHalf?.p99Ms)],
-    ['2. e2e drain jobs/s', (f) => `${fmt(f.endToEnd?.drainJobsPerSecond, 0)}${f.endToEnd && f.endToEnd.drainFinished < f.endToEnd.drainJobs ? '*' : ''}`],
+    ['2. e2e drain jobs/s', (f) => `${fmt(f.endToEnd?.drainJobsPerSecond, 0)}${cutShort(f) ? '*' : ''}`],
     ['   e2e sustained jobs/s', (f) => range(f.endToEnd?.sustainedJobsPerSecond, 0)],
     ['3. enqueue->start p50 ms @25%', (f) => range(f.enqueueToStart?.at25pct?.p50Ms)],
     ['   enqueue->start p99 ms @25%', (f) => range(f.enqueueToStart?.at25pct?.p99Ms)],
@@ -28,13 +30,14 @@ export function table(results: Record<string, Figures>): string {
     ['   delayed lateness max ms', (f) => fmt(f.delayed?.max)],
     ['   delayed jobs run early', (f) => String(f.delayed?.early ?? '-')],
     ['   delayed jobs unfinished', (f) => String(f.delayed?.unfinished ?? '-')],
-    ['5. CPU s / 1k jobs (total)', (f) => fmt(f.cpuSecondsPer1000Jobs?.total, 3)],
+    ['5. CPU s / 1k jobs (total)', (f) => `${fmt(f.cpuSecondsPer1000Jobs?.total, 3)}${cutShort(f) ? '*' : ''}`],
   ];
   const widths = [Math.max(...rows.map((r) => r[0].length)), ...systems.map((s) => Math.max(s.length, ...rows.map((r) => r[1](results[s]!).length)))];
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[0]!) : c.padStart(widths[i]!))).join('  ');
   const out = [line(['', ...systems]), line(widths.map((w) => '-'.repeat(w)))];
   for (const [label, get] of rows) out.push(line([label, ...systems.map((s) => get(results[s]!))]));
-  out.push('* the drain did not finish in time: the rate counts the jobs finished by the deadline');
+  out.push('* the drain did not finish in time: the rate counts the jobs finished by the deadline, and the CPU');
+  out.push('  of accepting every job of the drain is divided among those few (not comparable with the others)');
   out.push('', 'CPU s / 1k jobs per process:');
   for (const s of systems) {
     const cpu = results[s]!.cpuSecondsPer1000Jobs ?? {};

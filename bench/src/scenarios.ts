@@ -23,25 +23,37 @@ export async function runScenarios(system: System, cfg: BenchConfig, log: Log) {
   /**
    * Waits until every accepted job has finished, so runs never overlap; returns when it did. A
    * system that cannot finish in time has its backlog discarded (when it can) so the next run
-   * starts clean; the jobs it had started are still waited for.
+   * starts clean; the jobs it had started are still waited for. One that can discard is given up
+   * on early when its pace, measured over the last few seconds, would need far longer than the
+   * time left (pg-boss's defaults, at 8 jobs/s); a system that stalls is waited for in full.
    */
   const drained = async (what: string, timeoutSeconds = cfg.settleSeconds): Promise<{ at: number; completed: number }> => {
-    const waitUntil = async (deadline: number) => {
+    const paceWindowMs = 5_000;
+    const waitUntil = async (deadline: number, mayGiveUpEarly: boolean) => {
+      const seen: Array<{ at: number; done: number }> = [];
       for (;;) {
-        if ((await system.completed()) >= submitted) return true;
-        if (performance.now() > deadline) return false;
+        const done = await system.completed();
+        if (done >= submitted) return true;
+        const now = performance.now();
+        if (now > deadline) return false;
+        seen.push({ at: now, done });
+        while (seen.length > 1 && now - seen[0]!.at > paceWindowMs) seen.shift();
+        const pace = seen.length > 1 ? (done - seen[0]!.done) / ((now - seen[0]!.at) / 1000) : 0;
+        const hopeless = mayGiveUpEarly && now - seen[0]!.at >= paceWindowMs * 0.9 && pace > 0 && (submitted - done) / pace > 2 * ((deadline - now) / 1000);
+        if (hopeless) return false;
         await sleep(50);
       }
     };
-    if (await waitUntil(performance.now() + timeoutSeconds * 1000)) return { at: performance.now(), completed: await system.completed() };
+    const started = performance.now();
+    if (await waitUntil(started + timeoutSeconds * 1000, system.discardBacklog !== undefined)) return { at: performance.now(), completed: await system.completed() };
     const cutOff = { at: performance.now(), completed: await system.completed() };
     const unfinished = submitted - cutOff.completed;
     const dropped = system.discardBacklog ? await system.discardBacklog() : 0;
     submitted -= dropped;
     discarded += dropped;
-    warnings.push(`${what}: ${unfinished} of the accepted jobs unfinished after ${timeoutSeconds} s${dropped ? `; ${dropped} not yet started were discarded` : ''}`);
+    warnings.push(`${what}: ${unfinished} of the accepted jobs unfinished after ${round((cutOff.at - started) / 1000)} s${dropped ? `; ${dropped} not yet started were discarded` : ''}`);
     log(`  ! ${warnings.at(-1)}`);
-    if (!(await waitUntil(performance.now() + timeoutSeconds * 1000))) log(`  ! ${what}: still ${submitted - (await system.completed())} unfinished; the next run overlaps`);
+    if (!(await waitUntil(performance.now() + timeoutSeconds * 1000, false))) log(`  ! ${what}: still ${submitted - (await system.completed())} unfinished; the next run overlaps`);
     return cutOff;
   };
   try {
