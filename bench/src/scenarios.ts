@@ -124,16 +124,20 @@ export async function runScenarios(system: System, cfg: BenchConfig, log: Log) {
       const p50: number[] = [];
       const p99: number[] = [];
       const all: number[] = [];
+      const hops: Record<string, number[]> = {};
       for (let r = 0; r < cfg.repeats; r += 1) {
         const tag = `start-${fraction}-${r}`;
         count(await openLoop(pool, system.target(tag), Math.max(1, drainRate * fraction), cfg.openLoopSeconds, seq));
         await drained('enqueue-to-start');
         const lat = (await system.timings(tag)).map((t) => t.startedMs - t.createdMs);
+        for (const [hop, ms] of Object.entries((await system.hops?.(tag)) ?? {})) (hops[hop] ??= []).push(...ms);
         p50.push(percentile(lat, 50));
         p99.push(percentile(lat, 99));
         all.push(...lat);
       }
-      startLatency[`at${fraction * 100}pct`] = { rate: round(drainRate * fraction), p50Ms: spread(p50), p99Ms: spread(p99), ...latencySummary(all) };
+      const byHop = Object.fromEntries(Object.entries(hops).map(([hop, ms]) => [hop, { p50: round(percentile(ms, 50)), p99: round(percentile(ms, 99)) }]));
+      startLatency[`at${fraction * 100}pct`] = { rate: round(drainRate * fraction), p50Ms: spread(p50), p99Ms: spread(p99), ...latencySummary(all), ...(Object.keys(hops).length ? { hops: byHop } : {}) };
+      for (const [hop, q] of Object.entries(byHop)) log(`     ${hop}: p50 ${q.p50} ms p99 ${q.p99} ms`);
       distributions[`at${fraction * 100}pct`] = quantiles(all);
     }
     log(`  3. enqueue-to-start at 50%: p50 ${(startLatency.at50pct as { p50: number }).p50} ms p99 ${(startLatency.at50pct as { p99: number }).p99} ms`);

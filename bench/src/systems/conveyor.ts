@@ -83,6 +83,19 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
         );
         return rows.map((r): JobTiming => ({ createdMs: Number(r.c), startedMs: Number(r.s), dueMs: r.d === null ? null : Number(r.d) }));
       },
+      // published_at is the start of the outbox relay's transaction that claimed the row and sent it to Kafka.
+      hops: async (runTag) => {
+        const { rows } = await db.query<{ relay: number; delivery: number }>(
+          `SELECT extract(epoch FROM published_at - created_at) * 1000 AS relay,
+                  extract(epoch FROM started_at - published_at) * 1000 AS delivery
+             FROM jobs WHERE status = 'success' AND payload->>'run' = $1 AND published_at IS NOT NULL`,
+          [runTag],
+        );
+        return {
+          'created -> claimed by the outbox relay': rows.map((r) => Number(r.relay)),
+          'relay -> Kafka -> bridge -> SNS/SQS -> worker start': rows.map((r) => Number(r.delivery)),
+        };
+      },
       procs: async () => {
         return [
           ...services.map((s): Proc => ({ name: s.name, pid: s.process.pid!, role: 'service' })),

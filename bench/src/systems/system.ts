@@ -19,6 +19,11 @@ export interface System {
   completed: () => Promise<number>;
   /** Timings of the finished jobs of one run. */
   timings: (run: string) => Promise<JobTiming[]>;
+  /**
+   * Where enqueue-to-start goes, for a system with several hops: per hop, the milliseconds each
+   * finished job of the run spent in it.
+   */
+  hops?: (run: string) => Promise<Record<string, number[]>>;
   /** Every process doing this system's work, its servers marked "infra". */
   procs: () => Promise<Proc[]>;
   /**
