@@ -59,7 +59,8 @@ export function ratios(results: Record<string, Figures>): Record<string, Record<
       endToEndDrain: div(c.endToEnd?.drainJobsPerSecond, f.endToEnd?.drainJobsPerSecond),
       endToEndSustained: div(c.endToEnd?.sustainedJobsPerSecond?.median, f.endToEnd?.sustainedJobsPerSecond?.median),
       enqueueToStartP99At50: div(c.enqueueToStart?.at50pct?.p99Ms?.median, f.enqueueToStart?.at50pct?.p99Ms?.median),
-      cpuPer1000: div(c.cpuSecondsPer1000Jobs?.total, f.cpuSecondsPer1000Jobs?.total),
+      // A drain cut short charges its few finished jobs with accepting all of them: no ratio.
+      cpuPer1000: cutShort(f) ? null : div(c.cpuSecondsPer1000Jobs?.total, f.cpuSecondsPer1000Jobs?.total),
     };
   }
   return out;
