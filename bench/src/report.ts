@@ -30,6 +30,8 @@ export function table(results: Record<string, Figures>): string {
     ['   delayed lateness max ms', (f) => fmt(f.delayed?.max)],
     ['   delayed jobs run early', (f) => String(f.delayed?.early ?? '-')],
     ['   delayed jobs unfinished', (f) => String(f.delayed?.unfinished ?? '-')],
+    ['   delayed: seconds to submit all', (f) => fmt(f.delayed?.submissionSeconds)],
+    ['   lateness p99 ms, due after that', (f) => fmt(f.delayed?.dueAfterSubmission?.p99)],
     ['5. CPU s / 1k jobs (total)', (f) => `${fmt(f.cpuSecondsPer1000Jobs?.total, 3)}${cutShort(f) ? '*' : ''}`],
   ];
   const widths = [Math.max(...rows.map((r) => r[0].length)), ...systems.map((s) => Math.max(s.length, ...rows.map((r) => r[1](results[s]!).length)))];
