@@ -159,6 +159,8 @@ export async function runScenarios(system: System, cfg: BenchConfig, log: Log) {
     await sleep(Math.max(0, dueStart + (cfg.delayed.windowSeconds - cfg.delayed.leadSeconds) * 1000 - Date.now()));
     await drained('delayed');
     const due = (await system.timings('delayed')).filter((t) => t.dueMs !== null);
+    const delayedHops = Object.fromEntries(Object.entries((await system.hops?.('delayed')) ?? {}).map(([hop, ms]) => [hop, latencySummary(ms)]));
+    for (const [hop, q] of Object.entries(delayedHops)) log(`     ${hop}: p50 ${q.p50} ms p99 ${q.p99} ms`);
     const lateness = due.map((t) => t.startedMs - t.dueMs!);
     // Percentiles cover the jobs that ran; `unfinished` ones (discarded) were later than all of them.
     // `dueAfterSubmission`: the jobs due once every delayed job had been accepted, whose start did not
@@ -173,6 +175,7 @@ export async function runScenarios(system: System, cfg: BenchConfig, log: Log) {
       sentLate,
       submissionSeconds: round((submittedBy - (dueStart - cfg.delayed.leadSeconds * 1000)) / 1000),
       dueAfterSubmission: latencySummary(due.filter((t) => t.dueMs! > submittedBy).map((t) => t.startedMs - t.dueMs!)),
+      ...(Object.keys(delayedHops).length ? { hops: delayedHops } : {}),
     };
     distributions.lateness = quantiles(lateness);
     log(`  4. delayed lateness p50 ${delayed.p50} ms p99 ${delayed.p99} ms max ${delayed.max} ms, early ${delayed.early}; submitted in ${delayed.submissionSeconds} s, the ${delayed.dueAfterSubmission.count} due after that: p50 ${delayed.dueAfterSubmission.p50} ms p99 ${delayed.dueAfterSubmission.p99} ms`);

@@ -86,13 +86,13 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
       // published_at is the start of the outbox relay's transaction that claimed the row and sent it to Kafka.
       hops: async (runTag) => {
         const { rows } = await db.query<{ relay: number; delivery: number }>(
-          `SELECT extract(epoch FROM published_at - created_at) * 1000 AS relay,
+          `SELECT extract(epoch FROM published_at - greatest(created_at, run_at)) * 1000 AS relay,
                   extract(epoch FROM started_at - published_at) * 1000 AS delivery
              FROM jobs WHERE status = 'success' AND payload->>'run' = $1 AND published_at IS NOT NULL`,
           [runTag],
         );
         return {
-          'created -> claimed by the outbox relay': rows.map((r) => Number(r.relay)),
+          'created or due -> claimed by the outbox relay': rows.map((r) => Number(r.relay)),
           'relay -> Kafka -> bridge -> SNS/SQS -> worker start': rows.map((r) => Number(r.delivery)),
         };
       },
