@@ -226,6 +226,8 @@ describe('dashboards and alerts against a real Prometheus scraping the platform'
     expect(http.some((e) => jobTraceIds.has(e.traceId!)), 'a request exemplar names a submitted job\'s trace').toBe(true);
     const lateness = await exemplarsOf('conveyor_scheduler_dispatch_lateness_seconds_bucket');
     expect(lateness.some((e) => jobTraceIds.has(e.traceId!)), 'a dispatch exemplar names a delayed job\'s trace').toBe(true);
+    const started = await exemplarsOf('conveyor_jobs_start_lateness_seconds_bucket');
+    expect(started.some((e) => jobTraceIds.has(e.traceId!)), 'a start-lateness exemplar names a delayed job\'s trace').toBe(true);
   });
 
   it('never writes a login body or an Authorization header to any service output', () => {

@@ -46,9 +46,9 @@ describe('alert rules and dashboards as shipped', () => {
   });
 
   it('show exemplars (trace links) on every panel drawn from a histogram whose buckets carry trace ids', () => {
-    const traced = /conveyor_(http_server_request_duration_seconds|jobs_end_to_end_duration_seconds|jobs_enqueue_to_start_seconds|jobs_run_duration_seconds|scheduler_dispatch_lateness_seconds)_bucket/;
+    const traced = /conveyor_(http_server_request_duration_seconds|jobs_end_to_end_duration_seconds|jobs_enqueue_to_start_seconds|jobs_run_duration_seconds|jobs_start_lateness_seconds|scheduler_dispatch_lateness_seconds)_bucket/;
     const panels = dashboards().flatMap(({ dashboard }) => dashboard.panels.flatMap((p) => p.targets.filter((t) => traced.test(t.expr)).map((t) => ({ title: p.title, t }))));
-    expect(panels.length).toBeGreaterThanOrEqual(5);
+    expect(panels.length).toBeGreaterThanOrEqual(6);
     for (const { title, t } of panels) expect(t.exemplar, title).toBe(true);
   });
 

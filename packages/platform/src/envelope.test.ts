@@ -60,6 +60,15 @@ describe('message envelope', () => {
     expect(trace.getSpanContext(restoreContext(received))?.spanId).toBe(spanContext.spanId);
   });
 
+  it('carries a delayed job\'s run time from Kafka headers to SNS/SQS attributes', () => {
+    const runAt = '2026-11-23T10:00:00.000Z';
+    const wire = Object.fromEntries(Object.entries(toKafkaHeaders({ requestId: 'req-3', runAt })).map(([k, v]) => [k, Buffer.from(String(v))]));
+    const attributes = toMessageAttributes(fromKafkaHeaders(wire), 'noop');
+    expect(attributes.run_at).toEqual({ DataType: 'String', StringValue: runAt });
+    expect(fromMessageAttributes(attributes)).toMatchObject({ type: 'noop', requestId: 'req-3', runAt });
+    expect(fromMessageAttributes(toMessageAttributes({ requestId: 'req-4' }, 'noop')).runAt).toBeUndefined();
+  });
+
   it('captures nothing when no span is active', () => {
     expect(captureContext(context.active())).toEqual({ traceparent: undefined, tracestate: undefined, requestId: undefined });
   });

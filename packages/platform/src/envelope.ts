@@ -50,10 +50,16 @@ export interface MessageContext {
   traceparent?: string;
   tracestate?: string;
   requestId?: string;
+  /**
+   * A delayed job's run time (ISO 8601), so a worker that receives it ahead of time can hold it
+   * without parsing the body. A hint only: the worker's claim checks run_at against Postgres' clock.
+   */
+  runAt?: string;
 }
 
 const propagator = new W3CTraceContextPropagator();
 const REQUEST_ID = 'request_id';
+const RUN_AT = 'run_at';
 
 /** Captures the active span (or a given context) as W3C trace headers. */
 export function captureContext(ctx: Context = otelContext.active(), requestId?: string): MessageContext {
@@ -83,6 +89,7 @@ export function toKafkaHeaders(message: MessageContext, extra: Record<string, st
   if (message.traceparent) headers.traceparent = message.traceparent;
   if (message.tracestate) headers.tracestate = message.tracestate;
   if (message.requestId) headers[REQUEST_ID] = message.requestId;
+  if (message.runAt) headers[RUN_AT] = message.runAt;
   return headers;
 }
 
@@ -98,6 +105,7 @@ export function fromKafkaHeaders(headers: IHeaders | undefined): MessageContext 
     traceparent: headerText(headers.traceparent),
     tracestate: headerText(headers.tracestate),
     requestId: headerText(headers[REQUEST_ID]),
+    runAt: headerText(headers[RUN_AT]),
   };
 }
 
@@ -113,6 +121,7 @@ export function toMessageAttributes(message: MessageContext, type?: string): Att
   put('traceparent', message.traceparent);
   put('tracestate', message.tracestate);
   put(REQUEST_ID, message.requestId);
+  put(RUN_AT, message.runAt);
   return attributes;
 }
 
@@ -125,5 +134,6 @@ export function fromMessageAttributes(
     traceparent: get('traceparent'),
     tracestate: get('tracestate'),
     requestId: get(REQUEST_ID),
+    runAt: get(RUN_AT),
   };
 }

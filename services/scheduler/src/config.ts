@@ -12,6 +12,13 @@ export const configSchema = z.object({
   PORT: env.port(8084),
   /** Most due jobs moved to `queued` per statement; a full batch is followed at once by the next. */
   DISPATCH_BATCH_SIZE: env.int(500, 1),
+  /**
+   * Delayed jobs are dispatched this long before their run_at, so Kafka, SNS and SQS are crossed
+   * before it and a worker holds the message until the run time (its claim never starts a job
+   * early). 0 dispatches at run_at. Keep it well under the pools' visibility timeouts: workers hold
+   * a message for at most half of one.
+   */
+  DISPATCH_LEAD_MS: z.coerce.number().int().min(0).max(10_000).default(2_000),
   /** Re-checks for due jobs even without a notification (a missed NOTIFY, a rolled-back claim). */
   DISPATCH_SAFETY_INTERVAL_MS: env.int(5_000, 100),
   /** Where JobSchedule documents come from: the Kubernetes API, a folder of YAML, or nowhere. */

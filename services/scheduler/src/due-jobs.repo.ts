@@ -11,19 +11,21 @@ export interface DispatchedJob {
 
 export interface DispatchRound {
   dispatched: DispatchedJob[];
-  /** The earliest run_at still waiting (not yet due by the database clock), if any. */
+  /** When the earliest job still waiting falls within the lead (its run_at minus the lead), if any. */
   next: Date | null;
   /** The database clock when the statement started: timers are armed relative to it, not to ours. */
   dbNow: Date;
 }
 
 /**
- * Moves due delayed jobs to `queued` (unpublished, so the outbox relay sends them) with a `queued`
- * event, in one statement. `run_at <= now()` uses Postgres' clock, so no replica dispatches early
- * whatever its own clock says; SKIP LOCKED lets replicas share the rows without waiting or
- * dispatching one twice. The next run_at comes back in the same round trip.
+ * Moves delayed jobs due within `leadMs` to `queued` (unpublished, so the outbox relay sends them)
+ * with a `queued` event, in one statement. The lead lets the message travel Kafka, SNS and SQS
+ * before run_at; the worker holds it and its claim refuses a job before `run_at <= now()` by
+ * Postgres' clock, so nothing starts early whatever a replica's clock says. SKIP LOCKED lets
+ * replicas share the rows without waiting or dispatching one twice. The next dispatch time
+ * (run_at minus the lead) comes back in the same round trip.
  */
-export async function dispatchDueJobs(db: Queryable, batchSize: number): Promise<DispatchRound> {
+export async function dispatchDueJobs(db: Queryable, batchSize: number, leadMs = 0): Promise<DispatchRound> {
   const { rows } = await db.query<{
     id: string | null;
     run_at: Date | null;
@@ -35,7 +37,7 @@ export async function dispatchDueJobs(db: Queryable, batchSize: number): Promise
   }>(
     `WITH due AS (
        SELECT id FROM jobs
-        WHERE status = 'scheduled' AND run_at <= now() AND NOT cancel_requested
+        WHERE status = 'scheduled' AND run_at <= now() + $2::float8 * interval '1 millisecond' AND NOT cancel_requested
         ORDER BY run_at
         LIMIT $1
         FOR UPDATE SKIP LOCKED
@@ -50,11 +52,12 @@ export async function dispatchDueJobs(db: Queryable, batchSize: number): Promise
          FROM moved ORDER BY run_at
      )
      SELECT m.id, m.run_at, m.dispatched_at, m.traceparent, m.type, n.next, n.db_now
-       FROM (SELECT (SELECT min(run_at) FROM jobs WHERE status = 'scheduled' AND run_at > now()) AS next,
+       FROM (SELECT (SELECT min(run_at) FROM jobs WHERE status = 'scheduled' AND run_at > now() + $2::float8 * interval '1 millisecond')
+                      - $2::float8 * interval '1 millisecond' AS next,
                     now() AS db_now) n
        LEFT JOIN moved m ON true
       ORDER BY m.run_at`,
-    [batchSize],
+    [batchSize, leadMs],
   );
   const first = rows[0]!;
   return {
@@ -65,15 +68,17 @@ export async function dispatchDueJobs(db: Queryable, batchSize: number): Promise
 }
 
 export interface DuePeek {
-  /** The earliest run_at of any scheduled job, due or not. */
+  /** When the earliest scheduled job falls within the lead (its run_at minus the lead), due or not. */
   next: Date | null;
   dbNow: Date;
 }
 
 /** Read-only look at the next run_at (jobs_due index): cheap enough to run on every notification. */
-export async function peekNextDue(db: Queryable): Promise<DuePeek> {
+export async function peekNextDue(db: Queryable, leadMs = 0): Promise<DuePeek> {
   const { rows } = await db.query<{ next: Date | null; db_now: Date }>(
-    `SELECT (SELECT min(run_at) FROM jobs WHERE status = 'scheduled' AND NOT cancel_requested) AS next, now() AS db_now`,
+    `SELECT (SELECT min(run_at) FROM jobs WHERE status = 'scheduled' AND NOT cancel_requested) - $1::float8 * interval '1 millisecond' AS next,
+            now() AS db_now`,
+    [leadMs],
   );
   return { next: rows[0]!.next, dbNow: rows[0]!.db_now };
 }

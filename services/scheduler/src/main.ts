@@ -42,8 +42,8 @@ runMain('scheduler', async () => {
   service.onStop('outbox relay', () => relay.stop());
 
   const dispatcher = startDispatcher({
-    claim: () => dispatchDueJobs(pool, config.DISPATCH_BATCH_SIZE),
-    peek: () => peekNextDue(pool),
+    claim: () => dispatchDueJobs(pool, config.DISPATCH_BATCH_SIZE, config.DISPATCH_LEAD_MS),
+    peek: () => peekNextDue(pool, config.DISPATCH_LEAD_MS),
     batchSize: config.DISPATCH_BATCH_SIZE,
     safetyIntervalMs: config.DISPATCH_SAFETY_INTERVAL_MS,
     logger,
@@ -51,7 +51,8 @@ runMain('scheduler', async () => {
       m.dispatched.inc(round.dispatched.length);
       if (round.dispatched.length > 0) relay.wake();
       for (const job of round.dispatched) {
-        const lateness = (job.dispatchedAt.getTime() - job.runAt.getTime()) / 1000;
+        // Zero when dispatched ahead (the normal case with a lead): only dispatching past run_at is late.
+        const lateness = Math.max(0, job.dispatchedAt.getTime() - job.runAt.getTime()) / 1000;
         observeTraced(m.lateness, {}, lateness, traceIdOf(job.traceparent) ?? null);
         recordJobStep(`dispatch ${job.type}`, job.id, { traceparent: job.traceparent ?? undefined }, { 'conveyor.job.type': job.type, 'conveyor.dispatch.lateness_seconds': lateness }, job.runAt);
       }

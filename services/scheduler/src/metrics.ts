@@ -7,13 +7,13 @@ export function createSchedulerMetrics(registry: Registry) {
   return {
     dispatched: new Counter({
       name: 'conveyor_scheduler_dispatched_total',
-      help: 'Delayed jobs moved from scheduled to queued when due.',
+      help: 'Delayed jobs moved from scheduled to queued when due (or within DISPATCH_LEAD_MS of it).',
       registers: [registry],
     }),
     lateness: tracedHistogram({
       labelNames: [] as const,
       name: 'conveyor_scheduler_dispatch_lateness_seconds',
-      help: 'Dispatch time minus run_at of delayed jobs, by the database clock.',
+      help: 'How far past run_at delayed jobs were dispatched, by the database clock (0 when dispatched ahead of it).',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
       registers: [registry],
     }),

@@ -40,10 +40,16 @@ describe('delayed-job dispatcher against real Postgres', () => {
     await db.drop();
   });
 
-  async function startLoop(safetyIntervalMs: number): Promise<void> {
+  async function startLoop(safetyIntervalMs: number, leadMs = 0): Promise<void> {
     await dispatcher?.stop();
     await listener?.stop();
-    const d = startDispatcher({ claim: () => dispatchDueJobs(pool, 100), peek: () => peekNextDue(pool), batchSize: 100, safetyIntervalMs, logger });
+    const d = startDispatcher({
+      claim: () => dispatchDueJobs(pool, 100, leadMs),
+      peek: () => peekNextDue(pool, leadMs),
+      batchSize: 100,
+      safetyIntervalMs,
+      logger,
+    });
     dispatcher = d;
     listener = await listen({ connectionString: db.url, channel: 'conveyor_scheduled', logger, onNotify: () => d.notify() });
   }
@@ -107,6 +113,33 @@ describe('delayed-job dispatcher against real Postgres', () => {
     await pool.query(`UPDATE jobs SET status = 'cancelled' WHERE id = $1`, [later.jobId]);
   });
 
+  it('with a lead, dispatches each job that long before its run_at (by the database clock), not sooner', async () => {
+    const leadMs = 1_500;
+    await startLoop(60_000, leadMs);
+    const runAts = [4_000, 4_300, 9_000].map((ms) => new Date(Date.now() + ms));
+    const jobs = await Promise.all(runAts.map((runAt) => createJob(pool, { ...base, runAt })));
+    // The third is due after the others: the timer is re-armed for it after their round.
+    const rows = await waitFor(
+      async () => {
+        const { rows } = await pool.query<{ run_at: Date; dispatched_at: string; status: string }>(
+          `SELECT j.run_at, j.status, e.data->>'dispatchedAt' AS dispatched_at
+             FROM jobs j JOIN job_events e ON e.job_id = j.id AND e.type = 'queued'
+            WHERE j.id = ANY($1) ORDER BY j.run_at`,
+          [jobs.map((j) => j.jobId)],
+        );
+        return rows.length === 3 ? rows : undefined;
+      },
+      15_000,
+      'three jobs dispatched',
+    );
+    for (const row of rows) {
+      const ahead = row.run_at.getTime() - new Date(row.dispatched_at).getTime();
+      expect(row.status).toBe('queued');
+      expect(ahead, 'never dispatched before run_at minus the lead').toBeLessThanOrEqual(leadMs);
+      expect(ahead, 'dispatched ahead of run_at').toBeGreaterThan(0);
+    }
+  });
+
   it('does not dispatch a scheduled job whose cancellation was requested', async () => {
     await startLoop(60_000);
     const runAt = new Date(Date.now() + 1_500);
@@ -135,8 +168,14 @@ describe('two scheduler processes against one database', () => {
     await db.drop();
   });
 
-  it('dispatch each of 500 due jobs exactly once', async () => {
-    const env = { DATABASE_URL: db.url, KAFKA_BROKERS: infra.kafkaBrokers.join(','), DISPATCH_BATCH_SIZE: '20', RECONCILE_INTERVAL_MS: '60000' };
+  it('dispatch each of 500 due jobs exactly once, none before its run_at minus the lead', async () => {
+    const env = {
+      DATABASE_URL: db.url,
+      KAFKA_BROKERS: infra.kafkaBrokers.join(','),
+      DISPATCH_BATCH_SIZE: '20',
+      DISPATCH_LEAD_MS: '1000',
+      RECONCILE_INTERVAL_MS: '60000',
+    };
     services.push(...(await Promise.all([startService('scheduler', env), startService('scheduler', env)])));
     const ids: string[] = [];
     for (let i = 0; i < 500; i += 50) {
@@ -158,7 +197,7 @@ describe('two scheduler processes against one database', () => {
     );
     await sleep(500);
     const { rows } = await pool.query<{ n: number; early: number }>(
-      `SELECT count(e.id)::int AS n, count(*) FILTER (WHERE e.created_at < j.run_at)::int AS early
+      `SELECT count(e.id)::int AS n, count(*) FILTER (WHERE e.created_at < j.run_at - interval '1 second')::int AS early
          FROM jobs j LEFT JOIN job_events e ON e.job_id = j.id AND e.type = 'queued'
         WHERE j.id = ANY($1) GROUP BY j.id`,
       [ids],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decideUnclaimed, type UnclaimedJob } from './claim-decision.js';
 
-const job = (over: Partial<UnclaimedJob>): UnclaimedJob => ({ status: 'queued', cancelRequested: false, heartbeatAgeMs: null, ...over });
+const job = (over: Partial<UnclaimedJob>): UnclaimedJob => ({ status: 'queued', cancelRequested: false, heartbeatAgeMs: null, dueInMs: null, ...over });
 
 describe('what to do with a message whose job was not claimed', () => {
   it('sends a message for a job that does not exist to the DLQ', () => {
@@ -24,5 +24,11 @@ describe('what to do with a message whose job was not claimed', () => {
     expect(decideUnclaimed(job({ status: 'scheduled' }), 60)).toBe('ack');
     expect(decideUnclaimed(job({ status: 'queued' }), 60)).toBe('later');
     expect(decideUnclaimed(job({ status: 'processing', heartbeatAgeMs: 61_000 }), 60)).toBe('later');
+  });
+
+  it('defers a job dispatched ahead of its run time until it is due, unless it was cancelled', () => {
+    expect(decideUnclaimed(job({ status: 'queued', dueInMs: 1_500 }), 60)).toBe('not due');
+    expect(decideUnclaimed(job({ status: 'queued', dueInMs: 0 }), 60)).toBe('later');
+    expect(decideUnclaimed(job({ status: 'queued', dueInMs: 1_500, cancelRequested: true }), 60)).toBe('cancel');
   });
 });

@@ -6,6 +6,8 @@ export interface UnclaimedJob {
   cancelRequested: boolean;
   /** Milliseconds since the last heartbeat, by the database's clock; null when it never beat. */
   heartbeatAgeMs: number | null;
+  /** Milliseconds until run_at by the database's clock: 0 when due, null without a run_at. */
+  dueInMs: number | null;
 }
 
 /**
@@ -13,9 +15,11 @@ export interface UnclaimedJob {
  * - `ack`: nothing left to run (finished, or running elsewhere): delete the message.
  * - `cancel`: cancelled before it started: record `cancelled`, delete the message.
  * - `poison`: no such job: the message goes to the DLQ.
- * - `later`: not runnable yet (scheduled; or a lost race with a claim being written): retry after a while.
+ * - `not due`: dispatched ahead of its run_at, which is still ahead by the database's clock (this
+ *   worker's clock runs fast, or the message came without its run time): retry when it is due.
+ * - `later`: not runnable yet (a lost race with a claim being written): retry after a while.
  */
-export type UnclaimedAction = 'ack' | 'cancel' | 'poison' | 'later';
+export type UnclaimedAction = 'ack' | 'cancel' | 'poison' | 'not due' | 'later';
 
 export function decideUnclaimed(job: UnclaimedJob | undefined, leaseSeconds: number): UnclaimedAction {
   if (!job) return 'poison';
@@ -26,6 +30,7 @@ export function decideUnclaimed(job: UnclaimedJob | undefined, leaseSeconds: num
   if (job.cancelRequested) return 'cancel';
   // The scheduler publishes a delayed job again when it is due; this copy is early.
   if (job.status === 'scheduled') return 'ack';
+  if (job.dueInMs !== null && job.dueInMs > 0) return 'not due';
   // Claimable but not claimed: the row changed between the claim and this read.
   return 'later';
 }

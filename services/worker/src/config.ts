@@ -15,6 +15,8 @@ export const configSchema = z
     WORKER_POOL: z.enum(poolNames).default('default'),
     /** Most handlers running at once in this process. */
     WORKER_CONCURRENCY: env.int(16, 1),
+    /** Delayed jobs received ahead of their run time and held for it (no handler slot); 0 never holds. */
+    WORKER_MAX_HELD_MESSAGES: env.int(1_000, 0),
     RECEIVE_WAIT_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
     RESULT_INLINE_MAX_BYTES: env.int(65_536, 0),
     S3_BUCKET: z.string().min(3).max(63).default('conveyor-results'),

@@ -121,7 +121,8 @@ async function dispatch(deps: RunnerDeps, message: Message, envelope: JobEnvelop
 
 async function settleUnclaimed(deps: RunnerDeps, message: Message, envelope: JobEnvelope): Promise<void> {
   const { db, queue, metrics, logger, settings } = deps;
-  const action = decideUnclaimed(await readJob(db, envelope.jobId), settings.leaseSeconds);
+  const job = await readJob(db, envelope.jobId);
+  const action = decideUnclaimed(job, settings.leaseSeconds);
   switch (action) {
     case 'ack':
       metrics.duplicates.inc({ type: envelope.type });
@@ -133,6 +134,9 @@ async function settleUnclaimed(deps: RunnerDeps, message: Message, envelope: Job
       return queue.remove(message);
     case 'poison':
       return poison(deps, message, 'unknown job', `no job ${envelope.jobId}`);
+    case 'not due':
+      // Back on the queue once run_at has passed by the database's clock, not ours.
+      return queue.setVisibility(message, Math.ceil(job!.dueInMs! / 1000));
     case 'later':
       return queue.setVisibility(message, retryDelaySeconds(1, settings.backoff, settings.random));
   }
@@ -154,6 +158,8 @@ async function run(deps: RunnerDeps, message: Message, type: JobType, payload: u
   const log = logger.child({ type: job.type, attempt: job.attempt });
   metrics.started.inc({ type: job.type });
   observeTraced(metrics.enqueueToStart, { type: job.type }, Math.max(0, Date.now() - job.createdAt.getTime()) / 1000);
+  // A run time already past when the job was stored is not lateness: the job was asked for late.
+  if (job.runAt) observeTraced(metrics.startLateness, { type: job.type }, Math.max(0, Date.now() - Math.max(job.runAt.getTime(), job.createdAt.getTime())) / 1000);
 
   const control = new AbortController();
   const timeout = new AbortController();

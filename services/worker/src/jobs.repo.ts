@@ -11,6 +11,8 @@ export interface ClaimedJob {
   maxAttempts: number;
   timeoutSeconds: number;
   createdAt: Date;
+  /** When a delayed job was due; null for jobs asked to run at once. */
+  runAt: Date | null;
 }
 
 /** Who holds a run: every write of a run is conditional on still holding it. */
@@ -22,7 +24,9 @@ export interface RunLease {
 
 /**
  * Claim (contract 7): one conditional UPDATE takes each queued or retrying job, or a processing one
- * whose worker stopped heartbeating, unless cancellation was requested. The `started` events are
+ * whose worker stopped heartbeating, unless cancellation was requested or its run_at is still
+ * ahead by Postgres' clock (delayed jobs are dispatched early; this is what keeps them from
+ * starting early). The `started` events are
  * written in the same statement, so each status change and its event commit together. Returns the
  * jobs this worker won, by id; the others are not claimable now.
  */
@@ -31,16 +35,16 @@ export async function claimJobs(db: Queryable, jobIds: readonly string[], worker
     `WITH claimed AS (
        UPDATE jobs SET status = 'processing', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
                        locked_by = $2, progress = NULL, updated_at = now()
-       WHERE id = ANY($1::uuid[]) AND NOT cancel_requested
+       WHERE id = ANY($1::uuid[]) AND NOT cancel_requested AND (run_at IS NULL OR run_at <= now())
          AND (status IN ('queued', 'retrying')
               OR (status = 'processing' AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $3))))
-       RETURNING id, tenant, type, payload, attempts, max_attempts, timeout_seconds, created_at
+       RETURNING id, tenant, type, payload, attempts, max_attempts, timeout_seconds, created_at, run_at
      ), event AS (
        INSERT INTO job_events (job_id, type, data)
        SELECT id, 'started', jsonb_build_object('attempt', attempts, 'worker', $2::text) FROM claimed
      )
      SELECT id AS "jobId", tenant, type, payload, attempts AS attempt, max_attempts AS "maxAttempts",
-            timeout_seconds AS "timeoutSeconds", created_at AS "createdAt"
+            timeout_seconds AS "timeoutSeconds", created_at AS "createdAt", run_at AS "runAt"
      FROM claimed`,
     [jobIds, workerId, leaseSeconds],
   );
@@ -50,7 +54,8 @@ export async function claimJobs(db: Queryable, jobIds: readonly string[], worker
 export async function readJob(db: Queryable, jobId: string): Promise<UnclaimedJob | undefined> {
   const { rows } = await db.query<UnclaimedJob>(
     `SELECT status, cancel_requested AS "cancelRequested",
-            (EXTRACT(EPOCH FROM now() - heartbeat_at) * 1000)::float8 AS "heartbeatAgeMs"
+            (EXTRACT(EPOCH FROM now() - heartbeat_at) * 1000)::float8 AS "heartbeatAgeMs",
+            GREATEST(0, EXTRACT(EPOCH FROM run_at - now()) * 1000)::float8 AS "dueInMs"
      FROM jobs WHERE id = $1`,
     [jobId],
   );

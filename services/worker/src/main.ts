@@ -49,7 +49,14 @@ runMain('worker', async () => {
   };
   const poller = new Poller(
     { queue, handle: (message, release) => handleMessage(deps, message, release), metrics: workerMetrics, logger },
-    { concurrency: config.WORKER_CONCURRENCY, waitSeconds: config.RECEIVE_WAIT_SECONDS, drainMs: config.WORKER_DRAIN_MS },
+    {
+      concurrency: config.WORKER_CONCURRENCY,
+      waitSeconds: config.RECEIVE_WAIT_SECONDS,
+      drainMs: config.WORKER_DRAIN_MS,
+      // Half the visibility timeout leaves the other half for the run to claim and heartbeat.
+      maxHoldMs: (names.pool.visibilityTimeoutSeconds * 1000) / 2,
+      maxHeld: config.WORKER_MAX_HELD_MESSAGES,
+    },
   );
 
   // Stop hooks run last-registered first: the poller drains before its clients close.

@@ -4,6 +4,8 @@ import { Counter, Gauge, tracedHistogram, type Registry } from '@conveyor/platfo
 const RUN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900];
 const WAIT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
+const LATENESS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30];
+
 const END_TO_END_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600];
 
 export function createWorkerMetrics(registry: Registry, concurrency: number, pool = 'default') {
@@ -32,6 +34,13 @@ export function createWorkerMetrics(registry: Registry, concurrency: number, poo
       buckets: WAIT_BUCKETS,
       registers,
     }),
+    startLateness: tracedHistogram({
+      name: 'conveyor_jobs_start_lateness_seconds',
+      help: 'Delayed jobs: from run_at (or created_at, if later) to a worker starting the job, by job type.',
+      labelNames: ['type'] as const,
+      buckets: LATENESS_BUCKETS,
+      registers,
+    }),
     endToEnd: tracedHistogram({
       name: 'conveyor_jobs_end_to_end_duration_seconds',
       help: 'From the job being stored (created_at) to its last word (success, failed, cancelled while running), by job type and outcome.',
@@ -40,6 +49,7 @@ export function createWorkerMetrics(registry: Registry, concurrency: number, poo
       registers,
     }),
     inFlight: new Gauge({ name: 'conveyor_worker_in_flight', help: 'Handlers running now.', registers }),
+    held: new Gauge({ name: 'conveyor_worker_held_messages', help: 'Messages received ahead of their run time, held until it.', registers }),
     concurrency: new Gauge({
       name: 'conveyor_worker_concurrency',
       help: 'Most handlers this worker runs at once, by worker pool (one series per live worker).',

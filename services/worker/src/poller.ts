@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Logger } from '@conveyor/platform';
+import { fromMessageAttributes, type Logger } from '@conveyor/platform';
 import type { WorkerMetrics } from './metrics.js';
 import type { JobQueuePort, Message } from './queue.consumer.js';
 
@@ -10,6 +10,20 @@ export interface PollerOptions {
   drainMs: number;
   /** Pause after a failed receive, so an SQS outage is not hammered. */
   errorPauseMs?: number;
+  /**
+   * Longest a message received ahead of its run time is held for it; one due later starts at once
+   * and its claim sends it back until it is due. Keep it well under the visibility timeout.
+   */
+  maxHoldMs: number;
+  /** Most messages held at once (0: none); at the limit the poller stops receiving until some fall due. */
+  maxHeld: number;
+}
+
+/** How long a message asks to wait before it starts: its run_at attribute minus now, if ahead. */
+export function holdFor(message: Message, now: number, maxHoldMs: number): number {
+  const runAt = fromMessageAttributes(message.MessageAttributes).runAt;
+  const wait = runAt ? Date.parse(runAt) - now : Number.NaN;
+  return wait > 0 && wait <= maxHoldMs ? wait : 0;
 }
 
 export interface PollerDeps {
@@ -22,10 +36,20 @@ export interface PollerDeps {
 
 /**
  * Long polling into a bounded set of running handlers: it never asks SQS for more messages than it
- * has free slots, so a received message starts at once and none wait invisibly in memory.
+ * has free slots, so a received message starts at once and none wait invisibly in memory. The
+ * exception is a delayed job dispatched ahead of its run time: it is held, without a slot, until
+ * then, and takes the next free slot ahead of new receives.
  */
 export class Poller {
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly held = new Map<Message, NodeJS.Timeout>();
+  /** Held messages whose time came while every slot was taken. */
+  private readonly due: Message[] = [];
+  /** Slots promised to the receive in progress. */
+  private requested = 0;
+  /** When the last long poll ends on the server's side, even if we stopped waiting for it. */
+  private receiveEndsAt = 0;
+  private changed: { promise: Promise<void>; resolve: () => void } | undefined;
   private readonly receiving = new AbortController();
   private readonly release = new AbortController();
   private loop: Promise<void> | undefined;
@@ -35,6 +59,10 @@ export class Poller {
     private readonly deps: PollerDeps,
     private readonly options: PollerOptions,
   ) {}
+
+  private get holding(): boolean {
+    return this.options.maxHeld > 0;
+  }
 
   get running(): number {
     return this.inFlight.size;
@@ -53,24 +81,67 @@ export class Poller {
   private async poll(): Promise<void> {
     const { queue, metrics, logger } = this.deps;
     const signal = this.receiving.signal;
+    signal.addEventListener('abort', () => this.notifyChange(), { once: true });
     while (!signal.aborted) {
-      const free = this.options.concurrency - this.inFlight.size;
-      if (free <= 0) {
-        await Promise.race(this.inFlight);
+      this.startDue();
+      const free = this.options.concurrency - this.inFlight.size - this.due.length;
+      if (free <= 0 || (this.holding && this.held.size + this.due.length >= this.options.maxHeld)) {
+        await this.nextChange();
         continue;
       }
       let messages: Message[];
+      this.requested = Math.min(10, free);
+      this.receiveEndsAt = Date.now() + this.options.waitSeconds * 1000;
       try {
-        messages = await queue.receive(Math.min(10, free), this.options.waitSeconds, signal);
+        messages = await queue.receive(this.requested, this.options.waitSeconds, signal);
       } catch (error) {
         if (signal.aborted) break;
         metrics.errors.inc({ operation: 'receive' });
         logger.warn({ err: error }, 'receiving from SQS failed; retrying');
         await delay(this.options.errorPauseMs ?? 1_000, undefined, { signal }).catch(() => undefined);
         continue;
+      } finally {
+        this.requested = 0;
       }
-      for (const message of messages) this.track(message);
+      const now = Date.now();
+      for (const message of messages) {
+        const wait = this.holding ? holdFor(message, now, this.options.maxHoldMs) : 0;
+        if (wait > 0) this.hold(message, wait);
+        else this.track(message);
+      }
     }
+  }
+
+  private hold(message: Message, ms: number): void {
+    this.deps.metrics.held.inc();
+    const timer = setTimeout(() => {
+      this.held.delete(message);
+      this.deps.metrics.held.dec();
+      this.due.push(message);
+      this.startDue();
+    }, ms);
+    this.held.set(message, timer);
+  }
+
+  /** Starts due messages in the slots neither running handlers nor the receive in progress hold. */
+  private startDue(): void {
+    // Until the drain period is over, held messages that fall due still run here.
+    while (!this.release.signal.aborted && this.due.length > 0 && this.inFlight.size + this.requested < this.options.concurrency) this.track(this.due.shift()!);
+    this.notifyChange();
+  }
+
+  private nextChange(): Promise<void> {
+    if (!this.changed) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.changed = { promise, resolve };
+    }
+    return this.changed.promise;
+  }
+
+  private notifyChange(): void {
+    this.changed?.resolve();
+    this.changed = undefined;
   }
 
   private track(message: Message): void {
@@ -86,20 +157,48 @@ export class Poller {
       .finally(() => {
         this.inFlight.delete(task);
         metrics.inFlight.dec();
+        this.startDue();
       });
     this.inFlight.add(task);
   }
 
+  /** Held and due messages go back to the queue at once, for another worker to take. */
+  private async returnHeld(): Promise<void> {
+    const { queue, metrics, logger } = this.deps;
+    const messages = [...this.held.keys(), ...this.due.splice(0)];
+    for (const timer of this.held.values()) clearTimeout(timer);
+    metrics.held.dec(this.held.size);
+    this.held.clear();
+    if (messages.length === 0) return;
+    logger.info({ held: messages.length }, 'returning messages held for their run time to the queue');
+    await Promise.all(
+      messages.map((message) =>
+        queue.setVisibility(message, 0).catch((error: unknown) => {
+          // It comes back after its visibility timeout instead.
+          metrics.errors.inc({ operation: 'return held message' });
+          logger.warn({ err: error, messageId: message.MessageId }, 'could not return a held message');
+        }),
+      ),
+    );
+  }
+
   private async drain(): Promise<void> {
     const { logger } = this.deps;
+    const deadline = Date.now() + this.options.drainMs;
     this.receiving.abort();
     await this.loop;
+    if (this.held.size + this.due.length > 0) {
+      // The aborted receive may still be waiting on the server, and would swallow (for a whole
+      // visibility timeout) a message returned before its long poll ends.
+      await delay(Math.max(0, Math.min(deadline, this.receiveEndsAt + 100) - Date.now()));
+      await this.returnHeld();
+    }
     if (this.inFlight.size === 0) return;
     logger.info({ running: this.inFlight.size, drainMs: this.options.drainMs }, 'waiting for running jobs to finish');
     const timer = new AbortController();
     const finished = await Promise.race([
       Promise.allSettled([...this.inFlight]).then(() => true),
-      delay(this.options.drainMs, false, { signal: timer.signal }).catch(() => false),
+      delay(Math.max(0, deadline - Date.now()), false, { signal: timer.signal }).catch(() => false),
     ]);
     timer.abort();
     if (finished) return;

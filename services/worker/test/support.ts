@@ -77,13 +77,17 @@ export async function storeJob(db: Pool, job: TestJob): Promise<{ jobId: string;
 }
 
 /** Sends a job's envelope as the bridge does (raw delivery: body + type/trace attributes). */
-export async function deliver(sqs: SQSClient, queueUrl: string, message: { body: string; type: string }): Promise<void> {
+export async function deliver(sqs: SQSClient, queueUrl: string, message: { body: string; type: string; runAt?: Date }): Promise<void> {
   await sqs.send(
     new SendMessageCommand({
       QueueUrl: queueUrl,
       MessageBody: message.body,
       MessageAttributes: toMessageAttributes(
-        { traceparent: `00-${randomUUID().replaceAll('-', '')}-${randomUUID().replaceAll('-', '').slice(0, 16)}-01`, requestId: 'req-test' },
+        {
+          traceparent: `00-${randomUUID().replaceAll('-', '')}-${randomUUID().replaceAll('-', '').slice(0, 16)}-01`,
+          requestId: 'req-test',
+          runAt: message.runAt?.toISOString(),
+        },
         message.type,
       ),
     }),

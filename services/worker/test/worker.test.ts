@@ -79,6 +79,32 @@ describe('worker against real Postgres and SQS', () => {
     expect((await jobRow(pool, stored.jobId)).attempts).toBe(1);
   });
 
+  it('starts a delayed job dispatched ahead at its run_at, never before it by Postgres\' clock, with or without its run_at attribute', async () => {
+    // As the scheduler leaves a job dispatched ahead: queued and published, run_at still to come.
+    const dispatchAhead = async () => {
+      const runAt = new Date(Date.now() + 2_500);
+      const stored = await storeJob(pool, { type: 'noop', payload: {}, runAt });
+      await pool.query(`UPDATE jobs SET status = 'queued' WHERE id = $1 AND status = 'scheduled'`, [stored.jobId]);
+      return { ...stored, runAt };
+    };
+    const held = await dispatchAhead();
+    await deliver(sqs, queues.queueUrl, held);
+    // Without the attribute the worker cannot know: its claim refuses the job and the message comes back when due.
+    const unmarked = await dispatchAhead();
+    await deliver(sqs, queues.queueUrl, { body: unmarked.body, type: unmarked.type });
+
+    for (const job of [held, unmarked]) {
+      await waitForStatus(pool, job.jobId, 'success', 15_000);
+      const { rows } = await pool.query<{ started_at: Date; run_at: Date; attempts: number }>('SELECT started_at, run_at, attempts FROM jobs WHERE id = $1', [job.jobId]);
+      expect(rows[0]!.started_at.getTime()).toBeGreaterThanOrEqual(rows[0]!.run_at.getTime());
+      expect(rows[0]!.attempts).toBe(1);
+      expect((await eventsOf(pool, job.jobId)).filter((e) => e.type === 'started')).toHaveLength(1);
+    }
+    const metrics = await (await fetch(`${worker.url}/metrics`)).text();
+    expect(metrics).toMatch(/conveyor_jobs_start_lateness_seconds_count\{service="worker",type="noop"\} 2/);
+    expect(metrics).toMatch(/^conveyor_worker_held_messages\{[^}]*\} 0$/m);
+  });
+
   it('fails a timing-out job after maxAttempts, spaced by backoff, and moves its message to the DLQ', async () => {
     const jobId = await enqueue(pool, sqs, queues.queueUrl, { type: 'sleep', payload: { ms: 5_000 }, timeoutSeconds: 1, maxAttempts: 3 });
     const row = await waitForStatus(pool, jobId, 'failed', 45_000);

@@ -36,7 +36,7 @@ export function jobMessage(row: UnpublishedJobRow): OutboxMessage {
       maxAttempts: row.max_attempts,
       timeoutSeconds: row.timeout_seconds,
     }),
-    headers: toKafkaHeaders(context(row)),
+    headers: toKafkaHeaders({ ...context(row), runAt: row.run_at?.toISOString() }),
   };
 }
 

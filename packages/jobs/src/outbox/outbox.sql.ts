@@ -14,6 +14,8 @@ export interface UnpublishedJobRow {
   tenant: string;
   payload: unknown;
   created_at: Date;
+  /** Set for delayed jobs, which the scheduler may dispatch ahead of it. */
+  run_at: Date | null;
   max_attempts: number;
   timeout_seconds: number;
   traceparent: string | null;
@@ -45,7 +47,7 @@ export function claimJobs(limit: number): Statement {
                           ORDER BY created_at
                           LIMIT $1
                             FOR UPDATE SKIP LOCKED)
-        RETURNING id, type, tenant, payload, created_at, max_attempts, timeout_seconds, traceparent, request_id`,
+        RETURNING id, type, tenant, payload, created_at, run_at, max_attempts, timeout_seconds, traceparent, request_id`,
     values: [limit],
   };
 }
