@@ -22,7 +22,8 @@ export interface PollerOptions {
 /** How long a message asks to wait before it starts: its run_at attribute minus now, if ahead. */
 export function holdFor(message: Message, now: number, maxHoldMs: number): number {
   const runAt = fromMessageAttributes(message.MessageAttributes).runAt;
-  const wait = runAt ? Date.parse(runAt) - now : Number.NaN;
+  // +2 ms: a Node timer may fire a millisecond early, and the claim would then find the job not due.
+  const wait = runAt ? Date.parse(runAt) - now + 2 : Number.NaN;
   return wait > 0 && wait <= maxHoldMs ? wait : 0;
 }
 
@@ -38,15 +39,14 @@ export interface PollerDeps {
  * Long polling into a bounded set of running handlers: it never asks SQS for more messages than it
  * has free slots, so a received message starts at once and none wait invisibly in memory. The
  * exception is a delayed job dispatched ahead of its run time: it is held, without a slot, until
- * then, and takes the next free slot ahead of new receives.
+ * then, and takes the next free slot ahead of new receives (a receive that returns while such jobs
+ * took its slots leaves its messages next in line).
  */
 export class Poller {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly held = new Map<Message, NodeJS.Timeout>();
   /** Held messages whose time came while every slot was taken. */
   private readonly due: Message[] = [];
-  /** Slots promised to the receive in progress. */
-  private requested = 0;
   /** When the last long poll ends on the server's side, even if we stopped waiting for it. */
   private receiveEndsAt = 0;
   private changed: { promise: Promise<void>; resolve: () => void } | undefined;
@@ -90,23 +90,22 @@ export class Poller {
         continue;
       }
       let messages: Message[];
-      this.requested = Math.min(10, free);
       this.receiveEndsAt = Date.now() + this.options.waitSeconds * 1000;
       try {
-        messages = await queue.receive(this.requested, this.options.waitSeconds, signal);
+        messages = await queue.receive(Math.min(10, free), this.options.waitSeconds, signal);
       } catch (error) {
         if (signal.aborted) break;
         metrics.errors.inc({ operation: 'receive' });
         logger.warn({ err: error }, 'receiving from SQS failed; retrying');
         await delay(this.options.errorPauseMs ?? 1_000, undefined, { signal }).catch(() => undefined);
         continue;
-      } finally {
-        this.requested = 0;
       }
       const now = Date.now();
       for (const message of messages) {
         const wait = this.holding ? holdFor(message, now, this.options.maxHoldMs) : 0;
         if (wait > 0) this.hold(message, wait);
+        // Held messages that fell due during the receive may have taken its slots: this one is next.
+        else if (this.inFlight.size >= this.options.concurrency) this.due.push(message);
         else this.track(message);
       }
     }
@@ -123,10 +122,10 @@ export class Poller {
     this.held.set(message, timer);
   }
 
-  /** Starts due messages in the slots neither running handlers nor the receive in progress hold. */
+  /** Starts due messages in free slots. */
   private startDue(): void {
     // Until the drain period is over, held messages that fall due still run here.
-    while (!this.release.signal.aborted && this.due.length > 0 && this.inFlight.size + this.requested < this.options.concurrency) this.track(this.due.shift()!);
+    while (!this.release.signal.aborted && this.due.length > 0 && this.inFlight.size < this.options.concurrency) this.track(this.due.shift()!);
     this.notifyChange();
   }
 
