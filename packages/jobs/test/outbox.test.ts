@@ -104,7 +104,7 @@ describe('outbox relay against real Postgres and Kafka', () => {
       const job = received.find((m) => m.key === jobId && m.topic === topo.topics.requested)!;
       const parsed = parseEnvelope(job.value);
       expect(parsed).toMatchObject({ ok: true, envelope: { v: 1, jobId, type: 'noop', tenant: 'latency', payload: { i } } });
-      expect(fromKafkaHeaders(job.message.headers)).toMatchObject({ traceparent, requestId: `req-${i}` });
+      expect(fromKafkaHeaders(job.message.headers)).toMatchObject({ traceparent, requestId: `req-${i}`, runAt: undefined });
 
       await waitUntil(() => received.some((m) => m.key === jobId && m.topic === topo.topics.events), 5_000, `event of ${jobId}`);
       const event = received.find((m) => m.key === jobId && m.topic === topo.topics.events)!;
@@ -112,6 +112,12 @@ describe('outbox relay against real Postgres and Kafka', () => {
       expect(typeof JSON.parse(event.value).eventId).toBe('number');
       expect(fromKafkaHeaders(event.message.headers).traceparent).toBe(traceparent);
     }
+    // A delayed job (here already due, so stored queued) carries its run time beside the trace headers.
+    const runAt = new Date(Date.now() - 1_000);
+    const delayed = await createJob(pool, { tenant: 'latency', owner: 'u-1', type: 'noop', payload: {}, runAt, traceparent, requestId: 'req-delayed' });
+    await waitUntil(() => received.some((m) => m.key === delayed.jobId && m.topic === topo.topics.requested), 5_000, 'the delayed job');
+    const delayedMessage = received.find((m) => m.key === delayed.jobId && m.topic === topo.topics.requested)!;
+    expect(fromKafkaHeaders(delayedMessage.message.headers)).toMatchObject({ traceparent, requestId: 'req-delayed', runAt: runAt.toISOString() });
     console.log(`outbox NOTIFY -> Kafka latency ms: ${latencies.join(', ')}`);
     // Generous for a loaded CI machine; the poll is ten minutes away, so only NOTIFY fits.
     expect(Math.max(...latencies)).toBeLessThan(3_000);

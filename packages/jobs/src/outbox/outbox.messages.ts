@@ -1,4 +1,4 @@
-import { serializeEnvelope, toKafkaHeaders, type IHeaders } from '@conveyor/platform';
+import { serializeEnvelope, toKafkaHeaders, type IHeaders, type MessageContext } from '@conveyor/platform';
 import type { UnpublishedEventRow, UnpublishedJobRow } from './outbox.sql.js';
 
 export interface OutboxMessage {
@@ -23,7 +23,8 @@ function context(row: { traceparent: string | null; request_id: string | null })
   return { traceparent: row.traceparent ?? undefined, requestId: row.request_id ?? undefined };
 }
 
-export function jobMessage(row: UnpublishedJobRow): OutboxMessage {
+/** `carried`: the trace context to send on (the publish span's), by default the one the row stored. */
+export function jobMessage(row: UnpublishedJobRow, carried: MessageContext = context(row)): OutboxMessage {
   return {
     key: row.id,
     value: serializeEnvelope({
@@ -36,7 +37,7 @@ export function jobMessage(row: UnpublishedJobRow): OutboxMessage {
       maxAttempts: row.max_attempts,
       timeoutSeconds: row.timeout_seconds,
     }),
-    headers: toKafkaHeaders({ ...context(row), runAt: row.run_at?.toISOString() }),
+    headers: toKafkaHeaders({ ...carried, runAt: row.run_at?.toISOString() }),
   };
 }
 

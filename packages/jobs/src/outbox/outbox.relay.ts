@@ -1,4 +1,4 @@
-import { endSpans, startPublishSpan, toKafkaHeaders, withBatchSend } from '@conveyor/platform';
+import { endSpans, startPublishSpan, withBatchSend } from '@conveyor/platform';
 import type { Kafka, Logger, Pool, PoolClient, Producer, Registry } from '@conveyor/platform';
 import type { Topology } from '../topology.js';
 import { startListener } from './outbox.listener.js';
@@ -87,7 +87,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     );
     const topicMessages: Array<{ topic: string; messages: Array<ReturnType<typeof jobMessage>> }> = [];
     if (jobs.length > 0) {
-      const messages = jobs.map((row, i) => ({ ...jobMessage(row), headers: toKafkaHeaders(produced[i]!.carried) }));
+      const messages = jobs.map((row, i) => jobMessage(row, produced[i]!.carried));
       topicMessages.push({ topic: topology.topics.requested, messages });
     }
     if (events.length > 0) topicMessages.push({ topic: topology.topics.events, messages: events.map(eventMessage) });
