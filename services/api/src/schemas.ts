@@ -86,7 +86,10 @@ export const jobView = z.object({
   jobId: z.uuid(),
   type: z.string(),
   status: z.enum(['running', 'success', 'failed', 'cancelled']),
-  phase: z.enum(['scheduled', 'queued', 'processing', 'retrying']).optional(),
+  phase: z
+    .enum(['scheduled', 'queued', 'processing', 'retrying'])
+    .optional()
+    .describe('A delayed job turns `queued` up to the scheduler\'s dispatch lead (2 s by default) before its runAt, and never starts before it.'),
   progress: z.number().min(0).max(1).optional(),
   attempts: z.number().int(),
   maxAttempts: z.number().int(),
