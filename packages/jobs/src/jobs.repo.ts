@@ -77,8 +77,10 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
     job,
   }));
   const column = <T>(pick: (row: (typeof rows)[number]) => T) => rows.map(pick);
-  const { rows: inserted } = await db.query<{ id: string; status: JobStatus }>(
-    `WITH inserted AS (
+  const { rows: inserted } = await db.query<{ id: string; status: JobStatus }>({
+    // Named: parsed and planned once per connection, since the api runs it for every batch of submissions.
+    name: 'jobs.create-jobs',
+    text: `WITH inserted AS (
        INSERT INTO jobs (id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds,
                          run_at, callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::smallint[],
@@ -91,7 +93,7 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
        SELECT id, 'created', jsonb_build_object('status', status, 'type', type) FROM inserted
      )
      SELECT id, status FROM inserted`,
-    [
+    values: [
       column((r) => r.id),
       column((r) => r.job.tenant),
       column((r) => r.job.owner),
@@ -109,7 +111,7 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
       column((r) => r.job.traceId ?? null),
       column((r) => r.job.requestId ?? null),
     ],
-  );
+  });
   const created = new Map(inserted.map((row) => [row.id, row.status]));
   const outcomes: Array<CreateJobOutcome | undefined> = rows.map((row) => {
     const status = created.get(row.id);

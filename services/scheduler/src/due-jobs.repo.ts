@@ -34,17 +34,18 @@ export async function dispatchDueJobs(db: Queryable, batchSize: number, leadMs =
     type: string | null;
     next: Date | null;
     db_now: Date;
-  }>(
-    `WITH due AS (
-       SELECT id FROM jobs
-        WHERE status = 'scheduled' AND run_at <= now() + $2::float8 * interval '1 millisecond' AND NOT cancel_requested
-        ORDER BY run_at
-        LIMIT $1
-        FOR UPDATE SKIP LOCKED
-     ), moved AS (
+  }>({
+    name: 'scheduler.dispatch-due-jobs',
+    // An array of ids, not a join with the due rows: see outbox.sql.ts for the plan a join risked.
+    text: `WITH moved AS (
        UPDATE jobs j
           SET status = 'queued', published_at = NULL, updated_at = clock_timestamp()
-         FROM due WHERE j.id = due.id
+        WHERE j.id = ANY (ARRAY(SELECT id FROM jobs
+                                 WHERE status = 'scheduled' AND run_at <= now() + $2::float8 * interval '1 millisecond'
+                                   AND NOT cancel_requested
+                                 ORDER BY run_at
+                                 LIMIT $1
+                                 FOR UPDATE SKIP LOCKED))
        RETURNING j.id, j.run_at, j.updated_at AS dispatched_at, j.traceparent, j.type
      ), events AS (
        INSERT INTO job_events (job_id, type, data)
@@ -57,8 +58,8 @@ export async function dispatchDueJobs(db: Queryable, batchSize: number, leadMs =
                     now() AS db_now) n
        LEFT JOIN moved m ON true
       ORDER BY m.run_at`,
-    [batchSize, leadMs],
-  );
+    values: [batchSize, leadMs],
+  });
   const first = rows[0]!;
   return {
     dispatched: rows.filter((r) => r.id !== null).map((r) => ({ id: r.id!, runAt: r.run_at!, dispatchedAt: r.dispatched_at!, traceparent: r.traceparent, type: r.type! })),
@@ -75,10 +76,11 @@ export interface DuePeek {
 
 /** Read-only look at the next run_at (jobs_due index): cheap enough to run on every notification. */
 export async function peekNextDue(db: Queryable, leadMs = 0): Promise<DuePeek> {
-  const { rows } = await db.query<{ next: Date | null; db_now: Date }>(
-    `SELECT (SELECT min(run_at) FROM jobs WHERE status = 'scheduled' AND NOT cancel_requested) - $1::float8 * interval '1 millisecond' AS next,
+  const { rows } = await db.query<{ next: Date | null; db_now: Date }>({
+    name: 'scheduler.peek-next-due',
+    text: `SELECT (SELECT min(run_at) FROM jobs WHERE status = 'scheduled' AND NOT cancel_requested) - $1::float8 * interval '1 millisecond' AS next,
             now() AS db_now`,
-    [leadMs],
-  );
+    values: [leadMs],
+  });
   return { next: rows[0]!.next, dbNow: rows[0]!.db_now };
 }

@@ -31,8 +31,9 @@ export interface RunLease {
  * jobs this worker won, by id; the others are not claimable now.
  */
 export async function claimJobs(db: Queryable, jobIds: readonly string[], workerId: string, leaseSeconds: number): Promise<Map<string, ClaimedJob>> {
-  const { rows } = await db.query<ClaimedJob>(
-    `WITH claimed AS (
+  const { rows } = await db.query<ClaimedJob>({
+    name: 'worker.claim-jobs',
+    text: `WITH claimed AS (
        UPDATE jobs SET status = 'processing', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
                        locked_by = $2, progress = NULL, updated_at = now()
        WHERE id = ANY($1::uuid[]) AND NOT cancel_requested AND (run_at IS NULL OR run_at <= now())
@@ -46,8 +47,8 @@ export async function claimJobs(db: Queryable, jobIds: readonly string[], worker
      SELECT id AS "jobId", tenant, type, payload, attempts AS attempt, max_attempts AS "maxAttempts",
             timeout_seconds AS "timeoutSeconds", created_at AS "createdAt", run_at AS "runAt"
      FROM claimed`,
-    [jobIds, workerId, leaseSeconds],
-  );
+    values: [jobIds, workerId, leaseSeconds],
+  });
   return new Map(rows.map((row) => [row.jobId, row]));
 }
 
@@ -115,8 +116,9 @@ export interface Completion {
  * the ids of the jobs written; a run no longer held (its lease lapsed) is left alone.
  */
 export async function completeJobs(db: Queryable, completions: readonly Completion[]): Promise<Set<string>> {
-  const { rows } = await db.query<{ id: string }>(
-    `WITH done AS (
+  const { rows } = await db.query<{ id: string }>({
+    name: 'worker.complete-jobs',
+    text: `WITH done AS (
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::jsonb[], $5::text[])
                   AS d(id, worker, attempt, result, result_key)
      ), changed AS (
@@ -130,14 +132,14 @@ export async function completeJobs(db: Queryable, completions: readonly Completi
        SELECT id, 'succeeded', jsonb_build_object('attempt', attempt, 'resultKey', result_key) FROM changed
      )
      SELECT id FROM changed`,
-    [
+    values: [
       completions.map((c) => c.lease.jobId),
       completions.map((c) => c.lease.workerId),
       completions.map((c) => c.lease.attempt),
       completions.map((c) => JSON.stringify(c.stored.result)),
       completions.map((c) => c.stored.resultKey),
     ],
-  );
+  });
   return new Set(rows.map((row) => row.id));
 }
 

@@ -1,9 +1,16 @@
 /**
  * The relay's statements. Claims lock only the rows being published and skip rows another relay
  * holds, so replicas share the backlog.
+ *
+ * Each claim picks its ids into an array (`id = ANY(ARRAY(...))`) rather than `id IN (subquery)`:
+ * with a semi-join, statistics taken while a backlog waited led the planner to hash-join a
+ * sequential scan of the whole table, on every round, for as long as those statistics stood. An
+ * array of ids can only be looked up by primary key.
  */
 
 export interface Statement {
+  /** Named statements are parsed and planned once per connection: these run several times a second. */
+  name?: string;
   text: string;
   values: unknown[];
 }
@@ -41,12 +48,13 @@ export interface UnpublishedEventRow {
  */
 export function claimJobs(limit: number): Statement {
   return {
+    name: 'outbox.claim-jobs',
     text: `UPDATE jobs SET published_at = now()
-            WHERE id IN (SELECT id FROM jobs
-                          WHERE status = 'queued' AND published_at IS NULL
-                          ORDER BY created_at
-                          LIMIT $1
-                            FOR UPDATE SKIP LOCKED)
+            WHERE id = ANY (ARRAY(SELECT id FROM jobs
+                                   WHERE status = 'queued' AND published_at IS NULL
+                                   ORDER BY created_at
+                                   LIMIT $1
+                                     FOR UPDATE SKIP LOCKED))
         RETURNING id, type, tenant, payload, created_at, run_at, max_attempts, timeout_seconds, traceparent, request_id`,
     values: [limit],
   };
@@ -55,16 +63,19 @@ export function claimJobs(limit: number): Statement {
 /** The same for lifecycle events; the job row is read, not locked, so workers are never held up. */
 export function claimEvents(limit: number): Statement {
   return {
-    text: `UPDATE job_events e SET published_at = now()
-             FROM jobs j
-            WHERE j.id = e.job_id
-              AND e.id IN (SELECT id FROM job_events
-                            WHERE published_at IS NULL
-                            ORDER BY id
-                            LIMIT $1
-                              FOR UPDATE SKIP LOCKED)
-        RETURNING e.id, e.job_id, e.type, e.data, e.created_at,
-                  j.tenant, j.owner, j.type AS job_type, j.traceparent, j.request_id`,
+    name: 'outbox.claim-events',
+    text: `WITH claimed AS (
+             UPDATE job_events SET published_at = now()
+              WHERE id = ANY (ARRAY(SELECT id FROM job_events
+                                     WHERE published_at IS NULL
+                                     ORDER BY id
+                                     LIMIT $1
+                                       FOR UPDATE SKIP LOCKED))
+             RETURNING id, job_id, type, data, created_at
+           )
+           SELECT e.id, e.job_id, e.type, e.data, e.created_at,
+                  j.tenant, j.owner, j.type AS job_type, j.traceparent, j.request_id
+             FROM claimed e JOIN jobs j ON j.id = e.job_id`,
     values: [limit],
   };
 }
