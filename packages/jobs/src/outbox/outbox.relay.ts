@@ -4,7 +4,7 @@ import type { Topology } from '../topology.js';
 import { startListener } from './outbox.listener.js';
 import { eventMessage, jobMessage } from './outbox.messages.js';
 import { outboxMetrics } from './outbox.metrics.js';
-import { claimEvents, claimJobs, countBacklog, inClaimOrder, type UnpublishedEventRow, type UnpublishedJobRow } from './outbox.sql.js';
+import { claimBatch, countBacklog, splitClaim, type ClaimedRow } from './outbox.sql.js';
 
 /** The channel the job_events trigger notifies on every insert (payload `job_events`). */
 export const OUTBOX_CHANNEL = 'conveyor_outbox';
@@ -72,8 +72,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
 
   /** Inside the caller's transaction: claim and mark, produce. True when a full batch suggests more is waiting. */
   async function publishBatch(client: PoolClient): Promise<boolean> {
-    const jobs = inClaimOrder((await client.query<UnpublishedJobRow>(claimJobs(batchSize))).rows);
-    const events = inClaimOrder((await client.query<UnpublishedEventRow>(claimEvents(batchSize))).rows);
+    const { jobs, events } = splitClaim((await client.query<ClaimedRow>(claimBatch(batchSize))).rows);
     if (jobs.length === 0 && events.length === 0) return false;
     // Each job's publish span continues the trace its row stored, not this background loop's.
     const produced = jobs.map((row) =>

@@ -42,29 +42,42 @@ export interface UnpublishedEventRow {
   request_id: string | null;
 }
 
-/**
- * Claims and marks a batch of unpublished jobs in one statement. The caller's transaction holds the
- * row locks until Kafka acknowledged the batch; a rollback un-marks them.
- */
-export function claimJobs(limit: number): Statement {
-  return {
-    name: 'outbox.claim-jobs',
-    text: `UPDATE jobs SET published_at = now()
-            WHERE id = ANY (ARRAY(SELECT id FROM jobs
-                                   WHERE status = 'queued' AND published_at IS NULL
-                                   ORDER BY created_at
-                                   LIMIT $1
-                                     FOR UPDATE SKIP LOCKED))
-        RETURNING id, type, tenant, payload, created_at, run_at, max_attempts, timeout_seconds, traceparent, request_id`,
-    values: [limit],
-  };
+/** One row of a claim: a job or an event, with the columns the other kind lacks left null. */
+export interface ClaimedRow {
+  kind: 'job' | 'event';
+  id: string;
+  job_id: string | null;
+  type: string;
+  tenant: string;
+  owner: string | null;
+  job_type: string | null;
+  body: unknown;
+  created_at: Date;
+  run_at: Date | null;
+  max_attempts: number | null;
+  timeout_seconds: number | null;
+  traceparent: string | null;
+  request_id: string | null;
 }
 
-/** The same for lifecycle events; the job row is read, not locked, so workers are never held up. */
-export function claimEvents(limit: number): Statement {
+/**
+ * Claims and marks up to `limit` unpublished jobs and up to `limit` unpublished events in one
+ * statement, so a relay round costs one round trip to claim. The caller's transaction holds the
+ * row locks until Kafka acknowledged the batch; a rollback un-marks them. An event's job row is
+ * read, not locked, so workers are never held up.
+ */
+export function claimBatch(limit: number): Statement {
   return {
-    name: 'outbox.claim-events',
-    text: `WITH claimed AS (
+    name: 'outbox.claim-batch',
+    text: `WITH job_rows AS (
+             UPDATE jobs SET published_at = now()
+              WHERE id = ANY (ARRAY(SELECT id FROM jobs
+                                     WHERE status = 'queued' AND published_at IS NULL
+                                     ORDER BY created_at
+                                     LIMIT $1
+                                       FOR UPDATE SKIP LOCKED))
+             RETURNING id, type, tenant, payload, created_at, run_at, max_attempts, timeout_seconds, traceparent, request_id
+           ), event_rows AS (
              UPDATE job_events SET published_at = now()
               WHERE id = ANY (ARRAY(SELECT id FROM job_events
                                      WHERE published_at IS NULL
@@ -73,19 +86,58 @@ export function claimEvents(limit: number): Statement {
                                        FOR UPDATE SKIP LOCKED))
              RETURNING id, job_id, type, data, created_at
            )
-           SELECT e.id, e.job_id, e.type, e.data, e.created_at,
-                  j.tenant, j.owner, j.type AS job_type, j.traceparent, j.request_id
-             FROM claimed e JOIN jobs j ON j.id = e.job_id`,
+           SELECT 'job' AS kind, id::text AS id, NULL::uuid AS job_id, type, tenant, NULL::text AS owner,
+                  NULL::text AS job_type, payload AS body, created_at, run_at, max_attempts, timeout_seconds,
+                  traceparent, request_id
+             FROM job_rows
+           UNION ALL
+           SELECT 'event', e.id::text, e.job_id, e.type, j.tenant, j.owner, j.type, e.data, e.created_at,
+                  NULL, NULL, NULL, j.traceparent, j.request_id
+             FROM event_rows e JOIN jobs j ON j.id = e.job_id`,
     values: [limit],
   };
 }
 
-/** RETURNING has no order: publish jobs oldest first and events in insertion order, as claimed. */
-export function inClaimOrder<T extends UnpublishedJobRow | UnpublishedEventRow>(rows: T[]): T[] {
-  return rows.sort((a, b) => {
-    if ('job_id' in a && 'job_id' in b) return Number(BigInt(a.id) - BigInt(b.id));
-    return a.created_at.getTime() - b.created_at.getTime();
-  });
+/**
+ * Splits a claim into its jobs, oldest first, and its events, in insertion order (RETURNING has
+ * no order of its own).
+ */
+export function splitClaim(rows: readonly ClaimedRow[]): { jobs: UnpublishedJobRow[]; events: UnpublishedEventRow[] } {
+  const jobs: UnpublishedJobRow[] = [];
+  const events: UnpublishedEventRow[] = [];
+  for (const row of rows) {
+    const { id, type, tenant, created_at, traceparent, request_id } = row;
+    if (row.kind === 'job') {
+      jobs.push({
+        id,
+        type,
+        tenant,
+        payload: row.body,
+        created_at,
+        run_at: row.run_at,
+        max_attempts: row.max_attempts!,
+        timeout_seconds: row.timeout_seconds!,
+        traceparent,
+        request_id,
+      });
+    } else {
+      events.push({
+        id,
+        job_id: row.job_id!,
+        type,
+        data: row.body as Record<string, unknown>,
+        created_at,
+        tenant,
+        owner: row.owner!,
+        job_type: row.job_type!,
+        traceparent,
+        request_id,
+      });
+    }
+  }
+  jobs.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
+  events.sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
+  return { jobs, events };
 }
 
 /** Rows waiting to be published; both counts are served by partial indexes. */
