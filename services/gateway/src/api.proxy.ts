@@ -1,5 +1,6 @@
+import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { context, propagation } from '@opentelemetry/api';
 import { Pool, errors as undiciErrors } from 'undici';
 import { BodyTooLargeError, limitBody } from './body-limit.js';
@@ -93,6 +94,28 @@ function hasBody(req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 }
 
+/**
+ * Streams the api's answer to the client and resolves when the exchange is over. If either side
+ * breaks mid-answer, the other is destroyed too: the status is already sent, so a broken
+ * connection is the only honest signal left. Plain pipe() rather than stream.pipeline, whose
+ * AbortController and DOMException on every finish cost the gateway about 6 % of its CPU.
+ */
+function relayAnswer(body: Readable, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    if (res.closed) {
+      // The client left while the api was answering: there is no one to relay to.
+      body.destroy();
+      return resolve();
+    }
+    body.once('error', (error) => res.destroy(error));
+    res.once('close', () => {
+      if (!body.readableEnded) body.destroy();
+      resolve();
+    });
+    body.pipe(res);
+  });
+}
+
 function classify(error: unknown): UpstreamError {
   if (error instanceof UpstreamError) return error;
   if (error instanceof BodyTooLargeError || (error as { cause?: unknown })?.cause instanceof BodyTooLargeError) {
@@ -113,10 +136,11 @@ export function createApiProxy(settings: { apiUrl: string; internalToken: string
   });
   return {
     async forward(req, res, { requestId, principal, stream, bodyLimit }) {
-      const abort = new AbortController();
-      // The client went away: stop the upstream request (for SSE, this closes the api's stream).
+      // undici takes an EventEmitter as its abort signal: cheaper than an AbortController per request.
+      const abort = new EventEmitter();
+      // The client went away before the answer began: stop the upstream request.
       const onClose = () => {
-        if (!res.writableFinished) abort.abort();
+        if (!res.writableFinished) abort.emit('abort');
       };
       res.once('close', onClose);
       let body: NodeJS.ReadableStream | undefined;
@@ -139,7 +163,7 @@ export function createApiProxy(settings: { apiUrl: string; internalToken: string
             remoteAddress: req.socket.remoteAddress,
           }),
           body: body as never,
-          signal: abort.signal,
+          signal: abort,
           headersTimeout: 30_000,
           bodyTimeout: stream ? 0 : 60_000,
         });
@@ -147,17 +171,12 @@ export function createApiProxy(settings: { apiUrl: string; internalToken: string
         res.off('close', onClose);
         throw classify(bodyError ?? error);
       }
+      res.off('close', onClose);
       res.writeHead(answer.statusCode, downstreamHeaders(answer.headers));
       // Event streams must reach the client as each event is written, not when a buffer fills.
       if (stream) res.flushHeaders();
-      try {
-        await pipeline(answer.body, res);
-      } catch {
-        // The client left or the api cut the stream mid-answer; the status is already sent, so the
-        // only honest signal left is the broken connection (pipeline destroyed both ends).
-      } finally {
-        res.off('close', onClose);
-      }
+      // From here a client that leaves destroys the answer's body, which closes the api's stream (SSE).
+      await relayAnswer(answer.body, res);
     },
     close: () => pool.close(),
   };
