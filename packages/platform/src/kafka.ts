@@ -2,7 +2,7 @@ import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 
 export { Kafka };
-export type { Producer, Consumer, Admin, IHeaders, KafkaMessage } from 'kafkajs';
+export type { Producer, Consumer, Admin, EachBatchPayload, IHeaders, KafkaMessage } from 'kafkajs';
 
 export interface KafkaOptions {
   brokers: string[];

@@ -8,6 +8,7 @@ import {
   toMessageAttributes,
   withBatchSend,
   type Consumer,
+  type EachBatchPayload,
   type Kafka,
   type KafkaMessage,
   type Logger,
@@ -32,6 +33,11 @@ export interface BridgeConsumerOptions {
   partitionsConcurrency: number;
   failurePauseMs: number;
   sessionTimeoutMs: number;
+  /**
+   * How often accepted offsets are committed; 0 commits after every window, in line. A crash
+   * re-publishes what was accepted since the last commit.
+   */
+  commitIntervalMs: number;
 }
 
 export interface BridgeConsumer {
@@ -58,6 +64,33 @@ export function startBridgeConsumer(options: BridgeConsumerOptions): BridgeConsu
   let stopped = false;
   let paused = false;
   let resumeTimer: NodeJS.Timeout | undefined;
+
+  /** Offsets (next to read) accepted by SNS but not yet committed, by partition. */
+  const uncommitted = new Map<number, string>();
+  /** Batches being published: stop() waits for them, then commits (kafkajs drops commits once stopped). */
+  const batchesInFlight = new Set<Promise<void>>();
+  let committing: Promise<void> | undefined;
+
+  /** Commits what is uncommitted; a failed commit leaves it for the next one (newer offsets win). */
+  function commitAccepted(): Promise<void> {
+    if (committing || uncommitted.size === 0) return committing ?? Promise.resolve();
+    const offsets = [...uncommitted].map(([partition, offset]) => ({ topic, partition, offset }));
+    uncommitted.clear();
+    committing = consumer
+      .commitOffsets(offsets)
+      .catch((error: unknown) => {
+        for (const { partition, offset } of offsets) {
+          const newer = uncommitted.get(partition);
+          if (newer === undefined || BigInt(newer) < BigInt(offset)) uncommitted.set(partition, offset);
+        }
+        logger.warn({ err: error }, 'committing offsets failed; retrying with the next commit');
+      })
+      .finally(() => {
+        committing = undefined;
+      });
+    return committing;
+  }
+  const commitTimer = options.commitIntervalMs > 0 ? setInterval(() => void commitAccepted(), options.commitIntervalMs) : undefined;
 
   const resume = () => {
     clearTimeout(resumeTimer);
@@ -152,30 +185,39 @@ export function startBridgeConsumer(options: BridgeConsumerOptions): BridgeConsu
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: options.partitionsConcurrency,
-      eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale }) => {
-        const chunks = chunk(batch.messages, batchSize);
-        for (let i = 0; i < chunks.length; i += publishConcurrency) {
-          if (!isRunning() || isStale() || paused) return;
-          const window = chunks.slice(i, i + publishConcurrency);
-          const results = await Promise.allSettled(window.map((c) => handleChunk(batch.partition, c)));
-          // Offsets advance over the accepted prefix only; anything after a failure is fetched again.
-          const accepted = results.findIndex((r) => r.status === 'rejected');
-          const done = accepted === -1 ? window : window.slice(0, accepted);
-          const last = done.at(-1)?.at(-1);
-          if (last) {
-            resolveOffset(last.offset);
-            await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition: batch.partition, offset: nextOffset(last.offset) }] }] });
-          }
-          await heartbeat();
-          if (accepted !== -1) {
-            const failure = (results[accepted] as PromiseRejectedResult).reason;
-            logger.error({ err: failure, partition: batch.partition, breaker: breaker.opened ? 'open' : 'closed' }, 'publishing to SNS failed; pausing');
-            pause();
-            return;
-          }
-        }
+      eachBatch: (payload) => {
+        if (stopped) return Promise.resolve();
+        const done = publishBatch(payload).finally(() => batchesInFlight.delete(done));
+        batchesInFlight.add(done);
+        return done;
       },
     });
+  }
+
+  /** Publishes one fetched batch window by window; offsets advance over what SNS accepted. */
+  async function publishBatch({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const chunks = chunk(batch.messages, batchSize);
+    for (let i = 0; i < chunks.length; i += publishConcurrency) {
+      if (!isRunning() || isStale() || paused || stopped) return;
+      const window = chunks.slice(i, i + publishConcurrency);
+      const results = await Promise.allSettled(window.map((c) => handleChunk(batch.partition, c)));
+      // Offsets advance over the accepted prefix only; anything after a failure is fetched again.
+      const accepted = results.findIndex((r) => r.status === 'rejected');
+      const done = accepted === -1 ? window : window.slice(0, accepted);
+      const last = done.at(-1)?.at(-1);
+      if (last) {
+        resolveOffset(last.offset);
+        if (commitTimer) uncommitted.set(batch.partition, nextOffset(last.offset));
+        else await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition: batch.partition, offset: nextOffset(last.offset) }] }] });
+      }
+      await heartbeat();
+      if (accepted !== -1) {
+        const failure = (results[accepted] as PromiseRejectedResult).reason;
+        logger.error({ err: failure, partition: batch.partition, breaker: breaker.opened ? 'open' : 'closed' }, 'publishing to SNS failed; pausing');
+        pause();
+        return;
+      }
+    }
   }
 
   let wakeUp: (() => void) | undefined;
@@ -211,9 +253,14 @@ export function startBridgeConsumer(options: BridgeConsumerOptions): BridgeConsu
       (stopping ??= (async () => {
         stopped = true;
         clearTimeout(resumeTimer);
+        clearInterval(commitTimer);
         wakeUp?.();
-        // Disconnect waits for the batch in flight; its accepted chunks are already committed.
-        // A start still retrying against an absent broker is abandoned, not awaited.
+        // Stop waits for the batch in flight; what SNS accepted is committed before the group is
+        // left, so the next owner of these partitions starts after it. A start still retrying
+        // against an absent broker is abandoned, not awaited.
+        await Promise.allSettled([...batchesInFlight]);
+        while (committing) await committing;
+        await commitAccepted();
         await consumer.disconnect();
         await Promise.race([started, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
       })()),

@@ -15,6 +15,11 @@ export const configSchema = z.object({
   BRIDGE_PARTITIONS_CONCURRENCY: env.int(2, 1),
   /** How long a dead replica holds its partitions before the group gives them to another. */
   BRIDGE_SESSION_TIMEOUT_MS: env.int(30_000, 6_000),
+  /**
+   * How often offsets SNS accepted are committed to Kafka; 0 commits after every window of a batch.
+   * On a crash, what was accepted since the last commit is published again (harmless duplicates).
+   */
+  BRIDGE_COMMIT_INTERVAL_MS: z.coerce.number().int().min(0).max(60_000).default(500),
   /** Attempts per chunk before it counts as one failure for the breaker (only failed entries are retried). */
   SNS_RETRY_ATTEMPTS: env.int(4, 1),
   SNS_RETRY_BASE_MS: env.int(100, 1),

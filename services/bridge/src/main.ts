@@ -71,6 +71,7 @@ runMain('bridge', async () => {
     partitionsConcurrency: config.BRIDGE_PARTITIONS_CONCURRENCY,
     failurePauseMs: config.BRIDGE_FAILURE_PAUSE_MS,
     sessionTimeoutMs: config.BRIDGE_SESSION_TIMEOUT_MS,
+    commitIntervalMs: config.BRIDGE_COMMIT_INTERVAL_MS,
   });
   service.onStop('consumer', () => consumer.stop());
   if (config.LAG_INTERVAL_MS > 0) {

@@ -86,7 +86,23 @@ describe('bridge service: Kafka jobs.requested -> SNS -> SQS pool queues', () =>
   const received = new Map<string, Message[]>(); // by queue URL, everything ever received
   const services: RunningService[] = [];
 
-  async function startBridge(endpoint = `http://127.0.0.1:${proxy.port}`): Promise<RunningService> {
+  /** Records of jobs.requested the bridge's group has not committed past, over all partitions. */
+  async function uncommittedRecords(): Promise<number> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const ends = await admin.fetchTopicOffsets(topo.topics.requested);
+      const [committed] = await admin.fetchOffsets({ groupId: topo.consumerGroups.bridge, topics: [topo.topics.requested] });
+      return ends.reduce((sum, end) => {
+        const at = Number(committed!.partitions.find((p) => p.partition === end.partition)?.offset ?? -1);
+        return sum + Number(end.offset) - Math.max(0, at);
+      }, 0);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async function startBridge(endpoint = `http://127.0.0.1:${proxy.port}`, env: Record<string, string> = {}): Promise<RunningService> {
     const bridge = await startService('bridge', {
       KAFKA_BROKERS: infra.kafkaBrokers.join(','),
       AWS_ENDPOINT_URL: endpoint,
@@ -101,6 +117,7 @@ describe('bridge service: Kafka jobs.requested -> SNS -> SQS pool queues', () =>
       SNS_RETRY_BASE_MS: '50',
       BRIDGE_FAILURE_PAUSE_MS: '500',
       LAG_INTERVAL_MS: '1000',
+      ...env,
     });
     services.push(bridge);
     return bridge;
@@ -184,6 +201,8 @@ describe('bridge service: Kafka jobs.requested -> SNS -> SQS pool queues', () =>
     expect(sample.MessageAttributes?.traceparent?.StringValue).toMatch(new RegExp(`^00-${TRACEPARENT.split('-')[1]}-[0-9a-f]{16}-01$`));
     expect(sample.MessageAttributes?.request_id?.StringValue).toBe(`req-${JSON.parse(sample.Body!).jobId}`);
     expect(await metric(bridge, 'conveyor_bridge_records_published_total')).toBeGreaterThanOrEqual(40);
+    // Offsets are committed on the bridge's interval (500 ms by default), not only at stop.
+    await waitUntil(async () => (await uncommittedRecords()) === 0, 10_000, 'the offsets to be committed');
   });
 
   it('skips a malformed record without blocking its partition and records it as rejected', async () => {
@@ -262,4 +281,15 @@ describe('bridge service: Kafka jobs.requested -> SNS -> SQS pool queues', () =>
     expect(await bridge.stop('SIGTERM')).toBe(0);
     expect(bridge.output()).toMatch(/"msg":"stopped cleanly"/);
   });
+
+  it('commits what SNS accepted when it stops, though its commit interval has not come round', async () => {
+    const bridge = await startBridge(undefined, { BRIDGE_COMMIT_INTERVAL_MS: '60000' });
+    await waitForHttp(`${bridge.url}/readyz`, 200);
+    const jobs = Array.from({ length: 12 }, () => envelope('noop'));
+    await produce(jobs.map((e) => ({ key: e.jobId, value: e.value })));
+    await collect(provisioned.queues[0]!.queueUrl, jobs.map((e) => e.jobId));
+    expect(await uncommittedRecords()).toBe(jobs.length);
+    expect(await bridge.stop('SIGTERM')).toBe(0);
+    expect(await uncommittedRecords()).toBe(0);
+  }, 60_000);
 });
