@@ -53,6 +53,7 @@ runMain('api', async () => {
     registry: metrics.registry,
     publicBaseUrl: config.PUBLIC_BASE_URL,
     maxPendingWebhooks: config.WEBHOOK_MAX_PENDING,
+    fetchWaitMs: config.EVENTS_FETCH_WAIT_MS,
     webhook: {
       secret: config.WEBHOOK_SECRET,
       timeoutMs: config.WEBHOOK_TIMEOUT_MS,
