@@ -23,14 +23,6 @@ export interface RunLease {
 }
 
 /**
- * Claim (contract 7): one conditional UPDATE takes each queued or retrying job, or a processing one
- * whose worker stopped heartbeating, unless cancellation was requested or its run_at is still
- * ahead by Postgres' clock (delayed jobs are dispatched early; this is what keeps them from
- * starting early). The `started` events are
- * written in the same statement, so each status change and its event commit together. Returns the
- * jobs this worker won, by id; the others are not claimable now.
- */
-/**
  * The status tests of the claim and the completion sit inside CASE on purpose: a plain
  * `status IN (...)` matches the partial indexes on status, and statistics taken before a burst
  * (few queued, few processing) made Postgres scan every queued and processing job for each claim
@@ -54,6 +46,14 @@ export const CLAIM_JOBS_SQL = `WITH claimed AS (
             timeout_seconds AS "timeoutSeconds", created_at AS "createdAt", run_at AS "runAt"
      FROM claimed`;
 
+/**
+ * Claim (contract 7): one conditional UPDATE takes each queued or retrying job, or a processing one
+ * whose worker stopped heartbeating, unless cancellation was requested or its run_at is still
+ * ahead by Postgres' clock (delayed jobs are dispatched early; this is what keeps them from
+ * starting early). The `started` events are written in the same statement, so each status change
+ * and its event commit together. Returns the jobs this worker won, by id; the others are not
+ * claimable now.
+ */
 export async function claimJobs(db: Queryable, jobIds: readonly string[], workerId: string, leaseSeconds: number): Promise<Map<string, ClaimedJob>> {
   const { rows } = await db.query<ClaimedJob>({
     name: 'worker.claim-jobs',
@@ -122,10 +122,6 @@ export interface Completion {
   stored: StoredResult;
 }
 
-/**
- * Ends held runs in success with their results and `succeeded` events, in one statement. Returns
- * the ids of the jobs written; a run no longer held (its lease lapsed) is left alone.
- */
 /** See CLAIM_JOBS_SQL for why the status test is a CASE. */
 export const COMPLETE_JOBS_SQL = `WITH done AS (
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::jsonb[], $5::text[])
@@ -143,6 +139,10 @@ export const COMPLETE_JOBS_SQL = `WITH done AS (
      )
      SELECT id FROM changed`;
 
+/**
+ * Ends held runs in success with their results and `succeeded` events, in one statement. Returns
+ * the ids of the jobs written; a run no longer held (its lease lapsed) is left alone.
+ */
 export async function completeJobs(db: Queryable, completions: readonly Completion[]): Promise<Set<string>> {
   const { rows } = await db.query<{ id: string }>({
     name: 'worker.complete-jobs',

@@ -74,6 +74,9 @@ const MAX_BATCH = 500;
 /** How long stop() waits for a start in progress (a broker that does not answer) before giving up on it. */
 const START_WAIT_MS = 5_000;
 
+/** About a hundred events. */
+const EVENTS_FETCH_MIN_BYTES = 32 * 1024;
+
 /**
  * Consumes jobs.events: on a job's terminal event, writes its owner's notification and fires its
  * callbackUrl webhook.
@@ -86,9 +89,6 @@ const START_WAIT_MS = 5_000;
  * webhook sender). The cost is a replay of the events behind a slow delivery after a crash, bounded
  * by maxPendingWebhooks and the sender's maxAgeMs, which a durable deliveries table would avoid.
  */
-/** About a hundred events. */
-const EVENTS_FETCH_MIN_BYTES = 32 * 1024;
-
 export async function startJobEventsConsumer(options: JobEventsConsumerOptions): Promise<{ stop(): Promise<void> }> {
   const { kafka, pool, topology, registry } = options;
   const topic = topology.topics.events;
