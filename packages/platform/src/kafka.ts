@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 
@@ -17,8 +18,32 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+interface RequestQueueClass {
+  prototype: { pending: unknown[]; scheduleCheckPendingRequests(this: { pending: unknown[] }): void };
+}
+const quietQueues = new WeakSet<object>();
+
+/**
+ * kafkajs 2.2.4 (its last release) re-arms a 1 ms timer for ever once a broker connection has
+ * answered its first request, whether or not anything waits to be sent (tulios/kafkajs#1556, #1704,
+ * unmerged fix #1667): about a thousand wake-ups a second per connection, idle or busy, in every
+ * process that talks to Kafka. With nothing queued there is nothing to check; a request queued later
+ * (throttled or over the in-flight limit) schedules its own check, and each answer checks again.
+ */
+export function quietIdleKafkaConnections(): void {
+  const RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as RequestQueueClass;
+  const schedule = RequestQueue.prototype.scheduleCheckPendingRequests;
+  if (quietQueues.has(schedule)) return;
+  const quiet = function (this: { pending: unknown[] }) {
+    if (this.pending.length > 0) schedule.call(this);
+  };
+  quietQueues.add(quiet);
+  RequestQueue.prototype.scheduleCheckPendingRequests = quiet;
+}
+
 /** A kafkajs client whose own logs go through the service logger as JSON. */
 export function createKafka({ brokers, clientId, logger }: KafkaOptions): Kafka {
+  quietIdleKafkaConnections();
   const kafkaLogger = logger.child({ component: 'kafkajs' });
   return new Kafka({
     clientId,

@@ -31,19 +31,45 @@ async function consumeUntil(kafka: Kafka, groupId: string, topic: string, count:
 describe('Kafka (real broker, KRaft)', () => {
   let kafka: Kafka;
   const topic = uniqueName('t');
+  const idleTopic = uniqueName('idle');
 
   beforeAll(async () => {
     kafka = createKafka({ brokers: infra.kafkaBrokers, clientId: 'platform-test', logger });
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
+    await admin.createTopics({
+      topics: [topic, idleTopic].map((t) => ({ topic: t, numPartitions: 3, replicationFactor: 1 })),
+      waitForLeaders: true,
+    });
     await admin.disconnect();
   });
   afterAll(async () => {
     const admin = kafka.admin();
     await admin.connect();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.deleteTopics({ topics: [topic, idleTopic] }).catch(() => undefined);
     await admin.disconnect();
+  });
+
+  it('an idle connection arms no timer (kafkajs re-armed a 1 ms one for ever after its first answer)', async () => {
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: idleTopic, messages: [{ key: 'idle', value: '{}' }] });
+    const original = globalThis.setTimeout;
+    let shortTimers = 0;
+    globalThis.setTimeout = ((fn: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+      if ((ms ?? 0) <= 10) shortTimers += 1;
+      return original(fn, ms, ...args);
+    }) as typeof setTimeout;
+    try {
+      await new Promise((resolve) => original(resolve, 300));
+    } finally {
+      globalThis.setTimeout = original;
+    }
+    // Unpatched, the connection's request queue set a timer about every millisecond: hundreds here.
+    expect(shortTimers).toBeLessThan(5);
+    // Still sends once idle: a new request finds the queue free, nothing waited on a timer.
+    await producer.send({ topic: idleTopic, messages: [{ key: 'after', value: '{}' }] });
+    await producer.disconnect();
   });
 
   it('produce with acks=all, consume in a group, commit, and resume after the committed offset', async () => {
