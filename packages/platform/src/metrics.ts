@@ -28,7 +28,9 @@ export function createMetrics(service: string): ServiceMetrics {
   const formatter = new (Registry as unknown as new (contentType: string) => Registry)(Registry.OPENMETRICS_CONTENT_TYPE);
   formatter.setDefaultLabels({ service });
   openMetricsFormatters.set(registry, formatter);
-  collectDefaultMetrics({ register: registry, prefix: 'conveyor_' });
+  // The event-loop delay monitor samples on a timer; prom-client's 10 ms woke every idle process a
+  // hundred times a second. A tenth of that still reports any delay worth an alert.
+  collectDefaultMetrics({ register: registry, prefix: 'conveyor_', eventLoopMonitoringPrecision: 100 });
   // prom-client names these gauges with a counter's `_total` suffix, which promtool rejects.
   for (const gauge of MISNAMED_DEFAULT_GAUGES) registry.removeSingleMetric(`conveyor_${gauge}`);
   const httpDuration = tracedHistogram({

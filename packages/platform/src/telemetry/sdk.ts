@@ -39,6 +39,9 @@ export function createTelemetrySdk(env: Env = process.env): NodeSDK {
         '@opentelemetry/instrumentation-fs': { enabled: false },
         '@opentelemetry/instrumentation-dns': { enabled: false },
         '@opentelemetry/instrumentation-net': { enabled: false },
+        // Runtime metrics come from prom-client (metrics.ts); this one's event-loop monitor only
+        // woke every process a hundred times a second for metrics that are never exported.
+        '@opentelemetry/instrumentation-runtime-node': { enabled: false },
         // A span per express layer (express 5 routes through the `router` package) cost the api
         // more CPU than its database insert; the api names its HTTP server span after the route
         // template itself (services/api/src/app.ts).
