@@ -74,6 +74,78 @@ export function perThousand(before: CpuSnapshot, after: CpuSnapshot, jobs: numbe
   return out;
 }
 
+/**
+ * What a process's threads did so far besides computing: read- and write-family system calls
+ * (/proc/<pid>/io syscr, syscw; socket reads and writes included) and the times they blocked and
+ * were woken again (voluntary context switches, summed over /proc/<pid>/task/*). Every message a
+ * process sends or waits for over loopback costs some of each; with `tree`, plus its live children.
+ */
+export interface Activity {
+  reads: number;
+  writes: number;
+  wakeups: number;
+}
+
+export function activity(pid: number, tree = false): Activity {
+  const total = activityOf(pid);
+  if (!tree) return total;
+  for (const entry of readdirSafe('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(statFields(Number(entry))[1]) !== pid) continue;
+    const child = activityOf(Number(entry));
+    total.reads += child.reads;
+    total.writes += child.writes;
+    total.wakeups += child.wakeups;
+  }
+  return total;
+}
+
+function activityOf(pid: number): Activity {
+  const field = (text: string, name: string) => Number(new RegExp(`^${name}:\\s*(\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    let wakeups = 0;
+    for (const task of readdirSafe(`/proc/${pid}/task`)) {
+      try {
+        wakeups += field(readFileSync(`/proc/${pid}/task/${task}/status`, 'utf8'), 'voluntary_ctxt_switches');
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+    return { reads: field(io, 'syscr'), writes: field(io, 'syscw'), wakeups };
+  } catch {
+    return { reads: 0, writes: 0, wakeups: 0 };
+  }
+}
+
+export type ActivitySnapshot = Map<string, Activity>;
+
+export function activitySnapshot(procs: readonly Proc[]): ActivitySnapshot {
+  const totals: ActivitySnapshot = new Map();
+  for (const p of procs) {
+    const seen = totals.get(key(p)) ?? { reads: 0, writes: 0, wakeups: 0 };
+    const now = activity(p.pid, p.tree);
+    totals.set(key(p), { reads: seen.reads + now.reads, writes: seen.writes + now.writes, wakeups: seen.wakeups + now.wakeups });
+  }
+  return totals;
+}
+
+/** Per job, for every process line and the system's total: system calls and wake-ups. */
+export function activityPerJob(before: ActivitySnapshot, after: ActivitySnapshot, jobs: number): Record<string, Activity> {
+  const out: Record<string, Activity> = {};
+  const total: Activity = { reads: 0, writes: 0, wakeups: 0 };
+  const per = (n: number) => Math.round((n / jobs) * 100) / 100;
+  for (const [name, end] of after) {
+    const start = before.get(name) ?? { reads: 0, writes: 0, wakeups: 0 };
+    const used: Activity = { reads: Math.max(0, end.reads - start.reads), writes: Math.max(0, end.writes - start.writes), wakeups: Math.max(0, end.wakeups - start.wakeups) };
+    total.reads += used.reads;
+    total.writes += used.writes;
+    total.wakeups += used.wakeups;
+    out[name] = { reads: per(used.reads), writes: per(used.writes), wakeups: per(used.wakeups) };
+  }
+  out.total = { reads: per(total.reads), writes: per(total.writes), wakeups: per(total.wakeups) };
+  return out;
+}
+
 /** Pids whose command line contains the text (the emulator and Kafka have no pid file we can rely on). */
 export function pidsMatching(text: string): number[] {
   const pids: number[] = [];

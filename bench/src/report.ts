@@ -19,6 +19,7 @@ export function table(results: Record<string, Figures>): string {
     ['   errors at saturation', (f) => String(f.accepted?.errors ?? '-')],
     ['   submit p50 ms @50%', (f) => range(f.accepted?.atHalf?.p50Ms)],
     ['   submit p99 ms @50%', (f) => range(f.accepted?.atHalf?.p99Ms)],
+    ['1b. accepted/s, consumers stopped', (f) => fmt(f.intakeAlone?.jobsPerSecond, 0)],
     ['2. e2e drain jobs/s', (f) => `${fmt(f.endToEnd?.drainJobsPerSecond, 0)}${cutShort(f) ? '*' : ''}`],
     ['   e2e sustained jobs/s', (f) => range(f.endToEnd?.sustainedJobsPerSecond, 0)],
     ['3. enqueue->start p50 ms @25%', (f) => range(f.enqueueToStart?.at25pct?.p50Ms)],
@@ -33,6 +34,8 @@ export function table(results: Record<string, Figures>): string {
     ['   delayed: seconds to submit all', (f) => fmt(f.delayed?.submissionSeconds)],
     ['   lateness p99 ms, due after that', (f) => fmt(f.delayed?.dueAfterSubmission?.p99)],
     ['5. CPU s / 1k jobs (total)', (f) => `${fmt(f.cpuSecondsPer1000Jobs?.total, 3)}${cutShort(f) ? '*' : ''}`],
+    ['   wake-ups per job (all processes)', (f) => fmt(f.activityPerJob?.total?.wakeups)],
+    ['   write / read system calls per job', (f) => (f.activityPerJob ? `${fmt(f.activityPerJob.total?.writes)} / ${fmt(f.activityPerJob.total?.reads)}` : '-')],
   ];
   const widths = [Math.max(...rows.map((r) => r[0].length)), ...systems.map((s) => Math.max(s.length, ...rows.map((r) => r[1](results[s]!).length)))];
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[0]!) : c.padStart(widths[i]!))).join('  ');
@@ -44,6 +47,11 @@ export function table(results: Record<string, Figures>): string {
   for (const s of systems) {
     const cpu = results[s]!.cpuSecondsPer1000Jobs ?? {};
     out.push(`  ${s}: ${Object.entries(cpu).map(([k, v]) => `${k}=${fmt(v, 3)}`).join(' ')}`);
+  }
+  out.push('', 'per job and process: wake-ups (voluntary context switches), write / read system calls:');
+  for (const s of systems) {
+    const activity: Record<string, { wakeups: number; reads: number; writes: number }> = results[s]!.activityPerJob ?? {};
+    out.push(`  ${s}: ${Object.entries(activity).map(([k, v]) => `${k}=${fmt(v.wakeups)}:${fmt(v.writes)}/${fmt(v.reads)}`).join(' ')}`);
   }
   return out.join('\n');
 }
@@ -58,11 +66,13 @@ export function ratios(results: Record<string, Figures>): Record<string, Record<
     if (name === 'conveyor') continue;
     out[`conveyor/${name}`] = {
       accepted: div(c.accepted?.jobsPerSecond?.median, f.accepted?.jobsPerSecond?.median),
+      acceptedConsumersStopped: div(c.intakeAlone?.jobsPerSecond, f.intakeAlone?.jobsPerSecond),
       endToEndDrain: div(c.endToEnd?.drainJobsPerSecond, f.endToEnd?.drainJobsPerSecond),
       endToEndSustained: div(c.endToEnd?.sustainedJobsPerSecond?.median, f.endToEnd?.sustainedJobsPerSecond?.median),
       enqueueToStartP99At50: div(c.enqueueToStart?.at50pct?.p99Ms?.median, f.enqueueToStart?.at50pct?.p99Ms?.median),
       // A drain cut short charges its few finished jobs with accepting all of them: no ratio.
       cpuPer1000: cutShort(f) ? null : div(c.cpuSecondsPer1000Jobs?.total, f.cpuSecondsPer1000Jobs?.total),
+      wakeupsPerJob: cutShort(f) ? null : div(c.activityPerJob?.total?.wakeups, f.activityPerJob?.total?.wakeups),
     };
   }
   return out;

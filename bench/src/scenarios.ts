@@ -1,12 +1,23 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchConfig } from './config.js';
-import { perThousand, snapshot } from './cpu.js';
+import { activityPerJob, activitySnapshot, perThousand, snapshot } from './cpu.js';
 import { closedLoop, createPool, openLoop, type LoadResult } from './load.js';
 import { latencySummary, percentile, quantiles, round, spread } from './stats.js';
 import type { System } from './systems/system.js';
 
 export type Log = (line: string) => void;
+
+/** SIGSTOP / SIGCONT a set of processes; one already gone is skipped. */
+function signalAll(pids: readonly number[], signal: 'SIGSTOP' | 'SIGCONT'): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // exited meanwhile: nothing to stop or continue
+    }
+  }
+}
 
 /** Runs the five scenarios against one started system; returns its figures (scenario -> figures). */
 export async function runScenarios(system: System, cfg: BenchConfig, log: Log) {
@@ -89,18 +100,35 @@ export async function runScenarios(system: System, cfg: BenchConfig, log: Log) {
     };
     log(`  1. accepted ${accepted.jobsPerSecond.median}/s; submit p50 ${accepted.atHalf.p50Ms.median} ms p99 ${accepted.atHalf.p99Ms.median} ms at ${accepted.atHalf.rate}/s`);
 
+    // 1b. The intake alone: the same closed loop with the consumers stopped (SIGSTOP), so nothing
+    // behind the accepting path competes for the CPU; they go on (SIGCONT) and drain the backlog.
+    const consumers = await system.consumers();
+    signalAll(consumers, 'SIGSTOP');
+    let intake: LoadResult;
+    try {
+      intake = count(await closedLoop(pool, system.target('intake'), cfg.saturation.connections, { seconds: cfg.saturation.seconds }, seq));
+    } finally {
+      signalAll(consumers, 'SIGCONT');
+    }
+    await drained('intake, consumers stopped');
+    const intakeAlone = { jobsPerSecond: round(intake.ok / intake.seconds), errors: intake.errors, stoppedProcesses: consumers.length };
+    log(`  1b. accepted with the consumers stopped: ${intakeAlone.jobsPerSecond}/s, ${intake.errors} errors`);
+
     // 2 + 5. drain of N jobs end to end (submit as fast as accepted, until the last one finished), with CPU per process.
     const procs = await system.procs();
     const before = snapshot(procs);
+    const activityBefore = activitySnapshot(procs);
     const base = await system.completed();
     const t0 = performance.now();
     const drain = count(await closedLoop(pool, system.target('drain'), cfg.saturation.connections, { requests: cfg.drainJobs }, seq));
     const drainEnd = await drained('drain', cfg.drainTimeoutSeconds);
-    const cpu = perThousand(before, snapshot(procs), Math.max(1, (await system.completed()) - base));
+    const finished = Math.max(1, (await system.completed()) - base);
+    const cpu = perThousand(before, snapshot(procs), finished);
+    const perJob = activityPerJob(activityBefore, activitySnapshot(procs), finished);
     // A drain cut short counts what had finished by its deadline.
     const drainFinished = Math.min(drain.ok, drainEnd.completed - base);
     const drainRate = drainFinished / ((drainEnd.at - t0) / 1000);
-    log(`  2. drain of ${drain.ok}: ${round(drainRate)} jobs/s end to end${drainFinished < drain.ok ? ` (${drainFinished} finished in time)` : ''}; 5. CPU s/1k jobs ${cpu.total}`);
+    log(`  2. drain of ${drain.ok}: ${round(drainRate)} jobs/s end to end${drainFinished < drain.ok ? ` (${drainFinished} finished in time)` : ''}; 5. CPU s/1k jobs ${cpu.total}, per job ${perJob.total!.wakeups} wake-ups, ${perJob.total!.reads} reads and ${perJob.total!.writes} writes`);
 
     // Sustained: offered 1.2x the drain rate (capped by what is accepted) for a while; completions per second in the window.
     const sustained: number[] = [];
@@ -183,10 +211,12 @@ export async function runScenarios(system: System, cfg: BenchConfig, log: Log) {
     return {
       description: system.description,
       accepted,
+      intakeAlone,
       endToEnd: { drainJobs: drain.ok, drainFinished, drainJobsPerSecond: round(drainRate), drainErrors: drain.errors, sustainedJobsPerSecond: spread(sustained) },
       enqueueToStart: { ...startLatency, distributions },
       delayed,
       cpuSecondsPer1000Jobs: cpu,
+      activityPerJob: perJob,
       discardedJobs: discarded,
       warnings,
     };

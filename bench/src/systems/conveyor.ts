@@ -96,6 +96,8 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
           'relay -> Kafka -> bridge -> SNS/SQS -> worker start': rows.map((r) => Number(r.delivery)),
         };
       },
+      // The api stays: accepting is its work, and its outbox relay hands each job to Kafka.
+      consumers: async () => services.filter((s) => s.name !== 'api' && s.name !== 'gateway').map((s) => s.process.pid!),
       procs: async () => {
         return [
           ...services.map((s): Proc => ({ name: s.name, pid: s.process.pid!, role: 'service' })),

@@ -108,6 +108,7 @@ export async function startPeer(kind: PeerKind, concurrency: number): Promise<Sy
       { name: 'worker', pid: worker.pid!, role: 'service' },
       ...(await infraProcs()),
     ],
+    consumers: async () => [worker.pid!],
     ...(database ? { discardBacklog: () => discardBossBacklog(url) } : {}),
     stop,
   };

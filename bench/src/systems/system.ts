@@ -27,6 +27,11 @@ export interface System {
   /** Every process doing this system's work, its servers marked "infra". */
   procs: () => Promise<Proc[]>;
   /**
+   * The processes that only consume accepted jobs (workers, and Conveyor's bridge and scheduler):
+   * stopped while the intake alone is measured.
+   */
+  consumers: () => Promise<number[]>;
+  /**
    * Deletes accepted jobs that have not started, for a system too slow to finish a run in time
    * (pg-boss's defaults); returns how many, so the harness stops waiting for them.
    */
