@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafka, createLogger, createPool, fromKafkaHeaders, parseEnvelope, Registry, type Consumer, type Kafka, type KafkaMessage, type Pool } from '@conveyor/platform';
-import { createJob, migrateJobsSchema, startOutboxRelay, topology, type OutboxRelay, type Topology } from '@conveyor/jobs';
+import { createJob, createOutboxSignal, migrateJobsSchema, OUTBOX_CHANNEL, startOutboxRelay, topology, type OutboxRelay, type Topology } from '@conveyor/jobs';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 import { infra, uniqueName } from '../../../test/support/infra.js';
 
@@ -90,15 +90,18 @@ describe('outbox relay against real Postgres and Kafka', () => {
     await db?.drop();
   });
 
-  it('publishes a new job and its created event within moments of the NOTIFY, with trace headers', async () => {
-    // A poll far in the future: only the notification can wake this relay.
+  it('publishes a new job and its created event within moments of the outbox signal, with trace headers', async () => {
+    // A poll far in the future: only the signal's NOTIFY can wake this relay.
     const r = await relay({ pollIntervalMs: 600_000 });
     await new Promise((resolve) => setTimeout(resolve, 500)); // the listener's LISTEN is in place
+    // Another process's signal, as a worker's or the scheduler's: it reaches the relay through Postgres.
+    const outbox = createOutboxSignal({ pool, logger });
+    const stored = outbox.track(pool);
     const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     const latencies: number[] = [];
     for (let i = 0; i < 5; i++) {
       const started = Date.now();
-      const { jobId } = await createJob(pool, { tenant: 'latency', owner: 'u-1', type: 'noop', payload: { i }, traceparent, requestId: `req-${i}` });
+      const { jobId } = await createJob(stored, { tenant: 'latency', owner: 'u-1', type: 'noop', payload: { i }, traceparent, requestId: `req-${i}` });
       await waitUntil(() => received.some((m) => m.key === jobId && m.topic === topo.topics.requested), 5_000, `job ${jobId}`);
       latencies.push(received.find((m) => m.key === jobId)!.at - started);
       const job = received.find((m) => m.key === jobId && m.topic === topo.topics.requested)!;
@@ -114,14 +117,37 @@ describe('outbox relay against real Postgres and Kafka', () => {
     }
     // A delayed job (here already due, so stored queued) carries its run time beside the trace headers.
     const runAt = new Date(Date.now() - 1_000);
-    const delayed = await createJob(pool, { tenant: 'latency', owner: 'u-1', type: 'noop', payload: {}, runAt, traceparent, requestId: 'req-delayed' });
+    const delayed = await createJob(stored, { tenant: 'latency', owner: 'u-1', type: 'noop', payload: {}, runAt, traceparent, requestId: 'req-delayed' });
     await waitUntil(() => received.some((m) => m.key === delayed.jobId && m.topic === topo.topics.requested), 5_000, 'the delayed job');
     const delayedMessage = received.find((m) => m.key === delayed.jobId && m.topic === topo.topics.requested)!;
     expect(fromKafkaHeaders(delayedMessage.message.headers)).toMatchObject({ traceparent, requestId: 'req-delayed', runAt: runAt.toISOString() });
-    console.log(`outbox NOTIFY -> Kafka latency ms: ${latencies.join(', ')}`);
-    // Generous for a loaded CI machine; the poll is ten minutes away, so only NOTIFY fits.
+    console.log(`outbox signal -> Kafka latency ms: ${latencies.join(', ')}`);
+    // Generous for a loaded CI machine; the poll is ten minutes away, so only the signal fits.
     expect(Math.max(...latencies)).toBeLessThan(3_000);
+    outbox.stop();
     await r.stop();
+  });
+
+  it('announces after the commit, not inside the transaction: no NOTIFY trigger left, and a burst of statements is one or two NOTIFYs', async () => {
+    const { rows } = await pool.query(
+      `SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = 'job_events'::regclass AND NOT tgisinternal`,
+    );
+    expect(rows[0].n, 'job_events keeps no trigger that would NOTIFY inside the writing transaction').toBe(0);
+
+    const listener = await pool.connect();
+    const heard: string[] = [];
+    listener.on('notification', (m) => heard.push(`${m.channel}:${m.payload}`));
+    await listener.query(`LISTEN ${OUTBOX_CHANNEL}`);
+    const outbox = createOutboxSignal({ pool, logger, intervalMs: 1_000 });
+    const stored = outbox.track(pool);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => createJob(stored, { tenant: 'signal', owner: 'u', type: 'noop', payload: { i } })));
+    await waitUntil(() => heard.length >= 2, 5_000, 'the leading and the trailing NOTIFY');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Twenty commits within the interval: one NOTIFY at once, one for the rest at its end.
+    expect(heard).toEqual([`${OUTBOX_CHANNEL}:job_events`, `${OUTBOX_CHANNEL}:job_events`]);
+    outbox.stop();
+    await listener.query(`UNLISTEN ${OUTBOX_CHANNEL}`);
+    listener.release();
   });
 
   it('publishes 2,000 jobs exactly once', async () => {

@@ -1,5 +1,6 @@
 import express, { type RequestHandler } from 'express';
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { OutboxSignal } from '@conveyor/jobs';
 import type { Logger, Pool, ServiceMetrics } from '@conveyor/platform';
 import { activeTraceExemplar, nameServerSpan, observeTraced } from '@conveyor/platform';
 import { errorHandler, methodNotAllowed, notFound } from './http-errors.js';
@@ -19,6 +20,8 @@ import type { RouteDef } from './routes/route.js';
 
 export interface AppDeps {
   pool: Pool;
+  /** Announces committed job and job_events rows to the relays and event streams. */
+  outbox: OutboxSignal;
   s3: S3Client;
   bucket: string;
   resultUrlTtlSeconds: number;
@@ -46,7 +49,8 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
   const body = jsonBody(deps.bodyLimitBytes);
   const shared = {
     pool: deps.pool,
-    inserter: new JobInserter(deps.pool),
+    inserter: new JobInserter(deps.outbox.track(deps.pool)),
+    outbox: deps.outbox,
     stats,
     now,
     jsonBody: body,

@@ -1,5 +1,5 @@
 import { bootstrap, createKafka, createPool, createS3Client, pingKafka, runMain } from '@conveyor/platform';
-import { startOutboxRelay, topology } from '@conveyor/jobs';
+import { createOutboxSignal, startOutboxRelay, topology } from '@conveyor/jobs';
 import { createApp } from './app.js';
 import { configSchema } from './config.js';
 import { createJobEventsHandler, startJobEventsConsumer } from './events/index.js';
@@ -24,8 +24,12 @@ runMain('api', async () => {
     heartbeatMs: config.SSE_HEARTBEAT_MS,
     safetyPollMs: config.SSE_SAFETY_POLL_MS,
   });
+  // The relay in this process is woken directly, the others and the event streams by a NOTIFY.
+  // Requests, the only writers here, are served from service.start(), once the relay runs.
+  const outbox = createOutboxSignal({ pool, logger, local: () => relay.wake() });
   const app = createApp({
     pool,
+    outbox,
     s3,
     bucket: config.S3_BUCKET,
     resultUrlTtlSeconds: config.RESULT_URL_TTL_SECONDS,
@@ -69,6 +73,7 @@ runMain('api', async () => {
     .onStop('postgres', () => pool.end())
     .onStop('s3', async () => s3.destroy())
     .onStop('outbox relay', () => relay.stop())
+    .onStop('outbox signal', async () => outbox.stop())
     .onStop('job events consumer', () => eventsConsumer.stop());
   await service.start();
 });

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createPool, type Pool } from '@conveyor/platform';
-import { createJob, migrateJobsSchema, recordJobEvent } from '@conveyor/jobs';
+import { createJob, createOutboxSignal, migrateJobsSchema, recordJobEvent, type OutboxSignal, type Queryable } from '@conveyor/jobs';
 import { createJobEventsHandler, type JobEventsHandler } from '../src/events/index.js';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 
@@ -88,11 +88,14 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 describe('GET /jobs/:jobId/events (handler mounted on a tiny express app standing in for the api router)', () => {
   let db: TestDatabase;
   let pool: Pool;
+  let outbox: OutboxSignal;
+  /** Writes as a worker does: each statement's events are announced (the outbox signal's NOTIFY). */
+  let worker: Queryable;
   const servers: Array<{ server: Server; handler: JobEventsHandler }> = [];
 
   /** The api's router, reduced to the one route; identity headers come straight from the test. */
   async function mount(options: Partial<Parameters<typeof createJobEventsHandler>[0]> = {}) {
-    // A safety poll far beyond any wait here: live events can only arrive through LISTEN/NOTIFY.
+    // A safety poll far beyond any wait here: live events can only arrive through the writer's NOTIFY.
     const handler = createJobEventsHandler({ pool, logger, safetyPollMs: 600_000, ...options });
     const app = express();
     app.get('/jobs/:jobId/events', handler);
@@ -114,9 +117,12 @@ describe('GET /jobs/:jobId/events (handler mounted on a tiny express app standin
     db = await createTestDatabase();
     pool = createPool({ connectionString: db.url, max: 8 });
     await migrateJobsSchema(pool);
+    outbox = createOutboxSignal({ pool, logger });
+    worker = outbox.track(pool);
   });
 
   afterAll(async () => {
+    outbox?.stop();
     for (const { server, handler } of servers) {
       await handler.close();
       server.closeAllConnections();
@@ -136,10 +142,10 @@ describe('GET /jobs/:jobId/events (handler mounted on a tiny express app standin
     expect(stream.headers.get('cache-control')).toBe('no-cache');
     expect(stream.headers.get('x-accel-buffering')).toBe('no');
 
-    await recordJobEvent(pool, jobId, 'started', { attempt: 1 });
+    await recordJobEvent(worker, jobId, 'started', { attempt: 1 });
     await waitUntil(() => stream.events.length === 2, 5_000, 'the live started event');
-    await recordJobEvent(pool, jobId, 'progress', { progress: 0.5 });
-    await recordJobEvent(pool, jobId, 'succeeded', {});
+    await recordJobEvent(worker, jobId, 'progress', { progress: 0.5 });
+    await recordJobEvent(worker, jobId, 'succeeded', {});
     await within(stream.ended, 5_000, 'the stream to end after the terminal event');
 
     expect(stream.events.map((e) => e.event)).toEqual(['created', 'started', 'progress', 'succeeded']);
@@ -153,15 +159,15 @@ describe('GET /jobs/:jobId/events (handler mounted on a tiny express app standin
   it('resumes after Last-Event-ID (header or ?lastEventId=) with only the later events', async () => {
     const { base } = await mount();
     const jobId = await newJob('acme');
-    await recordJobEvent(pool, jobId, 'started', {});
+    await recordJobEvent(worker, jobId, 'started', {});
     const { rows } = await pool.query<{ id: string }>(`SELECT id::text FROM job_events WHERE job_id = $1 AND type = 'started'`, [jobId]);
     const startedId = rows[0]!.id;
 
     const viaHeader = openStream(base, `/jobs/${jobId}/events`, as('acme', { 'last-event-id': startedId }));
-    await recordJobEvent(pool, jobId, 'progress', { progress: 0.9 });
+    await recordJobEvent(worker, jobId, 'progress', { progress: 0.9 });
     await waitUntil(() => viaHeader.events.length === 1, 5_000, 'the progress event');
     await pool.query(`UPDATE jobs SET status = 'failed', error = 'boom', finished_at = now() WHERE id = $1`, [jobId]);
-    await recordJobEvent(pool, jobId, 'failed', { error: 'boom' });
+    await recordJobEvent(worker, jobId, 'failed', { error: 'boom' });
     await within(viaHeader.ended, 5_000, 'the resumed stream to end');
     expect(viaHeader.events.map((e) => e.event)).toEqual(['progress', 'failed']);
     expect(viaHeader.events.every((e) => BigInt(e.id) > BigInt(startedId))).toBe(true);

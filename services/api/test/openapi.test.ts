@@ -1,5 +1,6 @@
 import { validate, compileErrors } from '@readme/openapi-parser';
 import { S3Client } from '@aws-sdk/client-s3';
+import { createOutboxSignal } from '@conveyor/jobs';
 import { createLogger, createPool } from '@conveyor/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
@@ -15,14 +16,16 @@ interface Layer {
 /** Every method + path the express app really routes, read from its router (405 catch-alls excluded). */
 function appRoutes(): Set<string> {
   const pool = createPool({ connectionString: 'postgres://nobody@127.0.0.1:1/none' });
+  const logger = createLogger({ service: 'test', level: 'silent' });
   const app = createApp({
     pool,
+    outbox: createOutboxSignal({ pool, logger }),
     s3: new S3Client({ region: 'us-east-1' }),
     bucket: 'b',
     resultUrlTtlSeconds: 60,
     internalToken: 'x'.repeat(16),
     bodyLimitBytes: 1024,
-    logger: createLogger({ service: 'test', level: 'silent' }),
+    logger,
   });
   void pool.end();
   const found = new Set<string>();

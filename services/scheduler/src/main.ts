@@ -1,5 +1,5 @@
 import { bootstrap, createKafka, createPool, observeTraced, pingKafka, recordJobStep, runMain, traceIdOf } from '@conveyor/platform';
-import { startOutboxRelay, topology } from '@conveyor/jobs';
+import { createOutboxSignal, startOutboxRelay, topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
 import { createSchedulerMetrics, registerJobBacklog } from './metrics.js';
 import { readJobBacklog } from './backlog.repo.js';
@@ -27,8 +27,8 @@ runMain('scheduler', async () => {
 
   // Dispatched and re-driven jobs are `queued` with published_at NULL: the outbox relay sends them,
   // here as in the api, so delayed jobs flow even while the api is down. The api's relay listens
-  // for every new row; this one is woken by its own dispatches and otherwise polls, so immediate
-  // jobs do not wake two relays each.
+  // for the outbox signal of every process; this one is woken by this process's own writes and
+  // otherwise polls, so immediate jobs do not wake two relays each.
   const relay = await startOutboxRelay({
     listen: false,
     pool,
@@ -40,6 +40,9 @@ runMain('scheduler', async () => {
     pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
   });
   service.onStop('outbox relay', () => relay.stop());
+  // What this process writes wakes its own relay at once, and the api's relays and event streams by NOTIFY.
+  const outbox = createOutboxSignal({ pool, logger, local: () => relay.wake() });
+  service.onStop('outbox signal', async () => outbox.stop());
 
   const dispatcher = startDispatcher({
     claim: () => dispatchDueJobs(pool, config.DISPATCH_BATCH_SIZE, config.DISPATCH_LEAD_MS),
@@ -49,7 +52,7 @@ runMain('scheduler', async () => {
     logger,
     onDispatched: (round) => {
       m.dispatched.inc(round.dispatched.length);
-      if (round.dispatched.length > 0) relay.wake();
+      if (round.dispatched.length > 0) outbox.written();
       for (const job of round.dispatched) {
         // Zero when dispatched ahead (the normal case with a lead): only dispatching past run_at is late.
         const lateness = Math.max(0, job.dispatchedAt.getTime() - job.runAt.getTime()) / 1000;
@@ -77,6 +80,7 @@ runMain('scheduler', async () => {
     batchSize: config.RECONCILE_BATCH_SIZE,
     processingLeaseSeconds: config.RECONCILE_PROCESSING_LEASE_SECONDS,
     redriveAfterSeconds: config.QUEUED_REDRIVE_AFTER_SECONDS,
+    written: outbox.written,
   });
   service.onStop('reconciler', () => reconciler.stop());
 
@@ -85,7 +89,7 @@ runMain('scheduler', async () => {
     const k8s = config.SCHEDULES_SOURCE === 'kubernetes' ? await import('./schedules/kubernetes.source.js') : undefined;
     const kc = k8s?.loadKubeConfig();
     const sink: ScheduleStatusSink = k8s && kc ? k8s.kubernetesStatusSink(kc, logger, config.HOSTNAME) : logStatusSink(logger);
-    const controller = new ScheduleController({ jobs: scheduleJobsRepo(pool), sink, logger, metrics: m, defaultTenant: config.SCHEDULES_TENANT });
+    const controller = new ScheduleController({ jobs: scheduleJobsRepo(outbox.track(pool)), sink, logger, metrics: m, defaultTenant: config.SCHEDULES_TENANT });
     const source = k8s && kc
       ? await k8s.startKubernetesSource({ kc, namespace: config.SCHEDULES_WATCH_NAMESPACE, controller, logger })
       : await startFolderSource({ dir: config.SCHEDULES_DIR, controller, logger }).catch((error: unknown) => {

@@ -11,6 +11,8 @@ export interface ReconcilerOptions {
   batchSize: number;
   processingLeaseSeconds: number;
   redriveAfterSeconds: number;
+  /** Called when a pass changed jobs (and so wrote job_events rows): the outbox signal. */
+  written?: () => void;
 }
 
 export interface ReconcileSummary {
@@ -40,6 +42,7 @@ export async function reconcileOnce(options: Omit<ReconcilerOptions, 'intervalMs
     metrics.redrives.inc({ reason: 'message_lost' });
     logger.warn({ job_id: job.id, previous_status: job.previousStatus, reason: 'message_lost' }, 're-driven a published job nobody started');
   }
+  if (stale.length + lost.length > 0) options.written?.();
   const unpublished = await countUnpublished(db);
   metrics.unpublished.set(unpublished);
   return { requeued, finished: stale.length - requeued, redriven: lost.length, unpublished };

@@ -10,7 +10,7 @@ export interface StaleJob {
 /**
  * `processing` jobs whose worker stopped heartbeating: back to `queued` (unpublished, so the relay
  * sends a new message), or finished when their cancellation was requested or attempts are spent,
- * each with its event, in one statement. Naming `status` in the SET wakes the relay's trigger.
+ * each with its event, in one statement. The reconciler announces them (outbox signal).
  */
 export async function recoverStaleProcessing(db: Queryable, leaseSeconds: number, limit: number): Promise<StaleJob[]> {
   const { rows } = await db.query<{ id: string; status: StaleJob['status']; locked_by: string | null; attempts: number }>(

@@ -10,7 +10,7 @@ import {
   type Logger,
   type Pool,
 } from '@conveyor/platform';
-import { jobType, PermanentJobError, type JobContext, type JobResult, type JobType } from '@conveyor/jobs';
+import { jobType, PermanentJobError, type JobContext, type JobResult, type JobType, type Queryable } from '@conveyor/jobs';
 import { decideUnclaimed } from './claim-decision.js';
 import {
   cancelRunningJob,
@@ -47,7 +47,10 @@ export interface RunnerSettings {
 }
 
 export interface RunnerDeps {
+  /** Reads, heartbeats and the handlers' own queries. */
   db: Pool;
+  /** Status changes, which write job_events rows: each announces them to the relays (outbox signal). */
+  events: Queryable;
   /** Claims and completions, batched across the messages in flight. */
   runs: RunBatcher;
   queue: JobQueuePort;
@@ -129,7 +132,7 @@ async function settleUnclaimed(deps: RunnerDeps, message: Message, envelope: Job
       logger.info({ type: envelope.type }, 'job is running or finished elsewhere: acknowledging the duplicate delivery');
       return queue.remove(message);
     case 'cancel':
-      if (await cancelUnstarted(db, envelope.jobId, settings.leaseSeconds)) metrics.cancelled.inc({ type: envelope.type });
+      if (await cancelUnstarted(deps.events, envelope.jobId, settings.leaseSeconds)) metrics.cancelled.inc({ type: envelope.type });
       logger.info({ type: envelope.type }, 'job was cancelled before it started: skipped');
       return queue.remove(message);
     case 'poison':
@@ -146,7 +149,7 @@ async function poison(deps: RunnerDeps, message: Message, reason: string, error:
   deps.metrics.poison.inc({ reason });
   deps.logger.warn({ reason, error, messageId: message.MessageId, jobId }, 'poison message: moving it to the DLQ');
   // The job (when there is one) is marked first: if Postgres is down the message stays and is retried.
-  if (jobId) await failUnstarted(deps.db, jobId, `${reason}: ${error}`.slice(0, MAX_ERROR_CHARS));
+  if (jobId) await failUnstarted(deps.events, jobId, `${reason}: ${error}`.slice(0, MAX_ERROR_CHARS));
   await deps.queue.deadLetter(message);
 }
 
@@ -180,7 +183,7 @@ async function run(deps: RunnerDeps, message: Message, type: JobType, payload: u
     progress: async (fraction) => {
       if (!Number.isFinite(fraction)) return;
       // Progress is informative: failing to record it must not fail the job.
-      await recordProgress(db, lease, Math.min(1, Math.max(0, fraction))).catch((error: unknown) => {
+      await recordProgress(deps.events, lease, Math.min(1, Math.max(0, fraction))).catch((error: unknown) => {
         metrics.errors.inc({ operation: 'progress' });
         log.warn({ err: error }, 'could not record progress');
       });
@@ -247,7 +250,7 @@ async function settleFailure(
   kind: AbortKind | undefined,
   log: Logger,
 ): Promise<void> {
-  const { db, queue, metrics, settings } = deps;
+  const { events: db, queue, metrics, settings } = deps;
   if (kind === 'lease lost') return leaseLost(log);
   if (kind === 'cancelled') {
     if (!(await cancelRunningJob(db, lease))) return leaseLost(log);

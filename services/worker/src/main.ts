@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { bootstrap, createPool, createS3Client, createSqsClient, runMain } from '@conveyor/platform';
-import { topology } from '@conveyor/jobs';
+import { createOutboxSignal, topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
 import { handleMessage } from './job-runner.js';
 import { RunBatcher } from './run-batcher.js';
@@ -30,9 +30,12 @@ runMain('worker', async () => {
     return readQueueDepth(sqs, role === 'queue' ? urls.queue : urls.dlq);
   });
   const workerId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const outbox = createOutboxSignal({ pool, logger });
+  const events = outbox.track(pool);
   const deps = {
     db: pool,
-    runs: new RunBatcher(pool, workerId, config.LEASE_SECONDS),
+    events,
+    runs: new RunBatcher(events, workerId, config.LEASE_SECONDS),
     queue,
     results: new S3ResultStore(s3, config.S3_BUCKET),
     metrics: workerMetrics,
@@ -64,6 +67,7 @@ runMain('worker', async () => {
     .addReadinessCheck('postgres', () => pool.query('SELECT 1'))
     .addReadinessCheck('sqs', () => queue.ping())
     .onStop('postgres', () => pool.end())
+    .onStop('outbox signal', async () => outbox.stop())
     .onStop('aws', async () => {
       sqs.destroy();
       s3.destroy();

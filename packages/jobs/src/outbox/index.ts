@@ -1,2 +1,3 @@
-export { startOutboxRelay, OUTBOX_CHANNEL, type OutboxRelay, type OutboxRelayOptions } from './outbox.relay.js';
+export { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './outbox.relay.js';
+export { createOutboxSignal, OUTBOX_CHANNEL, OUTBOX_EVENTS_PAYLOAD, type OutboxSignal, type OutboxSignalOptions } from './outbox.signal.js';
 export { jobMessage, eventMessage, type JobEventMessage, type OutboxMessage } from './outbox.messages.js';

@@ -4,10 +4,8 @@ import type { Topology } from '../topology.js';
 import { startListener } from './outbox.listener.js';
 import { eventMessage, jobMessage } from './outbox.messages.js';
 import { outboxMetrics } from './outbox.metrics.js';
+import { OUTBOX_CHANNEL } from './outbox.signal.js';
 import { claimBatch, countBacklog, splitClaim, type ClaimedRow } from './outbox.sql.js';
-
-/** The channel the job_events trigger notifies on every insert (payload `job_events`). */
-export const OUTBOX_CHANNEL = 'conveyor_outbox';
 
 export interface OutboxRelayOptions {
   pool: Pool;

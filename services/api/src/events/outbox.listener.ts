@@ -1,6 +1,5 @@
+import { OUTBOX_CHANNEL, OUTBOX_EVENTS_PAYLOAD } from '@conveyor/jobs';
 import type { Logger, Pool, PoolClient } from '@conveyor/platform';
-
-export const OUTBOX_CHANNEL = 'conveyor_outbox';
 
 export interface OutboxListenerOptions {
   pool: Pool;
@@ -12,8 +11,9 @@ export interface OutboxListenerOptions {
 
 /**
  * One LISTEN connection for the whole process, fanned out to subscribers: N open SSE streams cost
- * one Postgres connection, not N, and nobody polls in a tight loop. The trigger's payload is the
- * table name, so only `job_events` inserts wake the streams. Connects lazily on first subscriber.
+ * one Postgres connection, not N, and nobody polls in a tight loop. Every process that writes job
+ * events announces them (outbox.signal.ts); only that payload wakes the streams. Connects lazily on
+ * first subscriber.
  */
 export class OutboxListener {
   private readonly subscribers = new Set<() => void>();
@@ -25,7 +25,7 @@ export class OutboxListener {
 
   constructor(private readonly options: OutboxListenerOptions) {}
 
-  /** Calls `wake` on every job_events insert (and on the safety poll); returns the unsubscribe. */
+  /** Calls `wake` whenever job events were announced (and on the safety poll); returns the unsubscribe. */
   subscribe(wake: () => void): () => void {
     this.subscribers.add(wake);
     this.ensureStarted();
@@ -63,7 +63,7 @@ export class OutboxListener {
     try {
       client = await this.options.pool.connect();
       client.on('notification', (message) => {
-        if (message.channel === OUTBOX_CHANNEL && message.payload === 'job_events') this.wakeAll();
+        if (message.channel === OUTBOX_CHANNEL && message.payload === OUTBOX_EVENTS_PAYLOAD) this.wakeAll();
       });
       client.on('error', (error) => this.lost(error));
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);

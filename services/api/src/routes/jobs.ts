@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { jobType, poolOf, type JobStatus, type NewJob, type Phase } from '@conveyor/jobs';
+import { jobType, poolOf, type JobStatus, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
 import type { Pool } from '@conveyor/platform';
 import { encodeCursor, decodeCursor } from '../cursor.js';
 import { HttpError, requestIdOf } from '../http-errors.js';
@@ -20,6 +20,7 @@ export interface JobRoutesDeps {
   pool: Pool;
   /** Where new jobs are stored: concurrent submissions share an INSERT. */
   inserter: JobInserter;
+  outbox: OutboxSignal;
   stats: PoolStatsCache;
   signResultUrl: SignResultUrl;
   jsonBody: RequestHandler;
@@ -132,7 +133,7 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
 
   const cancel: RequestHandler = async (req, res) => {
     const { jobId } = parseIdOr404(jobIdParam, req.params, 'job');
-    const outcome = await cancelJob(deps.pool, jobId, identityOf(res).tenant);
+    const outcome = await cancelJob(deps.outbox.track(deps.pool), jobId, identityOf(res).tenant);
     switch (outcome.kind) {
       case 'not-found':
         throw new HttpError(404, 'job not found');

@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import type { OutboxSignal } from '@conveyor/jobs';
 import type { Pool } from '@conveyor/platform';
 import { HttpError, requestIdOf } from '../http-errors.js';
 import { identityOf } from '../identity.js';
@@ -14,6 +15,7 @@ import type { SubmittedCounter } from '../metrics.js';
 export interface PointsRoutesDeps {
   submitted?: SubmittedCounter;
   pool: Pool;
+  outbox: OutboxSignal;
   stats: PoolStatsCache;
   jsonBody: RequestHandler;
   now: () => Date;
@@ -35,6 +37,7 @@ export function pointsRoutes(deps: PointsRoutesDeps): RouteDef[] {
       trace: traceOf(req, requestIdOf(res)),
     });
     if (outcome.kind === 'conflict') throw new HttpError(409, 'Idempotency-Key was already used with a different request');
+    if (outcome.kind === 'created') deps.outbox.written();
     deps.submitted?.inc({ type: 'points.grant', outcome: outcome.kind });
     const retryAfter = acceptedRetryAfter(deps.stats, 'points.grant', outcome.status, executeAt, deps.now());
     sendAccepted(res, outcome.jobId, retryAfter, { reservationId: outcome.reservationId });

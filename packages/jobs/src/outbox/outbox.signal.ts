@@ -1,0 +1,100 @@
+import type { Logger, Pool } from '@conveyor/platform';
+import type { Queryable } from '../jobs.repo.js';
+
+/** The channel relays and event streams LISTEN on, and the payload that says job events were written. */
+export const OUTBOX_CHANNEL = 'conveyor_outbox';
+export const OUTBOX_EVENTS_PAYLOAD = 'job_events';
+
+/**
+ * Runs `send` at most once per `intervalMs`: the first call at once, calls during the interval
+ * (or while a send is in flight) folded into one more at its end. Never two sends at a time.
+ */
+export function throttle(send: () => Promise<void>, intervalMs: number, now: () => number = Date.now) {
+  let lastStart = -Infinity;
+  let pending = false;
+  let inFlight = false;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  const run = () => {
+    timer = undefined;
+    if (stopped || !pending || inFlight) return;
+    pending = false;
+    inFlight = true;
+    lastStart = now();
+    void send().finally(() => {
+      inFlight = false;
+      if (pending) schedule();
+    });
+  };
+  const schedule = () => {
+    if (stopped || timer || inFlight) return;
+    const wait = lastStart + intervalMs - now();
+    if (wait <= 0) run();
+    else timer = setTimeout(run, wait);
+  };
+  return {
+    call(): void {
+      pending = true;
+      schedule();
+    },
+    stop(): void {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export interface OutboxSignalOptions {
+  pool: Pool;
+  logger: Logger;
+  /** This process's own relay, woken at once (no round trip through Postgres). */
+  local?: () => void;
+  /** Fewest milliseconds between two NOTIFYs of this process. */
+  intervalMs?: number;
+}
+
+export interface OutboxSignal {
+  /** Job or job_events rows were committed: wake the relays and the event streams. */
+  written(): void;
+  /** The same database, calling written() after every statement that succeeded. */
+  track(db: Queryable): Queryable;
+  stop(): void;
+}
+
+/**
+ * Announces committed outbox rows. The NOTIFY used to be sent by a trigger inside every writing
+ * transaction, and Postgres holds one database-wide lock from a notifying commit's pre-commit to its
+ * end, WAL flush included, so the api's inserts and the workers' claims and completions committed
+ * one at a time; each notifying commit also woke every listening backend. Sent after the commit,
+ * from a statement that writes nothing, the lock is held for microseconds; throttled, a busy process
+ * sends a few dozen a second instead of one per commit. Missing one costs only latency: relays and
+ * event streams also poll.
+ */
+export function createOutboxSignal({ pool, logger, local, intervalMs = 25 }: OutboxSignalOptions): OutboxSignal {
+  const notify = throttle(async () => {
+    try {
+      await pool.query({ name: 'outbox.notify', text: `SELECT pg_notify('${OUTBOX_CHANNEL}', '${OUTBOX_EVENTS_PAYLOAD}')` });
+    } catch (error) {
+      logger.warn({ err: error }, 'could not announce new outbox rows; relays and streams find them on their next poll');
+    }
+  }, intervalMs);
+  const written = () => {
+    local?.();
+    notify.call();
+  };
+  return {
+    written,
+    track: (db) => {
+      const query = db.query.bind(db) as (...args: unknown[]) => Promise<unknown>;
+      const tracked = (...args: unknown[]) =>
+        query(...args).then((result) => {
+          written();
+          return result;
+        });
+      // pg's overloads (streams, callbacks) are not used through a Queryable; promises are.
+      return { query: tracked as unknown as Queryable['query'] };
+    },
+    stop: () => notify.stop(),
+  };
+}
