@@ -86,17 +86,14 @@ export interface Activity {
   wakeups: number;
 }
 
-export function activity(pid: number, tree = false): Activity {
-  const total = activityOf(pid);
-  if (!tree) return total;
+/** Each process of the line and, with `tree`, its live children, by pid. */
+function activityByPid(pid: number, tree: boolean): Map<number, Activity> {
+  const byPid = new Map([[pid, activityOf(pid)]]);
+  if (!tree) return byPid;
   for (const entry of readdirSafe('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(statFields(Number(entry))[1]) !== pid) continue;
-    const child = activityOf(Number(entry));
-    total.reads += child.reads;
-    total.writes += child.writes;
-    total.wakeups += child.wakeups;
+    if (/^\d+$/.test(entry) && Number(statFields(Number(entry))[1]) === pid) byPid.set(Number(entry), activityOf(Number(entry)));
   }
-  return total;
+  return byPid;
 }
 
 function activityOf(pid: number): Activity {
@@ -117,26 +114,38 @@ function activityOf(pid: number): Activity {
   }
 }
 
-export type ActivitySnapshot = Map<string, Activity>;
+/** Per process line, per pid: counters are per process, so a backend that exits takes its own with it. */
+export type ActivitySnapshot = Map<string, Map<number, Activity>>;
 
 export function activitySnapshot(procs: readonly Proc[]): ActivitySnapshot {
-  const totals: ActivitySnapshot = new Map();
+  const lines: ActivitySnapshot = new Map();
   for (const p of procs) {
-    const seen = totals.get(key(p)) ?? { reads: 0, writes: 0, wakeups: 0 };
-    const now = activity(p.pid, p.tree);
-    totals.set(key(p), { reads: seen.reads + now.reads, writes: seen.writes + now.writes, wakeups: seen.wakeups + now.wakeups });
+    const line = lines.get(key(p)) ?? new Map<number, Activity>();
+    for (const [pid, counts] of activityByPid(p.pid, p.tree ?? false)) line.set(pid, counts);
+    lines.set(key(p), line);
   }
-  return totals;
+  return lines;
 }
 
-/** Per job, for every process line and the system's total: system calls and wake-ups. */
+/**
+ * Per job, for every process line and the system's total: system calls and wake-ups of the
+ * processes alive at the end, counted from the start (or from their birth). A process that ended
+ * in between (a Postgres backend whose client closed it) is left out rather than subtracted.
+ */
 export function activityPerJob(before: ActivitySnapshot, after: ActivitySnapshot, jobs: number): Record<string, Activity> {
   const out: Record<string, Activity> = {};
   const total: Activity = { reads: 0, writes: 0, wakeups: 0 };
   const per = (n: number) => Math.round((n / jobs) * 100) / 100;
-  for (const [name, end] of after) {
-    const start = before.get(name) ?? { reads: 0, writes: 0, wakeups: 0 };
-    const used: Activity = { reads: Math.max(0, end.reads - start.reads), writes: Math.max(0, end.writes - start.writes), wakeups: Math.max(0, end.wakeups - start.wakeups) };
+  for (const [name, pids] of after) {
+    const used: Activity = { reads: 0, writes: 0, wakeups: 0 };
+    for (const [pid, end] of pids) {
+      const start = before.get(name)?.get(pid) ?? { reads: 0, writes: 0, wakeups: 0 };
+      // A pid reused by a new process shows counters below the old one's: count it from zero.
+      const since = (k: keyof Activity) => (end[k] >= start[k] ? end[k] - start[k] : end[k]);
+      used.reads += since('reads');
+      used.writes += since('writes');
+      used.wakeups += since('wakeups');
+    }
     total.reads += used.reads;
     total.writes += used.writes;
     total.wakeups += used.wakeups;
