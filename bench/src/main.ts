@@ -15,9 +15,10 @@ const log = (line: string) => process.stdout.write(`${line}\n`);
 
 const cfg = loadBenchConfig();
 const startedAt = Date.now();
+const loadAverageAtStart = os.loadavg();
 mkdirSync(RESULTS, { recursive: true });
 const profileDir = path.join(RESULTS, 'profiles');
-log(`bench: ${cfg.smoke ? 'SMOKE' : 'full'} run of ${cfg.systems.join(', ')}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+log(`bench: ${cfg.smoke ? 'SMOKE' : 'full'} run of ${cfg.systems.join(', ')}; load average ${loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}`);
 
 const start = (name: string): Promise<System> => {
   if (name === 'conveyor') {
@@ -60,7 +61,7 @@ for (const name of cfg.systems) {
 const report = {
   generatedAt: new Date().toISOString(),
   mode: cfg.smoke ? 'smoke' : 'full',
-  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAverageAtStart: os.loadavg() },
+  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, loadAverageAtStart },
   config: cfg,
   loadAverageAfterEachSystem: loadAverages,
   durationSeconds: Math.round((Date.now() - startedAt) / 1000),
