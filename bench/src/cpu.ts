@@ -78,7 +78,7 @@ export function perThousand(before: CpuSnapshot, after: CpuSnapshot, jobs: numbe
  * What a process's threads did so far besides computing: read- and write-family system calls
  * (/proc/<pid>/io syscr, syscw; socket reads and writes included) and the times they blocked and
  * were woken again (voluntary context switches, summed over /proc/<pid>/task/*). Every message a
- * process sends or waits for over loopback costs some of each; with `tree`, plus its live children.
+ * process sends or waits for over loopback costs some of each.
  */
 export interface Activity {
   reads: number;

@@ -21,7 +21,7 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 interface RequestQueueClass {
   prototype: { pending: unknown[]; scheduleCheckPendingRequests(this: { pending: unknown[] }): void };
 }
-const quietQueues = new WeakSet<object>();
+let idleConnectionsQuiet = false;
 
 /**
  * kafkajs 2.2.4 (its last release) re-arms a 1 ms timer for ever once a broker connection has
@@ -31,14 +31,13 @@ const quietQueues = new WeakSet<object>();
  * (throttled or over the in-flight limit) schedules its own check, and each answer checks again.
  */
 export function quietIdleKafkaConnections(): void {
+  if (idleConnectionsQuiet) return;
+  idleConnectionsQuiet = true;
   const RequestQueue = createRequire(import.meta.url)('kafkajs/src/network/requestQueue/index.js') as RequestQueueClass;
   const schedule = RequestQueue.prototype.scheduleCheckPendingRequests;
-  if (quietQueues.has(schedule)) return;
-  const quiet = function (this: { pending: unknown[] }) {
+  RequestQueue.prototype.scheduleCheckPendingRequests = function (this: { pending: unknown[] }) {
     if (this.pending.length > 0) schedule.call(this);
   };
-  quietQueues.add(quiet);
-  RequestQueue.prototype.scheduleCheckPendingRequests = quiet;
 }
 
 /** A kafkajs client whose own logs go through the service logger as JSON. */
