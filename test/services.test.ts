@@ -97,7 +97,7 @@ describe.each(cases)('$name service', ({ name, env, required, down }) => {
     checkMetrics(text);
 
     const started = Date.now();
-    expect(await service.stop('SIGTERM')).toBe(0);
+    await service.stopCleanly();
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(service.output()).toMatch(/"msg":"stopped cleanly"/);
   });
@@ -129,10 +129,10 @@ describe('gateway service', () => {
     const gateway = await start('gateway', { API_URL: api.url });
     await waitForHttp(`${gateway.url}/readyz`, 200);
     checkMetrics(await (await fetch(`${gateway.url}/metrics`)).text());
-    expect(await api.stop('SIGTERM')).toBe(0);
+    await api.stopCleanly();
     const res = await waitForHttp(`${gateway.url}/readyz`, 503);
     expect(((await res.json()) as { checks: { api: { ok: boolean } } }).checks.api.ok).toBe(false);
-    expect(await gateway.stop('SIGTERM')).toBe(0);
+    await gateway.stopCleanly();
   });
 
   it('refuses a malformed API_URL, naming it', async () => {
@@ -147,7 +147,7 @@ describe('gateway service', () => {
     const agent = new http.Agent({ keepAlive: true });
     await new Promise((resolve) => http.get(`${api.url}/healthz`, { agent }, (res) => res.resume().on('end', resolve)));
     const started = Date.now();
-    expect(await api.stop('SIGTERM')).toBe(0);
+    await api.stopCleanly();
     expect(Date.now() - started).toBeLessThan(3_000);
     agent.destroy();
   });

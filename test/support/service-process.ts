@@ -24,7 +24,18 @@ export interface RunningService {
   output: () => string;
   /** Sends the signal and resolves with the exit code (or the signal name if killed by one). */
   stop: (signal?: NodeJS.Signals) => Promise<number | string>;
+  /** SIGTERM, then fails with the end of the service's log unless it drained and exited 0. */
+  stopCleanly: () => Promise<void>;
   exited: Promise<number | string>;
+}
+
+function tail(text: string, lines: number): string {
+  return text
+    .trimEnd()
+    .split('\n')
+    .slice(-lines)
+    .map((line) => (line.length > 600 ? `${line.slice(0, 600)}…` : line))
+    .join('\n');
 }
 
 /** Starts a built service exactly as `make dev` does (node + telemetry preload + dist/main.js). */
@@ -45,6 +56,10 @@ export async function spawnService(name: string, env: Record<string, string>): P
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   );
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
   return {
     name,
     port,
@@ -52,9 +67,13 @@ export async function spawnService(name: string, env: Record<string, string>): P
     process: child,
     output: () => output,
     exited,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
+    stop,
+    stopCleanly: async () => {
+      const alreadyExited = child.exitCode !== null || child.signalCode !== null;
+      const code = await stop('SIGTERM');
+      if (code === 0 && !alreadyExited) return;
+      const when = alreadyExited ? 'had already exited' : 'did not drain cleanly';
+      throw new Error(`${name} ${when} (exit ${code}); the end of its log:\n${tail(output, 40)}`);
     },
   };
 }

@@ -278,7 +278,7 @@ describe('bridge service: Kafka jobs.requested -> SNS -> SQS pool queues', () =>
   it('reports lag and drains on SIGTERM', async () => {
     const bridge = services.at(-1)!;
     await waitUntil(async () => (await fetch(`${bridge.url}/metrics`).then((r) => r.text())).includes('conveyor_bridge_consumer_lag{'), 10_000, 'lag');
-    expect(await bridge.stop('SIGTERM')).toBe(0);
+    await bridge.stopCleanly();
     expect(bridge.output()).toMatch(/"msg":"stopped cleanly"/);
   });
 
@@ -289,7 +289,7 @@ describe('bridge service: Kafka jobs.requested -> SNS -> SQS pool queues', () =>
     await produce(jobs.map((e) => ({ key: e.jobId, value: e.value })));
     await collect(provisioned.queues[0]!.queueUrl, jobs.map((e) => e.jobId));
     expect(await uncommittedRecords()).toBe(jobs.length);
-    expect(await bridge.stop('SIGTERM')).toBe(0);
+    await bridge.stopCleanly();
     expect(await uncommittedRecords()).toBe(0);
   }, 60_000);
 });

@@ -207,6 +207,6 @@ describe('two scheduler processes against one database', () => {
     const metrics = await Promise.all(services.map(async (s) => (await fetch(`${s.url}/metrics`)).text()));
     const counts = metrics.map((text) => Number(/^conveyor_scheduler_dispatched_total\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0));
     expect(counts[0]! + counts[1]!).toBe(500);
-    for (const s of services) expect(await s.stop('SIGTERM')).toBe(0);
+    for (const s of services) await s.stopCleanly();
   });
 });

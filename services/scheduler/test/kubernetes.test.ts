@@ -206,6 +206,6 @@ describe('JobSchedules from a real kube-apiserver with two scheduler processes',
       expect(s.process.exitCode).toBeNull();
       expect(s.output()).toMatch(/JobSchedule list\/watch failed; restarting/);
     }
-    for (const s of services) expect(await s.stop('SIGTERM')).toBe(0);
+    for (const s of services) await s.stopCleanly();
   }, 60_000);
 });

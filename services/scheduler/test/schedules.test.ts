@@ -112,6 +112,6 @@ describe('folder-based JobSchedules with two scheduler processes', () => {
     await sleep(1_500);
     expect((await jobsOf('schedule:folder:default/late:')).length).toBe(afterRemoval);
 
-    for (const s of services) expect(await s.stop('SIGTERM')).toBe(0);
+    for (const s of services) await s.stopCleanly();
   });
 });

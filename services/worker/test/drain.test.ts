@@ -39,7 +39,7 @@ describe('worker drain on SIGTERM (KEDA scale-in)', () => {
     const jobId = await enqueue(pool, sqs, queues.queueUrl, { type: 'sleep', payload: { ms: 3_000 } });
     await waitForStatus(pool, jobId, 'processing');
     const signalled = Date.now();
-    expect(await w.stop('SIGTERM')).toBe(0);
+    await w.stopCleanly();
     expect(Date.now() - signalled).toBeGreaterThanOrEqual(1_500);
     expect(await waitForStatus(pool, jobId, 'success', 1_000)).toMatchObject({ attempts: 1, result: { json: { sleptMs: 3_000 } } });
     expect(w.output()).toMatch(/waiting for running jobs to finish/);
@@ -54,7 +54,7 @@ describe('worker drain on SIGTERM (KEDA scale-in)', () => {
     const first = await worker({ SHUTDOWN_GRACE_MS: '4000', WORKER_DRAIN_MS: '1000' });
     const jobId = await enqueue(pool, sqs, queues.queueUrl, { type: 'sleep', payload: { ms: 6_000 } });
     await waitForStatus(pool, jobId, 'processing');
-    expect(await first.stop('SIGTERM')).toBe(0);
+    await first.stopCleanly();
     const released = await waitForStatus(pool, jobId, 'queued', 1_000);
     expect(released.attempts).toBe(0);
 
@@ -67,6 +67,6 @@ describe('worker drain on SIGTERM (KEDA scale-in)', () => {
     expect(await waitForStatus(pool, jobId, 'success', 15_000)).toMatchObject({ attempts: 1 });
     const types = (await eventsOf(pool, jobId)).map((e) => e.type).filter((t) => t !== 'progress');
     expect(types).toEqual(['created', 'started', 'queued', 'started', 'succeeded']);
-    expect(await second.stop('SIGTERM')).toBe(0);
+    await second.stopCleanly();
   });
 });
