@@ -33,3 +33,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/** True while another transaction holds a lock on the row (an outbox relay mid-send, say). */
+export async function rowLockedElsewhere(db: Pick<pg.Pool, 'query'>, table: string, id: string): Promise<boolean> {
+  try {
+    await db.query(`SELECT 1 FROM ${table} WHERE id = $1 FOR UPDATE NOWAIT`, [id]);
+    return false;
+  } catch (error) {
+    if ((error as { code?: string }).code === '55P03') return true; // lock_not_available
+    throw error;
+  }
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimBatch, type Statement } from '../src/outbox/outbox.sql.js';
+import { claimBatch, markPublished, type Statement } from '../src/outbox/outbox.sql.js';
 import { byIndex, explainScans, seededDatabase } from '../../../test/support/plans.js';
 
 /**
@@ -42,6 +42,15 @@ describe('outbox claim plans against real Postgres', () => {
     expect(plan.filter((s) => s.startsWith('Seq Scan'))).toEqual([]);
     expect(plan).toContain('Index Scan jobs_unpublished on jobs');
     expect(plan).toContain('Index Scan job_events_unpublished on job_events');
+    expect(byIndex(plan, 'jobs_pkey')).not.toEqual([]);
+    expect(byIndex(plan, 'job_events_pkey')).not.toEqual([]);
+  });
+
+  it('marks a claimed batch published through the primary keys', async () => {
+    const ids = async (table: string) =>
+      (await database.pool.query<{ id: string }>(`SELECT id::text FROM ${table} WHERE published_at IS NULL LIMIT 50`)).rows.map((r) => r.id);
+    const plan = await planOf(markPublished(await ids('jobs'), await ids('job_events')));
+    expect(plan.filter((s) => s.startsWith('Seq Scan'))).toEqual([]);
     expect(byIndex(plan, 'jobs_pkey')).not.toEqual([]);
     expect(byIndex(plan, 'job_events_pkey')).not.toEqual([]);
   });

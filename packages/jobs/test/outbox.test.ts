@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKafka, createLogger, createPool, fromKafkaHeaders, parseEnvelope, Registry, type Consumer, type Kafka, type KafkaMessage, type Pool } from '@conveyor/platform';
-import { createJob, createOutboxSignal, migrateJobsSchema, OUTBOX_CHANNEL, startOutboxRelay, topology, type OutboxRelay, type Topology } from '@conveyor/jobs';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
+import { createKafka, createLogger, createPool, fromKafkaHeaders, Kafka, parseEnvelope, Registry, type Consumer, type KafkaMessage, type Pool } from '@conveyor/platform';
+import { createJob, createOutboxSignal, migrateJobsSchema, OUTBOX_CHANNEL, startOutboxRelay, topology, type OutboxRelay, type OutboxRelayOptions, type Topology } from '@conveyor/jobs';
+import { createTestDatabase, rowLockedElsewhere, type TestDatabase } from '../../../test/support/database.js';
 import { infra, uniqueName } from '../../../test/support/infra.js';
+import { freePort } from '../../../test/support/service-process.js';
+import { waitUntil } from '../../../test/support/wait.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'outbox-crash-child.mjs');
 const logger = createLogger({ service: 'outbox-test', level: 'warn' });
@@ -18,14 +21,6 @@ interface Received {
   at: number;
 }
 
-async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('outbox relay against real Postgres and Kafka', () => {
   let db: TestDatabase;
   let pool: Pool;
@@ -35,7 +30,7 @@ describe('outbox relay against real Postgres and Kafka', () => {
   const received: Received[] = [];
   const relays: OutboxRelay[] = [];
 
-  async function relay(options: { pollIntervalMs?: number; batchSize?: number; registry?: Registry } = {}) {
+  async function relay(options: Partial<Pick<OutboxRelayOptions, 'pollIntervalMs' | 'batchSize' | 'registry' | 'kafka' | 'topology' | 'afterProduce'>> = {}) {
     const started = await startOutboxRelay({ pool, kafka, topology: topo, logger, registry: options.registry ?? new Registry(), ...options });
     relays.push(started);
     return started;
@@ -217,5 +212,63 @@ describe('outbox relay against real Postgres and Kafka', () => {
     expect(new Set(keys)).toEqual(new Set(ids));
     // The batch produced before the kill went out again: duplicates, and nothing lost.
     expect(keys.length).toBeGreaterThanOrEqual(400);
+  });
+
+  const lockedElsewhere = (jobId: string) => rowLockedElsewhere(pool, 'jobs', jobId);
+
+  const relayErrors = async (registry: Registry) => (await registry.getSingleMetric('conveyor_outbox_errors_total')!.get()).values[0]?.value ?? 0;
+
+  it('lets a retried submission through while the relay holds its job between the Kafka ack and the mark', async () => {
+    await Promise.all(relays.map((r) => r.stop()));
+    const job = { tenant: 'held', owner: 'u', type: 'noop', payload: {}, idempotencyKey: 'retried-once' };
+    const first = await createJob(pool, job);
+    let release!: () => void;
+    const acked = new Promise<void>((resolve) => (release = resolve));
+    await relay({ pollIntervalMs: 100, afterProduce: () => acked });
+    await waitUntil(() => lockedElsewhere(first.jobId), 10_000, 'the relay to claim the job');
+
+    const retried = await Promise.race([createJob(pool, job), new Promise((resolve) => setTimeout(resolve, 5_000, 'still waiting'))]);
+    release();
+    expect(retried).toMatchObject({ kind: 'replayed', jobId: first.jobId });
+    await waitUntil(async () => (await unpublished('held')) === 0, 10_000, 'the batch to be marked published');
+  });
+
+  it('gives claimed rows back within seconds while Kafka keeps failing the send', async () => {
+    await Promise.all(relays.map((r) => r.stop()));
+    const { jobId } = await createJob(pool, { tenant: 'failing-send', owner: 'u', type: 'noop', payload: {} });
+    // Topics that do not exist: Kafka answers every send with an error the producer retries.
+    const registry = new Registry();
+    await relay({ topology: topology(uniqueName('outbox-missing').replaceAll('_', '-')), pollIntervalMs: 100, registry });
+    await waitUntil(() => lockedElsewhere(jobId), 10_000, 'the relay to claim the job');
+    await waitUntil(async () => (await relayErrors(registry)) >= 1, 20_000, 'the send to give up');
+    await waitUntil(async () => !(await lockedElsewhere(jobId)), 5_000, 'the row to be released');
+    expect(await unpublished('failing-send')).toBe(1);
+  });
+
+  it('publishes once Kafka can be reached when it could not be at first', async () => {
+    await Promise.all(relays.map((r) => r.stop()));
+    // A broker address with nothing behind it yet; later a forwarder to the real broker opens there.
+    const port = await freePort();
+    const unreachable = new Kafka({ clientId: 'outbox-late-kafka', brokers: [`127.0.0.1:${port}`], connectionTimeout: 500, retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 100 }, logCreator: () => () => undefined });
+    const registry = new Registry();
+    const { jobId } = await createJob(pool, { tenant: 'late-kafka', owner: 'u', type: 'noop', payload: {} });
+    await relay({ kafka: unreachable, pollIntervalMs: 100, registry });
+    await waitUntil(async () => (await relayErrors(registry)) >= 1, 10_000, 'a failed connection');
+
+    const [host, brokerPort] = infra.kafkaBrokers[0]!.split(':');
+    const forwarder = net.createServer((client) => {
+      const upstream = net.connect({ host: host!, port: Number(brokerPort) });
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => forwarder.listen(port, '127.0.0.1', resolve));
+    try {
+      await waitUntil(() => received.some((m) => m.key === jobId && m.topic === topo.topics.requested), 30_000, 'the job on Kafka');
+      await waitUntil(async () => (await unpublished('late-kafka')) === 0, 10_000, 'the job to be marked published');
+    } finally {
+      await Promise.all(relays.map((r) => r.stop()));
+      await new Promise((resolve) => forwarder.close(resolve));
+    }
   });
 });

@@ -1,5 +1,7 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowLockedElsewhere } from '../../../test/support/database.js';
+import { waitUntil } from '../../../test/support/wait.js';
 import { gatewayAs, INTERNAL_TOKEN, startApi, type ApiUnderTest } from './support/api-under-test.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -108,6 +110,19 @@ describe('api job endpoints (real process, real Postgres and S3 emulator)', () =
     expect(theirs.status).toBe(202);
     expect(ids.has(((await theirs.json()) as { jobId: string }).jobId)).toBe(false);
     expect((await submit(body, { 'Idempotency-Key': 'has space' })).status).toBe(400);
+  });
+
+  it('answers a retried submission at once while its job is held by a failing Kafka send', async () => {
+    // This api's namespace has no Kafka topics: its relay claims the job, then retries the send.
+    const body = { type: 'noop', payload: { order: 77 } };
+    const first = await submit(body, { 'Idempotency-Key': 'order-77' });
+    const { jobId } = (await first.json()) as { jobId: string };
+    const heldByRelay = () => rowLockedElsewhere(env.pool, 'jobs', jobId);
+    await waitUntil(heldByRelay, 30_000, 'the relay to claim the job');
+    const retried = await submit(body, { 'Idempotency-Key': 'order-77' });
+    expect(retried.status).toBe(202);
+    expect(((await retried.json()) as { jobId: string }).jobId).toBe(jobId);
+    expect(await heldByRelay(), 'answered while the relay still held the job').toBe(true);
   });
 
   it('schedules a job with a future runAt and tells the client to come back when it is due', async () => {

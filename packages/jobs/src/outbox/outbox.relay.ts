@@ -5,7 +5,7 @@ import { startListener } from './outbox.listener.js';
 import { eventMessage, jobMessage } from './outbox.messages.js';
 import { outboxMetrics } from './outbox.metrics.js';
 import { OUTBOX_CHANNEL } from './outbox.signal.js';
-import { claimBatch, countBacklog, splitClaim, type ClaimedRow } from './outbox.sql.js';
+import { claimBatch, countBacklog, markPublished, splitClaim, type ClaimedRow } from './outbox.sql.js';
 
 export interface OutboxRelayOptions {
   pool: Pool;
@@ -40,14 +40,21 @@ export interface OutboxRelay {
 
 const MAX_ERROR_BACKOFF_MS = 10_000;
 
+/** How long stop() lets an in-flight batch finish before cutting it off. */
+const STOP_WAIT_MS = 3_000;
+
+/**
+ * The send's own retries, a few seconds in all: claimed rows stay locked while Kafka is retried,
+ * holding up a cancel of those jobs. Past this the batch rolls back, the rows are free, and the
+ * relay's backoff (which holds no lock) retries.
+ */
+const SEND_RETRY = { retries: 5, initialRetryTime: 100, maxRetryTime: 1_000 };
+
 /**
  * Publishes what the database says is unpublished, then marks it, in the same transaction that
  * locked the rows. A crash between the Kafka acknowledgement and the commit publishes the batch
  * again later: duplicates are possible, loss is not (the worker's claim makes duplicates harmless).
  */
-/** How long stop() lets an in-flight batch finish before cutting it off. */
-const STOP_WAIT_MS = 3_000;
-
 export async function startOutboxRelay(options: OutboxRelayOptions): Promise<OutboxRelay> {
   const { pool, kafka, topology, registry, batchSize = 500, pollIntervalMs = 1_000, listen = true, afterProduce } = options;
   const logger = options.logger.child({ component: 'outbox-relay' });
@@ -55,11 +62,17 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     const { rows } = await pool.query<{ jobs: number; job_events: number }>(countBacklog());
     return rows[0]!;
   });
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: SEND_RETRY });
   let connected: Promise<void> | undefined;
   producer.on(producer.events.DISCONNECT, () => {
     connected = undefined;
   });
+  /** Connects once; a failed attempt is forgotten so the next round tries again. */
+  const connect = (): Promise<void> =>
+    (connected ??= producer.connect().catch((error: unknown) => {
+      connected = undefined;
+      throw error;
+    }));
 
   let stopped = false;
   let running: Promise<void> | undefined;
@@ -89,7 +102,6 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     }
     if (events.length > 0) topicMessages.push({ topic: topology.topics.events, messages: events.map(eventMessage) });
     try {
-      await (connected ??= producer.connect());
       const destination = jobs.length > 0 ? topology.topics.requested : topology.topics.events;
       await withBatchSend('kafka', destination, produced, () => producer.sendBatch({ topicMessages, acks: -1 }));
       endSpans(produced.map((p) => p.span));
@@ -98,12 +110,15 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
       throw error;
     }
     await afterProduce?.({ jobs: jobs.length, events: events.length });
+    await client.query(markPublished(jobs.map((j) => j.id), events.map((e) => e.id)));
     metrics.published.inc({ topic: topology.topics.requested }, jobs.length);
     metrics.published.inc({ topic: topology.topics.events }, events.length);
     return jobs.length === batchSize || events.length === batchSize;
   }
 
   async function drainOnce(): Promise<boolean> {
+    // Before any row is claimed: a Kafka that cannot be reached holds no lock while it is retried.
+    await connect();
     const client = await pool.connect();
     activeClient = client;
     const timer = metrics.batchDuration.startTimer();

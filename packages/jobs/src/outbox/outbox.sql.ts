@@ -2,10 +2,10 @@
  * The relay's statements. Claims lock only the rows being published and skip rows another relay
  * holds, so replicas share the backlog.
  *
- * Each claim picks its ids into an array (`id = ANY(ARRAY(...))`) rather than `id IN (subquery)`:
- * with a semi-join, statistics taken while a backlog waited led the planner to hash-join a
- * sequential scan of the whole table, on every round, for as long as those statistics stood. An
- * array of ids can only be looked up by primary key.
+ * Each statement names its rows by an array of ids (`id = ANY(ARRAY(...))`, `id = ANY($1)`), never
+ * by `id IN (subquery)`: with a semi-join, statistics taken while a backlog waited led the planner
+ * to hash-join a sequential scan of the whole table, on every round, for as long as those
+ * statistics stood. An array of ids can only be looked up by primary key.
  */
 
 export interface Statement {
@@ -61,30 +61,33 @@ export interface ClaimedRow {
 }
 
 /**
- * Claims and marks up to `limit` unpublished jobs and up to `limit` unpublished events in one
- * statement, so a relay round costs one round trip to claim. The caller's transaction holds the
- * row locks until Kafka acknowledged the batch; a rollback un-marks them. An event's job row is
- * read, not locked, so workers are never held up.
+ * Claims up to `limit` unpublished jobs and up to `limit` unpublished events in one statement, so
+ * a relay round costs one round trip to claim. The rows are locked, not yet written: the caller's
+ * transaction marks them with `markPublished` once Kafka acknowledged them. A written row would
+ * hold up, until that transaction ends, every insert that meets its idempotency key (Postgres
+ * waits for the writer to learn whether the key survives), so a client's retry or a second
+ * scheduler's fire would wait on Kafka; a row lock alone holds up only other writers of the row.
+ * An event's job row is read, not locked, so workers are never held up.
  */
 export function claimBatch(limit: number): Statement {
   return {
     name: 'outbox.claim-batch',
     text: `WITH job_rows AS (
-             UPDATE jobs SET published_at = now()
+             SELECT id, type, tenant, payload, created_at, run_at, max_attempts, timeout_seconds, traceparent, request_id
+               FROM jobs
               WHERE id = ANY (ARRAY(SELECT id FROM jobs
                                      WHERE status = 'queued' AND published_at IS NULL
                                      ORDER BY created_at
                                      LIMIT $1
                                        FOR UPDATE SKIP LOCKED))
-             RETURNING id, type, tenant, payload, created_at, run_at, max_attempts, timeout_seconds, traceparent, request_id
            ), event_rows AS (
-             UPDATE job_events SET published_at = now()
+             SELECT id, job_id, type, data, created_at
+               FROM job_events
               WHERE id = ANY (ARRAY(SELECT id FROM job_events
                                      WHERE published_at IS NULL
                                      ORDER BY id
                                      LIMIT $1
                                        FOR UPDATE SKIP LOCKED))
-             RETURNING id, job_id, type, data, created_at
            )
            SELECT 'job' AS kind, id::text AS id, NULL::uuid AS job_id, type, tenant, NULL::text AS owner,
                   NULL::text AS job_type, payload AS body, created_at, run_at, max_attempts, timeout_seconds,
@@ -95,6 +98,20 @@ export function claimBatch(limit: number): Statement {
                   NULL, NULL, NULL, j.traceparent, j.request_id
              FROM event_rows e JOIN jobs j ON j.id = e.job_id`,
     values: [limit],
+  };
+}
+
+/** Marks claimed rows published, inside the claiming transaction, after Kafka acknowledged them. */
+export function markPublished(jobIds: readonly string[], eventIds: readonly string[]): Statement {
+  return {
+    name: 'outbox.mark-published',
+    text: `WITH marked_jobs AS (
+             UPDATE jobs SET published_at = now() WHERE id = ANY ($1::uuid[])
+           ), marked_events AS (
+             UPDATE job_events SET published_at = now() WHERE id = ANY ($2::bigint[])
+           )
+           SELECT 1`,
+    values: [jobIds, eventIds],
   };
 }
 
