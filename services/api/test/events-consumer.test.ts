@@ -6,6 +6,7 @@ import { createJob, migrateJobsSchema, topology, type Topology } from '@conveyor
 import { startJobEventsConsumer, verifyWebhook } from '../src/events/index.js';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 import { infra } from '../../../test/support/infra.js';
+import { waitUntil } from '../../../test/support/wait.js';
 
 const logger = createLogger({ service: 'events-consumer-test', level: 'warn' });
 const SECRET = 'test-webhook-secret';
@@ -13,14 +14,6 @@ const SECRET = 'test-webhook-secret';
 interface Received {
   headers: IncomingHttpHeaders;
   body: string;
-}
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** A webhook receiver whose answer to each request the test decides. */

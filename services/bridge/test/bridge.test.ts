@@ -6,6 +6,7 @@ import { createKafka, createLogger, createS3Client, createSnsClient, createSqsCl
 import { provision, topology, type Provisioned } from '@conveyor/jobs';
 import { awsOptions, infra, uniqueName } from '../../../test/support/infra.js';
 import { freePort, startService, waitForHttp, type RunningService } from '../../../test/support/service-process.js';
+import { waitUntil } from '../../../test/support/wait.js';
 
 const logger = createLogger({ service: 'bridge-test', level: 'warn' });
 const namespace = uniqueName('bridge').replaceAll('_', '-');
@@ -67,14 +68,6 @@ async function metric(service: RunningService, name: string): Promise<number> {
     .split('\n')
     .filter((line) => line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{'))
     .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
-}
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('bridge service: Kafka jobs.requested -> SNS -> SQS pool queues', () => {
@@ -202,7 +195,7 @@ describe('bridge service: Kafka jobs.requested -> SNS -> SQS pool queues', () =>
     expect(sample.MessageAttributes?.request_id?.StringValue).toBe(`req-${JSON.parse(sample.Body!).jobId}`);
     expect(await metric(bridge, 'conveyor_bridge_records_published_total')).toBeGreaterThanOrEqual(40);
     // Offsets are committed on the bridge's interval (500 ms by default), not only at stop.
-    await waitUntil(async () => (await uncommittedRecords()) === 0, 10_000, 'the offsets to be committed');
+    await waitUntil(async () => (await uncommittedRecords()) === 0, 10_000, 'the offsets to be committed', 100);
   });
 
   it('skips a malformed record without blocking its partition and records it as rejected', async () => {
@@ -221,7 +214,7 @@ describe('bridge service: Kafka jobs.requested -> SNS -> SQS pool queues', () =>
       false,
     );
     await collect(provisioned.queues[0]!.queueUrl, [before.jobId, ...after.map((e) => e.jobId)]);
-    await waitUntil(() => events.filter((e) => e.value.type === 'rejected').length >= 2, 10_000, 'rejected events');
+    await waitUntil(() => events.filter((e) => e.value.type === 'rejected').length >= 2, 10_000, 'rejected events', 100);
     const rejected = events.filter((e) => e.value.type === 'rejected');
     expect(rejected.find((e) => e.key === badJobId)?.value).toMatchObject({ jobId: badJobId, data: { source: { topic: topo.topics.requested } } });
     expect(rejected.find((e) => e.value.jobId === null)?.value.data).toMatchObject({ reason: 'message is not JSON' });
@@ -239,7 +232,7 @@ describe('bridge service: Kafka jobs.requested -> SNS -> SQS pool queues', () =>
       );
     proxy.holdResponses = true; // SNS accepts, the bridge never learns it did
     await produce(jobs.map((e) => ({ key: e.jobId, value: e.value })));
-    await waitUntil(async () => (await visible()) >= 10, 15_000, 'SNS to accept some of the records');
+    await waitUntil(async () => (await visible()) >= 10, 15_000, 'SNS to accept some of the records', 100);
     expect(await bridge.stop('SIGKILL')).toBe('SIGKILL');
     proxy.holdResponses = false;
 
@@ -259,7 +252,7 @@ describe('bridge service: Kafka jobs.requested -> SNS -> SQS pool queues', () =>
     await proxy.stop();
     const jobs = Array.from({ length: 20 }, () => envelope('noop'));
     await produce(jobs.map((e) => ({ key: e.jobId, value: e.value })));
-    await waitUntil(async () => (await metric(bridge, 'conveyor_bridge_breaker_state')) === 2, 30_000, 'the breaker to open');
+    await waitUntil(async () => (await metric(bridge, 'conveyor_bridge_breaker_state')) === 2, 30_000, 'the breaker to open', 100);
     expect(await metric(bridge, 'conveyor_bridge_consumer_paused')).toBe(1);
     const calls = () => metric(bridge, 'conveyor_bridge_sns_publish_duration_seconds_count');
     const start = await calls();
@@ -271,13 +264,13 @@ describe('bridge service: Kafka jobs.requested -> SNS -> SQS pool queues', () =>
 
     await proxy.start();
     await collect(provisioned.queues[0]!.queueUrl, jobs.map((e) => e.jobId), 30_000);
-    await waitUntil(async () => (await metric(bridge, 'conveyor_bridge_breaker_state')) === 0, 10_000, 'the breaker to close');
+    await waitUntil(async () => (await metric(bridge, 'conveyor_bridge_breaker_state')) === 0, 10_000, 'the breaker to close', 100);
     expect(await metric(bridge, 'conveyor_bridge_consumer_paused')).toBe(0);
   }, 90_000);
 
   it('reports lag and drains on SIGTERM', async () => {
     const bridge = services.at(-1)!;
-    await waitUntil(async () => (await fetch(`${bridge.url}/metrics`).then((r) => r.text())).includes('conveyor_bridge_consumer_lag{'), 10_000, 'lag');
+    await waitUntil(async () => (await fetch(`${bridge.url}/metrics`).then((r) => r.text())).includes('conveyor_bridge_consumer_lag{'), 10_000, 'lag', 100);
     await bridge.stopCleanly();
     expect(bridge.output()).toMatch(/"msg":"stopped cleanly"/);
   });

@@ -81,7 +81,7 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
   let failures = 0;
   let retryTimer: NodeJS.Timeout | undefined;
 
-  /** Inside the caller's transaction: claim and mark, produce. True when a full batch suggests more is waiting. */
+  /** Inside the caller's transaction: claim, produce, mark. True when a full batch suggests more is waiting. */
   async function publishBatch(client: PoolClient): Promise<boolean> {
     const { jobs, events } = splitClaim((await client.query<ClaimedRow>(claimBatch(batchSize))).rows);
     if (jobs.length === 0 && events.length === 0) return false;
