@@ -2,7 +2,7 @@
 # One image per service, all from this file at the repo root (they share the workspace packages):
 #   docker build --target api -t conveyor/api:0.1.0 .
 # Targets: gateway, api, bridge, worker, scheduler, and tools (migrations + provisioning).
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
 FROM ${NODE_IMAGE} AS base
 WORKDIR /app

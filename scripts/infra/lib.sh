@@ -16,7 +16,12 @@ INFRA_START_TIMEOUT="${INFRA_START_TIMEOUT:-120}"
 INFRA_STOP_TIMEOUT="${INFRA_STOP_TIMEOUT:-60}"
 INFRA_NAME="${INFRA_NAME:-infra}"
 
-export INFRA_DIR REPO_ROOT CACHE_DIR RUN_DIR
+# The project's Node (.nvmrc), installed by scripts/infra/node.sh, comes first on PATH once it exists.
+NODE_VERSION="$(tr -d '[:space:]' <"$REPO_ROOT/.nvmrc")"
+NODE_HOME="$CACHE_DIR/node/$NODE_VERSION"
+[[ ":$PATH:" == *":$NODE_HOME/bin:"* ]] || PATH="$NODE_HOME/bin:$PATH"
+
+export INFRA_DIR REPO_ROOT CACHE_DIR RUN_DIR NODE_VERSION NODE_HOME PATH
 
 log() { printf '[%s] %s\n' "$INFRA_NAME" "$*"; }
 warn() { printf '[%s] WARNING: %s\n' "$INFRA_NAME" "$*" >&2; }

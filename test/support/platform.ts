@@ -111,7 +111,6 @@ export function platformEnv(namespace: string, databaseUrl: string): Record<stri
     AWS_ENDPOINT_URL: awsOptions.endpoint,
     AWS_ACCESS_KEY_ID: awsOptions.accessKeyId,
     AWS_SECRET_ACCESS_KEY: awsOptions.secretAccessKey,
-    AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING: '1',
     CONVEYOR_NAMESPACE: namespace,
     S3_BUCKET: `${namespace}-results`,
     INTERNAL_TOKEN,
