@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 NODE_STAMP := node_modules/.package-lock.json
+# Every recipe runs on the project's Node (.nvmrc), which scripts/infra/node.sh brings into the cache.
+NODE_HOME := $(or $(CONVEYOR_CACHE_DIR),$(CURDIR)/.cache)/node/$(shell cat .nvmrc)
+export PATH := $(NODE_HOME)/bin:$(PATH)
 
 .PHONY: help install build lint migrate provision infra-up infra-down dev start stop status test test-unit \
         bench bench-smoke chaos fuzz chart-test up down
@@ -9,16 +12,20 @@ NODE_STAMP := node_modules/.package-lock.json
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(NODE_STAMP): package.json package-lock.json $(wildcard packages/*/package.json services/*/package.json)
+$(NODE_HOME)/bin/node: .nvmrc
+	scripts/infra/node.sh install
+
+$(NODE_STAMP): $(NODE_HOME)/bin/node package.json package-lock.json $(wildcard packages/*/package.json services/*/package.json)
 	npm ci --no-audit --no-fund
 	@touch $@
 
-install: $(NODE_STAMP) ## npm packages and the local servers (Postgres, Kafka, SNS/SQS/S3 emulator, Prometheus)
+install: $(NODE_STAMP) ## npm packages and the local servers (Postgres, Kafka, SNS/SQS/S3 emulator, Prometheus, Redis, Zipkin)
 	scripts/infra/postgres.sh install
 	scripts/infra/kafka.sh install
 	scripts/infra/sqs.sh install
 	scripts/infra/prometheus.sh install
 	scripts/infra/redis.sh install
+	scripts/infra/zipkin.sh install
 
 build: $(NODE_STAMP) ## compile every package and service (tsc -b)
 	npx tsc -b
@@ -29,17 +36,17 @@ lint: $(NODE_STAMP) ## eslint, type-check of the tests, shellcheck
 	@command -v shellcheck >/dev/null || (apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null)
 	shellcheck -x scripts/*.sh scripts/infra/*.sh scripts/tools/*.sh .ci/run
 
-infra-up: ## start Postgres, Kafka, the SNS/SQS/S3 emulator and Prometheus (installs them first)
+infra-up: ## start Postgres, Kafka, the SNS/SQS/S3 emulator, Prometheus, Redis and Zipkin (installs them first)
 	scripts/infra/up.sh
 
 infra-down: ## stop the local servers (data is kept in .run/)
 	scripts/infra/down.sh
 
 migrate: build ## apply database migrations to the dev database
-	set -a && source scripts/dev.env && set +a && node packages/jobs/dist/migrate-cli.js
+	scripts/dev-env.sh node packages/jobs/dist/migrate-cli.js
 
 provision: build ## create Kafka topics, the SNS topic, SQS queues + DLQs and the results bucket (idempotent)
-	set -a && source scripts/dev.env && set +a && node packages/jobs/dist/provision-cli.js
+	scripts/dev-env.sh node packages/jobs/dist/provision-cli.js
 
 dev: infra-up build migrate provision ## everything on this machine, in the foreground (Ctrl-C stops)
 	scripts/services.sh run

@@ -1,101 +1,158 @@
 #!/usr/bin/env bash
-# Runs the five Conveyor services as local processes with scripts/dev.env.
+# Runs Conveyor's services as local processes with scripts/dev.env: api, gateway, bridge, scheduler
+# and one worker per pool (the pools `conveyor-pools` lists, the same definitions the chart's
+# workerPools are checked against).
 #   scripts/services.sh run      foreground, logs interleaved, Ctrl-C drains and stops all
 #   scripts/services.sh start    background, starts only what is not running, waits for /readyz
-#   scripts/services.sh stop     SIGTERM (drain) each service, SIGKILL after the grace period
+#   scripts/services.sh stop     SIGTERM (drain) each process it started, SIGKILL after the grace period
 #   scripts/services.sh status
+# Env (all optional; a variable set in the environment wins over dev.env):
+#   CONVEYOR_INSTANCE   a name for a second, separate set of processes (pid files, logs and the
+#                       Prometheus target file are kept apart); default: the dev instance
+#   CONVEYOR_PORT_BASE  gateway port; api +1, bridge +2, first pool's worker +3, scheduler +4,
+#                       further pools' workers +5, +6, ... (default 8080)
 set -euo pipefail
 INFRA_NAME=services
 # shellcheck source=infra/lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/infra/lib.sh"
+# shellcheck source=dev-env.sh source-path=SCRIPTDIR
+source "$REPO_ROOT/scripts/dev-env.sh"
 
-SERVICES=(api gateway bridge worker scheduler)
-declare -A PORTS=([gateway]=8080 [api]=8081 [bridge]=8082 [worker]=8083 [scheduler]=8084)
-SERVICES_RUN="$RUN_DIR/services"
+INSTANCE="${CONVEYOR_INSTANCE:-}"
+SERVICES_RUN="$RUN_DIR/services${INSTANCE:+-$INSTANCE}"
+PROMETHEUS_TARGETS="$RUN_DIR/prometheus/targets/${INSTANCE:-dev}.json"
+PORT_BASE="${CONVEYOR_PORT_BASE:-8080}"
 
-load_env() {
-  set -a
-  # shellcheck disable=SC1091 # plain KEY=value lines
-  source "$REPO_ROOT/scripts/dev.env"
-  set +a
+# Components in start order, each with its service, port and extra environment.
+COMPONENTS=()
+declare -A SERVICE_OF PORT_OF POOL_OF
+
+add_component() {
+  COMPONENTS+=("$1")
+  SERVICE_OF[$1]="$2"
+  PORT_OF[$1]="$3"
+  POOL_OF[$1]="${4:-}"
 }
 
+define_components() {
+  local pools pool i=0
+  [[ -f "$REPO_ROOT/packages/jobs/dist/pools-cli.js" ]] || die "packages/jobs is not built; run 'make build' first"
+  mapfile -t pools < <(node "$REPO_ROOT/packages/jobs/dist/pools-cli.js")
+  ((${#pools[@]})) || die "conveyor-pools listed no worker pool"
+  add_component api api $((PORT_BASE + 1))
+  add_component gateway gateway "$PORT_BASE"
+  add_component bridge bridge $((PORT_BASE + 2))
+  for pool in "${pools[@]}"; do
+    add_component "worker-$pool" worker $((i == 0 ? PORT_BASE + 3 : PORT_BASE + 4 + i)) "$pool"
+    i=$((i + 1))
+  done
+  add_component scheduler scheduler $((PORT_BASE + 4))
+}
+
+main_js() { printf '%s\n' "$REPO_ROOT/services/${SERVICE_OF[$1]}/dist/main.js"; }
+pidfile() { printf '%s\n' "$SERVICES_RUN/$1.pid"; }
+
 # The same command the container image runs.
-service_cmd() {
-  printf '%s\n' node --enable-source-maps --import @conveyor/platform/telemetry "$REPO_ROOT/services/$1/dist/main.js"
+component_cmd() {
+  printf '%s\n' node --enable-source-maps --import @conveyor/platform/telemetry "$(main_js "$1")"
+}
+
+# Runs CMD... with the component's environment (port, service name, pool, api address).
+with_component_env() {
+  local c="$1"
+  shift
+  PORT="${PORT_OF[$c]}" OTEL_SERVICE_NAME="${SERVICE_OF[$c]}" WORKER_POOL="${POOL_OF[$c]:-default}" \
+    API_URL="http://127.0.0.1:${PORT_OF[api]}" "$@"
 }
 
 require_build() {
-  local s
-  for s in "${SERVICES[@]}"; do
-    [[ -f "$REPO_ROOT/services/$s/dist/main.js" ]] || die "services/$s is not built; run 'make build' first"
+  local c
+  for c in "${COMPONENTS[@]}"; do
+    [[ -f "$(main_js "$c")" ]] || die "services/${SERVICE_OF[$c]} is not built; run 'make build' first"
   done
 }
 
 wait_ready() {
-  local s="$1" url="http://127.0.0.1:${PORTS[$1]}/readyz"
-  INFRA_START_TIMEOUT=60 wait_until "$s" "$SERVICES_RUN/$s.log" "$SERVICES_RUN/$s.pid" "services/$s/dist/main.js" http_ok "$url"
+  local c="$1" url="http://127.0.0.1:${PORT_OF[$1]}/readyz"
+  INFRA_START_TIMEOUT=60 wait_until "$c" "$SERVICES_RUN/$c.log" "$(pidfile "$c")" "$(main_js "$c")" http_ok "$url"
+}
+
+# Prometheus (scripts/infra/prometheus.sh) scrapes every file in its targets folder.
+write_prometheus_targets() {
+  local c targets=()
+  for c in "${COMPONENTS[@]}"; do targets+=("\"127.0.0.1:${PORT_OF[$c]}\""); done
+  ensure_dir "$(dirname "$PROMETHEUS_TARGETS")"
+  printf '[{"targets": [%s], "labels": {"conveyor_instance": "%s"}}]\n' \
+    "$(IFS=,; echo "${targets[*]}")" "${INSTANCE:-dev}" >"$PROMETHEUS_TARGETS.tmp"
+  mv "$PROMETHEUS_TARGETS.tmp" "$PROMETHEUS_TARGETS"
 }
 
 do_start() {
   require_build
-  load_env
-  local s
-  for s in "${SERVICES[@]}"; do
-    if pidfile_alive "$SERVICES_RUN/$s.pid" "services/$s/dist/main.js"; then
-      log "$s already running (pid $(read_pid "$SERVICES_RUN/$s.pid"))"
+  load_dev_env
+  local c
+  for c in "${COMPONENTS[@]}"; do
+    if pidfile_alive "$(pidfile "$c")" "$(main_js "$c")"; then
+      log "$c already running (pid $(read_pid "$(pidfile "$c")"))"
       continue
     fi
-    ensure_port_free "${PORTS[$s]}" "$s"
-    mapfile -t cmd < <(service_cmd "$s")
-    (cd "$REPO_ROOT" && PORT="${PORTS[$s]}" OTEL_SERVICE_NAME="$s" start_bg "$SERVICES_RUN/$s.pid" "$SERVICES_RUN/$s.log" "${cmd[@]}")
-    log "started $s on :${PORTS[$s]} (log: ${SERVICES_RUN#"$REPO_ROOT"/}/$s.log)"
+    ensure_port_free "${PORT_OF[$c]}" "$c"
+    mapfile -t cmd < <(component_cmd "$c")
+    (cd "$REPO_ROOT" && with_component_env "$c" start_bg "$(pidfile "$c")" "$SERVICES_RUN/$c.log" "${cmd[@]}")
+    log "started $c on :${PORT_OF[$c]} (log: ${SERVICES_RUN#"$REPO_ROOT"/}/$c.log)"
   done
-  for s in "${SERVICES[@]}"; do wait_ready "$s"; done
-  log "all services ready: gateway http://127.0.0.1:${PORTS[gateway]}"
+  write_prometheus_targets
+  for c in "${COMPONENTS[@]}"; do wait_ready "$c"; done
+  log "all services ready: gateway http://127.0.0.1:${PORT_OF[gateway]}"
 }
 
+# Stops exactly the processes this script started (their pid files), never anything else.
 do_stop() {
-  local s
-  for s in "${SERVICES[@]}"; do
-    INFRA_STOP_TIMEOUT=35 stop_pidfile "$SERVICES_RUN/$s.pid" "$s" "services/$s/dist/main.js"
+  local c
+  rm -f "$PROMETHEUS_TARGETS"
+  for c in "${COMPONENTS[@]}"; do
+    INFRA_STOP_TIMEOUT=35 stop_pidfile "$(pidfile "$c")" "$c" "$(main_js "$c")"
   done
 }
 
 do_status() {
-  local s state
-  for s in "${SERVICES[@]}"; do
+  local c state
+  for c in "${COMPONENTS[@]}"; do
     state=stopped
-    if pidfile_alive "$SERVICES_RUN/$s.pid" "services/$s/dist/main.js"; then
-      state="running (pid $(read_pid "$SERVICES_RUN/$s.pid"))"
-      http_ok "http://127.0.0.1:${PORTS[$s]}/readyz" && state="$state, ready" || state="$state, not ready"
+    if pidfile_alive "$(pidfile "$c")" "$(main_js "$c")"; then
+      state="running (pid $(read_pid "$(pidfile "$c")"))"
+      http_ok "http://127.0.0.1:${PORT_OF[$c]}/readyz" && state="$state, ready" || state="$state, not ready"
     fi
-    printf '%-10s %s\n' "$s" "$state"
+    printf '%-16s %s\n' "$c" "$state"
   done
 }
 
 do_run() {
   require_build
-  load_env
-  local s pids=()
-  for s in "${SERVICES[@]}"; do
-    ensure_port_free "${PORTS[$s]}" "$s"
-    mapfile -t cmd < <(service_cmd "$s")
-    (cd "$REPO_ROOT" && PORT="${PORTS[$s]}" OTEL_SERVICE_NAME="$s" exec "${cmd[@]}" 2>&1 | sed -u "s/^/[$s] /") &
+  load_dev_env
+  local c pids=()
+  for c in "${COMPONENTS[@]}"; do
+    ensure_port_free "${PORT_OF[$c]}" "$c"
+    mapfile -t cmd < <(component_cmd "$c")
+    # $! is node itself (not a pipeline's subshell), so the trap signals exactly what was started.
+    (cd "$REPO_ROOT" && with_component_env "$c" exec "${cmd[@]}") > >(sed -u "s/^/[$c] /") 2>&1 &
     pids+=("$!")
   done
+  write_prometheus_targets
   # shellcheck disable=SC2317 # invoked by the trap
   stop_all() {
     log "stopping (draining) all services"
-    pkill -TERM -f "$REPO_ROOT/services/.*/dist/main.js" || true
-    wait
+    rm -f "$PROMETHEUS_TARGETS"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
     exit 0
   }
   trap stop_all INT TERM
-  log "running; gateway on http://127.0.0.1:${PORTS[gateway]}; Ctrl-C to stop"
+  log "running; gateway on http://127.0.0.1:${PORT_OF[gateway]}; Ctrl-C to stop"
   wait
 }
 
+define_components
 case "${1:-}" in
   run) do_run ;;
   start) do_start ;;

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Stop local infrastructure (data is kept in .run/); idempotent.
-#   scripts/infra/down.sh [postgres] [kafka] [sqs] [prometheus] [redis]   (default: all)
+#   scripts/infra/down.sh [postgres] [kafka] [sqs] [prometheus] [redis] [zipkin]   (default: all)
 set -euo pipefail
 INFRA_NAME=down
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL=(redis prometheus sqs kafka postgres)
+ALL=(zipkin redis prometheus sqs kafka postgres)
 services=("$@")
 ((${#services[@]})) || services=("${ALL[@]}")
 for s in "${services[@]}"; do

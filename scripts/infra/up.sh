@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Install (cached) and start local infrastructure; idempotent.
-#   scripts/infra/up.sh [postgres] [kafka] [sqs] [prometheus] [redis]   (default: all)
+#   scripts/infra/up.sh [postgres] [kafka] [sqs] [prometheus] [redis] [zipkin]   (default: all)
 set -euo pipefail
 INFRA_NAME=up
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL=(postgres kafka sqs prometheus redis)
+ALL=(postgres kafka sqs prometheus redis zipkin)
 services=("$@")
 ((${#services[@]})) || services=("${ALL[@]}")
 for s in "${services[@]}"; do

@@ -5,6 +5,7 @@ export const infra = {
   awsEndpoint: process.env.TEST_AWS_ENDPOINT ?? 'http://127.0.0.1:4566',
   awsRegion: 'us-east-1',
   prometheusUrl: process.env.TEST_PROMETHEUS_URL ?? 'http://127.0.0.1:19090',
+  zipkinUrl: process.env.TEST_ZIPKIN_URL ?? 'http://127.0.0.1:19411',
 };
 
 export const awsOptions = {

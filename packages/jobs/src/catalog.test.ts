@@ -20,6 +20,10 @@ describe('job type catalog and topology', () => {
     expect(() => topology('Bad Name')).toThrow(/namespace/);
   });
 
+  it('gives every type an example payload its own schema accepts', () => {
+    for (const type of JOB_TYPES.values()) expect(type.payload.safeParse(type.example).success, type.type).toBe(true);
+  });
+
   it('validates payloads with the schema beside each handler', () => {
     expect(JOB_TYPES.get('sleep')!.payload.safeParse({ ms: 10 }).success).toBe(true);
     expect(JOB_TYPES.get('sleep')!.payload.safeParse({ ms: -1 }).success).toBe(false);

@@ -36,6 +36,8 @@ export interface JobType<S extends z.ZodType = z.ZodType> {
   payload: S;
   /** Largest accepted payload, as serialised JSON bytes. */
   maxPayloadBytes: number;
+  /** A valid payload, shown in the API's documentation and submitted by the `make start` test. */
+  example: z.input<S>;
   handle: (payload: z.infer<S>, ctx: JobContext) => Promise<JobResult>;
 }
 

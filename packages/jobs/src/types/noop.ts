@@ -6,5 +6,6 @@ export const noop = defineJobType({
   type: 'noop',
   payload: z.object({}).catchall(z.unknown()),
   maxPayloadBytes: 16 * 1024,
+  example: {},
   handle: async () => ({ json: { ok: true } }),
 });

@@ -15,6 +15,7 @@ export const pointsGrant = defineJobType({
   type: 'points.grant',
   payload: pointsGrantPayload,
   maxPayloadBytes: 1024,
+  example: { reservationId: '3b241101-e2bb-4255-8caf-4136c566a962', userId: 'user-1', amount: 100 },
   handle: async ({ reservationId, userId, amount }, ctx) => {
     const client = await ctx.db.connect();
     try {

@@ -75,6 +75,7 @@ export const reportGenerate = defineJobType({
   type: 'report.generate',
   payload: reportGeneratePayload,
   maxPayloadBytes: 1024,
+  example: { format: 'csv' },
   handle: async (payload, ctx): Promise<JobResult> => {
     const to = payload.to ? new Date(payload.to) : new Date();
     const from = payload.from ? new Date(payload.from) : new Date(to.getTime() - DAY_MS);

@@ -7,6 +7,7 @@ export const sleep = defineJobType({
   type: 'sleep',
   payload: z.object({ ms: z.number().int().min(0).max(3_600_000) }),
   maxPayloadBytes: 1024,
+  example: { ms: 200 },
   handle: async ({ ms }, ctx) => {
     const steps = Math.min(10, Math.max(1, Math.floor(ms / 500)));
     for (let step = 1; step <= steps; step++) {

@@ -1,0 +1,164 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JOB_TYPES } from '../../packages/jobs/src/catalog.js';
+import { WORKER_POOLS } from '../../packages/jobs/src/topology.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { infra, uniqueName } from '../support/infra.js';
+import { waitUntil } from '../support/wait.js';
+import { ConveyorClient } from './client.js';
+
+/**
+ * The path a user takes: `make start` itself (not a test launcher) on its own ports, database and
+ * namespace, then one job of every registered type through the gateway to success, and Prometheus
+ * scraping what it started. Before, report jobs stayed queued: only the default pool had a worker.
+ */
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const INSTANCE = uniqueName('e2e').toLowerCase().replaceAll('_', '-');
+
+/** How a user submits each type: POST /jobs with its example payload, unless it has its own route. */
+const SUBMISSIONS: Record<string, { path: string; body: () => unknown }> = {
+  'points.grant': {
+    path: '/points/reservations',
+    body: () => ({ userId: 'make-start-user', amount: 5, executeAt: new Date().toISOString() }),
+  },
+};
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** A base port with the block services.sh uses (base .. base + 4 + pools) free. */
+async function freePortBlock(size: number): Promise<number> {
+  for (let tries = 0; tries < 50; tries++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const ports = Array.from({ length: size }, (_, i) => base + i);
+    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
+  }
+  throw new Error('no free block of ports');
+}
+
+describe('make start', () => {
+  let database: TestDatabase;
+  let env: NodeJS.ProcessEnv;
+  let gateway: string;
+  let started = false;
+  const traceIds: string[] = [];
+
+  const make = (target: string) =>
+    promisify(execFile)('make', ['--no-print-directory', target], { cwd: ROOT, env, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const base = await freePortBlock(5 + WORKER_POOLS.length);
+    gateway = `http://127.0.0.1:${base}`;
+    env = {
+      ...process.env,
+      CONVEYOR_INSTANCE: INSTANCE,
+      CONVEYOR_PORT_BASE: String(base),
+      CONVEYOR_NAMESPACE: INSTANCE,
+      DATABASE_URL: database.url,
+    };
+    try {
+      await make('start');
+      started = true;
+    } catch (error) {
+      const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+      throw new Error(`make start failed:\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`, { cause: error });
+    }
+  }, 300_000);
+
+  afterAll(async () => {
+    if (started) await make('stop');
+    await database?.drop();
+  }, 120_000);
+
+  it('runs a job of every registered type to success through the gateway', async () => {
+    const login = await fetch(`${gateway}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'admin@example.com', password: 'admin-password' }),
+    });
+    expect(login.status).toBe(200);
+    const client = new ConveyorClient(gateway, ((await login.json()) as { accessToken: string }).accessToken);
+
+    const submitted = await Promise.all(
+      [...JOB_TYPES.values()].map(async (type) => {
+        const special = SUBMISSIONS[type.type];
+        const { res, body } = special
+          ? await client.submit(special.body(), special.path)
+          : await client.submit({ type: type.type, payload: type.example });
+        expect(res.status, `${type.type}: ${JSON.stringify(body)}`).toBe(202);
+        return { type: type.type, jobId: body.jobId as string };
+      }),
+    );
+    for (const { type, jobId } of submitted) {
+      const finished = await client.waitForFinish(jobId, 60_000);
+      expect(finished.status, `${type}: ${JSON.stringify(finished)}`).toBe('success');
+      traceIds.push(finished.traceId as string);
+    }
+  }, 120_000);
+
+  it('sends every hop of a job to the local trace UI, under the trace id the job shows', async () => {
+    expect(traceIds[0]).toMatch(/^[0-9a-f]{32}$/);
+    let services = new Set<string>();
+    // The span processors export in batches every few seconds.
+    await waitUntil(
+      async () => {
+        const res = await fetch(`${infra.zipkinUrl}/api/v2/trace/${traceIds[0]}`);
+        if (res.status !== 200) return false;
+        const spans = (await res.json()) as Array<{ localEndpoint?: { serviceName?: string } }>;
+        services = new Set(spans.map((span) => span.localEndpoint?.serviceName ?? ''));
+        return ['gateway', 'api', 'bridge', 'worker'].every((s) => services.has(s));
+      },
+      45_000,
+      'the job\'s trace in Zipkin with spans of gateway, api, bridge and worker',
+      1_000,
+    );
+    expect([...services]).toEqual(expect.arrayContaining(['gateway', 'api', 'bridge', 'worker']));
+    expect((await fetch(`${infra.zipkinUrl}/zipkin/traces/${traceIds[0]}`)).status).toBe(200);
+  }, 60_000);
+
+  it('logs nothing but JSON lines from every process', () => {
+    const dir = path.join(ROOT, '.run', `services-${INSTANCE}`);
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.log'))) {
+      const lines = readFileSync(path.join(dir, file), 'utf8').split('\n');
+      // services.sh marks each start with a line of its own; what follows is the process's output.
+      const output = lines.slice(lines.findLastIndex((l) => l.startsWith('===== ')) + 1).filter((l) => l.trim());
+      expect(output.length, file).toBeGreaterThan(0);
+      for (const line of output) expect(() => JSON.parse(line), `${file}: ${line}`).not.toThrow();
+    }
+  });
+
+  it('has Prometheus scrape every process it started and load the alert rules', async () => {
+    const targetsFile = path.join(ROOT, '.run/prometheus/targets', `${INSTANCE}.json`);
+    expect(existsSync(targetsFile)).toBe(true);
+    const [group] = JSON.parse(readFileSync(targetsFile, 'utf8')) as Array<{ targets: string[] }>;
+    // api, gateway, bridge, scheduler and one worker per pool.
+    expect(group!.targets).toHaveLength(4 + WORKER_POOLS.length);
+
+    await waitUntil(
+      async () => {
+        const res = await fetch(`${infra.prometheusUrl}/api/v1/targets?state=active`);
+        const { data } = (await res.json()) as { data: { activeTargets: Array<{ labels: Record<string, string>; health: string }> } };
+        const ours = data.activeTargets.filter((t) => t.labels.conveyor_instance === INSTANCE);
+        return ours.length === group!.targets.length && ours.every((t) => t.health === 'up');
+      },
+      60_000,
+      'Prometheus to have every started process up',
+      1_000,
+    );
+    const rules = await fetch(`${infra.prometheusUrl}/api/v1/rules`);
+    const groups = ((await rules.json()) as { data: { groups: Array<{ name: string }> } }).data.groups.map((g) => g.name);
+    expect(groups).toContain('conveyor.slo.recording');
+  }, 90_000);
+});
