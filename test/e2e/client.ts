@@ -1,4 +1,4 @@
-/** A client of the public API, as a user would write one from DESIGN.md. */
+/** A client of the public API, as a user would write one from docs/design.md and the OpenAPI document. */
 export class ConveyorClient {
   constructor(
     readonly baseUrl: string,

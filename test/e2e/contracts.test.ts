@@ -5,7 +5,7 @@ import { startPlatform, type Platform } from '../support/platform.js';
 import { ConveyorClient } from './client.js';
 
 /**
- * DESIGN.md's HTTP contracts through the real gateway in front of the real api: auth, scopes,
+ * The public HTTP contracts (docs/design.md) through the real gateway in front of the real api: auth, scopes,
  * tenant isolation, validation and idempotency. Tokens for a second tenant are signed with the
  * gateway's configured dev key, as an identity provider would sign them.
  */

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 
-/** Error body of DESIGN.md: `{error, details?, requestId}`; messages are ours, never an exception's. */
+/** Error body of the public API (docs/design.md): `{error, details?, requestId}`; messages are ours, never an exception's. */
 export function sendError(
   res: ServerResponse,
   status: number,

@@ -1,6 +1,6 @@
 import { randomBytes, scrypt, timingSafeEqual, type BinaryLike, type ScryptOptions } from 'node:crypto';
 
-/** A user the gateway itself can log in; only the dev users of DESIGN.md exist. */
+/** A user the gateway itself can log in; only the dev users exist. */
 export interface User {
   id: string;
   email: string;
@@ -23,7 +23,7 @@ function derive(password: BinaryLike, salt: Buffer): Promise<Buffer> {
   );
 }
 
-/** The dev users of DESIGN.md. The passwords are public constants, so they exist only outside production. */
+/** The dev users (README, "Using the API"). The passwords are public constants, so they exist only outside production. */
 export const DEV_USERS: ReadonlyArray<User & { password: string }> = [
   { id: 'user-demo', email: 'demo@example.com', password: 'demo-password', tenant: 'demo', scopes: ['jobs:read', 'jobs:write'] },
   { id: 'user-admin', email: 'admin@example.com', password: 'admin-password', tenant: 'admin', scopes: ['jobs:read', 'jobs:write', 'admin'] },
