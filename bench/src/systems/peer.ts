@@ -17,8 +17,8 @@ const REDIS_DB = 7;
 
 const DESCRIPTIONS: Record<PeerKind, string> = {
   bullmq: 'express POST /jobs -> BullMQ (Redis, appendonly everysec) -> worker',
-  pgboss: 'express POST /jobs -> pg-boss 10 defaults (16 loops, batch 1, poll 2 s) -> worker',
-  'pgboss-tuned': 'express POST /jobs -> pg-boss 10 tuned (16 loops, batch 32, poll 0.5 s) -> worker',
+  pgboss: 'express POST /jobs -> pg-boss 12 defaults (16 workers, batch 1, poll 2 s) -> worker',
+  'pgboss-tuned': 'express POST /jobs -> pg-boss 12 tuned (16 workers, LISTEN/NOTIFY, batch 32 fetched again while full, poll 0.5 s) -> worker',
 };
 
 function spawnPeer(script: string, env: Record<string, string>): ChildProcess {
