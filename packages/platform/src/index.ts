@@ -1,6 +1,7 @@
 export * from './config.js';
 export * from './context.js';
 export * from './logger.js';
+export * from './redact.js';
 export * from './metrics.js';
 export * from './health.js';
 export * from './http-server.js';

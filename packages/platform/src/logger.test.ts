@@ -51,3 +51,21 @@ describe('createLogger', () => {
     expect(text).toContain('demo@example.com');
   });
 });
+
+describe('URL secrets in log lines', () => {
+  it('redacts credentials and secret query values of any URL, in any field or message, and keeps the rest', async () => {
+    const { stream, lines } = capture();
+    const logger = createLogger({ service: 'api', destination: stream });
+    const err = new TypeError('Request cannot be constructed from a URL that includes credentials: http://u:p4ss@127.0.0.1:18999/poison');
+    logger.warn({ err, url: 'https://hooks.example.com/in?tenant=acme&token=t0k3n&X-Amz-Signature=abcdef', db: 'postgres://conveyor:hunter2@db:5432/x' }, 'sending to https://a:b@example.com/x?api_key=k3y&page=2');
+    await new Promise((r) => setImmediate(r));
+    const text = JSON.stringify(lines);
+    for (const secret of ['p4ss', 't0k3n', 'abcdef', 'hunter2', 'k3y', 'a:b@']) expect(text).not.toContain(secret);
+    expect(lines[0]).toMatchObject({
+      url: 'https://hooks.example.com/in?tenant=acme&token=[redacted]&X-Amz-Signature=[redacted]',
+      db: 'postgres://[redacted]@db:5432/x',
+      msg: 'sending to https://[redacted]@example.com/x?api_key=[redacted]&page=2',
+    });
+    expect((lines[0]!.err as { message: string }).message).toContain('http://[redacted]@127.0.0.1:18999/poison');
+  });
+});

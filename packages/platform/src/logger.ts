@@ -1,6 +1,7 @@
 import { pino, type Logger } from 'pino';
 import { trace, isSpanContextValid } from '@opentelemetry/api';
 import { currentContext } from './context.js';
+import { redactUrlSecrets } from './redact.js';
 
 export type { Logger } from 'pino';
 
@@ -37,6 +38,8 @@ export function createLogger({ service, level = 'info', destination }: LoggerOpt
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACTED, censor: '[redacted]' },
+      // Values, not paths: a URL with a password or a token can be in any field or message.
+      hooks: { streamWrite: redactUrlSecrets },
       mixin() {
         const fields: Record<string, string> = {};
         const span = trace.getActiveSpan()?.spanContext();

@@ -17,6 +17,7 @@ import { notificationRoutes } from './routes/notifications.js';
 import { pointsRoutes } from './routes/points.js';
 import { reportRoutes } from './routes/reports.js';
 import type { RouteDef } from './routes/route.js';
+import { webhookRoutes, type TargetPolicy, type WebhookSecrets } from './webhooks/index.js';
 
 export interface AppDeps {
   pool: Pool;
@@ -35,6 +36,10 @@ export interface AppDeps {
    * the request id. Without one, the route answers 503.
    */
   eventsHandler?: RequestHandler;
+  /** Each tenant's webhook signing secrets (GET /webhooks/secret, rotation). */
+  webhookSecrets: WebhookSecrets;
+  /** Where a callbackUrl may point (WEBHOOK_ALLOWED_HOSTS / _CIDRS); checked at submit. */
+  webhookPolicy: TargetPolicy;
   now?: () => Date;
 }
 
@@ -55,6 +60,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     now,
     jsonBody: body,
     submitted: deps.metrics && jobsSubmittedCounter(deps.metrics.registry),
+    webhookPolicy: deps.webhookPolicy,
   };
   const events: RequestHandler =
     deps.eventsHandler ??
@@ -67,6 +73,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     ...reportRoutes(shared),
     ...pointsRoutes(shared),
     ...notificationRoutes(shared),
+    ...webhookRoutes({ secrets: deps.webhookSecrets, jsonBody: body }),
   ];
 }
 

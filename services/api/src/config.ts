@@ -1,10 +1,18 @@
 import { z } from 'zod';
 import { awsEnv, commonEnv, databaseEnv, env, kafkaEnv } from '@conveyor/platform';
 import { topologyEnv } from '@conveyor/jobs';
+import { targetPolicy } from './webhooks/target.js';
 
 /** The gateway uses the same well-known value outside production (scripts/dev.env). */
 const DEV_INTERNAL_TOKEN = 'dev-internal-token';
-const DEV_WEBHOOK_SECRET = 'dev-webhook-secret-not-for-production';
+const DEV_WEBHOOK_SECRETS_KEY = 'dev-webhook-secrets-key-not-for-production';
+
+/** A comma-separated list, empty when unset. */
+const optionalList = () =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean));
 
 export const configSchema = z
   .object({
@@ -22,13 +30,25 @@ export const configSchema = z
     BODY_LIMIT_BYTES: env.int(1024 * 1024, 1),
     OUTBOX_BATCH_SIZE: env.int(500, 1),
     OUTBOX_POLL_INTERVAL_MS: env.int(1000, 50),
-    /** Signs webhook bodies (HMAC-SHA256); receivers verify with the same secret. */
+    /**
+     * Encrypts each tenant's webhook signing secrets at rest (AES-256-GCM, key derived by HKDF).
+     * Changing it makes the stored secrets unreadable: tenants must then rotate.
+     */
+    WEBHOOK_SECRETS_KEY: z.string().min(16).optional(),
+    /** Deprecated name of WEBHOOK_SECRETS_KEY (it used to be the one signing secret of every tenant); read when that is unset. */
     WEBHOOK_SECRET: z.string().min(16).optional(),
     WEBHOOK_TIMEOUT_MS: env.int(10_000, 100),
     WEBHOOK_MAX_ATTEMPTS: env.int(8, 1),
-    WEBHOOK_MAX_PENDING: env.int(1_000, 1),
-    /** Webhooks to loopback/private/link-local addresses; defaults to allowed outside production only. */
-    WEBHOOK_ALLOW_PRIVATE_NETWORKS: env.optionalBool(),
+    /** Webhook requests one api process keeps open at once. */
+    WEBHOOK_MAX_IN_FLIGHT: env.int(200, 1),
+    /**
+     * Webhooks go to public addresses only. These let named hosts (any address they resolve to) and
+     * ranges through, e.g. WEBHOOK_ALLOWED_HOSTS=receiver.internal, WEBHOOK_ALLOWED_CIDRS=10.20.0.0/16.
+     */
+    WEBHOOK_ALLOWED_HOSTS: optionalList(),
+    WEBHOOK_ALLOWED_CIDRS: optionalList(),
+    /** Removed: name what is allowed with WEBHOOK_ALLOWED_HOSTS / WEBHOOK_ALLOWED_CIDRS instead. */
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: z.string().optional(),
     /** Base of resultUrl in webhook bodies, e.g. https://conveyor.example.com. */
     PUBLIC_BASE_URL: z.url().optional(),
     SSE_MAX_STREAMS_PER_TENANT: env.int(20, 1),
@@ -42,15 +62,31 @@ export const configSchema = z
     if (c.NODE_ENV === 'production' && !c.INTERNAL_TOKEN) {
       ctx.addIssue({ code: 'custom', path: ['INTERNAL_TOKEN'], message: 'required in production' });
     }
-    if (c.NODE_ENV === 'production' && !c.WEBHOOK_SECRET) {
-      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: 'required in production' });
+    if (c.NODE_ENV === 'production' && !c.WEBHOOK_SECRETS_KEY && !c.WEBHOOK_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRETS_KEY'], message: 'required in production' });
+    }
+    if (c.WEBHOOK_ALLOW_PRIVATE_NETWORKS !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['WEBHOOK_ALLOW_PRIVATE_NETWORKS'],
+        message: 'no longer read: allow named hosts or ranges with WEBHOOK_ALLOWED_HOSTS / WEBHOOK_ALLOWED_CIDRS',
+      });
+    }
+    try {
+      targetPolicy(c.WEBHOOK_ALLOWED_HOSTS, []);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_ALLOWED_HOSTS'], message: (error as Error).message });
+    }
+    try {
+      targetPolicy([], c.WEBHOOK_ALLOWED_CIDRS);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_ALLOWED_CIDRS'], message: (error as Error).message });
     }
   })
-  .transform((c) => ({
+  .transform(({ WEBHOOK_SECRET, WEBHOOK_ALLOW_PRIVATE_NETWORKS: _removed, ...c }) => ({
     ...c,
     INTERNAL_TOKEN: c.INTERNAL_TOKEN ?? DEV_INTERNAL_TOKEN,
-    WEBHOOK_SECRET: c.WEBHOOK_SECRET ?? DEV_WEBHOOK_SECRET,
-    WEBHOOK_ALLOW_PRIVATE_NETWORKS: c.WEBHOOK_ALLOW_PRIVATE_NETWORKS ?? c.NODE_ENV !== 'production',
+    WEBHOOK_SECRETS_KEY: c.WEBHOOK_SECRETS_KEY ?? WEBHOOK_SECRET ?? DEV_WEBHOOK_SECRETS_KEY,
   }));
 
 export type Config = z.infer<typeof configSchema>;

@@ -3,6 +3,7 @@ import { createOutboxSignal, startOutboxRelay, topology } from '@conveyor/jobs';
 import { createApp } from './app.js';
 import { configSchema } from './config.js';
 import { createJobEventsHandler, startJobEventsConsumer } from './events/index.js';
+import { createSecretBox, createWebhookMetrics, startWebhookDispatcher, targetPolicy, WebhookSecrets } from './webhooks/index.js';
 
 runMain('api', async () => {
   const { config, logger, metrics, service } = bootstrap('api', configSchema);
@@ -27,6 +28,9 @@ runMain('api', async () => {
   // The relay in this process is woken directly, the others and the event streams by a NOTIFY.
   // Requests, the only writers here, are served from service.start(), once the relay runs.
   const outbox = createOutboxSignal({ pool, logger, local: () => relay.wake() });
+  const webhookSecrets = new WebhookSecrets(pool, createSecretBox(config.WEBHOOK_SECRETS_KEY));
+  const webhookPolicy = targetPolicy(config.WEBHOOK_ALLOWED_HOSTS, config.WEBHOOK_ALLOWED_CIDRS);
+  const webhookMetrics = createWebhookMetrics(metrics.registry);
   const app = createApp({
     pool,
     outbox,
@@ -38,6 +42,8 @@ runMain('api', async () => {
     logger,
     metrics,
     eventsHandler,
+    webhookSecrets,
+    webhookPolicy,
   });
   // Every stored job reaches Kafka through the outbox, whatever happens to this process.
   const relay = await startOutboxRelay({
@@ -49,6 +55,16 @@ runMain('api', async () => {
     batchSize: config.OUTBOX_BATCH_SIZE,
     pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
   });
+  const webhooks = startWebhookDispatcher({
+    pool,
+    secrets: webhookSecrets,
+    policy: webhookPolicy,
+    logger: logger.child({ component: 'webhook-dispatcher' }),
+    metrics: webhookMetrics,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+    maxInFlight: config.WEBHOOK_MAX_IN_FLIGHT,
+  });
   const eventsConsumer = await startJobEventsConsumer({
     kafka,
     pool,
@@ -56,14 +72,9 @@ runMain('api', async () => {
     logger,
     registry: metrics.registry,
     publicBaseUrl: config.PUBLIC_BASE_URL,
-    maxPendingWebhooks: config.WEBHOOK_MAX_PENDING,
     fetchWaitMs: config.EVENTS_FETCH_WAIT_MS,
-    webhook: {
-      secret: config.WEBHOOK_SECRET,
-      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
-      maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
-      allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS,
-    },
+    webhookMetrics,
+    onDeliveriesStored: () => webhooks.wake(),
   });
   service
     .setHandler(app)
@@ -74,6 +85,7 @@ runMain('api', async () => {
     .onStop('s3', async () => s3.destroy())
     .onStop('outbox relay', () => relay.stop())
     .onStop('outbox signal', async () => outbox.stop())
+    .onStop('webhook dispatcher', () => webhooks.stop())
     .onStop('job events consumer', () => eventsConsumer.stop());
   await service.start();
 });

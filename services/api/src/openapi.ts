@@ -23,6 +23,7 @@ import {
   reservationBody,
   userIdParam,
 } from './schemas.js';
+import { rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
 
 type Responses = RouteConfig['responses'];
 
@@ -65,7 +66,13 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     path: '/jobs',
     summary: 'Submit a job',
     request: { headers: idempotencyHeader, body: { required: true, content: json(CreateJob) } },
-    responses: { 202: accepted(JobAccepted), ...writeErrors },
+    responses: {
+      202: accepted(JobAccepted),
+      ...writeErrors,
+      422: error(
+        'callbackUrl refused: it holds credentials (user:password@), or its host is a literal private, loopback, link-local, unique-local, CGNAT, multicast, unspecified or metadata address the operator has not allowed. `error` says which.',
+      ),
+    },
   });
   route({
     method: 'get',
@@ -163,6 +170,25 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     summary: 'Mark a notice read',
     request: { params: notificationIdParam },
     responses: { 204: { description: 'Marked read.' }, 404: error('notification not found') },
+  });
+  route({
+    method: 'get',
+    path: '/webhooks/secret',
+    summary: "The caller's tenant's webhook signing secret (and, after a rotation, the previous one until it expires)",
+    description:
+      'Webhooks carry `Conveyor-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`, one `v1` per valid secret. Created on first use. Scope `jobs:write`.',
+    responses: { 200: { description: 'The valid secrets (`Cache-Control: no-store`).', content: json(webhookSecretReply) } },
+  });
+  route({
+    method: 'post',
+    path: '/webhooks/secret/rotate',
+    summary: "Replace the tenant's webhook signing secret; the replaced one keeps signing for previousValidForSeconds",
+    request: { body: { required: false, content: json(rotateSecretBody) } },
+    responses: {
+      200: { description: 'The new current secret and the previous one.', content: json(webhookSecretReply) },
+      400: error('Invalid body: `details` holds the zod issues.'),
+      415: error('Body is not JSON.'),
+    },
   });
   registry.registerPath({
     method: 'get',

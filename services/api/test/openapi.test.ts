@@ -4,6 +4,7 @@ import { createOutboxSignal } from '@conveyor/jobs';
 import { createLogger, createPool } from '@conveyor/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
+import { createSecretBox, STRICT_POLICY, WebhookSecrets } from '../src/webhooks/index.js';
 import { gatewayAs, startApi, type ApiUnderTest } from './support/api-under-test.js';
 
 type Doc = { openapi: string; paths: Record<string, Record<string, { requestBody?: unknown; responses: Record<string, unknown> }>> };
@@ -26,6 +27,8 @@ function appRoutes(): Set<string> {
     internalToken: 'x'.repeat(16),
     bodyLimitBytes: 1024,
     logger,
+    webhookSecrets: new WebhookSecrets(pool, createSecretBox('x'.repeat(16))),
+    webhookPolicy: STRICT_POLICY,
   });
   void pool.end();
   const found = new Set<string>();

@@ -30,6 +30,9 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', template: '/points/:userId', target: 'proxy', scope: 'jobs:read' },
   { method: 'GET', template: '/notifications/unread', target: 'proxy', scope: 'jobs:read' },
   { method: 'POST', template: '/notifications/:id/read', target: 'proxy', scope: 'jobs:write' },
+  // The tenant's webhook signing secret: whoever may submit jobs with a callbackUrl configures their receivers.
+  { method: 'GET', template: '/webhooks/secret', target: 'proxy', scope: 'jobs:write' },
+  { method: 'POST', template: '/webhooks/secret/rotate', target: 'proxy', scope: 'jobs:write' },
   { method: 'GET', template: '/openapi.json', target: 'proxy', scope: null },
   { method: 'POST', template: '/auth/login', target: 'login', scope: null },
   { method: 'GET', template: '/auth/me', target: 'me', scope: 'authenticated' },

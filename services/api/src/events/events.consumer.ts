@@ -4,7 +4,8 @@ import { createEventsConsumerMetrics } from './events.metrics.js';
 import { outcomeOf, parseJobEventMessage, type JobEventMessage, type Outcome } from './job-event.message.js';
 import { findFinishedJobs, insertNotifications, type FinishedJob, type NewNotification } from './notifications.repo.js';
 import { OffsetTracker } from './offset-tracker.js';
-import { WebhookSender, type WebhookOptions } from './webhook.sender.js';
+import { insertDeliveries, type NewDelivery } from '../webhooks/deliveries.repo.js';
+import type { WebhookMetrics } from '../webhooks/metrics.js';
 
 export interface JobEventsConsumerOptions {
   kafka: Kafka;
@@ -12,11 +13,12 @@ export interface JobEventsConsumerOptions {
   topology: Topology;
   logger: Logger;
   registry?: Registry;
-  webhook: WebhookOptions;
+  /** Counts stored webhook deliveries; the webhook dispatcher shares it. */
+  webhookMetrics: WebhookMetrics;
+  /** Called once new webhook deliveries are stored (wakes the dispatcher). */
+  onDeliveriesStored?: () => void;
   /** Base of `resultUrl` in webhook bodies (the public gateway URL); relative path when unset. */
   publicBaseUrl?: string;
-  /** WEBHOOK_MAX_PENDING: above it the consumer pauses its partitions until deliveries settle. */
-  maxPendingWebhooks?: number;
   /** A new consumer group starts at the beginning of the topic (tests); production joins at the end. */
   fromBeginning?: boolean;
   commitIntervalMs?: number;
@@ -25,8 +27,6 @@ export interface JobEventsConsumerOptions {
    * most this long; in exchange a quiet api fetches a few times a second instead of once per event.
    */
   fetchWaitMs?: number;
-  /** How long stop() waits for deliveries in flight before leaving them to the next consumer. */
-  drainMs?: number;
 }
 
 export interface WebhookBody {
@@ -59,15 +59,6 @@ export function completionNotice(
   return { message, body };
 }
 
-function isHttpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return url.protocol === 'http:' || url.protocol === 'https:';
-  } catch {
-    return false;
-  }
-}
-
 /** Events handled by one pair of statements; a fetched batch can hold thousands. */
 const MAX_BATCH = 500;
 
@@ -78,29 +69,19 @@ const START_WAIT_MS = 5_000;
 const EVENTS_FETCH_MIN_BYTES = 32 * 1024;
 
 /**
- * Consumes jobs.events: on a job's terminal event, writes its owner's notification and fires its
- * callbackUrl webhook.
- *
- * Why webhooks leave the hot path this way (no extra table): a delivery runs in the background
- * while the consumer goes on writing notifications, and the partition's Kafka offset is committed
- * only up to the oldest message whose delivery has not settled (OffsetTracker). Kafka itself is
- * the durable queue: a crash redelivers from there, notifications are idempotent (UNIQUE(job_id,
- * kind)) and receivers deduplicate repeated webhooks by Conveyor-Event-Id (at-least-once, as any
- * webhook sender). The cost is a replay of the events behind a slow delivery after a crash, bounded
- * by maxPendingWebhooks and the sender's maxAgeMs, which a durable deliveries table would avoid.
+ * Consumes jobs.events: on a job's terminal event, writes its owner's notification and, when the
+ * job has a callbackUrl, stores its webhook delivery (webhook_deliveries), which the webhook
+ * dispatcher sends. Both writes are idempotent (one notice per job and kind, one delivery per
+ * event), so a redelivered batch changes nothing, and the Kafka offset is committed once they are
+ * stored: a slow or failing receiver never holds the consumer back.
  */
 export async function startJobEventsConsumer(options: JobEventsConsumerOptions): Promise<{ stop(): Promise<void> }> {
   const { kafka, pool, topology, registry } = options;
   const topic = topology.topics.events;
   const logger = options.logger.child({ component: 'job-events-consumer', topic });
   const metrics = createEventsConsumerMetrics(registry);
-  const sender = new WebhookSender(options.webhook, logger, metrics);
   const tracker = new OffsetTracker();
-  const maxPending = options.maxPendingWebhooks ?? 1_000;
   const commitIntervalMs = options.commitIntervalMs ?? 1_000;
-  const paused = new Set<number>();
-  // Recently delivered events: the relay may publish an event twice; its receiver needs it once.
-  const recentlyDelivered = new Set<string>();
 
   const consumer = kafka.consumer({
     groupId: topology.consumerGroups.events,
@@ -140,30 +121,11 @@ export async function startJobEventsConsumer(options: JobEventsConsumerOptions):
   const settle = (partition: number, offset: string) => {
     tracker.done(partition, offset);
     scheduleCommit();
-    if (paused.size > 0 && sender.pending < maxPending / 2) {
-      consumer.resume([...paused].map((p) => ({ topic, partitions: [p] })));
-      paused.clear();
-    }
-  };
-
-  const sendWebhook = (event: JobEventMessage, url: string, body: WebhookBody, partition: number, offset: string) => {
-    void sender
-      .deliver({ eventId: event.eventId, url, body: JSON.stringify(body) })
-      .then((outcome) => {
-        if (outcome === 'aborted') return; // stays uncommitted: redelivered after restart
-        if (outcome === 'delivered') {
-          recentlyDelivered.add(event.eventId);
-          if (recentlyDelivered.size > 10_000) recentlyDelivered.delete(recentlyDelivered.values().next().value!);
-        }
-        settle(partition, offset);
-      })
-      .catch((error: unknown) => logger.error({ err: error, eventId: event.eventId }, 'webhook delivery crashed'));
   };
 
   /**
    * Handles one fetched batch of a partition: the jobs of its terminal events are read in one
-   * query and their notices written in one. Each message is settled on its own: at once, or when
-   * its webhook settles.
+   * query, their notices written in one and their webhook deliveries stored in one.
    */
   const handleBatch = async (partition: number, messages: ReadonlyArray<{ offset: string; value: Buffer | null }>) => {
     const terminal: Array<{ event: JobEventMessage; outcome: Outcome; offset: string }> = [];
@@ -185,8 +147,8 @@ export async function startJobEventsConsumer(options: JobEventsConsumerOptions):
     // A failure here (Postgres down) leaves the offsets in flight; kafkajs re-delivers the batch.
     const jobs = await findFinishedJobs(pool, terminal.map((t) => t.event.jobId));
     const notices: NewNotification[] = [];
-    const deliveries: Array<{ event: JobEventMessage; offset: string; job: FinishedJob; body: WebhookBody }> = [];
-    for (const { event, outcome, offset } of terminal) {
+    const deliveries: NewDelivery[] = [];
+    for (const { event, outcome } of terminal) {
       const job = jobs.get(event.jobId);
       if (!job) {
         logger.warn({ jobId: event.jobId, eventId: event.eventId }, 'terminal event for a job that no longer exists; skipped');
@@ -194,41 +156,26 @@ export async function startJobEventsConsumer(options: JobEventsConsumerOptions):
       }
       const { message, body } = completionNotice(event, job, outcome, options.publicBaseUrl);
       notices.push({ tenant: job.tenant, owner: job.owner, jobId: job.id, kind: event.type, message });
-      deliveries.push({ event, offset, job, body });
+      if (job.callbackUrl) deliveries.push({ eventId: event.eventId, jobId: job.id, tenant: job.tenant, url: job.callbackUrl, body: JSON.stringify(body) });
     }
     metrics.notificationsWritten.inc(await insertNotifications(pool, notices));
-    const found = new Set(deliveries.map((d) => d.offset));
-    for (const { offset } of terminal) if (!found.has(offset)) settle(partition, offset);
-    for (const { event, offset, job, body } of deliveries) {
-      if (!job.callbackUrl || recentlyDelivered.has(event.eventId)) {
-        settle(partition, offset);
-      } else if (!isHttpUrl(job.callbackUrl)) {
-        metrics.webhooksFailed.inc({ reason: 'invalid_url' });
-        logger.warn({ jobId: job.id }, 'callback URL is not http(s); webhook skipped');
-        settle(partition, offset);
-      } else {
-        sendWebhook(event, job.callbackUrl, body, partition, offset);
-      }
-    }
+    const stored = await insertDeliveries(pool, deliveries);
+    options.webhookMetrics.stored.inc(stored);
+    if (stored > 0) options.onDeliveriesStored?.();
+    for (const { offset } of terminal) settle(partition, offset);
   };
 
   consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
     tracker.retain(payload.memberAssignment[topic] ?? []);
-    paused.clear();
   });
   const run = async () => {
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: options.fromBeginning ?? false });
     await consumer.run({
       autoCommit: false,
-      eachBatch: async ({ batch, pause }) => {
+      eachBatch: async ({ batch }) => {
         for (let i = 0; i < batch.messages.length; i += MAX_BATCH) {
           await handleBatch(batch.partition, batch.messages.slice(i, i + MAX_BATCH));
-        }
-        if (sender.pending >= maxPending && !paused.has(batch.partition)) {
-          logger.warn({ partition: batch.partition, pending: sender.pending }, 'too many webhooks in flight; pausing partition');
-          paused.add(batch.partition);
-          pause();
         }
       },
     });
@@ -265,18 +212,12 @@ export async function startJobEventsConsumer(options: JobEventsConsumerOptions):
     // afterwards, leaving a member that holds partitions until its session times out.
     await Promise.race([starting, new Promise((resolve) => setTimeout(resolve, START_WAIT_MS))]);
     if (!running) {
-      sender.close();
       clearTimeout(commitTimer);
       await consumer.disconnect().catch(() => undefined);
       return;
     }
-    // Stop fetching, give deliveries in flight a moment, commit what is settled, leave the group.
+    // Stop fetching, commit what is stored, leave the group.
     consumer.pause([{ topic }]);
-    const deadline = Date.now() + (options.drainMs ?? 5_000);
-    while (sender.pending > 0 && Date.now() < deadline) {
-      await Promise.race([sender.nextSettled(), new Promise((r) => setTimeout(r, 100))]);
-    }
-    sender.close();
     clearTimeout(commitTimer);
     commitTimer = undefined;
     await commit();

@@ -15,6 +15,7 @@ import { createJobEnvelope, idempotencyKey, jobIdParam, listJobsQuery } from '..
 import { acceptedRetryAfter, sendAccepted } from './accepted.js';
 import type { SubmittedCounter } from '../metrics.js';
 import type { RouteDef } from './route.js';
+import { assertCallbackUrlAllowed, type TargetPolicy } from '../webhooks/index.js';
 
 export interface JobRoutesDeps {
   pool: Pool;
@@ -26,6 +27,7 @@ export interface JobRoutesDeps {
   jsonBody: RequestHandler;
   now: () => Date;
   submitted?: SubmittedCounter;
+  webhookPolicy: TargetPolicy;
 }
 
 const RUNNING: readonly JobStatus[] = ['scheduled', 'queued', 'processing', 'retrying'];
@@ -71,6 +73,7 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
     const type = jobType(body.type)!;
     checkPayloadSize(body.type, body.payload, type.maxPayloadBytes);
     const payload = parseOr400(type.payload, body.payload, ['payload']);
+    assertCallbackUrlAllowed(body.callbackUrl, deps.webhookPolicy);
     await acceptJob(deps, req, res, {
       type: body.type,
       payload,

@@ -13,10 +13,15 @@ function hmac(secret: string, timestamp: number, body: string): string {
   return createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
 }
 
-/** The `Conveyor-Signature` header value for `body` sent at `timestamp` (unix seconds). */
-export function signWebhook(secret: string, timestamp: number, body: string): string {
+/**
+ * The `Conveyor-Signature` header value for `body` sent at `timestamp` (unix seconds): one `v1=`
+ * per secret, so that while a tenant rotates, receivers holding either secret can verify.
+ */
+export function signWebhook(secrets: string | readonly string[], timestamp: number, body: string): string {
   if (!Number.isInteger(timestamp) || timestamp < 0) throw new Error('timestamp must be whole unix seconds');
-  return `t=${timestamp},v1=${hmac(secret, timestamp, body)}`;
+  const keys = typeof secrets === 'string' ? [secrets] : secrets;
+  if (keys.length === 0) throw new Error('at least one signing secret is needed');
+  return [`t=${timestamp}`, ...keys.map((secret) => `v1=${hmac(secret, timestamp, body)}`)].join(',');
 }
 
 export type VerifyResult = { ok: true; timestamp: number } | { ok: false; reason: string };

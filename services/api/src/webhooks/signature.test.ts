@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signWebhook, verifyWebhook } from './webhook.signature.js';
+import { signWebhook, verifyWebhook } from './signature.js';
 
 const secret = 'whsec_test';
 const body = JSON.stringify({ jobId: '6c0f1f8e-8a3c-4a55-9d3e-5b1c0c0a2b11', status: 'success' });
@@ -49,6 +49,14 @@ describe('webhook signatures', () => {
     const old = signWebhook('old-secret', t, body).split(',')[1];
     const current = signWebhook(secret, t, body).split(',')[1];
     expect(verifyWebhook(secret, `t=${t},${old},${current}`, body, 300, t).ok).toBe(true);
+  });
+
+  it('signs with every valid secret while rotating, and either secret verifies alone', () => {
+    const header = signWebhook([secret, 'whsec_previous'], t, body);
+    expect(header.split(',')).toHaveLength(3);
+    expect(verifyWebhook(secret, header, body, 300, t).ok).toBe(true);
+    expect(verifyWebhook('whsec_previous', header, body, 300, t).ok).toBe(true);
+    expect(verifyWebhook('whsec_other', header, body, 300, t).ok).toBe(false);
   });
 
   it('rejects a non-integer timestamp when signing', () => {
