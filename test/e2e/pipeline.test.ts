@@ -117,6 +117,54 @@ describe('the pipeline end to end through the gateway', () => {
     }
   }, 120_000);
 
+  it('runs every attempt of a job whose maxAttempts exceeds its queue\'s maxReceiveCount, then fails it and says so; never in the DLQ while it retries', async () => {
+    const queue = topology(platform.namespace).queues.find((q) => q.pool.name === 'default')!;
+    const maxAttempts = queue.pool.maxReceiveCount + 2;
+    const { res, body } = await client.submit({ type: 'sleep', payload: { ms: 5000 }, timeoutSeconds: 1, maxAttempts });
+    expect(res.status).toBe(202);
+    const jobId = String(body.jobId);
+    const sqs = createSqsClient(awsOptions);
+    try {
+      const { QueueUrl: dlqUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: queue.deadLetterQueue }));
+      // Visibility 0: looking does not hide the message from the next look.
+      const inDlq = async () => {
+        const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 0 }));
+        return Messages.some((m) => m.Body?.includes(jobId));
+      };
+      const phases = new Set<string>();
+      const deadline = Date.now() + 150_000;
+      let done: Record<string, unknown> | undefined;
+      while (!done) {
+        const dead = await inDlq();
+        const { res: status, body: view } = await client.job(jobId);
+        if (status.status === 200) {
+          done = view;
+          break;
+        }
+        phases.add(String(view.phase));
+        if (view.phase === 'retrying') expect(view.runAt, 'a retrying job shows when its next attempt runs').toEqual(expect.any(String));
+        expect(dead, `its message is in the DLQ while it is ${String(view.phase)} after ${String(view.attempts)} attempts`).toBe(false);
+        expect(Date.now(), `finished within 150 s; last seen ${JSON.stringify(view)}`).toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(done).toMatchObject({ status: 'failed', attempts: maxAttempts, maxAttempts, error: `gave up after ${maxAttempts} attempts: timed out after 1 s` });
+      expect(phases).toContain('retrying');
+      const { rows } = await db.query<{ type: string; reason: string | null }>(
+        `SELECT type, data->>'reason' AS reason FROM job_events WHERE job_id = $1 ORDER BY id`,
+        [jobId],
+      );
+      const count = (type: string, reason?: string) => rows.filter((e) => e.type === type && (reason === undefined || e.reason === reason)).length;
+      expect(count('started')).toBe(maxAttempts);
+      expect(count('retried')).toBe(maxAttempts - 1);
+      // Each retry went back through the scheduler as a fresh message.
+      expect(count('queued', 'retry')).toBe(maxAttempts - 1);
+      expect(count('failed', 'attempts exhausted')).toBe(1);
+      await expect.poll(inDlq, { timeout: 10_000, interval: 250 }).toBe(true);
+    } finally {
+      sqs.destroy();
+    }
+  }, 180_000);
+
   it('cancels a job while it runs: the handler is aborted and the job ends cancelled', async () => {
     const { body } = await client.submit({ type: 'sleep', payload: { ms: 30_000 } });
     await expect.poll(async () => (await client.job(String(body.jobId))).body.phase, { timeout: 30_000 }).toBe('processing');

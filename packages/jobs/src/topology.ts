@@ -12,7 +12,12 @@ export interface WorkerPool {
   jobTypes: readonly string[];
   /** How long a received message stays hidden before another worker may take it. */
   visibilityTimeoutSeconds: number;
-  /** Receives before SQS moves a message to the pool's DLQ; above maxAttempts so retries happen first. */
+  /**
+   * Receives of one message before SQS moves it to the pool's DLQ. Independent of a job's
+   * maxAttempts: every retry travels in a fresh message (README, "Retries"), so a message is received
+   * once per run plus the deliveries that run nothing; only a message that keeps killing workers
+   * before they record anything reaches this bound.
+   */
   maxReceiveCount: number;
 }
 

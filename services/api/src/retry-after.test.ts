@@ -33,6 +33,12 @@ describe('estimateRetryAfter', () => {
     expect(estimateRetryAfter({ ...idle, phase: 'scheduled', secondsUntilRun: -10, meanRunSeconds: 0.1 })).toBe(1);
   });
 
+  it('waits for a retrying job\'s next attempt, then its queue', () => {
+    expect(estimateRetryAfter({ ...idle, phase: 'retrying', secondsUntilRun: 20 })).toBe(21);
+    expect(estimateRetryAfter({ phase: 'retrying', ahead: 10, completedPerSecond: 5, meanRunSeconds: 1, secondsUntilRun: 4 })).toBe(7);
+    expect(estimateRetryAfter({ ...idle, phase: 'retrying', secondsUntilRun: -3, meanRunSeconds: 0.1 })).toBe(1);
+  });
+
   it('never answers a non-finite or fractional value', () => {
     const value = estimateRetryAfter({ phase: 'queued', ahead: 3, completedPerSecond: Number.MIN_VALUE, meanRunSeconds: 1 });
     expect(value).toBe(60);

@@ -16,7 +16,7 @@ export interface WaitEstimateInput {
   meanRunSeconds: number | null;
   /** The job's reported progress between 0 and 1, if any. */
   progress?: number | null;
-  /** For a scheduled job: how long until it is due. */
+  /** For a scheduled job, or a retrying one (its next attempt): how long until it is due. */
   secondsUntilRun?: number | null;
 }
 
@@ -41,8 +41,10 @@ export function estimateRetryAfter(input: WaitEstimateInput): number {
       seconds = run * (1 - clamp(input.progress ?? 0, 0, 1));
       break;
     case 'queued':
-    case 'retrying':
       seconds = queueWait + run;
+      break;
+    case 'retrying':
+      seconds = Math.max(0, input.secondsUntilRun ?? 0) + queueWait + run;
       break;
   }
   if (!Number.isFinite(seconds)) return RETRY_AFTER_MAX_SECONDS;

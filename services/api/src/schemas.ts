@@ -95,7 +95,7 @@ export const jobView = z.object({
   maxAttempts: z.number().int(),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
-  runAt: z.iso.datetime().optional(),
+  runAt: z.iso.datetime().optional().describe('Not before this instant: the requested run time, then, after a failed attempt, the time of the next one.'),
   startedAt: z.iso.datetime().optional(),
   finishedAt: z.iso.datetime().optional(),
   traceId: z.string().optional(),

@@ -18,8 +18,9 @@ export interface DispatchRound {
 }
 
 /**
- * Moves delayed jobs due within `leadMs` to `queued` (unpublished, so the outbox relay sends them)
- * with a `queued` event, in one statement. The lead lets the message travel Kafka, SNS and SQS
+ * Moves delayed jobs, and failed jobs waiting for their next attempt (`retrying`, which a worker
+ * left without a message), due within `leadMs` to `queued` (unpublished, so the outbox relay sends
+ * them) with a `queued` event, in one statement. The lead lets the message travel Kafka, SNS and SQS
  * before run_at; the worker holds it and its claim refuses a job before `run_at <= now()` by
  * Postgres' clock, so nothing starts early whatever a replica's clock says. SKIP LOCKED lets
  * replicas share the rows without waiting or dispatching one twice. The next dispatch time
@@ -41,19 +42,19 @@ export async function dispatchDueJobs(db: Queryable, batchSize: number, leadMs =
        UPDATE jobs j
           SET status = 'queued', published_at = NULL, updated_at = clock_timestamp()
         WHERE j.id = ANY (ARRAY(SELECT id FROM jobs
-                                 WHERE status = 'scheduled' AND run_at <= now() + $2::float8 * interval '1 millisecond'
+                                 WHERE status IN ('scheduled', 'retrying') AND run_at <= now() + $2::float8 * interval '1 millisecond'
                                    AND NOT cancel_requested
                                  ORDER BY run_at
                                  LIMIT $1
                                  FOR UPDATE SKIP LOCKED))
-       RETURNING j.id, j.run_at, j.updated_at AS dispatched_at, j.traceparent, j.type
+       RETURNING j.id, j.run_at, j.updated_at AS dispatched_at, j.traceparent, j.type, j.attempts
      ), events AS (
        INSERT INTO job_events (job_id, type, data)
-       SELECT id, 'queued', jsonb_build_object('reason', 'due', 'runAt', run_at, 'dispatchedAt', dispatched_at)
+       SELECT id, 'queued', jsonb_build_object('reason', CASE WHEN attempts > 0 THEN 'retry' ELSE 'due' END, 'runAt', run_at, 'dispatchedAt', dispatched_at)
          FROM moved ORDER BY run_at
      )
      SELECT m.id, m.run_at, m.dispatched_at, m.traceparent, m.type, n.next, n.db_now
-       FROM (SELECT (SELECT min(run_at) FROM jobs WHERE status = 'scheduled' AND run_at > now() + $2::float8 * interval '1 millisecond')
+       FROM (SELECT (SELECT min(run_at) FROM jobs WHERE status IN ('scheduled', 'retrying') AND run_at > now() + $2::float8 * interval '1 millisecond')
                       - $2::float8 * interval '1 millisecond' AS next,
                     now() AS db_now) n
        LEFT JOIN moved m ON true
@@ -78,7 +79,7 @@ export interface DuePeek {
 export async function peekNextDue(db: Queryable, leadMs = 0): Promise<DuePeek> {
   const { rows } = await db.query<{ next: Date | null; db_now: Date }>({
     name: 'scheduler.peek-next-due',
-    text: `SELECT (SELECT min(run_at) FROM jobs WHERE status = 'scheduled' AND NOT cancel_requested) - $1::float8 * interval '1 millisecond' AS next,
+    text: `SELECT (SELECT min(run_at) FROM jobs WHERE status IN ('scheduled', 'retrying') AND NOT cancel_requested) - $1::float8 * interval '1 millisecond' AS next,
             now() AS db_now`,
     values: [leadMs],
   });

@@ -1,5 +1,5 @@
 import { bootstrap, createKafka, createPool, observeTraced, pingKafka, recordJobStep, runMain, traceIdOf } from '@conveyor/platform';
-import { createOutboxSignal, startOutboxRelay, topology } from '@conveyor/jobs';
+import { createOutboxSignal, SCHEDULED_CHANNEL, startOutboxRelay, topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
 import { createSchedulerMetrics, registerJobBacklog } from './metrics.js';
 import { readJobBacklog } from './backlog.repo.js';
@@ -10,9 +10,6 @@ import { startReconciler } from './reconciler.js';
 import { ScheduleController, type ScheduleStatusSink } from './schedules/controller.js';
 import { scheduleJobsRepo } from './schedules/schedule-jobs.repo.js';
 import { logStatusSink, startFolderSource } from './schedules/folder.source.js';
-
-/** Fired by the jobs trigger of migration 0004 whenever a job is (re)written as scheduled. */
-const SCHEDULED_CHANNEL = 'conveyor_scheduled';
 
 runMain('scheduler', async () => {
   const { config, logger, metrics, service } = bootstrap('scheduler', configSchema);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createPool, type Pool } from '@conveyor/platform';
-import { createJob, migrateJobsSchema } from '@conveyor/jobs';
+import { createJob, createOutboxSignal, migrateJobsSchema } from '@conveyor/jobs';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 import { infra } from '../../../test/support/infra.js';
 import { startService, type RunningService } from '../../../test/support/service-process.js';
@@ -138,6 +138,40 @@ describe('delayed-job dispatcher against real Postgres', () => {
       expect(ahead, 'never dispatched before run_at minus the lead').toBeLessThanOrEqual(leadMs);
       expect(ahead, 'dispatched ahead of run_at').toBeGreaterThan(0);
     }
+  });
+
+  it('dispatches a failed job waiting for its retry at its run_at, woken by the worker\'s signal, with a queued event saying so', async () => {
+    await startLoop(60_000);
+    const later = await createJob(pool, { ...base, runAt: new Date(Date.now() + 30_000) });
+    const { jobId } = await createJob(pool, base);
+    await sleep(300); // the loop has armed its timer for `later`
+    // As a worker leaves a failed attempt (retryJob): retrying, unpublished, next attempt at run_at.
+    const { rows: stored } = await pool.query<{ run_at: Date }>(
+      `UPDATE jobs SET status = 'retrying', attempts = 1, published_at = NULL, run_at = now() + interval '1500 milliseconds'
+        WHERE id = $1 RETURNING run_at`,
+      [jobId],
+    );
+    const signal = createOutboxSignal({ pool, logger });
+    signal.due();
+    const queued = await waitFor(
+      async () => {
+        const { rows } = await pool.query<{ created_at: Date; data: Record<string, unknown> }>(
+          `SELECT created_at, data FROM job_events WHERE job_id = $1 AND type = 'queued'`,
+          [jobId],
+        );
+        return rows[0];
+      },
+      5_000,
+      'the retry dispatched',
+    );
+    signal.stop();
+    // The timer pointed 30 s ahead and the safety interval is a minute: only the signal explains this.
+    expect(queued.created_at.getTime()).toBeGreaterThanOrEqual(stored[0]!.run_at.getTime());
+    expect(queued.created_at.getTime() - stored[0]!.run_at.getTime()).toBeLessThan(5_000);
+    expect(queued.data).toMatchObject({ reason: 'retry' });
+    const { rows } = await pool.query('SELECT status, published_at, attempts FROM jobs WHERE id = $1', [jobId]);
+    expect(rows[0]).toMatchObject({ status: 'queued', published_at: null, attempts: 1 });
+    await pool.query(`UPDATE jobs SET status = 'cancelled' WHERE id = $1`, [later.jobId]);
   });
 
   it('does not dispatch a scheduled job whose cancellation was requested', async () => {

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { decideUnclaimed, type UnclaimedJob } from './claim-decision.js';
 
-const job = (over: Partial<UnclaimedJob>): UnclaimedJob => ({ status: 'queued', cancelRequested: false, heartbeatAgeMs: null, dueInMs: null, ...over });
+const job = (over: Partial<UnclaimedJob>): UnclaimedJob => ({
+  status: 'queued',
+  cancelRequested: false,
+  attempts: 0,
+  maxAttempts: 3,
+  heartbeatAgeMs: null,
+  dueInMs: null,
+  ...over,
+});
 
 describe('what to do with a message whose job was not claimed', () => {
   it('sends a message for a job that does not exist to the DLQ', () => {
@@ -23,7 +31,20 @@ describe('what to do with a message whose job was not claimed', () => {
   it('drops an early copy of a scheduled job and retries later after a lost race', () => {
     expect(decideUnclaimed(job({ status: 'scheduled' }), 60)).toBe('ack');
     expect(decideUnclaimed(job({ status: 'queued' }), 60)).toBe('later');
-    expect(decideUnclaimed(job({ status: 'processing', heartbeatAgeMs: 61_000 }), 60)).toBe('later');
+    expect(decideUnclaimed(job({ status: 'processing', attempts: 2, heartbeatAgeMs: 61_000 }), 60)).toBe('later');
+  });
+
+  it('drops the old message of a failed attempt waiting for its retry, whose fresh message the scheduler sends; runs it once due', () => {
+    expect(decideUnclaimed(job({ status: 'retrying', attempts: 1, dueInMs: 30_000 }), 60)).toBe('ack');
+    expect(decideUnclaimed(job({ status: 'retrying', attempts: 1, dueInMs: 0 }), 60)).toBe('later');
+    expect(decideUnclaimed(job({ status: 'retrying', attempts: 1, dueInMs: 30_000, cancelRequested: true }), 60)).toBe('cancel');
+  });
+
+  it('fails a job whose worker died during its last attempt, but never takes it from a live run', () => {
+    expect(decideUnclaimed(job({ status: 'processing', attempts: 3, maxAttempts: 3, heartbeatAgeMs: 61_000 }), 60)).toBe('exhausted');
+    expect(decideUnclaimed(job({ status: 'processing', attempts: 3, maxAttempts: 3, heartbeatAgeMs: null }), 60)).toBe('exhausted');
+    expect(decideUnclaimed(job({ status: 'processing', attempts: 3, maxAttempts: 3, heartbeatAgeMs: 1_000 }), 60)).toBe('ack');
+    expect(decideUnclaimed(job({ status: 'processing', attempts: 3, maxAttempts: 3, heartbeatAgeMs: 61_000, cancelRequested: true }), 60)).toBe('cancel');
   });
 
   it('defers a job dispatched ahead of its run time until it is due, unless it was cancelled', () => {

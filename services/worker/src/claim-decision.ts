@@ -4,6 +4,9 @@ import { isTerminal, type JobStatus } from '@conveyor/jobs';
 export interface UnclaimedJob {
   status: JobStatus;
   cancelRequested: boolean;
+  /** Runs started so far (a run that died counts), and the most the job may have. */
+  attempts: number;
+  maxAttempts: number;
   /** Milliseconds since the last heartbeat, by the database's clock; null when it never beat. */
   heartbeatAgeMs: number | null;
   /** Milliseconds until run_at by the database's clock: 0 when due, null without a run_at. */
@@ -12,14 +15,16 @@ export interface UnclaimedJob {
 
 /**
  * Why a delivered message did not start its job, and what to do with the message:
- * - `ack`: nothing left to run (finished, or running elsewhere): delete the message.
+ * - `ack`: nothing for this message to run (finished, running elsewhere, or waiting for a message
+ *   the scheduler will send when it is due): delete it.
  * - `cancel`: cancelled before it started: record `cancelled`, delete the message.
+ * - `exhausted`: its worker died during the last attempt: record `failed`, the message goes to the DLQ.
  * - `poison`: no such job: the message goes to the DLQ.
  * - `not due`: dispatched ahead of its run_at, which is still ahead by the database's clock (this
  *   worker's clock runs fast, or the message came without its run time): retry when it is due.
  * - `later`: not runnable yet (a lost race with a claim being written): retry after a while.
  */
-export type UnclaimedAction = 'ack' | 'cancel' | 'poison' | 'not due' | 'later';
+export type UnclaimedAction = 'ack' | 'cancel' | 'exhausted' | 'poison' | 'not due' | 'later';
 
 export function decideUnclaimed(job: UnclaimedJob | undefined, leaseSeconds: number): UnclaimedAction {
   if (!job) return 'poison';
@@ -28,9 +33,13 @@ export function decideUnclaimed(job: UnclaimedJob | undefined, leaseSeconds: num
   // A live run owns the job (and aborts it itself when cancelled): this delivery is a duplicate.
   if (live) return 'ack';
   if (job.cancelRequested) return 'cancel';
-  // The scheduler publishes a delayed job again when it is due; this copy is early.
-  if (job.status === 'scheduled') return 'ack';
-  if (job.dueInMs !== null && job.dueInMs > 0) return 'not due';
+  // Its run died during the last attempt: one more would exceed maxAttempts.
+  if (job.status === 'processing' && job.attempts >= job.maxAttempts) return 'exhausted';
+  const ahead = job.dueInMs !== null && job.dueInMs > 0;
+  // The scheduler sends a delayed job when it is due, and so a failed job's next attempt (this is
+  // the old attempt's message: its worker stopped between storing the retry and deleting it).
+  if (job.status === 'scheduled' || (job.status === 'retrying' && ahead)) return 'ack';
+  if (ahead) return 'not due';
   // Claimable but not claimed: the row changed between the claim and this read.
   return 'later';
 }

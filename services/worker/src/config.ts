@@ -24,7 +24,8 @@ export const configSchema = z
     /** A processing job whose heartbeat is older than this is presumed abandoned and may be claimed again. */
     LEASE_SECONDS: env.int(60, 1),
     RETRY_BACKOFF_BASE_SECONDS: env.int(2, 1),
-    RETRY_BACKOFF_MAX_SECONDS: env.int(300, 1).refine((v) => v <= 43_200, 'at most 43200 (the SQS visibility limit)'),
+    /** Longest wait before a retry; the scheduler sends it when due, so any length works: a day bounds a typo. */
+    RETRY_BACKOFF_MAX_SECONDS: env.int(300, 1).refine((v) => v <= 86_400, 'at most 86400 (a day)'),
     /** How long SIGTERM waits for running handlers; unset = SHUTDOWN_GRACE_MS minus 3 s for releasing the rest. */
     WORKER_DRAIN_MS: z.coerce.number().int().min(0).optional(),
   })

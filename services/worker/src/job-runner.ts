@@ -15,6 +15,7 @@ import { decideUnclaimed } from './claim-decision.js';
 import {
   cancelRunningJob,
   cancelUnstarted,
+  failAbandoned,
   failJob,
   failUnstarted,
   heartbeat,
@@ -51,6 +52,8 @@ export interface RunnerDeps {
   db: Pool;
   /** Status changes, which write job_events rows: each announces them to the relays (outbox signal). */
   events: Queryable;
+  /** Announces a committed retry to the scheduler's dispatchers (outbox signal). */
+  announceDue: () => void;
   /** Claims and completions, batched across the messages in flight. */
   runs: RunBatcher;
   queue: JobQueuePort;
@@ -129,12 +132,16 @@ async function settleUnclaimed(deps: RunnerDeps, message: Message, envelope: Job
   switch (action) {
     case 'ack':
       metrics.duplicates.inc({ type: envelope.type });
-      logger.info({ type: envelope.type }, 'job is running or finished elsewhere: acknowledging the duplicate delivery');
+      logger.info({ type: envelope.type, status: job!.status }, 'nothing to run for this delivery (the job runs elsewhere, finished, or waits for a later message): acknowledging it');
       return queue.remove(message);
     case 'cancel':
       if (await cancelUnstarted(deps.events, envelope.jobId, settings.leaseSeconds)) metrics.cancelled.inc({ type: envelope.type });
       logger.info({ type: envelope.type }, 'job was cancelled before it started: skipped');
       return queue.remove(message);
+    case 'exhausted':
+      if (await failAbandoned(deps.events, envelope.jobId, settings.leaseSeconds)) metrics.failed.inc({ type: envelope.type });
+      logger.error({ type: envelope.type, attempts: job!.attempts }, 'job failed: its worker died during the last attempt');
+      return queue.deadLetter(message);
     case 'poison':
       return poison(deps, message, 'unknown job', `no job ${envelope.jobId}`);
     case 'not due':
@@ -271,15 +278,24 @@ async function settleFailure(
   const decision = decideFailure(job.attempt, job.maxAttempts, permanent, settings.backoff, settings.random);
   if (decision.kind === 'retry') {
     if (!(await retryJob(db, lease, text, decision.delaySeconds))) return leaseLost(log);
+    deps.announceDue();
     metrics.retried.inc({ type: job.type });
     log.warn({ error: text, delaySeconds: decision.delaySeconds }, 'job attempt failed: retrying after a backoff');
-    // The backoff is the message's invisibility: no timer in this process, nothing spins.
-    return queue.setVisibility(message, decision.delaySeconds);
+    // The next attempt travels in a fresh message that the scheduler sends when it is due, so no
+    // message is received more often than its job runs (README, "Retries"). Should this delete be
+    // lost, the message comes back early and is acknowledged, or runs the attempt if already due.
+    queue.removeLater(message, (err) => {
+      metrics.errors.inc({ operation: 'delete message' });
+      log.warn({ err }, 'could not delete the message of a failed attempt; it will come back as a duplicate');
+    });
+    return;
   }
-  if (!(await failJob(db, lease, text, decision.reason))) return leaseLost(log);
+  // Says which of the two endings it was: a permanent error, or every attempt spent.
+  const failure = decision.reason === 'attempts exhausted' ? `gave up after ${job.attempt} attempt${job.attempt === 1 ? '' : 's'}: ${text}` : text;
+  if (!(await failJob(db, lease, failure.slice(0, MAX_ERROR_CHARS), decision.reason))) return leaseLost(log);
   metrics.failed.inc({ type: job.type });
   observeEndToEnd(deps, job, 'failed');
-  log.error({ error: text, reason: decision.reason }, 'job failed');
+  log.error({ error: failure, reason: decision.reason }, 'job failed');
   await queue.deadLetter(message);
 }
 

@@ -35,7 +35,8 @@ export const CLAIM_JOBS_SQL = `WITH claimed AS (
        WHERE id = ANY($1::uuid[]) AND NOT cancel_requested AND (run_at IS NULL OR run_at <= now())
          AND CASE status WHEN 'queued' THEN true
                          WHEN 'retrying' THEN true
-                         WHEN 'processing' THEN heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $3)
+                         WHEN 'processing' THEN (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $3))
+                                                AND attempts < max_attempts
                          ELSE false END
        RETURNING id, tenant, type, payload, attempts, max_attempts, timeout_seconds, created_at, run_at
      ), event AS (
@@ -48,8 +49,8 @@ export const CLAIM_JOBS_SQL = `WITH claimed AS (
 
 /**
  * Claim (contract 7): one conditional UPDATE takes each queued or retrying job, or a processing one
- * whose worker stopped heartbeating, unless cancellation was requested or its run_at is still
- * ahead by Postgres' clock (delayed jobs are dispatched early; this is what keeps them from
+ * whose worker stopped heartbeating with attempts left (a run that died counts as an attempt), unless
+ * cancellation was requested or its run_at is still ahead by Postgres' clock (delayed jobs are dispatched early; this is what keeps them from
  * starting early). The `started` events are written in the same statement, so each status change
  * and its event commit together. Returns the jobs this worker won, by id; the others are not
  * claimable now.
@@ -65,7 +66,7 @@ export async function claimJobs(db: Queryable, jobIds: readonly string[], worker
 
 export async function readJob(db: Queryable, jobId: string): Promise<UnclaimedJob | undefined> {
   const { rows } = await db.query<UnclaimedJob>(
-    `SELECT status, cancel_requested AS "cancelRequested",
+    `SELECT status, cancel_requested AS "cancelRequested", attempts, max_attempts AS "maxAttempts",
             (EXTRACT(EPOCH FROM now() - heartbeat_at) * 1000)::float8 AS "heartbeatAgeMs",
             GREATEST(0, EXTRACT(EPOCH FROM run_at - now()) * 1000)::float8 AS "dueInMs"
      FROM jobs WHERE id = $1`,
@@ -87,7 +88,8 @@ export async function heartbeat(db: Queryable, lease: RunLease): Promise<{ cance
 
 /**
  * A status change of a held run plus its event, in one statement. Returns false when the run is no
- * longer held (its lease expired and another worker claimed the job), so nothing was written.
+ * longer held (its lease expired and another worker claimed the job), so nothing was written. The
+ * event's data is `data`, plus the job's new run_at when `withRunAt` (a retry's next attempt).
  */
 async function leasedTransition(
   db: Queryable,
@@ -96,14 +98,16 @@ async function leasedTransition(
   event: JobEventType,
   data: Record<string, unknown>,
   extra: unknown[] = [],
+  withRunAt = false,
 ): Promise<boolean> {
+  const eventData = withRunAt ? `$4::jsonb || jsonb_build_object('runAt', run_at)` : '$4::jsonb';
   const { rows } = await db.query<{ n: number }>(
     `WITH changed AS (
        UPDATE jobs SET ${set}, updated_at = now()
        WHERE id = $1 AND locked_by = $2 AND attempts = $3 AND status = 'processing'
-       RETURNING id
+       RETURNING id, run_at
      ), event AS (
-       INSERT INTO job_events (job_id, type, data) SELECT id, '${event}', $4::jsonb FROM changed
+       INSERT INTO job_events (job_id, type, data) SELECT id, '${event}', ${eventData} FROM changed
      )
      SELECT count(*)::int AS n FROM changed`,
     [lease.jobId, lease.workerId, lease.attempt, JSON.stringify(data), ...extra],
@@ -158,14 +162,21 @@ export async function completeJobs(db: Queryable, completions: readonly Completi
   return new Set(rows.map((row) => row.id));
 }
 
+/**
+ * Hands a failed attempt back to Postgres: `retrying`, its next attempt due at run_at (now plus the
+ * backoff, by the database's clock) and unpublished, for the scheduler's dispatcher to send in a
+ * fresh message when due, as it sends delayed jobs. The caller then deletes the attempt's message.
+ */
 export function retryJob(db: Queryable, lease: RunLease, error: string, delaySeconds: number): Promise<boolean> {
   return leasedTransition(
     db,
     lease,
-    `status = 'retrying', error = $5, locked_by = NULL, heartbeat_at = NULL`,
+    `status = 'retrying', error = $5, run_at = now() + make_interval(secs => $6), published_at = NULL,
+     locked_by = NULL, heartbeat_at = NULL`,
     'retried',
     { attempt: lease.attempt, error, delaySeconds },
-    [error],
+    [error, delaySeconds],
+    true,
   );
 }
 
@@ -192,14 +203,14 @@ export function cancelRunningJob(db: Queryable, lease: RunLease): Promise<boolea
 
 /**
  * Hands an unfinished run back (worker shutdown): the attempt is not counted, so a scale-in never
- * uses up a job's attempts, and the job is claimable at once.
+ * uses up a job's attempts, and the job is `queued` (its message is made visible again at once),
+ * never `retrying`, which would make the dispatcher send a second message.
  */
 export function releaseJob(db: Queryable, lease: RunLease): Promise<boolean> {
   return leasedTransition(
     db,
     lease,
-    `status = CASE WHEN attempts > 1 THEN 'retrying' ELSE 'queued' END, attempts = attempts - 1,
-     locked_by = NULL, heartbeat_at = NULL, progress = NULL`,
+    `status = 'queued', attempts = attempts - 1, locked_by = NULL, heartbeat_at = NULL, progress = NULL`,
     'queued',
     { attempt: lease.attempt, reason: 'worker shutdown' },
   );
@@ -242,6 +253,30 @@ export async function failUnstarted(db: Queryable, jobId: string, error: string)
      )
      SELECT count(*)::int AS n FROM changed`,
     [jobId, error, WAITING],
+  );
+  return rows[0]!.n === 1;
+}
+
+/** Why a job ends failed when its worker died during its last attempt; the reconciler says the same. */
+export const ABANDONED_LAST_ATTEMPT = 'worker stopped heartbeating and attempts are exhausted';
+
+/**
+ * Fails a job whose worker stopped heartbeating during its last attempt (a run that kills its
+ * worker, say): another attempt would exceed maxAttempts. Conditional on exactly that state.
+ */
+export async function failAbandoned(db: Queryable, jobId: string, leaseSeconds: number): Promise<boolean> {
+  const { rows } = await db.query<{ n: number }>(
+    `WITH changed AS (
+       UPDATE jobs SET status = 'failed', error = $3, finished_at = now(), locked_by = NULL, updated_at = now()
+       WHERE id = $1 AND status = 'processing' AND attempts >= max_attempts
+         AND (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $2))
+       RETURNING id, attempts
+     ), event AS (
+       INSERT INTO job_events (job_id, type, data)
+       SELECT id, 'failed', jsonb_build_object('attempt', attempts, 'error', $3::text, 'reason', 'attempts exhausted') FROM changed
+     )
+     SELECT count(*)::int AS n FROM changed`,
+    [jobId, leaseSeconds, ABANDONED_LAST_ATTEMPT],
   );
   return rows[0]!.n === 1;
 }

@@ -35,6 +35,7 @@ runMain('worker', async () => {
   const deps = {
     db: pool,
     events,
+    announceDue: outbox.due,
     runs: new RunBatcher(events, workerId, config.LEASE_SECONDS),
     queue,
     results: new S3ResultStore(s3, config.S3_BUCKET),

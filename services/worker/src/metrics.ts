@@ -36,7 +36,7 @@ export function createWorkerMetrics(registry: Registry, concurrency: number, poo
     }),
     startLateness: tracedHistogram({
       name: 'conveyor_jobs_start_lateness_seconds',
-      help: 'Delayed jobs: from run_at (or created_at, if later) to a worker starting the job, by job type.',
+      help: 'Delayed jobs and retries: from run_at (or created_at, if later) to a worker starting the job, by job type.',
       labelNames: ['type'] as const,
       buckets: LATENESS_BUCKETS,
       registers,

@@ -5,8 +5,8 @@ export interface BackoffPolicy {
 
 /**
  * Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter"):
- * uniform in [1, min(max, base * 2^(attempt-1))] seconds. Whole seconds because the delay is an SQS
- * visibility timeout; never 0, so a failing job cannot spin.
+ * uniform in [1, min(max, base * 2^(attempt-1))] whole seconds, the unit of its settings; never 0,
+ * so a failing job cannot spin.
  */
 export function retryDelaySeconds(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
   const cap = Math.min(policy.maxSeconds, policy.baseSeconds * 2 ** Math.max(0, attempt - 1));

@@ -47,6 +47,14 @@ export async function createPoolQueues(sqs: SQSClient, t: Topology, poolName = '
   return { queueUrl: queue.QueueUrl!, dlqUrl: dlq.QueueUrl! };
 }
 
+/** Messages waiting (visible) and received but not yet deleted (in flight) in a queue. */
+export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<{ visible: number; inFlight: number }> {
+  const { Attributes = {} } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+  );
+  return { visible: Number(Attributes.ApproximateNumberOfMessages), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible) };
+}
+
 export async function createBucket(s3: S3Client, name: string): Promise<void> {
   await s3.send(new CreateBucketCommand({ Bucket: name }));
 }

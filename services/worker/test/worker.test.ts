@@ -13,6 +13,7 @@ import {
   enqueue,
   eventsOf,
   jobRow,
+  queueDepth,
   startWorker,
   storeJob,
   topology,
@@ -105,27 +106,97 @@ describe('worker against real Postgres and SQS', () => {
     expect(metrics).toMatch(/^conveyor_worker_held_messages\{[^}]*\} 0$/m);
   });
 
-  it('fails a timing-out job after maxAttempts, spaced by backoff, and moves its message to the DLQ', async () => {
-    const jobId = await enqueue(pool, sqs, queues.queueUrl, { type: 'sleep', payload: { ms: 5_000 }, timeoutSeconds: 1, maxAttempts: 3 });
-    const row = await waitForStatus(pool, jobId, 'failed', 45_000);
-    expect(row).toMatchObject({ attempts: 3, error: 'timed out after 1 s' });
-    const events = await eventsOf(pool, jobId);
+  it('hands each failed attempt back to Postgres with its run time and deletes its message; the next runs from a fresh message no earlier; the last is dead-lettered', async () => {
+    const stored = await storeJob(pool, { type: 'sleep', payload: { ms: 5_000 }, timeoutSeconds: 1, maxAttempts: 3 });
+    await deliver(sqs, queues.queueUrl, stored);
+    for (let attempt = 1; attempt < 3; attempt++) {
+      await waitForStatus(pool, stored.jobId, 'retrying', 15_000);
+      const { rows } = await pool.query<{ attempts: number; run_at: Date; published_at: Date | null }>(
+        'SELECT attempts, run_at, published_at FROM jobs WHERE id = $1',
+        [stored.jobId],
+      );
+      const row = rows[0]!;
+      expect(row.attempts).toBe(attempt);
+      // Unpublished with a run time: the scheduler's dispatcher owns it until it is due.
+      expect(row.published_at).toBeNull();
+      const retried = (await eventsOf(pool, stored.jobId)).filter((e) => e.type === 'retried').at(-1)!;
+      expect(new Date(String(retried.data.runAt)).getTime()).toBe(row.run_at.getTime());
+      expect(row.run_at.getTime() - retried.created_at.getTime()).toBeCloseTo(Number(retried.data.delaySeconds) * 1000, -2);
+      // The attempt's message is gone: the job waits in Postgres, not in an invisible message.
+      await waitFor('the failed attempt\'s message deleted', async () => {
+        const depth = await queueDepth(sqs, queues.queueUrl);
+        return depth.visible + depth.inFlight === 0;
+      });
+      // As the dispatcher and the relay do once it is due (or up to their lead before): queued,
+      // published, and a fresh message carrying its run time.
+      await pool.query(`UPDATE jobs SET status = 'queued', published_at = now() WHERE id = $1`, [stored.jobId]);
+      await deliver(sqs, queues.queueUrl, { ...stored, runAt: row.run_at });
+    }
+    const row = await waitForStatus(pool, stored.jobId, 'failed', 15_000);
+    expect(row).toMatchObject({ attempts: 3, error: 'gave up after 3 attempts: timed out after 1 s' });
+    const events = await eventsOf(pool, stored.jobId);
     expect(events.map((e) => e.type).filter((t) => t !== 'progress')).toEqual([
       'created', 'started', 'retried', 'started', 'retried', 'started', 'failed',
     ]);
-    // Each new attempt starts no earlier than the backoff its retry announced (SQS visibility, whole seconds).
+    expect(events.at(-1)!.data).toMatchObject({ attempt: 3, reason: 'attempts exhausted' });
+    // Each attempt starts at or after the run time its retry announced (the worker holds the message).
     for (let i = 0; i < events.length; i++) {
       if (events[i]!.type !== 'retried') continue;
       const next = events.slice(i + 1).find((e) => e.type === 'started')!;
-      const delayMs = Number(events[i]!.data.delaySeconds) * 1000;
-      expect(delayMs).toBeGreaterThanOrEqual(1000);
-      expect(next.created_at.getTime() - events[i]!.created_at.getTime()).toBeGreaterThanOrEqual(delayMs - 250);
+      expect(next.created_at.getTime()).toBeGreaterThanOrEqual(new Date(String(events[i]!.data.runAt)).getTime());
     }
     const dead = await waitFor('message in DLQ', async () => {
       const messages = await drainQueue(sqs, queues.dlqUrl, 1);
-      return messages.find((m) => JSON.parse(m.Body!).jobId === jobId);
+      return messages.find((m) => JSON.parse(m.Body!).jobId === stored.jobId);
     });
     expect(dead.MessageAttributes?.type?.StringValue).toBe('sleep');
+  });
+
+  it('drops the leftover message of an attempt whose retry was stored (its worker stopped before deleting it), and runs it once due', async () => {
+    const stored = await storeJob(pool, { type: 'noop', payload: {} });
+    await pool.query(
+      `UPDATE jobs SET status = 'retrying', attempts = 1, error = 'boom', run_at = now() + interval '1 hour', published_at = NULL WHERE id = $1`,
+      [stored.jobId],
+    );
+    const duplicates = async () => {
+      const metrics = await (await fetch(`${worker.url}/metrics`)).text();
+      return Number(/conveyor_worker_duplicate_deliveries_total\{type="noop",service="worker"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    };
+    const before = await duplicates();
+    await deliver(sqs, queues.queueUrl, stored);
+    await waitFor('the early copy acknowledged', async () => (await duplicates()) === before + 1);
+    await waitFor('the early copy deleted', async () => {
+      const depth = await queueDepth(sqs, queues.queueUrl);
+      return depth.visible + depth.inFlight === 0;
+    });
+    expect(await jobRow(pool, stored.jobId)).toMatchObject({ status: 'retrying', attempts: 1 });
+    expect((await eventsOf(pool, stored.jobId)).map((e) => e.type)).toEqual(['created']);
+
+    // Due, and the dispatcher has not sent it yet: a leftover message runs the attempt, once.
+    await pool.query(`UPDATE jobs SET run_at = now() - interval '1 second' WHERE id = $1`, [stored.jobId]);
+    await deliver(sqs, queues.queueUrl, stored);
+    expect(await waitForStatus(pool, stored.jobId, 'success')).toMatchObject({ attempts: 2 });
+  });
+
+  it('fails a job whose worker died during its last attempt and dead-letters the message, without a further attempt', async () => {
+    const stored = await storeJob(pool, { type: 'noop', payload: {}, maxAttempts: 2 });
+    // What a worker killed during attempt 2 of 2 leaves: processing, its heartbeat long stopped.
+    await pool.query(
+      `UPDATE jobs SET status = 'processing', attempts = 2, locked_by = 'dead-worker', started_at = now() - interval '1 hour',
+                       heartbeat_at = now() - interval '1 hour' WHERE id = $1`,
+      [stored.jobId],
+    );
+    await deliver(sqs, queues.queueUrl, stored);
+    const row = await waitForStatus(pool, stored.jobId, 'failed');
+    expect(row).toMatchObject({ attempts: 2, error: 'worker stopped heartbeating and attempts are exhausted' });
+    const events = await eventsOf(pool, stored.jobId);
+    expect(events.map((e) => e.type)).toEqual(['created', 'failed']);
+    expect(events[1]!.data).toMatchObject({ attempt: 2, reason: 'attempts exhausted' });
+    const dead = await waitFor('message in DLQ', async () => {
+      const messages = await drainQueue(sqs, queues.dlqUrl, 1);
+      return messages.find((m) => JSON.parse(m.Body!).jobId === stored.jobId);
+    });
+    expect(dead).toBeTruthy();
   });
 
   it('fails at once on a permanent error and dead-letters the message', async () => {

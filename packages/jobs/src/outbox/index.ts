@@ -1,3 +1,10 @@
 export { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './outbox.relay.js';
-export { createOutboxSignal, OUTBOX_CHANNEL, OUTBOX_EVENTS_PAYLOAD, type OutboxSignal, type OutboxSignalOptions } from './outbox.signal.js';
+export {
+  createOutboxSignal,
+  OUTBOX_CHANNEL,
+  OUTBOX_EVENTS_PAYLOAD,
+  SCHEDULED_CHANNEL,
+  type OutboxSignal,
+  type OutboxSignalOptions,
+} from './outbox.signal.js';
 export { jobMessage, eventMessage, type JobEventMessage, type OutboxMessage } from './outbox.messages.js';

@@ -4,6 +4,12 @@ import type { Queryable } from '../jobs.repo.js';
 /** The channel relays and event streams LISTEN on, and the payload that says job events were written. */
 export const OUTBOX_CHANNEL = 'conveyor_outbox';
 export const OUTBOX_EVENTS_PAYLOAD = 'job_events';
+/**
+ * The scheduler's dispatchers LISTEN here: a job now waits for a run time (a delayed job, by the
+ * trigger of migration 0004; a failed attempt's retry, by due()), which may be earlier than the
+ * one their timer is armed for.
+ */
+export const SCHEDULED_CHANNEL = 'conveyor_scheduled';
 
 /**
  * Runs `send` at most once per `intervalMs`: the first call at once, calls during the interval
@@ -59,11 +65,14 @@ export interface OutboxSignal {
   written(): void;
   /** The same database, calling written() after every statement that succeeded. */
   track(db: Queryable): Queryable;
+  /** A job was committed as waiting for a run time (a retry): wake the scheduler's dispatchers. */
+  due(): void;
   stop(): void;
 }
 
 /**
- * Announces committed outbox rows. The NOTIFY used to be sent by a trigger inside every writing
+ * Announces committed writes to the processes that act on them: outbox rows to the relays and event
+ * streams, due jobs to the dispatchers. The NOTIFY used to be sent by a trigger inside every writing
  * transaction, and Postgres holds one database-wide lock from a notifying commit's pre-commit to its
  * end, WAL flush included, so the api's inserts and the workers' claims and completions committed
  * one at a time; each notifying commit also woke every listening backend. Sent after the commit,
@@ -72,19 +81,22 @@ export interface OutboxSignal {
  * event streams also poll.
  */
 export function createOutboxSignal({ pool, logger, local, intervalMs = 25 }: OutboxSignalOptions): OutboxSignal {
-  const notify = throttle(async () => {
+  const notify = async (channel: string, payload: string) => {
     try {
-      await pool.query({ name: 'outbox.notify', text: `SELECT pg_notify('${OUTBOX_CHANNEL}', '${OUTBOX_EVENTS_PAYLOAD}')` });
+      await pool.query({ name: 'outbox.notify', text: 'SELECT pg_notify($1, $2)', values: [channel, payload] });
     } catch (error) {
-      logger.warn({ err: error }, 'could not announce new outbox rows; relays and streams find them on their next poll');
+      logger.warn({ err: error, channel }, 'could not announce a committed change; its listeners find it on their next poll or heartbeat');
     }
-  }, intervalMs);
+  };
+  const rows = throttle(() => notify(OUTBOX_CHANNEL, OUTBOX_EVENTS_PAYLOAD), intervalMs);
+  const due = throttle(() => notify(SCHEDULED_CHANNEL, ''), intervalMs);
   const written = () => {
     local?.();
-    notify.call();
+    rows.call();
   };
   return {
     written,
+    due: () => due.call(),
     track: (db) => {
       const query = db.query.bind(db) as (...args: unknown[]) => Promise<unknown>;
       const tracked = (...args: unknown[]) =>
@@ -95,6 +107,9 @@ export function createOutboxSignal({ pool, logger, local, intervalMs = 25 }: Out
       // pg's overloads (streams, callbacks) are not used through a Queryable; promises are.
       return { query: tracked as unknown as Queryable['query'] };
     },
-    stop: () => notify.stop(),
+    stop: () => {
+      rows.stop();
+      due.stop();
+    },
   };
 }
