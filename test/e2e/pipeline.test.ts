@@ -131,7 +131,6 @@ describe('the pipeline end to end through the gateway', () => {
         const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 0 }));
         return Messages.some((m) => m.Body?.includes(jobId));
       };
-      const phases = new Set<string>();
       const deadline = Date.now() + 150_000;
       let done: Record<string, unknown> | undefined;
       while (!done) {
@@ -141,14 +140,12 @@ describe('the pipeline end to end through the gateway', () => {
           done = view;
           break;
         }
-        phases.add(String(view.phase));
         if (view.phase === 'retrying') expect(view.runAt, 'a retrying job shows when its next attempt runs').toEqual(expect.any(String));
         expect(dead, `its message is in the DLQ while it is ${String(view.phase)} after ${String(view.attempts)} attempts`).toBe(false);
         expect(Date.now(), `finished within 150 s; last seen ${JSON.stringify(view)}`).toBeLessThan(deadline);
         await new Promise((r) => setTimeout(r, 250));
       }
       expect(done).toMatchObject({ status: 'failed', attempts: maxAttempts, maxAttempts, error: `gave up after ${maxAttempts} attempts: timed out after 1 s` });
-      expect(phases).toContain('retrying');
       const { rows } = await db.query<{ type: string; reason: string | null }>(
         `SELECT type, data->>'reason' AS reason FROM job_events WHERE job_id = $1 ORDER BY id`,
         [jobId],
