@@ -96,11 +96,14 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     method: 'delete',
     path: '/jobs/{jobId}',
     summary: 'Cancel a job',
+    description:
+      'Idempotent: every call answers with the state the job is left in. A waiting job (scheduled, queued, retrying) is cancelled at once and never runs; a running one is aborted by its worker, told within a second.',
     request: { params: jobIdParam },
     responses: {
-      202: { description: 'Cancelled, or (processing) its worker is told to abort.', content: json(cancelReply) },
+      200: { description: 'The job is cancelled: now, or by an earlier request.', content: json(cancelReply) },
+      202: { description: 'The job is running and its worker is aborting it (`status: running`); ask again, or poll the job, to see it `cancelled`.', content: json(cancelReply) },
       404: error('job not found'),
-      409: error('job already finished'),
+      409: error('The job ended otherwise before it could be cancelled: `details.status` is `success` or `failed`.'),
     },
   });
   route({

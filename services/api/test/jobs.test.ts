@@ -1,5 +1,6 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CANCEL_CHANNEL } from '@conveyor/jobs';
 import { rowLockedElsewhere } from '../../../test/support/database.js';
 import { waitUntil } from '../../../test/support/wait.js';
 import { gatewayAs, INTERNAL_TOKEN, startApi, type ApiUnderTest } from './support/api-under-test.js';
@@ -237,10 +238,10 @@ describe('api job endpoints (real process, real Postgres and S3 emulator)', () =
     expect((await admin(`/jobs/${jobId}`)).status).toBe(202);
   });
 
-  it('cancels a waiting job at once, asks a worker to abort a processing one, and refuses a finished one', async () => {
+  it('cancels a waiting job at once (200), asks a processing one\'s worker to abort it (202, announced on the cancel channel), and answers repeats with the state reached', async () => {
     const waiting = (await (await submit({ type: 'noop', payload: {} })).json()) as { jobId: string };
     const cancel = await demo(`/jobs/${waiting.jobId}`, { method: 'DELETE' });
-    expect(cancel.status).toBe(202);
+    expect(cancel.status).toBe(200);
     expect(await cancel.json()).toEqual({ jobId: waiting.jobId, status: 'cancelled' });
     const row = await jobRow(waiting.jobId);
     expect(row).toMatchObject({ status: 'cancelled', cancel_requested: true });
@@ -249,16 +250,40 @@ describe('api job endpoints (real process, real Postgres and S3 emulator)', () =
     expect(events.rows.map((e) => e.type)).toEqual(['created', 'cancelled']);
     expect((await demo(`/jobs/${waiting.jobId}`)).status).toBe(200);
     const again = await demo(`/jobs/${waiting.jobId}`, { method: 'DELETE' });
-    expect(again.status).toBe(409);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toEqual({ jobId: waiting.jobId, status: 'cancelled' });
+    const eventsAfter = await env.pool.query('SELECT type FROM job_events WHERE job_id = $1 ORDER BY id', [waiting.jobId]);
+    expect(eventsAfter.rows.map((e) => e.type), 'a repeated cancel records nothing').toEqual(['created', 'cancelled']);
     expect(await (await demo(`/jobs/${waiting.jobId}/result`)).json()).toMatchObject({ details: { status: 'cancelled' } });
 
-    const busy = (await (await submit({ type: 'sleep', payload: { ms: 60_000 } })).json()) as { jobId: string };
-    await env.pool.query("UPDATE jobs SET status = 'processing', attempts = 1, started_at = now() WHERE id = $1", [busy.jobId]);
-    const abort = await demo(`/jobs/${busy.jobId}`, { method: 'DELETE' });
-    expect(abort.status).toBe(202);
-    expect(await abort.json()).toEqual({ jobId: busy.jobId, status: 'running', phase: 'processing' });
-    expect(await jobRow(busy.jobId)).toMatchObject({ status: 'processing', cancel_requested: true });
-    expect(await (await demo(`/jobs/${busy.jobId}`)).json()).toMatchObject({ phase: 'processing', cancelRequested: true });
+    const listener = await env.pool.connect();
+    const announced: string[] = [];
+    listener.on('notification', (n) => {
+      if (n.channel === CANCEL_CHANNEL && n.payload) announced.push(n.payload);
+    });
+    await listener.query(`LISTEN ${CANCEL_CHANNEL}`);
+    try {
+      const busy = (await (await submit({ type: 'sleep', payload: { ms: 60_000 } })).json()) as { jobId: string };
+      await env.pool.query("UPDATE jobs SET status = 'processing', attempts = 1, started_at = now() WHERE id = $1", [busy.jobId]);
+      for (let i = 0; i < 2; i++) {
+        const abort = await demo(`/jobs/${busy.jobId}`, { method: 'DELETE' });
+        expect(abort.status, `DELETE #${i + 1} while the worker aborts`).toBe(202);
+        expect(await abort.json()).toEqual({ jobId: busy.jobId, status: 'running', phase: 'processing' });
+      }
+      expect(await jobRow(busy.jobId)).toMatchObject({ status: 'processing', cancel_requested: true });
+      expect(await (await demo(`/jobs/${busy.jobId}`)).json()).toMatchObject({ phase: 'processing', cancelRequested: true });
+      await waitUntil(() => announced.length >= 2, 5_000, 'two cancel announcements');
+      expect(announced).toEqual([busy.jobId, busy.jobId]);
+    } finally {
+      await listener.query(`UNLISTEN ${CANCEL_CHANNEL}`);
+      listener.release();
+    }
+
+    const done = (await (await submit({ type: 'noop', payload: {} })).json()) as { jobId: string };
+    await env.pool.query("UPDATE jobs SET status = 'success', finished_at = now() WHERE id = $1", [done.jobId]);
+    const late = await demo(`/jobs/${done.jobId}`, { method: 'DELETE' });
+    expect(late.status).toBe(409);
+    expect(await late.json()).toMatchObject({ error: 'job already finished: success', details: { status: 'success' } });
   });
 
   it('answers 404 for unknown routes and 405 with Allow for a wrong method', async () => {

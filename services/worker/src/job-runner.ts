@@ -30,6 +30,7 @@ import {
 import type { WorkerMetrics } from './metrics.js';
 import type { JobQueuePort, Message } from './queue.consumer.js';
 import type { RunBatcher } from './run-batcher.js';
+import type { RunningJobs } from './running-jobs.js';
 import { placeResult, resultKey } from './result-placement.js';
 import type { ResultStorePort } from './results.store.js';
 import { decideFailure, retryDelaySeconds, type BackoffPolicy } from './retry.js';
@@ -54,6 +55,8 @@ export interface RunnerDeps {
   events: Queryable;
   /** Announces a committed retry to the scheduler's dispatchers (outbox signal). */
   announceDue: () => void;
+  /** This process's runs, which a cancellation announcement reaches by job id. */
+  running: RunningJobs;
   /** Claims and completions, batched across the messages in flight. */
   runs: RunBatcher;
   queue: JobQueuePort;
@@ -178,7 +181,8 @@ async function run(deps: RunnerDeps, message: Message, type: JobType, payload: u
   shutdown.addEventListener('abort', onShutdown, { once: true });
   if (shutdown.aborted) onShutdown();
   const signal = AbortSignal.any([control.signal, timeout.signal]);
-  const stopHeartbeat = startHeartbeat(deps, message, lease, control, log);
+  const heartbeats = startHeartbeat(deps, message, lease, control, log);
+  const unregister = deps.running.add(job.jobId, heartbeats.checkNow);
 
   const ctx: JobContext = {
     jobId: job.jobId,
@@ -206,7 +210,8 @@ async function run(deps: RunnerDeps, message: Message, type: JobType, payload: u
   } finally {
     clearTimeout(timer);
     shutdown.removeEventListener('abort', onShutdown);
-    await stopHeartbeat();
+    unregister();
+    await heartbeats.stop();
   }
   const seconds = (performance.now() - started) / 1000;
 
@@ -308,20 +313,29 @@ function leaseLost(log: Logger): void {
   log.warn('lost the job to another worker: leaving its outcome to them');
 }
 
+interface Heartbeat {
+  /** Checks at once, outside the interval, whether cancellation was requested (announced on the cancel channel). */
+  checkNow: () => void;
+  stop: () => Promise<void>;
+}
+
 /**
  * Refreshes the job's heartbeat and the message's visibility every interval; the heartbeat tells
  * whether cancellation was requested or the run was taken over, and aborts the run if so.
  */
-function startHeartbeat(deps: RunnerDeps, message: Message, lease: RunLease, control: AbortController, log: Logger): () => Promise<void> {
+function startHeartbeat(deps: RunnerDeps, message: Message, lease: RunLease, control: AbortController, log: Logger): Heartbeat {
   const { db, queue, metrics, settings } = deps;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let beating: Promise<void> = Promise.resolve();
+  const check = async () => {
+    const state = await heartbeat(db, lease);
+    if (!state) control.abort(new RunAborted('lease lost'));
+    else if (state.cancelRequested) control.abort(new RunAborted('cancelled'));
+  };
   const beat = async () => {
     try {
-      const [state] = await Promise.all([heartbeat(db, lease), queue.setVisibility(message, settings.visibilitySeconds)]);
-      if (!state) control.abort(new RunAborted('lease lost'));
-      else if (state.cancelRequested) control.abort(new RunAborted('cancelled'));
+      await Promise.all([check(), queue.setVisibility(message, settings.visibilitySeconds)]);
     } catch (error) {
       metrics.errors.inc({ operation: 'heartbeat' });
       log.warn({ err: error }, 'heartbeat failed');
@@ -335,10 +349,19 @@ function startHeartbeat(deps: RunnerDeps, message: Message, lease: RunLease, con
     }, settings.heartbeatMs);
   };
   schedule();
-  return async () => {
-    stopped = true;
-    clearTimeout(timer);
-    await beating;
+  return {
+    checkNow: () => {
+      if (stopped) return;
+      check().catch((error: unknown) => {
+        metrics.errors.inc({ operation: 'cancel check' });
+        log.warn({ err: error }, 'could not check for cancellation; the next heartbeat will');
+      });
+    },
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await beating;
+    },
   };
 }
 

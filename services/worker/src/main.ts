@@ -1,10 +1,11 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { bootstrap, createPool, createS3Client, createSqsClient, runMain } from '@conveyor/platform';
-import { createOutboxSignal, topology } from '@conveyor/jobs';
+import { CANCEL_CHANNEL, createOutboxSignal, startListener, topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
 import { handleMessage } from './job-runner.js';
 import { RunBatcher } from './run-batcher.js';
+import { RunningJobs } from './running-jobs.js';
 import { createWorkerMetrics, registerQueueDepth } from './metrics.js';
 import { readQueueDepth } from './queue-depth.js';
 import { Poller } from './poller.js';
@@ -32,10 +33,21 @@ runMain('worker', async () => {
   const workerId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const outbox = createOutboxSignal({ pool, logger });
   const events = outbox.track(pool);
+  const running = new RunningJobs();
+  // The api announces a running job's cancellation here: its run checks at once, not at its next
+  // heartbeat. LISTEN holds its connection for good: its own, so the runs' pool keeps all of its.
+  const listenPool = createPool({ connectionString: config.DATABASE_URL, max: 1, applicationName: 'worker-listen' });
+  const cancellations = startListener({
+    pool: listenPool,
+    channel: CANCEL_CHANNEL,
+    logger,
+    onWake: (jobId) => (jobId ? running.cancelRequested(jobId) : running.checkAll()),
+  });
   const deps = {
     db: pool,
     events,
     announceDue: outbox.due,
+    running,
     runs: new RunBatcher(events, workerId, config.LEASE_SECONDS),
     queue,
     results: new S3ResultStore(s3, config.S3_BUCKET),
@@ -68,6 +80,10 @@ runMain('worker', async () => {
     .addReadinessCheck('postgres', () => pool.query('SELECT 1'))
     .addReadinessCheck('sqs', () => queue.ping())
     .onStop('postgres', () => pool.end())
+    .onStop('cancel listener', async () => {
+      await cancellations.stop();
+      await listenPool.end();
+    })
     .onStop('outbox signal', async () => outbox.stop())
     .onStop('aws', async () => {
       sqs.destroy();

@@ -226,7 +226,7 @@ describe('worker against real Postgres and SQS', () => {
     expect((await jobRow(pool, stored.jobId)).attempts).toBe(0);
   });
 
-  it('aborts a running job when it is cancelled and ends it cancelled', async () => {
+  it('aborts a running job at its next heartbeat when its cancellation was not announced (the fallback), and ends it cancelled', async () => {
     const jobId = await enqueue(pool, sqs, queues.queueUrl, { type: 'sleep', payload: { ms: 20_000 } });
     await waitForStatus(pool, jobId, 'processing');
     const requested = Date.now();

@@ -4,15 +4,19 @@ export interface ListenerOptions {
   pool: Pool;
   channel: string;
   logger: Logger;
-  /** Called on every notification and after every (re)connect, since notifications may have been missed. */
-  onWake: () => void;
+  /**
+   * Called with the payload of every notification, and without one after every (re)connect, since
+   * notifications may have been missed.
+   */
+  onWake: (payload?: string) => void;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
 }
 
 /**
- * Holds one pooled connection in LISTEN; a lost connection is replaced with exponential backoff and
- * jitter. Notifications are only a hint: the relay's poll still finds rows if the listener is down.
+ * Holds one pooled connection in LISTEN on one channel; a lost connection is replaced with
+ * exponential backoff and jitter. Notifications are only a hint: every listener has a fallback
+ * (the relay's poll, a worker's heartbeat) for when this one is down.
  */
 export function startListener({ pool, channel, logger, onWake, initialBackoffMs = 200, maxBackoffMs = 10_000 }: ListenerOptions) {
   let client: PoolClient | undefined;
@@ -20,7 +24,9 @@ export function startListener({ pool, channel, logger, onWake, initialBackoffMs 
   let failures = 0;
   let timer: NodeJS.Timeout | undefined;
 
-  const onNotification = () => onWake();
+  const onNotification = (message: { channel: string; payload?: string }) => {
+    if (message.channel === channel) onWake(message.payload);
+  };
 
   const drop = (error?: unknown) => {
     const lost = client;
@@ -47,7 +53,7 @@ export function startListener({ pool, channel, logger, onWake, initialBackoffMs 
       next = await pool.connect();
       next.on('error', (error) => {
         if (client !== next) return;
-        logger.warn({ err: error }, 'outbox listener lost its connection; reconnecting');
+        logger.warn({ err: error, channel }, 'listener lost its connection; reconnecting');
         drop(error);
         schedule();
       });
@@ -61,7 +67,7 @@ export function startListener({ pool, channel, logger, onWake, initialBackoffMs 
       failures = 0;
       onWake();
     } catch (error) {
-      logger.warn({ err: error, failures }, 'outbox listener could not connect; retrying');
+      logger.warn({ err: error, channel, failures }, 'listener could not connect; retrying');
       next?.release(true);
       schedule();
     }

@@ -10,6 +10,8 @@ export const OUTBOX_EVENTS_PAYLOAD = 'job_events';
  * one their timer is armed for.
  */
 export const SCHEDULED_CHANNEL = 'conveyor_scheduled';
+/** Workers LISTEN here; the payload is the id of a job whose cancellation was requested while it ran. */
+export const CANCEL_CHANNEL = 'conveyor_cancel';
 
 /**
  * Runs `send` at most once per `intervalMs`: the first call at once, calls during the interval
@@ -67,12 +69,18 @@ export interface OutboxSignal {
   track(db: Queryable): Queryable;
   /** A job was committed as waiting for a run time (a retry): wake the scheduler's dispatchers. */
   due(): void;
+  /**
+   * One NOTIFY on `channel` with `payload`, now, unthrottled: for a signal naming one job (a
+   * cancellation). Call it after the commit it announces. A failure is logged, not thrown: every
+   * listener has a slower fallback.
+   */
+  notify(channel: string, payload: string): Promise<void>;
   stop(): void;
 }
 
 /**
  * Announces committed writes to the processes that act on them: outbox rows to the relays and event
- * streams, due jobs to the dispatchers. The NOTIFY used to be sent by a trigger inside every writing
+ * streams, due jobs to the dispatchers, cancellations to the workers. The NOTIFY used to be sent by a trigger inside every writing
  * transaction, and Postgres holds one database-wide lock from a notifying commit's pre-commit to its
  * end, WAL flush included, so the api's inserts and the workers' claims and completions committed
  * one at a time; each notifying commit also woke every listening backend. Sent after the commit,
@@ -97,6 +105,7 @@ export function createOutboxSignal({ pool, logger, local, intervalMs = 25 }: Out
   return {
     written,
     due: () => due.call(),
+    notify,
     track: (db) => {
       const query = db.query.bind(db) as (...args: unknown[]) => Promise<unknown>;
       const tracked = (...args: unknown[]) =>

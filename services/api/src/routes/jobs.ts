@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { jobType, poolOf, type JobStatus, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
+import { CANCEL_CHANNEL, jobType, poolOf, type JobStatus, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
 import type { Pool } from '@conveyor/platform';
 import { encodeCursor, decodeCursor } from '../cursor.js';
 import { HttpError, requestIdOf } from '../http-errors.js';
@@ -134,6 +134,11 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
     }
   };
 
+  /**
+   * Answers with the state the job is left in, however often it is asked: 200 once it is cancelled
+   * (by this request or an earlier one), 202 while its worker is aborting it, 409 when it ended
+   * otherwise first.
+   */
   const cancel: RequestHandler = async (req, res) => {
     const { jobId } = parseIdOr404(jobIdParam, req.params, 'job');
     const outcome = await cancelJob(deps.outbox.track(deps.pool), jobId, identityOf(res).tenant);
@@ -141,11 +146,17 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
       case 'not-found':
         throw new HttpError(404, 'job not found');
       case 'finished':
-        throw new HttpError(409, 'job already finished', { status: outcome.status });
+        if (outcome.status === 'cancelled') {
+          res.status(200).json({ jobId, status: 'cancelled' });
+          return;
+        }
+        throw new HttpError(409, `job already finished: ${outcome.status}`, { status: outcome.status });
       case 'cancelled':
-        res.status(202).json({ jobId, status: 'cancelled' });
+        res.status(200).json({ jobId, status: 'cancelled' });
         return;
       case 'abort-requested':
+        // After the commit, so the worker that reads the flag finds it set; its heartbeat is the fallback.
+        await deps.outbox.notify(CANCEL_CHANNEL, jobId);
         res.status(202).json({ jobId, status: 'running', phase: 'processing' });
         return;
     }
