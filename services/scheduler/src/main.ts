@@ -1,4 +1,6 @@
-import { bootstrap, createKafka, createPool, observeTraced, pingKafka, recordJobStep, runMain, traceIdOf } from '@conveyor/platform';
+import { randomUUID } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { bootstrap, createKafka, createPool, createSqsClient, observeTraced, pingKafka, recordJobStep, runMain, traceIdOf } from '@conveyor/platform';
 import { createOutboxSignal, SCHEDULED_CHANNEL, startOutboxRelay, topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
 import { createSchedulerMetrics, registerJobBacklog } from './metrics.js';
@@ -7,12 +9,20 @@ import { dispatchDueJobs, peekNextDue } from './due-jobs.repo.js';
 import { startDispatcher } from './dispatcher.js';
 import { listen } from './pg-listener.js';
 import { startReconciler } from './reconciler.js';
+import { databaseNow } from './stale-jobs.repo.js';
+import { leaderOnly, type Election, type LeadershipCallbacks } from './leadership/leadership.js';
+import { startAdvisoryLockElection } from './leadership/advisory-lock.election.js';
+import { startLeaseElection } from './leadership/lease.election.js';
+import { HandoffWatermark, kafkaTopicOffsets } from './lost-messages/handoff-watermark.js';
+import { lostMessageCheck, poolQueues } from './lost-messages/lost-messages.js';
+import { sqsQueueCensus } from './lost-messages/queue.census.js';
 import { ScheduleController, type ScheduleStatusSink } from './schedules/controller.js';
 import { scheduleJobsRepo } from './schedules/schedule-jobs.repo.js';
 import { logStatusSink, startFolderSource } from './schedules/folder.source.js';
 
 runMain('scheduler', async () => {
   const { config, logger, metrics, service } = bootstrap('scheduler', configSchema);
+  const topo = topology(config.CONVEYOR_NAMESPACE);
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, applicationName: 'scheduler' });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'scheduler', logger });
   const m = createSchedulerMetrics(metrics.registry);
@@ -22,6 +32,10 @@ runMain('scheduler', async () => {
     .addReadinessCheck('kafka', () => pingKafka(kafka))
     .onStop('postgres', () => pool.end());
 
+  // Every replica, whether it leads or not, dispatches due jobs and relays the outbox: both claim
+  // their rows with SKIP LOCKED, so replicas share the work and none does a row twice, and delayed
+  // jobs stay on time while leadership changes hands.
+
   // Dispatched and re-driven jobs are `queued` with published_at NULL: the outbox relay sends them,
   // here as in the api, so delayed jobs flow even while the api is down. The api's relay listens
   // for the outbox signal of every process; this one is woken by this process's own writes and
@@ -30,7 +44,7 @@ runMain('scheduler', async () => {
     listen: false,
     pool,
     kafka,
-    topology: topology(config.CONVEYOR_NAMESPACE),
+    topology: topo,
     logger,
     registry: metrics.registry,
     batchSize: config.OUTBOX_BATCH_SIZE,
@@ -69,34 +83,115 @@ runMain('scheduler', async () => {
   });
   service.onStop('listener', () => listener.stop());
 
-  const reconciler = startReconciler({
-    db: pool,
-    logger,
-    metrics: m,
-    intervalMs: config.RECONCILE_INTERVAL_MS,
-    batchSize: config.RECONCILE_BATCH_SIZE,
-    processingLeaseSeconds: config.RECONCILE_PROCESSING_LEASE_SECONDS,
-    redriveAfterSeconds: config.QUEUED_REDRIVE_AFTER_SECONDS,
-    written: outbox.written,
-  });
-  service.onStop('reconciler', () => reconciler.stop());
-
-  if (config.SCHEDULES_SOURCE !== 'none') {
-    // The Kubernetes client is large: load it only where it is used.
-    const k8s = config.SCHEDULES_SOURCE === 'kubernetes' ? await import('./schedules/kubernetes.source.js') : undefined;
-    const kc = k8s?.loadKubeConfig();
-    const sink: ScheduleStatusSink = k8s && kc ? k8s.kubernetesStatusSink(kc, logger, config.HOSTNAME) : logStatusSink(logger);
-    const controller = new ScheduleController({ jobs: scheduleJobsRepo(outbox.track(pool)), sink, logger, metrics: m, defaultTenant: config.SCHEDULES_TENANT });
-    const source = k8s && kc
-      ? await k8s.startKubernetesSource({ kc, namespace: config.SCHEDULES_WATCH_NAMESPACE, controller, logger })
-      : await startFolderSource({ dir: config.SCHEDULES_DIR, controller, logger }).catch((error: unknown) => {
-          throw new Error(`SCHEDULES_DIR: cannot read schedules folder "${config.SCHEDULES_DIR}"`, { cause: error });
-        });
-    service.onStop('schedules', async () => {
-      await source.stop();
-      await controller.stop();
+  // Only the leader fires cron schedules (one writer of each JobSchedule's status and Events, one
+  // timer per fire time; the fire's idempotency key still makes a fire once if a handover lets two
+  // replicas act for a moment) and reconciles (its queue scans must never run twice at once; see
+  // lost-messages.ts).
+  const electionMode = config.LEADER_ELECTION ?? (config.SCHEDULES_SOURCE === 'kubernetes' ? 'lease' : 'advisory-lock');
+  // The Kubernetes client is large: load it only where it is used.
+  const k8s = config.SCHEDULES_SOURCE === 'kubernetes' || electionMode === 'lease' ? await import('./schedules/kubernetes.source.js') : undefined;
+  const kc = k8s?.loadKubeConfig();
+  const watched = config.SCHEDULES_SOURCE === 'kubernetes' && k8s && kc ? { k8s, kc } : undefined;
+  if (config.SCHEDULES_SOURCE === 'folder') {
+    await readdir(config.SCHEDULES_DIR).catch((error: unknown) => {
+      throw new Error(`SCHEDULES_DIR: cannot read schedules folder "${config.SCHEDULES_DIR}"`, { cause: error });
     });
   }
+  const sqs = createSqsClient({
+    region: config.AWS_REGION,
+    endpoint: config.AWS_ENDPOINT_URL,
+    accessKeyId: config.AWS_ACCESS_KEY_ID,
+    secretAccessKey: config.AWS_SECRET_ACCESS_KEY,
+  });
+  const offsets = kafkaTopicOffsets(kafka, topo.topics.requested, topo.consumerGroups.bridge);
+  service.onStop('sqs and kafka admin', async () => {
+    await offsets.close();
+    sqs.destroy();
+  });
+
+  const startSchedules = async (signal: AbortSignal) => {
+    if (config.SCHEDULES_SOURCE === 'none') return undefined;
+    const sink: ScheduleStatusSink = watched ? watched.k8s.kubernetesStatusSink(watched.kc, logger, config.HOSTNAME) : logStatusSink(logger);
+    const controller = new ScheduleController({ jobs: scheduleJobsRepo(outbox.track(pool)), sink, logger, metrics: m, defaultTenant: config.SCHEDULES_TENANT, signal });
+    const source = watched
+      ? await watched.k8s.startKubernetesSource({ kc: watched.kc, namespace: config.SCHEDULES_WATCH_NAMESPACE, controller, logger })
+      : await startFolderSource({ dir: config.SCHEDULES_DIR, controller, logger });
+    return {
+      stop: async () => {
+        // The controller first: its timers stop at once, while the source's watch winds down.
+        const stopped = controller.stop();
+        await source.stop();
+        await stopped;
+      },
+    };
+  };
+  const work = leaderOnly(async (signal) => {
+    const reconciler = startReconciler({
+      db: pool,
+      logger,
+      metrics: m,
+      intervalMs: config.RECONCILE_INTERVAL_MS,
+      batchSize: config.RECONCILE_BATCH_SIZE,
+      processingLeaseSeconds: config.RECONCILE_PROCESSING_LEASE_SECONDS,
+      lostMessages: lostMessageCheck({
+        db: pool,
+        census: sqsQueueCensus(sqs, logger),
+        watermark: new HandoffWatermark(offsets, () => databaseNow(pool)),
+        queues: poolQueues(topo),
+        redriveAfterMs: config.QUEUED_REDRIVE_AFTER_SECONDS * 1000,
+        batchSize: config.RECONCILE_BATCH_SIZE,
+        logger,
+        metrics: m,
+      }),
+      written: outbox.written,
+      signal,
+    });
+    const schedules = await startSchedules(signal).catch(async (error: unknown) => {
+      await reconciler.stop();
+      throw error;
+    });
+    return { stop: async () => void (await Promise.all([reconciler.stop(), schedules?.stop()])) };
+  }, logger);
+
+  m.isLeader.set(0);
+  const callbacks: LeadershipCallbacks = {
+    onStartedLeading: () => {
+      m.isLeader.set(1);
+      work.begin();
+    },
+    onStoppedLeading: () => {
+      m.isLeader.set(0);
+      return work.end();
+    },
+  };
+  // Unique per process, like client-go's examples: a restarted pod with the same name is a new candidate.
+  const identity = `${config.HOSTNAME}_${randomUUID()}`;
+  const timing = {
+    identity,
+    renewDeadlineMs: config.LEADER_ELECTION_RENEW_DEADLINE_SECONDS * 1000,
+    retryPeriodMs: config.LEADER_ELECTION_RETRY_PERIOD_SECONDS * 1000,
+    logger,
+    callbacks,
+  };
+  let election: Election;
+  if (electionMode === 'lease') {
+    const { kubernetesLeaseStore } = await import('./leadership/lease.store.js');
+    const namespace = config.LEADER_ELECTION_NAMESPACE || config.SCHEDULES_WATCH_NAMESPACE || 'default';
+    const store = kubernetesLeaseStore(kc!, namespace, config.LEADER_ELECTION_LEASE_NAME, timing.renewDeadlineMs);
+    election = startLeaseElection({ ...timing, store, leaseDurationSeconds: config.LEADER_ELECTION_LEASE_DURATION_SECONDS });
+  } else {
+    election = startAdvisoryLockElection({
+      ...timing,
+      connectionString: config.DATABASE_URL,
+      lockName: config.LEADER_ELECTION_LEASE_NAME,
+      checkTimeoutMs: timing.renewDeadlineMs,
+      deadSessionSeconds: config.LEADER_ELECTION_LEASE_DURATION_SECONDS,
+    });
+  }
+  // Registered last, so it stops first: the leader's work ends and leadership is handed over
+  // before the dispatcher, the relay and the pool close.
+  service.onStop('leader election', () => election.stop());
+  logger.info({ identity, election: electionMode }, 'campaigning for leadership');
 
   await service.start();
 });

@@ -4,7 +4,7 @@ import type { TypeBacklog } from './backlog.repo.js';
 
 /** Everything the scheduler measures, registered once on the service's registry. */
 export function createSchedulerMetrics(registry: Registry) {
-  return {
+  const metrics = {
     dispatched: new Counter({
       name: 'conveyor_scheduler_dispatched_total',
       help: 'Delayed jobs moved from scheduled to queued when due (or within DISPATCH_LEAD_MS of it).',
@@ -21,6 +21,29 @@ export function createSchedulerMetrics(registry: Registry) {
       name: 'conveyor_scheduler_loop_errors_total',
       help: 'Failed iterations of a background loop (it retries).',
       labelNames: ['loop'] as const,
+      registers: [registry],
+    }),
+    isLeader: new Gauge({
+      name: 'conveyor_scheduler_is_leader',
+      help: '1 while this replica leads (fires cron schedules, reconciles), else 0.',
+      registers: [registry],
+    }),
+    queueExpected: new Gauge({
+      name: 'conveyor_scheduler_queue_expected_messages',
+      help: 'Waiting jobs handed to SNS long enough ago that their pool queue must hold a message for each (leader only).',
+      labelNames: ['pool'] as const,
+      registers: [registry],
+    }),
+    queueMissing: new Gauge({
+      name: 'conveyor_scheduler_queue_missing_messages',
+      help: 'How many fewer messages a pool queue holds than it must: lost messages (leader only).',
+      labelNames: ['pool'] as const,
+      registers: [registry],
+    }),
+    queueScans: new Counter({
+      name: 'conveyor_scheduler_queue_scans_total',
+      help: 'Reads of a whole pool queue to find which messages are lost, by outcome (complete, incomplete).',
+      labelNames: ['pool', 'outcome'] as const,
       registers: [registry],
     }),
     redrives: new Counter({
@@ -52,6 +75,10 @@ export function createSchedulerMetrics(registry: Registry) {
       registers: [registry],
     }),
   };
+  // Every reason from the start, at 0: a rate over a series that appears only at its first
+  // increment misses that increment, and dashboards would show a gap instead of none.
+  for (const reason of ['heartbeat_expired', 'message_lost']) metrics.redrives.inc({ reason }, 0);
+  return metrics;
 }
 
 export type SchedulerMetrics = ReturnType<typeof createSchedulerMetrics>;

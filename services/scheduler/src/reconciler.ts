@@ -1,6 +1,7 @@
 import type { Logger } from '@conveyor/platform';
 import type { Queryable } from '@conveyor/jobs';
-import { countUnpublished, recoverStaleProcessing, redriveUnstarted } from './stale-jobs.repo.js';
+import { countUnpublished, recoverStaleProcessing } from './stale-jobs.repo.js';
+import type { LostMessageCheck } from './lost-messages/lost-messages.js';
 import type { SchedulerMetrics } from './metrics.js';
 
 export interface ReconcilerOptions {
@@ -10,9 +11,12 @@ export interface ReconcilerOptions {
   intervalMs: number;
   batchSize: number;
   processingLeaseSeconds: number;
-  redriveAfterSeconds: number;
+  /** Finds jobs whose message is lost and re-sends them (lost-messages.ts); absent, none are. */
+  lostMessages?: LostMessageCheck;
   /** Called when a pass changed jobs (and so wrote job_events rows): the outbox signal. */
   written?: () => void;
+  /** Aborted when this replica stops leading: no step starts after that. */
+  signal?: AbortSignal;
 }
 
 export interface ReconcileSummary {
@@ -24,8 +28,8 @@ export interface ReconcileSummary {
 
 /** One pass: each step in bounded batches so a large backlog is healed over several passes, cheaply. */
 export async function reconcileOnce(options: Omit<ReconcilerOptions, 'intervalMs'>): Promise<ReconcileSummary> {
-  const { db, logger, metrics, batchSize, processingLeaseSeconds, redriveAfterSeconds } = options;
-  const stale = await recoverStaleProcessing(db, processingLeaseSeconds, batchSize);
+  const { db, logger, metrics, batchSize, processingLeaseSeconds, signal } = options;
+  const stale = signal?.aborted ? [] : await recoverStaleProcessing(db, processingLeaseSeconds, batchSize);
   let requeued = 0;
   for (const job of stale) {
     if (job.status === 'queued') {
@@ -37,10 +41,10 @@ export async function reconcileOnce(options: Omit<ReconcilerOptions, 'intervalMs
       logger.warn({ job_id: job.id, worker: job.lockedBy, status: job.status, reason: 'heartbeat_expired' }, 'finished a job whose worker stopped heartbeating');
     }
   }
-  const lost = await redriveUnstarted(db, redriveAfterSeconds, batchSize);
+  const lost = signal?.aborted || !options.lostMessages ? [] : await options.lostMessages(signal);
   for (const job of lost) {
     metrics.redrives.inc({ reason: 'message_lost' });
-    logger.warn({ job_id: job.id, previous_status: job.previousStatus, reason: 'message_lost' }, 're-driven a published job nobody started');
+    logger.warn({ job_id: job.id, previous_status: job.previousStatus, reason: 'message_lost' }, 're-sent a job whose message is not in its queue');
   }
   if (stale.length + lost.length > 0) options.written?.();
   const unpublished = await countUnpublished(db);

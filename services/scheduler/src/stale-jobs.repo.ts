@@ -45,20 +45,44 @@ export async function recoverStaleProcessing(db: Queryable, leaseSeconds: number
 }
 
 /**
- * Published `queued`/`retrying` jobs nobody started or touched for `afterSeconds`: their message
- * probably vanished (queue purged, emulator restarted). Unpublishing them makes the relay send
- * a new one; a duplicate is harmless because the worker's claim is conditional.
+ * Waiting jobs whose queue must hold a message for each: handed to Kafka before `publishedBefore`,
+ * a moment by which Kafka had passed every one of them to SNS (see handoff-watermark.ts), with
+ * time to spare for SNS to deliver to SQS.
  */
-export async function redriveUnstarted(db: Queryable, afterSeconds: number, limit: number): Promise<Array<{ id: string; previousStatus: string }>> {
+export async function countAwaitingDelivery(db: Queryable, types: readonly string[], publishedBefore: Date): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM jobs
+      WHERE status IN ('queued', 'retrying') AND type = ANY($1::text[]) AND published_at < $2`,
+    [types, publishedBefore],
+  );
+  return rows[0]!.n;
+}
+
+export interface LostMessageCriteria {
+  types: readonly string[];
+  publishedBefore: Date;
+  /** Rows changed since may have a message a worker holds out of sight (a retry's backoff, say). */
+  untouchedBefore: Date;
+  /** Job ids of every message a complete scan of the queue found: these are not lost. */
+  seen: readonly string[];
+}
+
+/**
+ * Re-sends jobs whose message is lost: waiting jobs that meet the criteria and whose id no message
+ * in the queue carries go back to `queued` unpublished (the relay sends a new message), with a
+ * `queued` event, reason `message_lost`. Conditional on the row, so a job a worker claimed
+ * meanwhile is left alone; a duplicate that slips through is harmless (the claim is conditional).
+ */
+export async function redriveLost(db: Queryable, criteria: LostMessageCriteria, limit: number): Promise<Array<{ id: string; previousStatus: string }>> {
   const { rows } = await db.query<{ id: string; previous_status: string }>(
     `WITH lost AS (
        SELECT id, status FROM jobs
-        WHERE status IN ('queued', 'retrying')
-          AND published_at < now() - make_interval(secs => $1)
-          AND updated_at < now() - make_interval(secs => $1)
+        WHERE status IN ('queued', 'retrying') AND type = ANY($1::text[])
+          AND published_at < $2 AND updated_at < $3
           AND NOT cancel_requested
+          AND NOT (id = ANY($4::uuid[]))
         ORDER BY published_at
-        LIMIT $2
+        LIMIT $5
         FOR UPDATE SKIP LOCKED
      ), moved AS (
        UPDATE jobs j SET status = 'queued', published_at = NULL, updated_at = now()
@@ -69,9 +93,15 @@ export async function redriveUnstarted(db: Queryable, afterSeconds: number, limi
        SELECT id, 'queued', jsonb_build_object('reason', 'message_lost', 'previousStatus', previous_status) FROM moved
      )
      SELECT id, previous_status FROM moved`,
-    [afterSeconds, limit],
+    [criteria.types, criteria.publishedBefore, criteria.untouchedBefore, criteria.seen, limit],
   );
   return rows.map((r) => ({ id: r.id, previousStatus: r.previous_status }));
+}
+
+/** The database's clock: every time compared with published_at and updated_at is taken from it. */
+export async function databaseNow(db: Queryable): Promise<Date> {
+  const { rows } = await db.query<{ now: Date }>('SELECT clock_timestamp() AS now');
+  return rows[0]!.now;
 }
 
 /** The outbox relay's backlog; publishing it is the relay's job, the scheduler only watches it. */

@@ -27,6 +27,8 @@ export interface ControllerOptions {
   defaultTenant: string;
   now?: () => Date;
   retryMs?: number;
+  /** Aborted when this replica stops leading: from then on nothing is fired or written. */
+  signal?: AbortSignal;
 }
 
 interface Entry {
@@ -56,8 +58,13 @@ export class ScheduleController {
     this.now = options.now ?? (() => new Date());
   }
 
+  /** False once stopped or no longer leading: checked before every write, not only between reconciles. */
+  private get acting(): boolean {
+    return !this.stopped && !this.options.signal?.aborted;
+  }
+
   upsert(obj: JobScheduleObject): void {
-    if (this.stopped) return;
+    if (!this.acting) return;
     const key = scheduleKey(obj);
     const entry = this.entries.get(key);
     if (entry) {
@@ -99,7 +106,7 @@ export class ScheduleController {
 
   private enqueue(key: string): void {
     const entry = this.entries.get(key);
-    if (!entry || this.stopped) return;
+    if (!entry || !this.acting) return;
     if (entry.timer) clearTimeout(entry.timer);
     entry.timer = undefined;
     entry.chain = entry.chain.then(() => this.reconcile(key));
@@ -107,14 +114,14 @@ export class ScheduleController {
 
   private arm(key: string, delayMs: number): void {
     const entry = this.entries.get(key);
-    if (!entry || this.stopped) return;
+    if (!entry || !this.acting) return;
     if (entry.timer) clearTimeout(entry.timer);
     entry.timer = setTimeout(() => this.enqueue(key), Math.max(0, Math.min(delayMs, MAX_SLEEP_MS)));
   }
 
   private async reconcile(key: string): Promise<void> {
     const entry = this.entries.get(key);
-    if (!entry || this.stopped) return;
+    if (!entry || !this.acting) return;
     const { obj } = entry;
     const { jobs, sink, logger, metrics } = this.options;
     const log = logger.child({ schedule: key });
@@ -150,6 +157,8 @@ export class ScheduleController {
       const previousJob = entry.status?.lastJobId ? await jobs.jobState(entry.status.lastJobId) : undefined;
       const decision: Decision = decide({ spec, cron, now, lastScheduleTime, createdAt: created, previousJob });
 
+      // The reads above took time: leadership may have ended meanwhile.
+      if (!this.acting) return;
       let firedJobId: string | undefined;
       if (decision.action === 'fire') {
         if (decision.cancelJobId) {
@@ -183,7 +192,7 @@ export class ScheduleController {
   }
 
   private async write(entry: Entry, status: JobScheduleStatus): Promise<void> {
-    if (sameStatus(entry.status, status)) return;
+    if (sameStatus(entry.status, status) || !this.acting) return;
     await this.options.sink.writeStatus(entry.obj, status);
     entry.status = status;
   }
