@@ -48,6 +48,8 @@ export function startAdvisoryLockElection(options: AdvisoryLockElectionOptions):
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let round: Promise<void> | undefined;
+  /** A replica that just lost its connection waits this long before trying again: a healthy standby goes first. */
+  let holdOffUntil = 0;
 
   /** The connection is gone or cannot be trusted: leadership ends now, whatever else is in flight. */
   const lose = (lost: pg.Client, reason: string, error?: unknown): void => {
@@ -56,6 +58,7 @@ export function startAdvisoryLockElection(options: AdvisoryLockElectionOptions):
     void lost.end().catch(() => undefined);
     if (leading) {
       leading = false;
+      holdOffUntil = Date.now() + 2 * retryPeriodMs;
       logger.warn({ err: error, reason }, 'stopped leading');
       void callbacks.onStoppedLeading();
     } else {
@@ -98,6 +101,7 @@ export function startAdvisoryLockElection(options: AdvisoryLockElectionOptions):
   };
 
   const runRound = async (): Promise<void> => {
+    if (!leading && Date.now() < holdOffUntil) return;
     try {
       const c = client ?? (await connect());
       if (leading) return await check(c);

@@ -76,7 +76,9 @@ export class HandoffWatermark {
 
 /** kafkajs admin calls for one topic and consumer group; connects on first use, again after a failure. */
 export function kafkaTopicOffsets(kafka: Kafka, topic: string, groupId: string): TopicOffsets & { close(): Promise<void> } {
-  const admin: Admin = kafka.admin();
+  // Few retries: a pass waiting on a sick broker would hold up the leader's handover at shutdown;
+  // the next pass asks again anyway.
+  const admin: Admin = kafka.admin({ retry: { retries: 1, initialRetryTime: 200, maxRetryTime: 1_000 } });
   let connected: Promise<void> | undefined;
   const call = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
