@@ -124,7 +124,7 @@ describe('JobSchedules from a real kube-apiserver with two scheduler processes',
     for (const job of ticks) expect(job).toMatchObject({ tenant: 'acme', owner: `schedule:${namespace}/tick`, copies: 1, created: 1 });
     const times = fireTimes(uid, ticks);
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBe(1000);
-    // Both replicas reconcile the same object: each fire is created by exactly one of them.
+    // Only the leader fires: each fire time is one job, created by one of them.
     const fired = await Promise.all(
       services.map(async (s) => Number(/conveyor_scheduler_schedule_fires_total\{[^}]*outcome="fired"[^}]*\} (\d+)/.exec(await (await fetch(`${s.url}/metrics`)).text())?.[1] ?? 0)),
     );
@@ -202,10 +202,9 @@ describe('JobSchedules from a real kube-apiserver with two scheduler processes',
       return r.length >= 2 ? r : undefined;
     }, 40_000);
     expect(rows.every((j) => j.copies === 1 && j.created === 1)).toBe(true);
-    for (const s of services) {
-      expect(s.process.exitCode).toBeNull();
-      expect(s.output()).toMatch(/JobSchedule list\/watch failed; restarting/);
-    }
+    for (const s of services) expect(s.process.exitCode).toBeNull();
+    // Only the leader watches; leadership may have moved while the API server was away.
+    expect(services.some((s) => /JobSchedule list\/watch failed; restarting/.test(s.output()))).toBe(true);
     for (const s of services) await s.stopCleanly();
   }, 60_000);
 });

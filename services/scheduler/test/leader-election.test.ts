@@ -9,7 +9,8 @@ import { migrateJobsSchema } from '@conveyor/jobs';
 import { BUILD_TIMEOUT_MS, startApiServer, type ApiServer } from '../../../test/apiserver/harness.js';
 import { installCrds } from '../../../test/apiserver/crds.js';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
-import { awsOptions, infra, uniqueName } from '../../../test/support/infra.js';
+import { uniqueName } from '../../../test/support/infra.js';
+import { platformEnv } from '../../../test/support/platform.js';
 import { startService, type RunningService } from '../../../test/support/service-process.js';
 import { waitUntil } from '../../../test/support/wait.js';
 
@@ -28,12 +29,6 @@ const electionEnv = {
   LEADER_ELECTION_RENEW_DEADLINE_SECONDS: '2',
   LEADER_ELECTION_RETRY_PERIOD_SECONDS: String(RETRY_SECONDS),
   RECONCILE_INTERVAL_MS: '60000',
-  // Pointed at the emulator so the reconciler never reaches for real AWS.
-  AWS_REGION: awsOptions.region,
-  AWS_ENDPOINT_URL: awsOptions.endpoint,
-  AWS_ACCESS_KEY_ID: awsOptions.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: awsOptions.secretAccessKey,
-  AWS_SDK_JS_SUPPRESS_NODE_DEPRECATION_WARNING: '1',
 };
 
 async function metric(service: RunningService, pattern: RegExp): Promise<number | undefined> {
@@ -121,10 +116,8 @@ describe('leader election on a coordination.k8s.io Lease, against a real kube-ap
     await installCrds(kc, [CRD_FILE]);
     await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
     env = {
+      ...platformEnv(uniqueName('le').toLowerCase().replace(/_/g, '-'), db.url),
       ...electionEnv,
-      DATABASE_URL: db.url,
-      KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-      CONVEYOR_NAMESPACE: uniqueName('le').toLowerCase().replace(/_/g, '-'),
       KUBECONFIG: api.kubeconfigPath,
       SCHEDULES_SOURCE: 'kubernetes',
       SCHEDULES_WATCH_NAMESPACE: namespace,
@@ -230,10 +223,8 @@ describe('leader election on a Postgres advisory lock (no Kubernetes)', () => {
       `kind: JobSchedule\nmetadata:\n  name: every-five\n  namespace: test\nspec:\n  schedule: "*/5 * * * * *"\n  jobType: noop\n`,
     );
     env = {
+      ...platformEnv(uniqueName('la').toLowerCase().replace(/_/g, '-'), db.url),
       ...electionEnv,
-      DATABASE_URL: db.url,
-      KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-      CONVEYOR_NAMESPACE: uniqueName('la').toLowerCase().replace(/_/g, '-'),
       SCHEDULES_SOURCE: 'folder',
       SCHEDULES_DIR: dir,
     };

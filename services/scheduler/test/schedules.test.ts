@@ -83,7 +83,7 @@ describe('folder-based JobSchedules with two scheduler processes', () => {
     const times = ticks.map((j) => Date.parse(j.key.slice('schedule:folder:test/tick:'.length)));
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBe(1000);
 
-    // Each fire was created by exactly one process; the other found it already there.
+    // Each fire was created once, by the leader.
     const fired = await Promise.all(
       services.map(async (s) => Number(/conveyor_scheduler_schedule_fires_total\{[^}]*outcome="fired"[^}]*\} (\d+)/.exec(await (await fetch(`${s.url}/metrics`)).text())?.[1] ?? 0)),
     );
@@ -91,11 +91,14 @@ describe('folder-based JobSchedules with two scheduler processes', () => {
     expect(fired[0]! + fired[1]!).toBeGreaterThanOrEqual(total - 2); // a fire may be in flight between the two reads
     expect(fired[0]! + fired[1]!).toBeLessThanOrEqual(total);
 
-    for (const s of services) {
-      expect(s.output()).toMatch(/invalid JobSchedule spec/);
-      expect(s.output()).toMatch(/ignoring schedule document/);
-      expect(s.process.exitCode).toBeNull();
-    }
+    // Only the leader reads the folder and fires; the other stands by.
+    const leading = services.filter((s) => /became leader/.test(s.output()));
+    expect(leading).toHaveLength(1);
+    expect(fired[services.indexOf(leading[0]!)]).toBeGreaterThan(0);
+    expect(fired[1 - services.indexOf(leading[0]!)]).toBe(0);
+    expect(leading[0]!.output()).toMatch(/invalid JobSchedule spec/);
+    expect(leading[0]!.output()).toMatch(/ignoring schedule document/);
+    for (const s of services) expect(s.process.exitCode).toBeNull();
 
     // A schedule added while running fires; removing it stops it.
     await writeFile(
