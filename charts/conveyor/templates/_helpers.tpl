@@ -163,9 +163,17 @@ settings. One list so every template loops over the same thing.
 {{- if eq $u.service "scheduler" }}
 - name: SCHEDULES_SOURCE
   value: kubernetes
-# Its Role covers this namespace only (HOSTNAME, the pod name, names it in Events).
+# Its Role covers this namespace only.
 - name: SCHEDULES_WATCH_NAMESPACE
   value: {{ .ctx.Release.Namespace | quote }}
+# Replicas elect one leader on this Lease, in the pod's own namespace, where the Role lets them
+# get, create and update leases; the pod name names the holder and the replica in Events.
+- name: LEADER_ELECTION_LEASE_NAME
+  value: {{ include "conveyor.componentName" (dict "ctx" .ctx "component" "scheduler") | quote }}
+- name: LEADER_ELECTION_NAMESPACE
+  valueFrom: { fieldRef: { fieldPath: metadata.namespace } }
+- name: HOSTNAME
+  valueFrom: { fieldRef: { fieldPath: metadata.name } }
 {{- end }}
 {{- range $k, $val := $v.config.extraEnv }}
 - name: {{ $k }}
@@ -207,7 +215,7 @@ cannot drift apart.
   "api" (dict "postgres" true "kafka" true "aws" true "webhooks" true)
   "bridge" (dict "kafka" true "aws" true)
   "worker" (dict "postgres" true "aws" true)
-  "scheduler" (dict "postgres" true "kafka" true "kubernetesApi" true)
+  "scheduler" (dict "postgres" true "kafka" true "aws" true "kubernetesApi" true)
   "tools" (dict "postgres" true "kafka" true "aws" true)
 -}}
 {{- toJson (index $needs .) -}}
