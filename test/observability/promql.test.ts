@@ -83,7 +83,7 @@ describe('dashboards and alerts against a real Prometheus scraping the platform'
     mkdirSync(path.join(workdir, 'schedules'));
     writeFileSync(path.join(workdir, 'schedules/every-minute.yaml'), SCHEDULE);
     platform = await startPlatform({
-      // No worker for the reports pool: its jobs wait, and the reconciler re-drives them.
+      // No worker for the reports pool: its jobs wait in their queue (and are never re-sent for it).
       pools: ['default'],
       env: {
         LOG_LEVEL: 'debug',

@@ -1,4 +1,4 @@
-import { SQSClient, ListQueuesCommand } from '@aws-sdk/client-sqs';
+import { SQSClient, GetQueueAttributesCommand, ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { SNSClient, ListTopicsCommand } from '@aws-sdk/client-sns';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -53,4 +53,27 @@ export async function pingSqs(sqs: SQSClient): Promise<void> {
 
 export async function pingSns(sns: SNSClient): Promise<void> {
   await sns.send(new ListTopicsCommand({}));
+}
+
+/** A queue's messages by state, as SQS (and KEDA) count them. */
+export interface QueueDepth {
+  visible: number;
+  /** Received and not yet deleted. */
+  inFlight: number;
+  delayed: number;
+}
+
+/** One GetQueueAttributes call: the approximate counts of a queue. */
+export async function readQueueDepth(sqs: SQSClient, queueUrl: string): Promise<QueueDepth> {
+  const { Attributes: a = {} } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
+    }),
+  );
+  return {
+    visible: Number(a.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
+    delayed: Number(a.ApproximateNumberOfMessagesDelayed ?? 0),
+  };
 }

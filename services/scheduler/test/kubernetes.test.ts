@@ -1,17 +1,10 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, type KubernetesObject } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CustomObjectsApi, type KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, type Pool } from '@conveyor/platform';
-import { migrateJobsSchema } from '@conveyor/jobs';
-import { BUILD_TIMEOUT_MS, startApiServer, type ApiServer } from '../../../test/apiserver/harness.js';
-import { installCrds } from '../../../test/apiserver/crds.js';
-import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
-import { infra, uniqueName } from '../../../test/support/infra.js';
+import type { Pool } from '@conveyor/platform';
+import { BUILD_TIMEOUT_MS, type ApiServer } from '../../../test/apiserver/harness.js';
 import { startService, type RunningService } from '../../../test/support/service-process.js';
+import { startKubernetesFixture, type KubernetesFixture } from './kubernetes-fixture.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const CRD_FILE = path.join(ROOT, 'charts/conveyor/crds/jobschedules.conveyor.dev.yaml');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Condition {
@@ -41,35 +34,19 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 }
 
 describe('JobSchedules from a real kube-apiserver with two scheduler processes', () => {
-  let db: TestDatabase;
+  let fixture: KubernetesFixture;
   let pool: Pool;
   let api: ApiServer;
   let objects: CustomObjectsApi;
   let core: CoreV1Api;
-  const namespace = uniqueName('js').toLowerCase().replace(/_/g, '-');
+  let namespace: string;
   const services: RunningService[] = [];
   const ref = () => ({ group: 'conveyor.dev', version: 'v1alpha1', namespace, plural: 'jobschedules' });
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createPool({ connectionString: db.url, max: 5 });
-    await migrateJobsSchema(pool);
-    api = await startApiServer();
-    const kc = new KubeConfig();
-    kc.loadFromFile(api.kubeconfigPath);
-    objects = kc.makeApiClient(CustomObjectsApi);
-    core = kc.makeApiClient(CoreV1Api);
-    await installCrds(kc, [CRD_FILE]);
-    await core.createNamespace({ body: { metadata: { name: namespace } } });
-    const env = {
-      DATABASE_URL: db.url,
-      KAFKA_BROKERS: infra.kafkaBrokers.join(','),
-      CONVEYOR_NAMESPACE: uniqueName('k8s').toLowerCase().replace(/_/g, '-'),
-      KUBECONFIG: api.kubeconfigPath,
-      SCHEDULES_SOURCE: 'kubernetes',
-      SCHEDULES_WATCH_NAMESPACE: namespace,
-      RECONCILE_INTERVAL_MS: '60000',
-    };
+    fixture = await startKubernetesFixture('js');
+    ({ pool, api, objects, core, namespace } = fixture);
+    const env = { ...fixture.env, RECONCILE_INTERVAL_MS: '60000' };
     services.push(
       ...(await Promise.all([startService('scheduler', { ...env, HOSTNAME: 'scheduler-a' }), startService('scheduler', { ...env, HOSTNAME: 'scheduler-b' })])),
     );
@@ -77,9 +54,7 @@ describe('JobSchedules from a real kube-apiserver with two scheduler processes',
 
   afterAll(async () => {
     await Promise.all(services.map((s) => s.stop('SIGKILL')));
-    await api?.stop();
-    await pool?.end();
-    await db?.drop();
+    await fixture?.stop();
   }, 60_000);
 
   const create = (name: string, spec: Record<string, unknown>, labels?: Record<string, string>) =>

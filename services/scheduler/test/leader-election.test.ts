@@ -1,21 +1,18 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '@conveyor/platform';
 import { migrateJobsSchema } from '@conveyor/jobs';
-import { BUILD_TIMEOUT_MS, startApiServer, type ApiServer } from '../../../test/apiserver/harness.js';
-import { installCrds } from '../../../test/apiserver/crds.js';
+import { BUILD_TIMEOUT_MS } from '../../../test/apiserver/harness.js';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 import { uniqueName } from '../../../test/support/infra.js';
 import { platformEnv } from '../../../test/support/platform.js';
 import { startService, type RunningService } from '../../../test/support/service-process.js';
 import { waitUntil } from '../../../test/support/wait.js';
+import { startKubernetesFixture, type KubernetesFixture } from './kubernetes-fixture.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const CRD_FILE = path.join(ROOT, 'charts/conveyor/crds/jobschedules.conveyor.dev.yaml');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Short timings so a handover fits a test; the same rules as the defaults (15 s / 10 s / 2 s). */
@@ -95,42 +92,23 @@ async function killLeaderBeforeAFire(pool: Pool, keyPrefix: string, leader: Runn
 }
 
 describe('leader election on a coordination.k8s.io Lease, against a real kube-apiserver', () => {
-  let db: TestDatabase;
+  let fixture: KubernetesFixture;
   let pool: Pool;
-  let api: ApiServer;
   let leases: CoordinationV1Api;
-  let objects: CustomObjectsApi;
-  const namespace = uniqueName('le').toLowerCase().replace(/_/g, '-');
+  let namespace: string;
   const services: RunningService[] = [];
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createPool({ connectionString: db.url, max: 3 });
-    await migrateJobsSchema(pool);
-    api = await startApiServer();
-    const kc = new KubeConfig();
-    kc.loadFromFile(api.kubeconfigPath);
-    leases = kc.makeApiClient(CoordinationV1Api);
-    objects = kc.makeApiClient(CustomObjectsApi);
-    await installCrds(kc, [CRD_FILE]);
-    await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
-    env = {
-      ...platformEnv(uniqueName('le').toLowerCase().replace(/_/g, '-'), db.url),
-      ...electionEnv,
-      KUBECONFIG: api.kubeconfigPath,
-      SCHEDULES_SOURCE: 'kubernetes',
-      SCHEDULES_WATCH_NAMESPACE: namespace,
-      LEADER_ELECTION_NAMESPACE: namespace,
-      LEADER_ELECTION_LEASE_NAME: 'conveyor-scheduler',
-    };
+    fixture = await startKubernetesFixture('le');
+    ({ pool, namespace } = fixture);
+    leases = fixture.kc.makeApiClient(CoordinationV1Api);
+    env = { ...fixture.env, ...electionEnv, LEADER_ELECTION_NAMESPACE: namespace, LEADER_ELECTION_LEASE_NAME: 'conveyor-scheduler' };
   }, BUILD_TIMEOUT_MS + 120_000);
 
   afterAll(async () => {
     await Promise.all(services.map((s) => s.stop('SIGKILL')));
-    await api?.stop();
-    await pool?.end();
-    await db?.drop();
+    await fixture?.stop();
   }, 60_000);
 
   const lease = () => leases.readNamespacedLease({ name: 'conveyor-scheduler', namespace });
@@ -155,7 +133,7 @@ describe('leader election on a coordination.k8s.io Lease, against a real kube-ap
     const transitions = held.spec?.leaseTransitions ?? 0;
     const leaders = watchLeaders(() => services.filter((s) => s.process.exitCode === null && s.process.signalCode === null));
 
-    const created = await objects.createNamespacedCustomObject({
+    const created = await fixture.objects.createNamespacedCustomObject({
       group: 'conveyor.dev',
       version: 'v1alpha1',
       namespace,

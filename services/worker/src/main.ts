@@ -1,13 +1,12 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { bootstrap, createPool, createS3Client, createSqsClient, runMain } from '@conveyor/platform';
+import { bootstrap, createPool, createS3Client, createSqsClient, readQueueDepth, runMain } from '@conveyor/platform';
 import { CANCEL_CHANNEL, createOutboxSignal, startListener, topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
 import { handleMessage } from './job-runner.js';
 import { RunBatcher } from './run-batcher.js';
 import { RunningJobs } from './running-jobs.js';
 import { createWorkerMetrics, registerQueueDepth } from './metrics.js';
-import { readQueueDepth } from './queue-depth.js';
 import { Poller } from './poller.js';
 import { SqsJobQueue } from './queue.consumer.js';
 import { S3ResultStore } from './results.store.js';

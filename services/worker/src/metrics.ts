@@ -1,4 +1,4 @@
-import { Counter, Gauge, tracedHistogram, type Registry } from '@conveyor/platform';
+import { Counter, Gauge, tracedHistogram, type QueueDepth, type Registry } from '@conveyor/platform';
 
 /** Run durations reach minutes (reports, sleeps); enqueue-to-start spans milliseconds to minutes. */
 const RUN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900];
@@ -74,12 +74,6 @@ export function createWorkerMetrics(registry: Registry, concurrency: number, poo
 }
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
-
-export interface QueueDepth {
-  visible: number;
-  inFlight: number;
-  delayed: number;
-}
 
 /**
  * SQS depth of the pool's queue and its DLQ, read with GetQueueAttributes when Prometheus scrapes

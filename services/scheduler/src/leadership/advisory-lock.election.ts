@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '@conveyor/platform';
-import { jittered, type Election, type LeadershipCallbacks } from './leadership.js';
+import { everyRetryPeriod, type Election, type LeadershipCallbacks } from './leadership.js';
 
 export interface AdvisoryLockElectionOptions {
   connectionString: string;
@@ -45,9 +45,6 @@ export function startAdvisoryLockElection(options: AdvisoryLockElectionOptions):
   const keepalive = keepaliveSettings(options.deadSessionSeconds);
   let client: pg.Client | undefined;
   let leading = false;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let round: Promise<void> | undefined;
   /** A replica that just lost its connection waits this long before trying again: a healthy standby goes first. */
   let holdOffUntil = 0;
 
@@ -106,7 +103,7 @@ export function startAdvisoryLockElection(options: AdvisoryLockElectionOptions):
       const c = client ?? (await connect());
       if (leading) return await check(c);
       const { rows } = await c.query<{ acquired: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS acquired', [key]);
-      if (rows[0]?.acquired && client === c && !stopped) {
+      if (rows[0]?.acquired && client === c && !rounds.stopped()) {
         leading = true;
         logger.info('became leader');
         callbacks.onNewLeader?.(identity);
@@ -117,19 +114,11 @@ export function startAdvisoryLockElection(options: AdvisoryLockElectionOptions):
     }
   };
 
-  const loop = (): void => {
-    round = runRound().finally(() => {
-      round = undefined;
-      if (!stopped) timer = setTimeout(loop, leading ? retryPeriodMs : jittered(retryPeriodMs));
-    });
-  };
-  loop();
+  const rounds = everyRetryPeriod(runRound, retryPeriodMs, () => leading);
 
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
-    stopped = true;
-    clearTimeout(timer);
-    await round;
+    await rounds.stop();
     if (leading) {
       leading = false;
       logger.info('stopping: ending leader-only work before releasing the lock');

@@ -68,3 +68,28 @@ export function leaderOnly(start: (signal: AbortSignal) => Promise<LeaderWork>, 
 export function jittered(ms: number, spread = 0.2, random: () => number = Math.random): number {
   return ms * (1 + spread * random());
 }
+
+/**
+ * Runs an election round now and then every retry period, the next one only after the last
+ * ended; standbys wait a little longer at random. `stop` waits for the round in flight.
+ */
+export function everyRetryPeriod(round: () => Promise<void>, retryPeriodMs: number, leading: () => boolean) {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let current: Promise<void> | undefined;
+  const loop = (): void => {
+    current = round().finally(() => {
+      current = undefined;
+      if (!stopped) timer = setTimeout(loop, leading() ? retryPeriodMs : jittered(retryPeriodMs));
+    });
+  };
+  loop();
+  return {
+    stopped: () => stopped,
+    stop: async (): Promise<void> => {
+      stopped = true;
+      clearTimeout(timer);
+      await current;
+    },
+  };
+}

@@ -1,5 +1,5 @@
 import type { Logger } from '@conveyor/platform';
-import { jittered, type Election, type LeadershipCallbacks } from './leadership.js';
+import { everyRetryPeriod, type Election, type LeadershipCallbacks } from './leadership.js';
 import { claimRecord, heldByOther, releasedRecord, type LeaseRecord, type Observation } from './lease-record.js';
 
 /** A write lost to another writer: the Lease changed since it was read (or exists already). */
@@ -47,10 +47,7 @@ export function startLeaseElection(options: LeaseElectionOptions): Election {
   const logger = options.logger.child({ component: 'leader-election', lease: store.describe, identity });
   let observed: Observation | undefined;
   let leading = false;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
   let watchdog: NodeJS.Timeout | undefined;
-  let round: Promise<void> | undefined;
   let reportedLeader = '';
 
   const observe = (record: LeaseRecord, resourceVersion: string): void => {
@@ -105,7 +102,7 @@ export function startLeaseElection(options: LeaseElectionOptions): Election {
       if (error instanceof LeaseConflict) logger.debug({ err: error }, 'lost a race for the lease');
       else logger.warn({ err: error }, 'could not read or write the lease');
     }
-    if (stopped) return;
+    if (rounds.stopped()) return;
     if (held) {
       // Others saw this renewal no earlier than it was sent: the deadline counts from then.
       clearTimeout(watchdog);
@@ -120,19 +117,11 @@ export function startLeaseElection(options: LeaseElectionOptions): Election {
     }
   };
 
-  const loop = (): void => {
-    round = runRound().finally(() => {
-      round = undefined;
-      if (!stopped) timer = setTimeout(loop, leading ? retryPeriodMs : jittered(retryPeriodMs));
-    });
-  };
-  loop();
+  const rounds = everyRetryPeriod(runRound, retryPeriodMs, () => leading);
 
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
-    stopped = true;
-    clearTimeout(timer);
-    await round;
+    await rounds.stop();
     clearTimeout(watchdog);
     if (leading) {
       leading = false;

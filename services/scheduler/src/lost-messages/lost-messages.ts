@@ -1,9 +1,9 @@
-import type { Logger } from '@conveyor/platform';
+import type { Logger, QueueDepth } from '@conveyor/platform';
 import type { Queryable, Topology } from '@conveyor/jobs';
 import { countAwaitingDelivery, databaseNow, redriveLost } from '../stale-jobs.repo.js';
 import type { SchedulerMetrics } from '../metrics.js';
 import type { HandoffWatermark } from './handoff-watermark.js';
-import type { QueueCensus, QueueDepth } from './queue.census.js';
+import type { QueueCensus } from './queue.census.js';
 
 /**
  * Telling "still waiting in its queue" from "message lost".

@@ -1,20 +1,5 @@
-import {
-  ChangeMessageVisibilityBatchCommand,
-  GetQueueAttributesCommand,
-  GetQueueUrlCommand,
-  ReceiveMessageCommand,
-  QueueDoesNotExist,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
-import { parseEnvelope, type Logger } from '@conveyor/platform';
-
-/** A queue's messages by state (SQS's Approximate* attributes). */
-export interface QueueDepth {
-  visible: number;
-  /** Received and not yet deleted: held by workers (running jobs, retry backoffs, early delayed jobs). */
-  inFlight: number;
-  delayed: number;
-}
+import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, ReceiveMessageCommand, QueueDoesNotExist, type SQSClient } from '@aws-sdk/client-sqs';
+import { parseEnvelope, readQueueDepth, type Logger, type QueueDepth } from '@conveyor/platform';
 
 export interface QueueScan {
   /** Job ids of the messages received. */
@@ -86,17 +71,7 @@ export function sqsQueueCensus(sqs: SQSClient, logger: Logger): QueueCensus {
       const url = await urlOf(queue);
       if (!url) return undefined;
       try {
-        const { Attributes = {} } = await sqs.send(
-          new GetQueueAttributesCommand({
-            QueueUrl: url,
-            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'ApproximateNumberOfMessagesDelayed'],
-          }),
-        );
-        return {
-          visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
-          inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-          delayed: Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0),
-        };
+        return await readQueueDepth(sqs, url);
       } catch (error) {
         if (!(error instanceof QueueDoesNotExist)) throw error;
         urls.delete(queue);

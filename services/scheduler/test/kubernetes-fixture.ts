@@ -1,0 +1,66 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { createPool, type Pool } from '@conveyor/platform';
+import { migrateJobsSchema } from '@conveyor/jobs';
+import { startApiServer, type ApiServer } from '../../../test/apiserver/harness.js';
+import { installCrds } from '../../../test/apiserver/crds.js';
+import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
+import { uniqueName } from '../../../test/support/infra.js';
+import { platformEnv } from '../../../test/support/platform.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const CRD_FILE = path.join(ROOT, 'charts/conveyor/crds/jobschedules.conveyor.dev.yaml');
+
+export interface KubernetesFixture {
+  db: TestDatabase;
+  pool: Pool;
+  api: ApiServer;
+  kc: KubeConfig;
+  objects: CustomObjectsApi;
+  core: CoreV1Api;
+  /** A namespace of its own, where the schedulers watch JobSchedules and keep their Lease. */
+  namespace: string;
+  /** What every scheduler of the fixture is started with (HOSTNAME and test settings aside). */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A database with the jobs schema and a real kube-apiserver with the JobSchedule CRD and a fresh
+ * namespace, for scheduler processes run with SCHEDULES_SOURCE=kubernetes.
+ */
+export async function startKubernetesFixture(prefix: string): Promise<KubernetesFixture> {
+  const db = await createTestDatabase();
+  const pool = createPool({ connectionString: db.url, max: 5 });
+  await migrateJobsSchema(pool);
+  const api = await startApiServer();
+  const kc = new KubeConfig();
+  kc.loadFromFile(api.kubeconfigPath);
+  const objects = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
+  await installCrds(kc, [CRD_FILE]);
+  const namespace = uniqueName(prefix).toLowerCase().replace(/_/g, '-');
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  const env = {
+    ...platformEnv(uniqueName(prefix).toLowerCase().replace(/_/g, '-'), db.url),
+    KUBECONFIG: api.kubeconfigPath,
+    SCHEDULES_SOURCE: 'kubernetes',
+    SCHEDULES_WATCH_NAMESPACE: namespace,
+  };
+  return {
+    db,
+    pool,
+    api,
+    kc,
+    objects,
+    core,
+    namespace,
+    env,
+    stop: async () => {
+      await api.stop();
+      await pool.end();
+      await db.drop();
+    },
+  };
+}
