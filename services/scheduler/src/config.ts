@@ -39,8 +39,8 @@ export const configSchema = z
     /**
      * A waiting job is re-sent only when its queue is short of messages and a scan of the queue did
      * not find its message, and only once it was handed to SNS and left untouched this long. Keep it
-     * above the longest time a waiting job's message can stay invisible (the workers'
-     * RETRY_BACKOFF_MAX_SECONDS). Also the least time between two scans of one queue.
+     * above the longest time a worker may hold a waiting job's message out of sight without touching
+     * the job (the pools' visibility timeouts). Also the least time between two scans of one queue.
      */
     QUEUED_REDRIVE_AFTER_SECONDS: env.int(300, 1),
     /**

@@ -61,7 +61,7 @@ export async function countAwaitingDelivery(db: Queryable, types: readonly strin
 export interface LostMessageCriteria {
   types: readonly string[];
   publishedBefore: Date;
-  /** Rows changed since may have a message a worker holds out of sight (a retry's backoff, say). */
+  /** Rows changed since may have a message a worker holds out of sight (a delayed job received early and held until due, say). */
   untouchedBefore: Date;
   /** Job ids of every message a complete scan of the queue found: these are not lost. */
   seen: readonly string[];

@@ -20,8 +20,9 @@ import type { QueueCensus } from './queue.census.js';
  * 3. Re-send exactly the jobs counted in (1), untouched since the scan began minus
  *    QUEUED_REDRIVE_AFTER_SECONDS, whose id no message carried. A message can be out of a scan's
  *    sight only while a worker holds it, and workers hold messages only of jobs they touched
- *    lately (a retry's backoff, a delayed job held until due) or, after a crash, for a visibility
- *    timeout: the rare copy this makes is harmless, since a worker's claim is conditional.
+ *    lately (a delayed job received early and held until due, a claim race) or, after a crash,
+ *    for a visibility timeout: the rare copy this makes is harmless, since a claim is conditional.
+ *    A `retrying` job has no message while it waits (published_at NULL), so it is never counted.
  * Scans add one to each message's receive count, so a queue is scanned at most once per
  * QUEUED_REDRIVE_AFTER_SECONDS, and only by the leader (two scans at once would hide messages from
  * each other, and each would take the other's share for lost).
