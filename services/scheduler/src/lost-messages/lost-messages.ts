@@ -104,10 +104,12 @@ export function lostMessageCheck(options: LostMessageCheckOptions): LostMessageC
     gate.lastScanAt = now();
     const scanStart = await databaseNow(db);
     logger.warn({ queue: q.queue, expected, missing, depth }, 'queue is short of messages; scanning it for the lost ones');
+    const scanStartedAt = now();
     const result = await census.scan(q.queue, { visibilitySeconds: SCAN_VISIBILITY_SECONDS, deadlineMs: SCAN_DEADLINE_MS, signal });
+    const scanMs = now() - scanStartedAt;
     metrics.queueScans.inc({ pool: q.pool, outcome: result.complete ? 'complete' : 'incomplete' });
     if (!result.complete) {
-      logger.warn({ queue: q.queue, received: result.received }, 'queue scan incomplete; nothing re-sent');
+      logger.warn({ queue: q.queue, received: result.received, scanMs }, 'queue scan incomplete; nothing re-sent');
       return [];
     }
     const criteria = { types: q.jobTypes, publishedBefore, untouchedBefore: new Date(scanStart.getTime() - redriveAfterMs), seen: [...result.jobIds] };
@@ -118,7 +120,7 @@ export function lostMessageCheck(options: LostMessageCheckOptions): LostMessageC
       redriven.push(...batch);
       if (batch.length < batchSize) break;
     }
-    logger.warn({ queue: q.queue, received: result.received, missing, redriven: redriven.length }, 'queue scanned; lost messages re-sent');
+    logger.warn({ queue: q.queue, received: result.received, scanMs, missing, redriven: redriven.length }, 'queue scanned; lost messages re-sent');
     return redriven;
   };
 
