@@ -70,17 +70,24 @@ export function parseErrorReason(code: string | undefined): { status: number; re
       return { status: 400, reason: 'malformed request: the request target holds a forbidden character (NUL, space or another control character)' };
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return { status: 413, reason: 'chunk extensions too large' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, reason: 'request not received in time' };
     default:
       return { status: 400, reason: 'malformed HTTP request' };
   }
 }
 
+/** How long a refused client has to read the answer and hang up before its connection is cut. */
+const REFUSED_LINGER_MS = 1_000;
+
 /**
- * Answers a request the parser refused with the reason as JSON, where Node would send a bare
- * `400 Bad Request`. The connection is closed: what follows the bad bytes cannot be trusted.
+ * Answers a request the parser refused (or that took too long to arrive) with the reason as JSON,
+ * where Node would send a bare status line. The connection is ended (what follows the bad bytes
+ * cannot be trusted) and destroyed a moment later: cutting it at once can reset it before a client
+ * still sending has read the answer, and never cutting it would let a trickling client keep it.
  */
 function answerClientError(error: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable || (error as { code?: string }).code === 'ECONNRESET') {
+  if (!socket.writable || socket.bytesWritten > 0 || error.code === 'ECONNRESET') {
     socket.destroy();
     return;
   }
@@ -89,6 +96,7 @@ function answerClientError(error: Error & { code?: string }, socket: Socket): vo
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
+  setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
 }
 
 export interface ListeningServer {
