@@ -77,26 +77,23 @@ export function parseErrorReason(code: string | undefined): { status: number; re
   }
 }
 
-/** How long a refused client has to read the answer and hang up before its connection is cut. */
-const REFUSED_LINGER_MS = 1_000;
-
 /**
  * Answers a request the parser refused (or that took too long to arrive) with the reason as JSON,
- * where Node would send a bare status line. The connection is ended (what follows the bad bytes
- * cannot be trusted) and destroyed a moment later: cutting it at once can reset it before a client
- * still sending has read the answer, and never cutting it would let a trickling client keep it.
+ * where Node would send a bare status line, then destroys the connection as Node does: what
+ * follows the bad bytes cannot be trusted, and a client still trickling bytes must not keep it.
+ * Like Node, it answers only when no response is under way on the socket (a keep-alive connection
+ * between requests has none), lest the answer corrupt one.
  */
 function answerClientError(error: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable || socket.bytesWritten > 0 || error.code === 'ECONNRESET') {
-    socket.destroy();
-    return;
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent && error.code !== 'ECONNRESET') {
+    const { status, reason } = parseErrorReason(error.code);
+    const body = JSON.stringify({ error: reason });
+    socket.write(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   }
-  const { status, reason } = parseErrorReason(error.code);
-  const body = JSON.stringify({ error: reason });
-  socket.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-  setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+  socket.destroy();
 }
 
 export interface ListeningServer {
