@@ -204,7 +204,9 @@ describe('abuse: oversized, malformed, slow and poisoned input', () => {
     await writeFile(path.join(dir, 'not-a-schedule.yml'), 'kind: ConfigMap\nmetadata:\n  name: x\n');
     let scheduler: RunningService | undefined;
     try {
-      scheduler = await startService('scheduler', { ...platform.env, SCHEDULES_SOURCE: 'folder', SCHEDULES_DIR: dir });
+      // Only an elected leader reads schedules: this one elects itself under a lock name of its own,
+      // apart from the platform's scheduler.
+      scheduler = await startService('scheduler', { ...platform.env, SCHEDULES_SOURCE: 'folder', SCHEDULES_DIR: dir, LEADER_ELECTION_LEASE_NAME: 'hostile-schedules' });
       await expect.poll(() => metric(scheduler!.url, 'conveyor_scheduler_schedules_invalid'), { timeout: 15_000 }).toBe(3);
       expect(scheduler.output()).toMatch(/ignoring schedule document/);
       expect(scheduler.output()).toMatch(/invalid JobSchedule spec/);
