@@ -10,7 +10,9 @@
 #   CONVEYOR_INSTANCE   a name for a second, separate set of processes (pid files, logs and the
 #                       Prometheus target file are kept apart); default: the dev instance
 #   CONVEYOR_PORT_BASE  gateway port; api +1, bridge +2, first pool's worker +3, scheduler +4,
-#                       further pools' workers +5, +6, ... (default 8080)
+#                       further pools' workers +5, +6, ... (default 8080). Each component's
+#                       /healthz, /readyz and /metrics are on its port + 1000 (OPS_PORT); only
+#                       gateway and api take traffic on the port itself.
 set -euo pipefail
 INFRA_NAME=services
 # shellcheck source=infra/lib.sh source-path=SCRIPTDIR
@@ -50,6 +52,7 @@ define_components() {
 }
 
 main_js() { printf '%s\n' "$REPO_ROOT/services/${SERVICE_OF[$1]}/dist/main.js"; }
+ops_port() { printf '%s\n' $((PORT_OF[$1] + 1000)); }
 pidfile() { printf '%s\n' "$SERVICES_RUN/$1.pid"; }
 
 # The same command the container image runs.
@@ -61,7 +64,7 @@ component_cmd() {
 with_component_env() {
   local c="$1"
   shift
-  PORT="${PORT_OF[$c]}" OTEL_SERVICE_NAME="${SERVICE_OF[$c]}" WORKER_POOL="${POOL_OF[$c]:-default}" \
+  PORT="${PORT_OF[$c]}" OPS_PORT="$(ops_port "$c")" OTEL_SERVICE_NAME="${SERVICE_OF[$c]}" WORKER_POOL="${POOL_OF[$c]:-default}" \
     API_URL="http://127.0.0.1:${PORT_OF[api]}" "$@"
 }
 
@@ -73,14 +76,15 @@ require_build() {
 }
 
 wait_ready() {
-  local c="$1" url="http://127.0.0.1:${PORT_OF[$1]}/readyz"
+  local c="$1" url
+  url="http://127.0.0.1:$(ops_port "$1")/readyz"
   INFRA_START_TIMEOUT=60 wait_until "$c" "$SERVICES_RUN/$c.log" "$(pidfile "$c")" "$(main_js "$c")" http_ok "$url"
 }
 
 # Prometheus (scripts/infra/prometheus.sh) scrapes every file in its targets folder.
 write_prometheus_targets() {
   local c targets=()
-  for c in "${COMPONENTS[@]}"; do targets+=("\"127.0.0.1:${PORT_OF[$c]}\""); done
+  for c in "${COMPONENTS[@]}"; do targets+=("\"127.0.0.1:$(ops_port "$c")\""); done
   ensure_dir "$(dirname "$PROMETHEUS_TARGETS")"
   printf '[{"targets": [%s], "labels": {"conveyor_instance": "%s"}}]\n' \
     "$(IFS=,; echo "${targets[*]}")" "${INSTANCE:-dev}" >"$PROMETHEUS_TARGETS.tmp"
@@ -97,6 +101,7 @@ do_start() {
       continue
     fi
     ensure_port_free "${PORT_OF[$c]}" "$c"
+    ensure_port_free "$(ops_port "$c")" "$c"
     mapfile -t cmd < <(component_cmd "$c")
     (cd "$REPO_ROOT" && with_component_env "$c" start_bg "$(pidfile "$c")" "$SERVICES_RUN/$c.log" "${cmd[@]}")
     log "started $c on :${PORT_OF[$c]} (log: ${SERVICES_RUN#"$REPO_ROOT"/}/$c.log)"
@@ -121,7 +126,7 @@ do_status() {
     state=stopped
     if pidfile_alive "$(pidfile "$c")" "$(main_js "$c")"; then
       state="running (pid $(read_pid "$(pidfile "$c")"))"
-      http_ok "http://127.0.0.1:${PORT_OF[$c]}/readyz" && state="$state, ready" || state="$state, not ready"
+      http_ok "http://127.0.0.1:$(ops_port "$c")/readyz" && state="$state, ready" || state="$state, not ready"
     fi
     printf '%-16s %s\n' "$c" "$state"
   done
@@ -133,6 +138,7 @@ do_run() {
   local c pids=()
   for c in "${COMPONENTS[@]}"; do
     ensure_port_free "${PORT_OF[$c]}" "$c"
+    ensure_port_free "$(ops_port "$c")" "$c"
     mapfile -t cmd < <(component_cmd "$c")
     # $! is node itself (not a pipeline's subshell), so the trap signals exactly what was started.
     (cd "$REPO_ROOT" && with_component_env "$c" exec "${cmd[@]}") > >(sed -u "s/^/[$c] /") 2>&1 &

@@ -84,12 +84,12 @@ function checkMetrics(text: string): void {
 describe.each(cases)('$name service', ({ name, env, required, down }) => {
   it('is ready with its dependencies up, serves valid metrics, and drains on SIGTERM', async () => {
     const service = await start(name, env);
-    const ready = await waitForHttp(`${service.url}/readyz`, 200);
+    const ready = await waitForHttp(`${service.opsUrl}/readyz`, 200);
     const report = (await ready.json()) as { ready: boolean; checks: Record<string, { ok: boolean }> };
     expect(report.ready).toBe(true);
     expect(Object.keys(report.checks).sort()).toEqual(Object.keys(down).sort());
 
-    const metrics = await fetch(`${service.url}/metrics`);
+    const metrics = await fetch(`${service.opsUrl}/metrics`);
     expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await metrics.text();
     expect(text).toContain(`service="${name}"`);
@@ -104,14 +104,14 @@ describe.each(cases)('$name service', ({ name, env, required, down }) => {
 
   it.each(Object.entries(down))('answers 503 on /readyz when %s is down', async (dependency, broken) => {
     const service = await start(name, { ...env, ...broken });
-    const res = await waitForHttp(`${service.url}/readyz`, 503);
+    const res = await waitForHttp(`${service.opsUrl}/readyz`, 503);
     const report = (await res.json()) as { ready: boolean; checks: Record<string, { ok: boolean; error?: string }> };
     expect(report.ready).toBe(false);
     expect(report.checks[dependency]?.ok).toBe(false);
     const healthy = Object.entries(report.checks).filter(([n]) => n !== dependency);
     expect(healthy.every(([, c]) => c.ok)).toBe(true);
     // Liveness is about the process, not its dependencies: it must stay 200.
-    expect((await fetch(`${service.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${service.opsUrl}/healthz`)).status).toBe(200);
   });
 
   it(`refuses to start without ${required}, naming it`, async () => {
@@ -127,10 +127,10 @@ describe('gateway service', () => {
   it('is ready while the api answers and 503 when it does not', async () => {
     const api = await start('api', { ...db, ...kafka });
     const gateway = await start('gateway', { API_URL: api.url });
-    await waitForHttp(`${gateway.url}/readyz`, 200);
-    checkMetrics(await (await fetch(`${gateway.url}/metrics`)).text());
+    await waitForHttp(`${gateway.opsUrl}/readyz`, 200);
+    checkMetrics(await (await fetch(`${gateway.opsUrl}/metrics`)).text());
     await api.stopCleanly();
-    const res = await waitForHttp(`${gateway.url}/readyz`, 503);
+    const res = await waitForHttp(`${gateway.opsUrl}/readyz`, 503);
     expect(((await res.json()) as { checks: { api: { ok: boolean } } }).checks.api.ok).toBe(false);
     await gateway.stopCleanly();
   });
@@ -145,7 +145,7 @@ describe('gateway service', () => {
   it('drains with an idle keep-alive client attached', async () => {
     const api = await start('api', { ...db, ...kafka });
     const agent = new http.Agent({ keepAlive: true });
-    await new Promise((resolve) => http.get(`${api.url}/healthz`, { agent }, (res) => res.resume().on('end', resolve)));
+    await new Promise((resolve) => http.get(`${api.url}/openapi.json`, { agent }, (res) => res.resume().on('end', resolve)));
     const started = Date.now();
     await api.stopCleanly();
     expect(Date.now() - started).toBeLessThan(3_000);

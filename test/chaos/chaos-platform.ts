@@ -91,7 +91,7 @@ export async function startChaosPlatform(): Promise<ChaosPlatform> {
     const service = await spawnService(slot.program, slot.env);
     try {
       await Promise.race([
-        waitForHttp(`${service.url}/healthz`, 200, 90_000),
+        waitForHttp(`${service.opsUrl}/healthz`, 200, 90_000),
         service.exited.then((code) => {
           throw new Error(`exited with ${code}`);
         }),
@@ -132,7 +132,7 @@ export async function startChaosPlatform(): Promise<ChaosPlatform> {
       await boot(slot);
     },
     schedulerMetrics: async () => {
-      const url = slots.get('scheduler')!.current?.url;
+      const url = slots.get('scheduler')!.current?.opsUrl;
       if (!url) return '';
       try {
         return await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(3000) })).text();

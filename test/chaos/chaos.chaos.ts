@@ -76,7 +76,8 @@ describe('chaos: no accepted job is lost, no effect happens twice', () => {
     const res = await fetch(`${platform.gatewayUrl}/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'demo@example.com', password: 'demo-password' }),
+      // The load reserves points too, which takes the points:grant scope: the admin dev user has it.
+      body: JSON.stringify({ email: 'admin@example.com', password: 'admin-password' }),
     });
     token = ((await res.json()) as { accessToken: string }).accessToken;
   }, 300_000);

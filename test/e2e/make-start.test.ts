@@ -37,11 +37,11 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A base port with the block services.sh uses (base .. base + 4 + pools) free. */
+/** A base port with the blocks services.sh uses (base .. base + 4 + pools, and each + 1000 for OPS_PORT) free. */
 async function freePortBlock(size: number): Promise<number> {
   for (let tries = 0; tries < 50; tries++) {
     const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const ports = Array.from({ length: size }, (_, i) => base + i);
+    const ports = Array.from({ length: size }, (_, i) => base + i).flatMap((port) => [port, port + 1000]);
     if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
   }
   throw new Error('no free block of ports');

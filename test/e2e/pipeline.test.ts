@@ -61,15 +61,17 @@ describe('the pipeline end to end through the gateway', () => {
   }, 180_000);
 
   it('grants a points reservation at executeAt, exactly once', async () => {
+    // Granting takes the points:grant scope, which the admin dev user has and demo has not.
+    const granter = new ConveyorClient(platform.gatewayUrl, await platform.login('admin@example.com', 'admin-password'));
     const executeAt = new Date(Date.now() + 5_000).toISOString();
-    const { res, body } = await client.submit({ userId: 'u-42', amount: 70, executeAt }, '/points/reservations');
+    const { res, body } = await granter.submit({ userId: 'u-42', amount: 70, executeAt }, '/points/reservations');
     expect(res.status).toBe(202);
-    const scheduled = await client.job(String(body.jobId));
+    const scheduled = await granter.job(String(body.jobId));
     expect(scheduled.body).toMatchObject({ status: 'running', phase: 'scheduled' });
-    expect(await client.waitForFinish(String(body.jobId))).toMatchObject({ status: 'success' });
+    expect(await granter.waitForFinish(String(body.jobId))).toMatchObject({ status: 'success' });
     const { rows } = await db.query('SELECT started_at FROM jobs WHERE id = $1', [body.jobId]);
     expect(new Date(rows[0].started_at).getTime()).toBeGreaterThanOrEqual(Date.parse(executeAt));
-    const balance = await client.request('/points/u-42');
+    const balance = await granter.request('/points/u-42');
     expect(await balance.json()).toMatchObject({ userId: 'u-42', balance: 70 });
   });
 

@@ -72,7 +72,8 @@ describe('abuse: oversized, malformed, slow and poisoned input', () => {
       const res = await client.request('/jobs', { method: 'POST', body: `{"type":"noop","payload":${payload}}` });
       expect(res.status, payload).toBe(400);
     }
-    const points = await client.request('/points/reservations', {
+    const granter = new ConveyorClient(platform.gatewayUrl, await platform.login('admin@example.com', 'admin-password'));
+    const points = await granter.request('/points/reservations', {
       method: 'POST',
       body: JSON.stringify({ userId: 'u\u0000x', amount: 1, executeAt: new Date().toISOString() }),
     });
@@ -135,7 +136,7 @@ describe('abuse: oversized, malformed, slow and poisoned input', () => {
     const producer = kafka.producer();
     await producer.connect();
     const rejectedBefore = await metric(platform.services.bridge.url, 'conveyor_bridge_records_rejected_total');
-    const malformedBefore = await metric(platform.services.api.url, 'conveyor_job_events_malformed_total');
+    const malformedBefore = await metric(platform.services.api.opsUrl, 'conveyor_job_events_malformed_total');
     const poison = [
       { key: 'bad-json', value: '{"v":1,"jobId":' },
       { key: 'unknown-type', value: JSON.stringify({ v: 1, jobId: '0b4c4d2e-8d1c-4a8e-9f00-00000000000a', type: 'no.such', tenant: 'x', payload: {}, createdAt: new Date().toISOString(), maxAttempts: 1, timeoutSeconds: 1 }) },
@@ -151,7 +152,7 @@ describe('abuse: oversized, malformed, slow and poisoned input', () => {
     }
     await honestJobCompletes();
     await expect.poll(() => metric(platform.services.bridge.url, 'conveyor_bridge_records_rejected_total'), { timeout: 20_000 }).toBeGreaterThanOrEqual(rejectedBefore + 3);
-    await expect.poll(() => metric(platform.services.api.url, 'conveyor_job_events_malformed_total'), { timeout: 20_000 }).toBeGreaterThanOrEqual(malformedBefore + 3);
+    await expect.poll(() => metric(platform.services.api.opsUrl, 'conveyor_job_events_malformed_total'), { timeout: 20_000 }).toBeGreaterThanOrEqual(malformedBefore + 3);
     // The events consumer still writes notices for jobs after the poison.
     await expect
       .poll(async () => ((await (await client.request('/notifications/unread')).json()) as { items: unknown[] }).items.length, { timeout: 20_000 })
@@ -203,7 +204,9 @@ describe('abuse: oversized, malformed, slow and poisoned input', () => {
     await writeFile(path.join(dir, 'not-a-schedule.yml'), 'kind: ConfigMap\nmetadata:\n  name: x\n');
     let scheduler: RunningService | undefined;
     try {
-      scheduler = await startService('scheduler', { ...platform.env, SCHEDULES_SOURCE: 'folder', SCHEDULES_DIR: dir });
+      // Only an elected leader reads schedules: this one elects itself under a lock name of its own,
+      // apart from the platform's scheduler.
+      scheduler = await startService('scheduler', { ...platform.env, SCHEDULES_SOURCE: 'folder', SCHEDULES_DIR: dir, LEADER_ELECTION_LEASE_NAME: 'hostile-schedules' });
       await expect.poll(() => metric(scheduler!.url, 'conveyor_scheduler_schedules_invalid'), { timeout: 15_000 }).toBe(3);
       expect(scheduler.output()).toMatch(/ignoring schedule document/);
       expect(scheduler.output()).toMatch(/invalid JobSchedule spec/);

@@ -31,11 +31,13 @@ describe('authorization and tenant isolation', () => {
     platform = await startPlatform({ pools: ['default'], gatewayEnv: { JWT_DEV_SIGNING_KEY: tokens.signingKeyPem } });
     db = new pg.Pool({ connectionString: platform.database.url, max: 2 });
     demo = new ConveyorClient(platform.gatewayUrl, await platform.login());
-    eve = new ConveyorClient(platform.gatewayUrl, await tokens.valid({ sub: 'eve', tenant: 'evil', scope: 'jobs:read jobs:write' }));
+    // Eve may grant points in her own tenant, so reservations are attacked past the scope check too.
+    eve = new ConveyorClient(platform.gatewayUrl, await tokens.valid({ sub: 'eve', tenant: 'evil', scope: 'jobs:read jobs:write points:grant' }));
+    const demoGranter = new ConveyorClient(platform.gatewayUrl, await tokens.valid({ sub: 'user-demo', tenant: 'demo', scope: 'jobs:read jobs:write points:grant' }));
     const { body } = await demo.submit({ type: 'noop', payload: { secret: 'demo-secret' } }, '/jobs', { 'Idempotency-Key': 'shared-key' });
     demoJob.id = String(body.jobId);
     await demo.waitForFinish(demoJob.id);
-    const reservation = await demo.submit({ userId: 'victim', amount: 50, executeAt: new Date().toISOString() }, '/points/reservations');
+    const reservation = await demoGranter.submit({ userId: 'victim', amount: 50, executeAt: new Date().toISOString() }, '/points/reservations');
     await demo.waitForFinish(String(reservation.body.jobId));
     const deadline = Date.now() + 30_000;
     while (!demoJob.notification && Date.now() < deadline) {

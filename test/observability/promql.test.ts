@@ -97,7 +97,7 @@ describe('dashboards and alerts against a real Prometheus scraping the platform'
       workerEnv: { RETRY_BACKOFF_BASE_SECONDS: '1', RETRY_BACKOFF_MAX_SECONDS: '1', WORKER_CONCURRENCY: '8' },
     });
     const { gateway, api, bridge, scheduler, workers } = platform.services;
-    const targets = [gateway, api, bridge, scheduler, ...workers].map((s) => `'127.0.0.1:${s.port}'`).join(', ');
+    const targets = [gateway, api, bridge, scheduler, ...workers].map((s) => `'127.0.0.1:${s.opsPort}'`).join(', ');
     const port = await freePort();
     promUrl = `http://127.0.0.1:${port}`;
     const config = path.join(workdir, 'prometheus.yml');
@@ -181,7 +181,7 @@ describe('dashboards and alerts against a real Prometheus scraping the platform'
   it('serves metrics whose names pass promtool check metrics, from every service', async () => {
     const { gateway, api, bridge, scheduler, workers } = platform.services;
     for (const service of [gateway, api, bridge, scheduler, workers[0]!]) {
-      const text = await (await fetch(`${service.url}/metrics`)).text();
+      const text = await (await fetch(`${service.opsUrl}/metrics`)).text();
       const child = execFileAsync('promtool', ['check', 'metrics']);
       child.child.stdin!.end(text);
       const { stdout, stderr } = await child;

@@ -16,10 +16,17 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The services with HTTP traffic of their own; the others serve only their operational endpoints. */
+const TRAFFIC_SERVICES = new Set(['gateway', 'api']);
+
 export interface RunningService {
   name: string;
+  /** The traffic port (gateway, api); for services without traffic, the same as opsUrl. */
   url: string;
   port: number;
+  /** /healthz, /readyz and /metrics (OPS_PORT). */
+  opsUrl: string;
+  opsPort: number;
   process: ChildProcess;
   output: () => string;
   /** Sends the signal and resolves with the exit code (or the signal name if killed by one). */
@@ -40,13 +47,15 @@ function tail(text: string, lines: number): string {
 
 /** Starts a built service exactly as `make dev` does (node + telemetry preload + dist/main.js). */
 export async function spawnService(name: string, env: Record<string, string>): Promise<RunningService> {
-  const port = Number(env.PORT ?? (await freePort()));
+  const opsPort = Number(env.OPS_PORT ?? (await freePort()));
+  const traffic = TRAFFIC_SERVICES.has(name);
+  const port = traffic ? Number(env.PORT ?? (await freePort())) : opsPort;
   const child = spawn(
     process.execPath,
     ['--enable-source-maps', '--import', '@conveyor/platform/telemetry', path.join(ROOT, 'services', name, 'dist/main.js')],
     {
       cwd: path.join(ROOT, 'services', name),
-      env: { PATH: process.env.PATH, LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '10000', ...env, PORT: String(port) },
+      env: { PATH: process.env.PATH, LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '10000', ...env, ...(traffic ? { PORT: String(port) } : {}), OPS_PORT: String(opsPort) },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -64,6 +73,8 @@ export async function spawnService(name: string, env: Record<string, string>): P
     name,
     port,
     url: `http://127.0.0.1:${port}`,
+    opsPort,
+    opsUrl: `http://127.0.0.1:${opsPort}`,
     process: child,
     output: () => output,
     exited,
@@ -99,7 +110,7 @@ export async function startService(name: string, env: Record<string, string>, ti
   const service = await spawnService(name, env);
   try {
     await Promise.race([
-      waitForHttp(`${service.url}/healthz`, 200, timeoutMs),
+      waitForHttp(`${service.opsUrl}/healthz`, 200, timeoutMs),
       service.exited.then((code) => {
         throw new Error(`${name} exited with ${code} while starting:\n${service.output()}`);
       }),

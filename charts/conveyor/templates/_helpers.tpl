@@ -91,8 +91,12 @@ settings. One list so every template loops over the same thing.
   value: {{ $v.config.nodeEnv | quote }}
 - name: LOG_LEVEL
   value: {{ $v.config.logLevel | quote }}
+{{- if $u.spec.port }}
 - name: PORT
   value: {{ $u.spec.port | int | quote }}
+{{- end }}
+- name: OPS_PORT
+  value: {{ $u.spec.opsPort | int | quote }}
 - name: SHUTDOWN_GRACE_MS
   value: {{ $u.shutdownGraceMs | int | quote }}
 - name: CONVEYOR_NAMESPACE
@@ -145,12 +149,20 @@ settings. One list so every template loops over the same thing.
 - name: REDIS_URL
   value: {{ . | quote }}
 {{- end }}
+{{- if and $v.ingress.enabled $v.ingress.trustedProxies }}
+- name: TRUSTED_PROXIES
+  value: {{ join "," $v.ingress.trustedProxies | quote }}
+{{- end }}
 {{- end }}
 {{- if eq $u.service "api" }}
 - name: INTERNAL_TOKEN
   valueFrom: { secretKeyRef: { name: {{ $secret }}, key: INTERNAL_TOKEN } }
 - name: WEBHOOK_SECRET
   valueFrom: { secretKeyRef: { name: {{ $secret }}, key: WEBHOOK_SECRET } }
+{{- with $v.s3.publicEndpoint }}
+- name: S3_PUBLIC_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
 {{- if $v.ingress.enabled }}
 - name: PUBLIC_BASE_URL
   value: {{ printf "%s://%s" (ternary "https" "http" (ne $v.ingress.tlsSecretName "")) $v.ingress.host | quote }}

@@ -6,7 +6,9 @@ import { Service } from './service.js';
 
 /** The variables the lifecycle itself reads; every service schema includes them. */
 interface LifecycleConfig {
-  PORT: number;
+  /** Only services that serve traffic of their own (gateway, api) have one. */
+  PORT?: number;
+  OPS_PORT: number;
   LOG_LEVEL: string;
   SHUTDOWN_GRACE_MS: number;
 }
@@ -39,6 +41,7 @@ export function bootstrap<S extends z.ZodType<LifecycleConfig>>(
   const service = new Service({
     name,
     port: config.PORT,
+    opsPort: config.OPS_PORT,
     logger,
     registry: metrics.registry,
     graceMs: config.SHUTDOWN_GRACE_MS,

@@ -51,6 +51,14 @@ export const env = {
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
+/**
+ * For services with traffic of their own: the operational endpoints must not share its port, or
+ * whoever reaches the traffic port (an Ingress, the public) reaches them too.
+ */
+export function checkOpsPortApart(c: { PORT: number; OPS_PORT: number }, ctx: z.RefinementCtx): void {
+  if (c.PORT === c.OPS_PORT) ctx.addIssue({ code: 'custom', path: ['OPS_PORT'], message: `must differ from PORT (${c.PORT})` });
+}
+
 /** Settings every service shares. */
 export const commonEnv = {
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),

@@ -10,5 +10,6 @@ export * from './db.js';
 export * from './kafka.js';
 export * from './aws.js';
 export * from './envelope.js';
+export * from './text.js';
 export * from './telemetry/index.js';
 export * from './bootstrap.js';

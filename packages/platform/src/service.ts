@@ -1,13 +1,16 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { listen, type ListeningServer, type RequestHandler } from './http-server.js';
+import { createOpsRouter, listen, listenForTraffic, type ListeningServer, type RequestHandler } from './http-server.js';
 import type { ReadinessCheck } from './health.js';
 import { withTimeout } from './health.js';
 import { shutdownTelemetry } from './telemetry/index.js';
 
 export interface ServiceOptions {
   name: string;
-  port: number;
+  /** Port of the service's own traffic (gateway, api); only those that set a handler listen on it. */
+  port?: number;
+  /** Port of /healthz, /readyz and /metrics, kept apart from the traffic port. */
+  opsPort: number;
   host?: string;
   logger: Logger;
   registry: Registry;
@@ -17,9 +20,9 @@ export interface ServiceOptions {
 }
 
 /**
- * The lifecycle every Conveyor process shares: serve ops endpoints, run, and on SIGTERM drain
- * (readiness off, stop accepting, finish in-flight work, release resources) then exit 0.
- * A second signal exits at once.
+ * The lifecycle every Conveyor process shares: serve ops endpoints (on their own port), serve its
+ * traffic (when it has a handler), run, and on SIGTERM drain (readiness off, stop accepting, finish
+ * in-flight work, release resources) then exit 0. A second signal exits at once.
  */
 export class Service {
   private readonly readiness: ReadinessCheck[] = [];
@@ -27,6 +30,7 @@ export class Service {
   private readonly drainHooks: Array<{ name: string; stop: () => Promise<unknown> }> = [];
   private handler: RequestHandler | undefined;
   private listening: ListeningServer | undefined;
+  private ops: ListeningServer | undefined;
   private draining = false;
   private stopping: Promise<void> | undefined;
 
@@ -36,8 +40,13 @@ export class Service {
     return this.options.logger;
   }
 
-  get port(): number {
+  /** The traffic port (the bound one once started, which matters when 0 was asked for). */
+  get port(): number | undefined {
     return this.listening?.port ?? this.options.port;
+  }
+
+  get opsPort(): number {
+    return this.ops?.port ?? this.options.opsPort;
   }
 
   addReadinessCheck(name: string, check: () => Promise<unknown>): this {
@@ -66,17 +75,16 @@ export class Service {
   }
 
   async start(): Promise<void> {
-    if (this.listening) return;
-    this.listening = await listen({
-      port: this.options.port,
-      host: this.options.host,
-      registry: this.options.registry,
-      readiness: this.readiness,
-      handler: this.handler,
-      isDraining: () => this.draining,
-      maxHeaderSize: this.options.maxHeaderSize,
-    });
-    this.logger.info({ port: this.listening.port }, `${this.options.name} listening`);
+    if (this.ops || this.listening) return;
+    const { host, maxHeaderSize } = this.options;
+    const opsRouter = createOpsRouter({ registry: this.options.registry, readiness: this.readiness, isDraining: () => this.draining });
+    if (this.handler) {
+      if (this.options.port === undefined) throw new Error(`${this.options.name} has a request handler but no PORT`);
+      this.listening = await listenForTraffic({ port: this.options.port, host, handler: this.handler, maxHeaderSize });
+    }
+    // After the traffic port, so a /healthz that answers means the service takes requests.
+    this.ops = await listen({ port: this.options.opsPort, host, handler: opsRouter, maxHeaderSize });
+    this.logger.info({ port: this.listening?.port, opsPort: this.ops.port }, `${this.options.name} listening`);
   }
 
   /** Drains and releases everything; safe to call more than once. */
@@ -90,6 +98,8 @@ export class Service {
     await this.runHooks(this.drainHooks);
     await this.listening?.close();
     await this.runHooks(this.stopHooks);
+    // Last, so probes read "not ready" rather than "refused" for the whole drain.
+    await this.ops?.close();
     await shutdownTelemetry();
   }
 

@@ -10,8 +10,9 @@ import { JobInserter } from './job-inserter.js';
 import { jobsSubmittedCounter } from './metrics.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { PoolStatsCache } from './pool-stats.js';
-import { jsonBody, requestContext } from './request.js';
+import { checkRequestText, jsonBody, requestContext } from './request.js';
 import { resultUrlSigner } from './results.store.js';
+import type { RunAtWindow } from './run-at.js';
 import { jobRoutes } from './routes/jobs.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { pointsRoutes } from './routes/points.js';
@@ -23,11 +24,16 @@ export interface AppDeps {
   pool: Pool;
   /** Announces committed job and job_events rows to the relays and event streams. */
   outbox: OutboxSignal;
+  /** Signs result URLs: its endpoint is the one clients reach (S3_PUBLIC_ENDPOINT when set). */
   s3: S3Client;
   bucket: string;
   resultUrlTtlSeconds: number;
   internalToken: string;
   bodyLimitBytes: number;
+  /** Bounds of runAt (POST /jobs) and executeAt (POST /points/reservations). */
+  runAtWindow: RunAtWindow;
+  /** Most points one reservation may grant (POINTS_MAX_GRANT). */
+  pointsMaxGrant: number;
   logger: Logger;
   metrics?: ServiceMetrics;
   /**
@@ -58,6 +64,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     outbox: deps.outbox,
     stats,
     now,
+    runAtWindow: deps.runAtWindow,
     jsonBody: body,
     submitted: deps.metrics && jobsSubmittedCounter(deps.metrics.registry),
     webhookPolicy: deps.webhookPolicy,
@@ -71,7 +78,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     ...jobRoutes({ ...shared, signResultUrl: resultUrlSigner(deps.s3, deps.bucket, deps.resultUrlTtlSeconds) }),
     { method: 'get', path: EVENTS_PATH, handlers: [events] },
     ...reportRoutes(shared),
-    ...pointsRoutes(shared),
+    ...pointsRoutes({ ...shared, maxGrant: deps.pointsMaxGrant }),
     ...notificationRoutes(shared),
     ...webhookRoutes({ secrets: deps.webhookSecrets, jsonBody: body }),
   ];
@@ -118,6 +125,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestContext);
+  app.use(checkRequestText);
 
   const document = JSON.stringify(buildOpenApiDocument());
   const openapi = express.Router();

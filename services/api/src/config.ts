@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { awsEnv, commonEnv, databaseEnv, env, kafkaEnv } from '@conveyor/platform';
+import { checkOpsPortApart, awsEnv, commonEnv, databaseEnv, env, kafkaEnv } from '@conveyor/platform';
 import { topologyEnv } from '@conveyor/jobs';
 import { targetPolicy } from './webhooks/target.js';
 
@@ -22,9 +22,22 @@ export const configSchema = z
     ...awsEnv,
     ...topologyEnv,
     PORT: env.port(8081),
+    /** /healthz, /readyz and /metrics: never exposed by the Ingress or the public routes. */
+    OPS_PORT: env.port(9081),
     /** Bucket of large job results (contract 7); GET /jobs/{id}/result redirects to a signed URL into it. */
     S3_BUCKET: z.string().min(3).max(63).default('conveyor-results'),
     RESULT_URL_TTL_SECONDS: env.int(300, 10),
+    /**
+     * The S3 endpoint clients reach, when it is not AWS_ENDPOINT_URL (an emulator inside a cluster):
+     * result URLs are signed for it. The chart sets the kind ingress host.
+     */
+    S3_PUBLIC_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+    /** Most points one reservation may grant (422 above it). */
+    POINTS_MAX_GRANT: z.coerce.number().int().min(1).max(1_000_000_000).default(10_000),
+    /** How far in the past a runAt / executeAt may be (it then runs at once); 422 beyond. */
+    RUN_AT_MAX_DAYS_BEHIND: env.int(1, 0),
+    /** How far in the future a runAt / executeAt may be; 422 beyond. */
+    RUN_AT_MAX_DAYS_AHEAD: env.int(365, 1),
     /** Shared secret the gateway sends; requests without it never reach a handler. */
     INTERNAL_TOKEN: z.string().min(16).optional(),
     BODY_LIMIT_BYTES: env.int(1024 * 1024, 1),
@@ -59,6 +72,7 @@ export const configSchema = z
     EVENTS_FETCH_WAIT_MS: z.coerce.number().int().min(10).max(5_000).default(200),
   })
   .superRefine((c, ctx) => {
+    checkOpsPortApart(c, ctx);
     if (c.NODE_ENV === 'production' && !c.INTERNAL_TOKEN) {
       ctx.addIssue({ code: 'custom', path: ['INTERNAL_TOKEN'], message: 'required in production' });
     }

@@ -33,6 +33,8 @@ function clientErrorOf(err: unknown): HttpError | undefined {
     return new HttpError(415, 'unsupported body encoding');
   }
   if (type === 'request.aborted') return new HttpError(400, 'request aborted');
+  // The router's own percent-decoding of a path parameter (checkRequestTarget normally answers first).
+  if (err instanceof URIError) return new HttpError(400, 'path is not valid percent-encoded UTF-8');
   return undefined;
 }
 

@@ -10,12 +10,14 @@ runMain('api', async () => {
   const names = topology(config.CONVEYOR_NAMESPACE);
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, applicationName: 'api' });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'api', logger });
-  const s3 = createS3Client({
+  const aws = {
     region: config.AWS_REGION,
     endpoint: config.AWS_ENDPOINT_URL,
     accessKeyId: config.AWS_ACCESS_KEY_ID,
     secretAccessKey: config.AWS_SECRET_ACCESS_KEY,
-  });
+  };
+  // Signing makes no request: a client for the public endpoint only shapes the URLs clients get.
+  const signingS3 = createS3Client(config.S3_PUBLIC_ENDPOINT ? { ...aws, endpoint: config.S3_PUBLIC_ENDPOINT } : aws);
   const eventsHandler = createJobEventsHandler({
     pool,
     logger,
@@ -34,11 +36,13 @@ runMain('api', async () => {
   const app = createApp({
     pool,
     outbox,
-    s3,
+    s3: signingS3,
     bucket: config.S3_BUCKET,
     resultUrlTtlSeconds: config.RESULT_URL_TTL_SECONDS,
     internalToken: config.INTERNAL_TOKEN,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    runAtWindow: { maxDaysBehind: config.RUN_AT_MAX_DAYS_BEHIND, maxDaysAhead: config.RUN_AT_MAX_DAYS_AHEAD },
+    pointsMaxGrant: config.POINTS_MAX_GRANT,
     logger,
     metrics,
     eventsHandler,
@@ -82,7 +86,7 @@ runMain('api', async () => {
     .addReadinessCheck('kafka', () => pingKafka(kafka))
     .onDrainStart('sse streams', () => eventsHandler.close())
     .onStop('postgres', () => pool.end())
-    .onStop('s3', async () => s3.destroy())
+    .onStop('s3', async () => signingS3.destroy())
     .onStop('outbox relay', () => relay.stop())
     .onStop('outbox signal', async () => outbox.stop())
     .onStop('webhook dispatcher', () => webhooks.stop())

@@ -52,14 +52,17 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     content: json(schema),
   });
   const common: Responses = { 401: error('Not authenticated.'), 403: error('Missing scope.'), 429: error('Rate limited.'), 500: error('Internal error.') };
+  // Any operation: a path, query or header holding NUL, an unpaired surrogate or bytes that are not UTF-8.
+  const malformed: Responses = { 400: error('Malformed request: `error` says which part (`details.where`: path, query or header) and why.') };
   const writeErrors: Responses = {
     400: error('Invalid body: `details` holds the zod issues.'),
     409: error('Idempotency-Key reused with a different body.'),
     413: error('Body over the limit, or payload over its type’s maxPayloadBytes.'),
-    415: error('Body is not JSON.'),
+    415: error('Body is not JSON: application/json or a +json type (application/vnd.api+json, ...) is expected.'),
   };
+  const outsidePolicy = (what: string) => ({ 422: error(what) });
   const idempotencyHeader = z.object({ 'Idempotency-Key': idempotencyKey.optional() });
-  const route = (config: RouteConfig) => registry.registerPath({ security, ...config, responses: { ...config.responses, ...common } });
+  const route = (config: RouteConfig) => registry.registerPath({ security, ...config, responses: { ...malformed, ...config.responses, ...common } });
 
   route({
     method: 'post',
@@ -70,7 +73,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       202: accepted(JobAccepted),
       ...writeErrors,
       422: error(
-        'callbackUrl refused: it holds credentials (user:password@), or its host is a literal private, loopback, link-local, unique-local, CGNAT, multicast, unspecified or metadata address the operator has not allowed. `error` says which.',
+        'callbackUrl refused: it holds credentials (user:password@), or its host is a literal private, loopback, link-local, unique-local, CGNAT, multicast, unspecified or metadata address the operator has not allowed. `error` says which. Or runAt outside the window (`details.earliest`, `details.latest`).',
       ),
     },
   });
@@ -150,9 +153,13 @@ export function buildOpenApiDocument(): Record<string, unknown> {
   route({
     method: 'post',
     path: '/points/reservations',
-    summary: 'Reserve points, granted by a points.grant job at executeAt',
+    summary: 'Reserve points, granted by a points.grant job at executeAt (scope points:grant)',
     request: { headers: idempotencyHeader, body: { required: true, content: json(reservationBody) } },
-    responses: { 202: accepted(reservationAcceptedReply), ...writeErrors },
+    responses: {
+      202: accepted(reservationAcceptedReply),
+      ...writeErrors,
+      ...outsidePolicy('amount above the operator\'s cap per reservation (`details.max`), or executeAt outside the runAt window.'),
+    },
   });
   route({
     method: 'get',

@@ -10,6 +10,15 @@ describe('bodyProblem', () => {
     expect(bodyProblem(undefined)).toBeUndefined();
   });
 
+  it('finds unpaired surrogates (JSON "\\ud800") in values and keys, and lets surrogate pairs pass', () => {
+    expect(bodyProblem(JSON.parse('{"type":"noop","payload":{"a":"\\ud800"}}'))).toEqual({
+      path: ['payload', 'a'],
+      message: expect.stringMatching(/unpaired UTF-16 surrogate/),
+    });
+    expect(bodyProblem(JSON.parse('{"payload":{"\\udc00k":1}}'))?.message).toMatch(/^key .*surrogate/);
+    expect(bodyProblem(JSON.parse('{"payload":{"a":"\\ud83d\\ude00"}}'))).toBeUndefined();
+  });
+
   it('refuses nesting deeper than the limit and accepts it up to the limit', () => {
     const nest = (depth: number): unknown => (depth === 0 ? 1 : { a: nest(depth - 1) });
     expect(bodyProblem(nest(MAX_JSON_DEPTH))).toBeUndefined();

@@ -1,14 +1,22 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type RequestHandler } from 'express';
 import type { z } from 'zod';
-import { captureContext, traceIdOf, withContext } from '@conveyor/platform';
+import { captureContext, requestTextProblem, textProblem, traceIdOf, withContext } from '@conveyor/platform';
 import { HttpError } from './http-errors.js';
 
-/** Parses with a zod schema or answers 400 with the zod issues (paths under `prefix`). */
+/**
+ * Parses with a zod schema or answers 400 with the zod issues (paths under `prefix`). An issue's
+ * `pattern` (the source of the regex a string failed) is left out: its message says in words what
+ * is expected.
+ */
 export function parseOr400<S extends z.ZodType>(schema: S, value: unknown, prefix: PropertyKey[] = []): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => ({ ...issue, path: [...prefix, ...issue.path] }));
+  const issues = result.error.issues.map(({ pattern: _pattern, ...issue }: z.core.$ZodIssue & { pattern?: unknown }) => ({
+    ...issue,
+    path: [...prefix, ...issue.path],
+  }));
   throw new HttpError(400, 'invalid request', issues);
 }
 
@@ -34,6 +42,15 @@ export const requestContext: RequestHandler = (req, res, next) => {
   withContext({ requestId }, next);
 };
 
+/**
+ * A path, query or header that decodes to NUL, an unpaired surrogate or no UTF-8 at all: 400 before
+ * any route reads it. The gateway checks the same; this keeps the api safe on its own.
+ */
+export const checkRequestText: RequestHandler = (req, _res, next) => {
+  const problem = requestTextProblem({ url: req.originalUrl, rawHeaders: req.rawHeaders });
+  next(problem && new HttpError(400, problem.reason, { where: problem.where }));
+};
+
 /** Where a new job's trace continues: the active span, or the gateway's traceparent when tracing is off. */
 export function traceOf(req: Request, requestId: string | undefined) {
   const incoming = req.headers.traceparent;
@@ -42,16 +59,29 @@ export function traceOf(req: Request, requestId: string | undefined) {
   return { traceparent, traceId: traceIdOf(traceparent), requestId };
 }
 
+/** application/json and the structured-syntax `+json` types (RFC 6839), such as application/vnd.api+json. */
+const JSON_TYPES = ['application/json', 'application/*+json'];
+
 /**
  * JSON bodies only on the routes that take one: a non-JSON body is 415, a body over the limit 413
  * and malformed JSON 400 (both mapped in the error handler). An absent body reads as `undefined`.
  */
 export function jsonBody(limitBytes: number): RequestHandler {
-  const parse = express.json({ limit: limitBytes, strict: true });
+  const parse = express.json({
+    limit: limitBytes,
+    strict: true,
+    type: JSON_TYPES,
+    // The decoder would turn bytes that are not UTF-8 (an encoded surrogate, say) into U+FFFD
+    // silently, and JSON.parse would call a raw NUL only a "bad control character".
+    verify: (_req, _res, buffer) => {
+      if (!isUtf8(buffer)) throw new HttpError(400, 'body is not valid UTF-8');
+      if (buffer.includes(0)) throw new HttpError(400, 'body must not contain a raw NUL byte (U+0000)');
+    },
+  });
   return (req, res, next) => {
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-    if (hasBody && !req.is('application/json') && !req.is('+json')) {
-      return next(new HttpError(415, 'request body must be application/json'));
+    if (hasBody && !req.is(JSON_TYPES)) {
+      return next(new HttpError(415, 'request body must be application/json (or a +json type such as application/vnd.api+json)'));
     }
     parse(req, res, (error?: unknown) => {
       if (error) return next(error);
@@ -66,13 +96,14 @@ export function jsonBody(limitBytes: number): RequestHandler {
 export const MAX_JSON_DEPTH = 32;
 
 /**
- * What a parsed body may not hold even when its schema would allow it: U+0000, which Postgres
- * cannot store in text or jsonb, and nesting deeper than MAX_JSON_DEPTH.
+ * What a parsed body may not hold even when its schema would allow it: text Postgres cannot store
+ * (U+0000, an unpaired surrogate such as "\ud800"; see textProblem) and nesting deeper than MAX_JSON_DEPTH.
  */
 export function bodyProblem(value: unknown, path: PropertyKey[] = []): { path: PropertyKey[]; message: string } | undefined {
   if (path.length > MAX_JSON_DEPTH) return { path, message: `nested deeper than ${MAX_JSON_DEPTH} levels` };
   if (typeof value === 'string') {
-    return value.includes('\u0000') ? { path, message: 'must not contain the NUL character (\\u0000)' } : undefined;
+    const message = textProblem(value);
+    return message === undefined ? undefined : { path, message };
   }
   const entries: Array<[PropertyKey, unknown]> = Array.isArray(value)
     ? value.map((item, i) => [i, item])
@@ -80,9 +111,8 @@ export function bodyProblem(value: unknown, path: PropertyKey[] = []): { path: P
       ? Object.entries(value)
       : [];
   for (const [key, item] of entries) {
-    if (typeof key === 'string' && key.includes('\u0000')) {
-      return { path: [...path, key], message: 'must not contain the NUL character (\\u0000)' };
-    }
+    const keyMessage = typeof key === 'string' ? textProblem(key) : undefined;
+    if (keyMessage !== undefined) return { path: [...path, key], message: `key ${keyMessage}` };
     const found = bodyProblem(item, [...path, key]);
     if (found) return found;
   }

@@ -11,8 +11,14 @@ import { JOB_STATUSES, JOB_TYPES, pointsGrantPayload, reportGeneratePayload } fr
  */
 export const PUBLIC_JOB_TYPES = [...JOB_TYPES.keys()].filter((t) => t !== 'points.grant') as [string, ...string[]];
 
+/** An instant as clients write it, with an error that says so in words rather than zod's regex. */
+export const instant = () =>
+  z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a time zone, such as 2030-01-31T09:00:00Z or 2030-01-31T10:00:00+01:00' });
+
 export const jobOptionsShape = {
-  runAt: z.iso.datetime({ offset: true }).optional().describe('Run no earlier than this instant; later than now makes the job `scheduled`.'),
+  runAt: instant()
+    .optional()
+    .describe('Run no earlier than this instant; later than now makes the job `scheduled`. At most RUN_AT_MAX_DAYS_BEHIND days (1) in the past and RUN_AT_MAX_DAYS_AHEAD days (365) in the future, else 422.'),
   priority: z.number().int().min(-100).max(100).optional(),
   maxAttempts: z.number().int().min(1).max(100).optional(),
   timeoutSeconds: z.number().int().min(1).max(86_400).optional(),
@@ -51,8 +57,8 @@ export const generateReportBody = reportGeneratePayload;
 export const reservationBody = z
   .object({
     userId: pointsGrantPayload.shape.userId,
-    amount: pointsGrantPayload.shape.amount,
-    executeAt: z.iso.datetime({ offset: true }),
+    amount: pointsGrantPayload.shape.amount.describe('Points to grant: at most POINTS_MAX_GRANT (10000 by default) per reservation, else 422.'),
+    executeAt: instant().describe('When the points are granted; the same window as runAt (422 outside it).'),
   })
   .strict();
 

@@ -25,7 +25,7 @@ describe('api while Postgres cannot be reached (real process pointed at a port n
       expect(res.headers.get('retry-after')).toBe('5');
       expect(await res.json()).toMatchObject({ error: expect.stringMatching(/database cannot be reached/), requestId: expect.any(String) });
     }
-    expect((await fetch(`${env.api.url}/readyz`)).status).toBe(503);
+    expect((await fetch(`${env.api.opsUrl}/readyz`)).status).toBe(503);
     expect(env.api.output()).not.toMatch(/"msg":"request failed"/);
   });
 });

@@ -26,6 +26,8 @@ function appRoutes(): Set<string> {
     resultUrlTtlSeconds: 60,
     internalToken: 'x'.repeat(16),
     bodyLimitBytes: 1024,
+    runAtWindow: { maxDaysBehind: 1, maxDaysAhead: 365 },
+    pointsMaxGrant: 10_000,
     logger,
     webhookSecrets: new WebhookSecrets(pool, createSecretBox('x'.repeat(16))),
     webhookPolicy: STRICT_POLICY,

@@ -7,7 +7,8 @@ export const configSchema = z.object({
   ...kafkaEnv,
   ...awsEnv,
   ...topologyEnv,
-  PORT: env.port(8082),
+  /** /healthz, /readyz and /metrics (this service takes no other HTTP traffic). */
+  OPS_PORT: env.port(9082),
   /** Entries per SNS PublishBatch call; SNS accepts at most 10. */
   BRIDGE_BATCH_SIZE: z.coerce.number().int().min(1).max(10).default(10),
   /** PublishBatch calls in flight per Kafka batch; offsets advance only over a contiguous prefix. */

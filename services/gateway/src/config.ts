@@ -1,5 +1,6 @@
+import proxyaddr from 'proxy-addr';
 import { z } from 'zod';
-import { commonEnv, env } from '@conveyor/platform';
+import { checkOpsPortApart, commonEnv, env } from '@conveyor/platform';
 
 const DEV_INTERNAL_TOKEN = 'dev-internal-token';
 
@@ -7,6 +8,8 @@ export const configSchema = z
   .object({
     ...commonEnv,
     PORT: env.port(8080),
+    /** /healthz, /readyz and /metrics: never exposed by the Ingress or the public routes. */
+    OPS_PORT: env.port(9080),
     /** Where the api service listens; the gateway is its only public entry. */
     API_URL: z.url(),
     /** Shared secret the api requires, so requests that bypass the gateway are refused. */
@@ -21,6 +24,11 @@ export const configSchema = z
     JWKS_URL: z.url().optional(),
     /** PKCS#8 PEM of the ES256 key dev tokens are signed with; generated at start when unset. */
     JWT_DEV_SIGNING_KEY: z.string().includes('PRIVATE KEY').optional(),
+    /**
+     * Without JWT_DEV_SIGNING_KEY: where the generated dev key is kept (created once, mode 0600), so
+     * tokens outlive a restart. scripts/dev.env points it into .run/.
+     */
+    JWT_DEV_SIGNING_KEY_FILE: z.string().min(1).optional(),
     /** Defaults to on outside production and must stay off in production. */
     DEV_USERS_ENABLED: env.optionalBool(),
     CORS_ORIGINS: z
@@ -36,16 +44,41 @@ export const configSchema = z
     RATE_LIMIT_SUSTAINED_PER_MINUTE: env.int(600, 1),
     /** Shared store for rate limits across replicas; in-memory (per replica) when unset. */
     REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+    /**
+     * Proxies whose X-Forwarded-For is believed (express `trust proxy` syntax: addresses, CIDRs,
+     * `loopback`, `linklocal`, `uniquelocal`), comma separated. Empty: the socket's address is the client.
+     */
+    TRUSTED_PROXIES: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .refine((list) => {
+        try {
+          proxyaddr.compile(list);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'must list IP addresses, CIDR ranges or loopback / linklocal / uniquelocal'),
+    /** Consecutive failed logins of one account before it is locked out. */
+    LOGIN_MAX_FAILURES: env.int(5, 1),
+    /** The first lockout; each further failure after it doubles the lockout, up to LOGIN_LOCK_MAX_SECONDS. */
+    LOGIN_LOCK_SECONDS: env.int(30, 1),
+    LOGIN_LOCK_MAX_SECONDS: env.int(900, 1),
   })
   .superRefine((c, ctx) => {
+    checkOpsPortApart(c, ctx);
+    if (c.LOGIN_LOCK_MAX_SECONDS < c.LOGIN_LOCK_SECONDS) {
+      ctx.addIssue({ code: 'custom', path: ['LOGIN_LOCK_MAX_SECONDS'], message: `must be at least LOGIN_LOCK_SECONDS (${c.LOGIN_LOCK_SECONDS})` });
+    }
     if (c.NODE_ENV !== 'production') return;
     if (c.DEV_USERS_ENABLED === true) {
       ctx.addIssue({ code: 'custom', path: ['DEV_USERS_ENABLED'], message: 'dev users must not be enabled in production' });
     }
     if (!c.JWKS_URL) ctx.addIssue({ code: 'custom', path: ['JWKS_URL'], message: 'required in production' });
     if (!c.API_INTERNAL_TOKEN) ctx.addIssue({ code: 'custom', path: ['API_INTERNAL_TOKEN'], message: 'required in production' });
-    if (c.JWT_DEV_SIGNING_KEY) {
-      ctx.addIssue({ code: 'custom', path: ['JWT_DEV_SIGNING_KEY'], message: 'must not be set in production' });
+    for (const name of ['JWT_DEV_SIGNING_KEY', 'JWT_DEV_SIGNING_KEY_FILE'] as const) {
+      if (c[name]) ctx.addIssue({ code: 'custom', path: [name], message: 'must not be set in production' });
     }
   })
   .transform((c) => {

@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Logger, RequestHandler, ServiceMetrics, Counter } from '@conveyor/platform';
-import { nameServerSpan, observeTraced, withContext } from '@conveyor/platform';
+import { nameServerSpan, observeTraced, requestTextProblem, withContext } from '@conveyor/platform';
 import { declaredTooLarge, BodyTooLargeError } from './body-limit.js';
 import { UpstreamError, type ApiProxy } from './api.proxy.js';
-import { login, readBody } from './auth/login.js';
+import { login, readBody, type LoginOutcome } from './auth/login.js';
+import type { LoginGuard } from './auth/login-guard.js';
 import { InvalidTokenError, type TokenService } from './auth/tokens.js';
 import type { UserStore } from './auth/users.js';
 import { sendError, sendJson } from './http-reply.js';
@@ -21,6 +22,9 @@ export interface GatewayDeps {
   tokens: TokenService;
   /** Null when dev users are disabled: login then answers 404 like any unknown route. */
   users: UserStore | null;
+  loginGuard: LoginGuard;
+  /** The client's address: the socket's, or X-Forwarded-For's as far as trusted proxies vouch for it. */
+  clientAddress: (req: IncomingMessage) => string;
   limiter: RateLimiter;
   proxy: ApiProxy;
   logger: Logger;
@@ -61,6 +65,9 @@ function bearerToken(req: IncomingMessage): string | null {
 
 const UNAUTHENTICATED = { 'WWW-Authenticate': 'Bearer realm="conveyor"' };
 
+/** application/json and the structured `+json` types (application/vnd.api+json, ...), parameters allowed. */
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.!#$&^-]+\+)?json\s*(?:;|$)/i;
+
 export function createGatewayHandler(deps: GatewayDeps): RequestHandler {
   const { logger, metrics } = deps;
 
@@ -85,12 +92,32 @@ export function createGatewayHandler(deps: GatewayDeps): RequestHandler {
     );
   }
 
+  /** Login outcomes as security events: one structured line each, found by `event`, never with the password. */
+  function logSecurityEvent(outcome: LoginOutcome, clientIp: string, requestId: string): void {
+    if (outcome.status === 400) return;
+    const fields = { account: outcome.account, client_ip: clientIp, request_id: requestId };
+    switch (outcome.status) {
+      case 200:
+        return logger.info({ event: 'login_succeeded', ...fields }, 'login succeeded');
+      case 401:
+        logger.warn({ event: 'login_failed', ...fields, failures: outcome.failures }, 'login failed');
+        if (outcome.lockSeconds !== undefined) {
+          logger.warn({ event: 'login_locked', ...fields, failures: outcome.failures, lock_seconds: outcome.lockSeconds }, 'account locked after repeated failed logins');
+        }
+        return;
+      case 429:
+        return logger.warn({ event: 'login_refused_locked', ...fields, retry_after_seconds: outcome.retryAfterSeconds }, 'login refused: account locked');
+    }
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
     const { requestId } = exchange;
     deps.securityHeaders(req, res, () => undefined);
     if (headerBytes(req) > deps.maxHeaderBytes) {
       return sendError(res, 431, 'request headers too large', requestId, { headers: { Connection: 'close' } });
     }
+    const text = requestTextProblem(req);
+    if (text) return sendError(res, 400, text.reason, requestId, { details: { where: text.where } });
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0]!;
     const origin = req.headers.origin;
@@ -142,7 +169,7 @@ export function createGatewayHandler(deps: GatewayDeps): RequestHandler {
     }
 
     const principal = exchange.principal;
-    const key = principal ? `p:${principal.tenant}:${principal.subject}` : `ip:${req.socket.remoteAddress ?? 'unknown'}`;
+    const key = principal ? `p:${principal.tenant}:${principal.subject}` : `ip:${deps.clientAddress(req)}`;
     const decision = await deps.limiter.check(key);
     for (const [name, value] of Object.entries(decision.headers)) res.setHeader(name, value);
     if (!decision.allowed) {
@@ -161,12 +188,16 @@ export function createGatewayHandler(deps: GatewayDeps): RequestHandler {
       case 'login': {
         if (!deps.users) return sendError(res, 404, 'not found', requestId);
         const type = req.headers['content-type'];
-        if (type !== undefined && !/^application\/json\b/i.test(type)) {
-          return sendError(res, 415, 'content type must be application/json', requestId);
+        if (type !== undefined && !JSON_MEDIA_TYPE.test(type)) {
+          return sendError(res, 415, 'content type must be application/json (or a +json type)', requestId);
         }
-        const outcome = await login(await readBody(req, deps.bodyLimit), deps.users, deps.tokens);
+        const outcome = await login(await readBody(req, deps.bodyLimit), deps.users, deps.tokens, deps.loginGuard);
+        logSecurityEvent(outcome, deps.clientAddress(req), requestId);
         if (outcome.status === 200) return sendJson(res, 200, outcome.token);
         if (outcome.status === 401) return sendError(res, 401, outcome.error, requestId, { headers: UNAUTHENTICATED });
+        if (outcome.status === 429) {
+          return sendError(res, 429, outcome.error, requestId, { headers: { 'Retry-After': String(outcome.retryAfterSeconds) } });
+        }
         return sendError(res, 400, outcome.error, requestId, { details: outcome.details });
       }
       case 'me': {

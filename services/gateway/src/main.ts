@@ -1,8 +1,11 @@
 import cors from 'cors';
 import helmet from 'helmet';
 import { Redis } from 'ioredis';
+import proxyaddr from 'proxy-addr';
 import { Counter, bootstrap, runMain } from '@conveyor/platform';
 import { createApiProxy } from './api.proxy.js';
+import { loadOrCreateDevKeyFile } from './auth/dev-key-file.js';
+import { createLoginGuard } from './auth/login-guard.js';
 import { createTokenService } from './auth/tokens.js';
 import { DEV_USERS, createUserStore } from './auth/users.js';
 import { configSchema } from './config.js';
@@ -27,16 +30,26 @@ runMain('gateway', async () => {
     ttlSeconds: config.JWT_TTL_SECONDS,
     tenantClaim: config.JWT_TENANT_CLAIM,
     jwksUrl: config.JWKS_URL,
-    devSigningKey: config.JWT_DEV_SIGNING_KEY,
+    devSigningKey:
+      config.JWT_DEV_SIGNING_KEY ??
+      (config.DEV_USERS_ENABLED && config.JWT_DEV_SIGNING_KEY_FILE ? await loadOrCreateDevKeyFile(config.JWT_DEV_SIGNING_KEY_FILE) : undefined),
     issueTokens: config.DEV_USERS_ENABLED,
   });
   const proxy = createApiProxy({ apiUrl: config.API_URL, internalToken: config.API_INTERNAL_TOKEN, connections: config.API_CONNECTIONS });
   const allowedOrigins = new Set(config.CORS_ORIGINS.map((o) => new URL(o).origin));
+  const trustedProxies = proxyaddr.compile(config.TRUSTED_PROXIES);
 
   const handler = createGatewayHandler({
     match: createRouter(),
     tokens,
     users: config.DEV_USERS_ENABLED ? await createUserStore(DEV_USERS) : null,
+    loginGuard: createLoginGuard({
+      maxFailures: config.LOGIN_MAX_FAILURES,
+      lockSeconds: config.LOGIN_LOCK_SECONDS,
+      maxLockSeconds: config.LOGIN_LOCK_MAX_SECONDS,
+      redis,
+    }),
+    clientAddress: (req) => proxyaddr(req, trustedProxies),
     limiter: createRateLimiter({ burst: config.RATE_LIMIT_BURST, sustainedPerMinute: config.RATE_LIMIT_SUSTAINED_PER_MINUTE, redis }),
     proxy,
     logger,
@@ -70,7 +83,8 @@ runMain('gateway', async () => {
   service
     .setHandler(handler)
     .addReadinessCheck('api', async () => {
-      const res = await fetch(new URL('/healthz', config.API_URL), { signal: AbortSignal.timeout(2000) });
+      // The api's traffic port, the one this gateway forwards to (its /healthz is on its ops port).
+      const res = await fetch(new URL('/openapi.json', config.API_URL), { method: 'HEAD', signal: AbortSignal.timeout(2000) });
       if (!res.ok) throw new Error(`api answered ${res.status}`);
     })
     .onStop('api pool', () => proxy.close());
@@ -78,7 +92,13 @@ runMain('gateway', async () => {
     service.addReadinessCheck('redis', () => redis.ping()).onStop('redis', () => redis.quit());
   }
   logger.info(
-    { devUsers: config.DEV_USERS_ENABLED, jwks: config.JWKS_URL !== undefined, redis: redis !== undefined, corsOrigins: [...allowedOrigins] },
+    {
+      devUsers: config.DEV_USERS_ENABLED,
+      jwks: config.JWKS_URL !== undefined,
+      redis: redis !== undefined,
+      corsOrigins: [...allowedOrigins],
+      trustedProxies: config.TRUSTED_PROXIES,
+    },
     'gateway configured',
   );
   await service.start();

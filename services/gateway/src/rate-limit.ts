@@ -54,15 +54,20 @@ interface Window {
   windowSeconds: number;
 }
 
-function window(name: string, limit: number, windowSeconds: number, redis: Redis | undefined): Window {
-  const options = { keyPrefix: `conveyor:gw:rl:${name}`, points: limit, duration: windowSeconds };
+/**
+ * A counter of `points` per `duration` seconds for each key, kept in Redis when given (shared by
+ * every replica), else in this process's memory.
+ */
+export function createStoreLimiter(keyPrefix: string, points: number, duration: number, redis: Redis | undefined): RateLimiterAbstract {
+  const options = { keyPrefix, points, duration };
   const memory = new RateLimiterMemory(options);
   // When Redis is unreachable each replica falls back to its own memory: limits loosen by the
   // replica count for a while instead of the whole edge failing closed.
-  const limiter = redis
-    ? new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: memory, rejectIfRedisNotReady: true })
-    : memory;
-  return { limiter, limit, windowSeconds };
+  return redis ? new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: memory, rejectIfRedisNotReady: true }) : memory;
+}
+
+function window(name: string, limit: number, windowSeconds: number, redis: Redis | undefined): Window {
+  return { limiter: createStoreLimiter(`conveyor:gw:rl:${name}`, limit, windowSeconds, redis), limit, windowSeconds };
 }
 
 function toState(w: Window, res: RateLimiterRes, allowed: boolean): WindowState {

@@ -2,7 +2,7 @@
  * The public route table. Every path the gateway serves is listed here once; anything else is 404
  * and a listed path with another method is 405, before any credential is looked at.
  */
-export type Scope = 'jobs:read' | 'jobs:write' | 'admin';
+export type Scope = 'jobs:read' | 'jobs:write' | 'points:grant' | 'admin';
 
 /** What serves a route: the api behind us, or the gateway itself. */
 export type Target = 'proxy' | 'login' | 'me' | 'jwks';
@@ -26,7 +26,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', template: '/jobs/:id/result', target: 'proxy', scope: 'jobs:read' },
   { method: 'GET', template: '/jobs/:id/events', target: 'proxy', scope: 'jobs:read', stream: true },
   { method: 'POST', template: '/generate-report', target: 'proxy', scope: 'jobs:write' },
-  { method: 'POST', template: '/points/reservations', target: 'proxy', scope: 'jobs:write' },
+  // Granting points creates value: its own scope, which an ordinary jobs:write client lacks.
+  { method: 'POST', template: '/points/reservations', target: 'proxy', scope: 'points:grant' },
   { method: 'GET', template: '/points/:userId', target: 'proxy', scope: 'jobs:read' },
   { method: 'GET', template: '/notifications/unread', target: 'proxy', scope: 'jobs:read' },
   { method: 'POST', template: '/notifications/:id/read', target: 'proxy', scope: 'jobs:write' },

@@ -1,7 +1,11 @@
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { exportJWK, exportPKCS8, exportSPKI, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendRaw } from '../../../test/support/raw-http.js';
 import { spawnService, startService, type RunningService } from '../../../test/support/service-process.js';
 import { startStandInApi, type StandInApi } from './support/upstream.js';
 
@@ -31,13 +35,15 @@ function claims(extra: JWTPayload = {}): JWTPayload {
   return { tenant: 'demo', scope: 'jobs:read jobs:write', ...extra };
 }
 
-async function login(url: string, email: string, password: string): Promise<Response> {
+async function login(url: string, email: string, password: string, contentType = 'application/json'): Promise<Response> {
   return fetch(`${url}/auth/login`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': contentType },
     body: JSON.stringify({ email, password }),
   });
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** POSTs a body in chunks without Content-Length (chunked transfer encoding). */
 function postChunked(url: string, token: string, chunks: number, chunkSize: number): Promise<{ status: number; body: string }> {
@@ -121,7 +127,15 @@ describe('gateway in dev mode, with a node:http server standing in for the api',
         scopes: string[];
       };
       expect(me.tenant).toBe('admin');
-      expect(me.scopes).toContain('admin');
+      expect(me.scopes).toEqual(['jobs:read', 'jobs:write', 'points:grant', 'admin']);
+    });
+
+    it('takes a structured +json login body and refuses other media types with 415', async () => {
+      expect((await login(gw.url, 'admin@example.com', 'admin-password', 'application/vnd.api+json')).status).toBe(200);
+      expect((await login(gw.url, 'admin@example.com', 'admin-password', 'application/json; charset=utf-8')).status).toBe(200);
+      const refused = await login(gw.url, 'admin@example.com', 'admin-password', 'text/plain');
+      expect(refused.status).toBe(415);
+      expect(((await refused.json()) as { error: string }).error).toBe('content type must be application/json (or a +json type)');
     });
 
     it('refuses a wrong password and an unknown user alike, taking comparable time', async () => {
@@ -221,6 +235,28 @@ describe('gateway in dev mode, with a node:http server standing in for the api',
       const admin = await sign(claims({ tenant: 'admin', scope: 'admin' }));
       expect((await fetch(`${gw.url}/jobs/1`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
     });
+
+    it('lets only points:grant (or admin) reserve points: jobs:write alone is 403 naming the scope', async () => {
+      const reserve = (token: string) =>
+        fetch(`${gw.url}/points/reservations`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ userId: 'u-1', amount: 5, executeAt: new Date().toISOString() }),
+        });
+      const before = api.received.length;
+      const denied = await reserve(demoToken);
+      expect(denied.status).toBe(403);
+      expect(((await denied.json()) as { details: unknown }).details).toEqual({ required: 'points:grant' });
+      expect(denied.headers.get('www-authenticate')).toContain('scope="points:grant"');
+      expect(api.received.length).toBe(before);
+
+      const granter = await sign(claims({ scope: 'jobs:read points:grant' }));
+      const seen = api.nextRequest('/points/reservations');
+      expect((await reserve(granter)).status).toBe(200);
+      expect((await seen).headers['x-conveyor-scopes']).toBe('jobs:read points:grant');
+      const { accessToken } = (await (await login(gw.url, 'admin@example.com', 'admin-password')).json()) as { accessToken: string };
+      expect((await reserve(accessToken)).status).toBe(200);
+    });
   });
 
   describe('forwarding to the api', () => {
@@ -310,6 +346,47 @@ describe('gateway in dev mode, with a node:http server standing in for the api',
   });
 
   describe('edge protections', () => {
+    it('serves /healthz, /readyz and /metrics on the ops port only: the public port answers 404 and never forwards them', async () => {
+      const before = api.received.length;
+      for (const path of ['/metrics', '/readyz', '/healthz']) {
+        const hidden = await fetch(`${gw.url}${path}`, { headers: { authorization: `Bearer ${demoToken}` } });
+        expect(hidden.status, path).toBe(404);
+        expect(await hidden.json()).toEqual({ error: 'not found', requestId: hidden.headers.get('x-request-id') });
+        expect((await fetch(`${gw.opsUrl}${path}`)).status, path).toBe(200);
+      }
+      // Only the readiness check's own HEAD /openapi.json reached the api.
+      expect(api.received.slice(before).map((r) => `${r.method} ${r.url}`)).toEqual(['HEAD /openapi.json']);
+      // The ops port has nothing else: the API is not reachable through it.
+      expect((await fetch(`${gw.opsUrl}/openapi.json`)).status).toBe(404);
+    });
+
+    it('answers 400 with the reason for NUL or non-UTF-8 in the path, the query or a header, before the api sees it', async () => {
+      const before = api.received.length;
+      const auth = { authorization: `Bearer ${demoToken}` };
+      const nulPath = await fetch(`${gw.url}/points/%00`, { headers: auth });
+      expect(nulPath.status).toBe(400);
+      expect(await nulPath.json()).toEqual({
+        error: 'path must not contain the NUL character (U+0000)',
+        details: { where: 'path' },
+        requestId: nulPath.headers.get('x-request-id'),
+      });
+      const surrogateQuery = await fetch(`${gw.url}/jobs?type=%ED%A0%80`, { headers: auth });
+      expect(surrogateQuery.status).toBe(400);
+      expect(((await surrogateQuery.json()) as { error: string }).error).toBe('query is not valid percent-encoded UTF-8');
+      const surrogateHeader = await sendRaw(gw.url, {
+        method: 'GET',
+        target: '/jobs',
+        headers: [['Authorization', `Bearer ${demoToken}`], ['Idempotency-Key', Buffer.from([0x6b, 0xed, 0xa0, 0x80])]],
+      });
+      expect(surrogateHeader.status).toBe(400);
+      expect(JSON.parse(surrogateHeader.body)).toMatchObject({ error: 'header Idempotency-Key is not valid UTF-8' });
+      // NUL in a header never gets past Node's parser; the answer still says why, as JSON.
+      const nulHeader = await sendRaw(gw.url, { method: 'GET', target: '/jobs', headers: [['X-Note', Buffer.from([0x61, 0x00, 0x62])]] });
+      expect(nulHeader.status).toBe(400);
+      expect(JSON.parse(nulHeader.body)).toEqual({ error: expect.stringContaining('NUL') });
+      expect(api.received.length).toBe(before);
+    });
+
     it('answers an allowed CORS preflight at the gateway and refuses other origins', async () => {
       const before = api.received.length;
       const ok = await fetch(`${gw.url}/jobs`, {
@@ -373,7 +450,7 @@ describe('gateway in dev mode, with a node:http server standing in for the api',
 
     it('records RED metrics by route template', async () => {
       await fetch(`${gw.url}/jobs/metric-probe`, { headers: { authorization: `Bearer ${demoToken}` } });
-      const text = await (await fetch(`${gw.url}/metrics`)).text();
+      const text = await (await fetch(`${gw.opsUrl}/metrics`)).text();
       expect(text).toMatch(/conveyor_http_server_request_duration_seconds_count\{[^}]*route="\/jobs\/:id"[^}]*status_code="200"/);
       expect(text).not.toContain('metric-probe');
     });
@@ -426,7 +503,7 @@ describe('gateway rate limits, with a node:http server standing in for the api',
     // Another principal has its own allowance.
     const admin = (await (await login(gw.url, 'admin@example.com', 'admin-password')).json()) as { accessToken: string };
     expect((await fetch(`${gw.url}/jobs`, { headers: { authorization: `Bearer ${admin.accessToken}` } })).status).toBe(200);
-    expect(await (await fetch(`${gw.url}/metrics`)).text()).toMatch(/conveyor_gateway_rate_limited_total\{[^}]*route="\/jobs"[^}]*\} 1/);
+    expect(await (await fetch(`${gw.opsUrl}/metrics`)).text()).toMatch(/conveyor_gateway_rate_limited_total\{[^}]*route="\/jobs"[^}]*\} 1/);
   });
 
   it('shares the allowance across replicas through Redis and checks Redis for readiness', async () => {
@@ -439,7 +516,7 @@ describe('gateway rate limits, with a node:http server standing in for the api',
       RATE_LIMIT_SUSTAINED_PER_MINUTE: '3',
     };
     const [a, b] = await Promise.all([gateway(env), gateway(env)]);
-    const ready = (await (await fetch(`${a.url}/readyz`)).json()) as { checks: Record<string, { ok: boolean }> };
+    const ready = (await (await fetch(`${a.opsUrl}/readyz`)).json()) as { checks: Record<string, { ok: boolean }> };
     expect(ready.checks.redis?.ok).toBe(true);
     const jwks = (await (await fetch(`${a.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
     // A subject no earlier run used, since Redis keeps the counters for the minute.
@@ -464,6 +541,159 @@ describe('gateway rate limits, with a node:http server standing in for the api',
     expect([401, 429]).toContain(statuses[2]);
     const burst = await Promise.all([0, 1, 2, 3].map(() => login(gw.url, 'demo@example.com', 'wrong')));
     expect(burst.some((r) => r.status === 429 && r.headers.get('retry-after') === '1')).toBe(true);
+  });
+});
+
+describe('gateway behind a proxy, with a node:http server standing in for the api', () => {
+  let api: StandInApi;
+  beforeAll(async () => {
+    api = await startStandInApi();
+    closers.push(api.close);
+  });
+
+  /** Anonymous requests (the public /openapi.json) from the given clients, as a proxy forwards them. */
+  const fromClients = async (gw: RunningService, clients: string[]) => {
+    const statuses: number[] = [];
+    for (const client of clients) statuses.push((await fetch(`${gw.url}/openapi.json`, { headers: { 'x-forwarded-for': client } })).status);
+    return statuses;
+  };
+
+  it('keys anonymous rate limits on X-Forwarded-For when the socket is a trusted proxy, and ignores it otherwise', async () => {
+    const limits = { API_URL: api.url, RATE_LIMIT_BURST: '100', RATE_LIMIT_SUSTAINED_PER_MINUTE: '2' };
+    // Behind a trusted proxy (this test's loopback connection): each client has its own allowance.
+    const trusting = await gateway({ ...limits, TRUSTED_PROXIES: 'loopback' });
+    expect(await fromClients(trusting, ['203.0.113.1', '203.0.113.2', '203.0.113.1', '203.0.113.2', '198.51.100.7'])).toEqual([200, 200, 200, 200, 200]);
+    expect(await fromClients(trusting, ['203.0.113.1'])).toEqual([429]);
+    // The api hears of the client the proxy named, after it the proxy's own address.
+    const seen = api.nextRequest('/openapi.json');
+    await fetch(`${trusting.url}/openapi.json`, { headers: { 'x-forwarded-for': '192.0.2.44' } });
+    expect((await seen).headers['x-forwarded-for']).toBe('192.0.2.44, 127.0.0.1');
+
+    // Without trusted proxies a forged X-Forwarded-For buys nothing: all share the socket's allowance.
+    const direct = await gateway(limits);
+    expect(await fromClients(direct, ['203.0.113.1', '203.0.113.2', '198.51.100.7'])).toEqual([200, 200, 429]);
+    // And a proxy that is not trusted (10.0.0.0/8 here) cannot vouch either.
+    const elsewhere = await gateway({ ...limits, TRUSTED_PROXIES: '10.0.0.0/8' });
+    expect(await fromClients(elsewhere, ['203.0.113.1', '203.0.113.2', '198.51.100.7'])).toEqual([200, 200, 429]);
+  });
+
+  it('refuses to start with TRUSTED_PROXIES that are not addresses or ranges, naming it', async () => {
+    const gw = await spawnService('gateway', { OTEL_SDK_DISABLED: 'true', API_URL: api.url, TRUSTED_PROXIES: 'ingress.example.com' });
+    running.push(gw);
+    expect(await gw.exited).toBe(78);
+    expect(gw.output()).toContain('TRUSTED_PROXIES:');
+  });
+});
+
+describe('gateway dev signing key kept in JWT_DEV_SIGNING_KEY_FILE', () => {
+  it('keeps issued tokens valid across kill -9 and a restart, the key generated once into the file (mode 0600)', async () => {
+    const api = await startStandInApi();
+    closers.push(api.close);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'gateway-key-'));
+    closers.push(() => rm(dir, { recursive: true, force: true }));
+    const file = path.join(dir, '.run', 'gateway', 'dev-signing-key.pem');
+    const env = { API_URL: api.url, JWT_DEV_SIGNING_KEY_FILE: file };
+
+    const first = await gateway(env);
+    const { accessToken } = (await (await login(first.url, 'demo@example.com', 'demo-password')).json()) as { accessToken: string };
+    const pem = await readFile(file, 'utf8');
+    expect(pem).toContain('BEGIN PRIVATE KEY');
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+    expect(await first.stop('SIGKILL')).toBe('SIGKILL');
+
+    const second = await gateway(env);
+    const me = await fetch(`${second.url}/auth/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ sub: 'user-demo', tenant: 'demo' });
+    expect((await fetch(`${second.url}/jobs`, { headers: { authorization: `Bearer ${accessToken}` } })).status).toBe(200);
+    expect(await readFile(file, 'utf8')).toBe(pem);
+  });
+});
+
+describe('gateway login backoff per account, with a node:http server standing in for the api', () => {
+  let api: StandInApi;
+  beforeAll(async () => {
+    api = await startStandInApi();
+    closers.push(api.close);
+  });
+
+  const securityEvents = (gw: RunningService) =>
+    gw
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => typeof l.event === 'string');
+
+  it('answers 429 with Retry-After once an account failed too often, doubles the lockout, and logs security events', async () => {
+    const gw = await gateway({ API_URL: api.url, LOGIN_MAX_FAILURES: '3', LOGIN_LOCK_SECONDS: '2', LOGIN_LOCK_MAX_SECONDS: '60' });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await login(gw.url, 'demo@example.com', `guess-${i}`)).status);
+    expect(statuses).toEqual([401, 401, 401]);
+    const locked = await login(gw.url, 'demo@example.com', 'guess-3');
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(locked.headers.get('retry-after'))).toBeLessThanOrEqual(2);
+    expect(((await locked.json()) as { error: string }).error).toBe('too many failed logins for this account; retry later');
+    // Locked means locked: the right password waits too, while another account is unaffected.
+    expect((await login(gw.url, 'DEMO@example.com', 'demo-password')).status).toBe(429);
+    expect((await login(gw.url, 'admin@example.com', 'admin-password')).status).toBe(200);
+
+    // After the lockout one more wrong guess locks it again, for twice as long.
+    await sleep(Number(locked.headers.get('retry-after')) * 1000 + 200);
+    expect((await login(gw.url, 'demo@example.com', 'guess-4')).status).toBe(401);
+    const longer = await login(gw.url, 'demo@example.com', 'guess-5');
+    expect(longer.status).toBe(429);
+    expect(Number(longer.headers.get('retry-after'))).toBeGreaterThan(2);
+    expect(Number(longer.headers.get('retry-after'))).toBeLessThanOrEqual(4);
+
+    // A success once the lockout is over starts the count afresh.
+    await sleep(Number(longer.headers.get('retry-after')) * 1000 + 200);
+    expect((await login(gw.url, 'demo@example.com', 'demo-password')).status).toBe(200);
+    expect((await login(gw.url, 'demo@example.com', 'guess-6')).status).toBe(401);
+    expect((await login(gw.url, 'demo@example.com', 'guess-7')).status).toBe(401);
+
+    await sleep(300);
+    const events = securityEvents(gw).filter((e) => e.account === 'demo@example.com');
+    expect(events.map((e) => e.event)).toEqual([
+      'login_failed',
+      'login_failed',
+      'login_failed',
+      'login_locked',
+      'login_refused_locked',
+      'login_refused_locked',
+      'login_failed',
+      'login_locked',
+      'login_refused_locked',
+      'login_succeeded',
+      'login_failed',
+      'login_failed',
+    ]);
+    expect(events.filter((e) => e.event === 'login_locked').map((e) => e.lock_seconds)).toEqual([2, 4]);
+    expect(events[0]).toMatchObject({ level: 'warn', failures: 1, client_ip: '127.0.0.1', request_id: expect.any(String) });
+    expect(gw.output()).not.toMatch(/guess-\d/);
+  }, 30_000);
+
+  it('shares failures and locks across replicas through Redis, for unknown accounts alike', async () => {
+    // Logins come as if through a proxy from a client address of their own: the anonymous rate
+    // limit's bucket in the shared Redis is then this test's alone (other tests limit 127.0.0.1).
+    const env = { API_URL: api.url, REDIS_URL: 'redis://127.0.0.1:16379', TRUSTED_PROXIES: 'loopback', LOGIN_MAX_FAILURES: '3', LOGIN_LOCK_SECONDS: '30' };
+    const [a, b] = await Promise.all([gateway(env), gateway(env)]);
+    const octet = () => Math.floor(Math.random() * 256);
+    const client = `10.${octet()}.${octet()}.${octet()}`;
+    // An account no earlier run used, since Redis keeps the counters.
+    const account = `nobody-${Date.now()}-${Math.random().toString(36).slice(2)}@example.com`;
+    const attempt = (gw: RunningService) =>
+      fetch(`${gw.url}/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': client },
+        body: JSON.stringify({ email: account, password: 'wrong' }),
+      });
+    const statuses = [];
+    for (const gw of [a, b, a, b, a]) statuses.push((await attempt(gw)).status);
+    expect(statuses).toEqual([401, 401, 401, 429, 429]);
+    const refused = await attempt(b);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(25);
   });
 });
 

@@ -11,7 +11,8 @@ export const configSchema = z
     ...topologyEnv,
     OUTBOX_BATCH_SIZE: env.int(500, 1),
     OUTBOX_POLL_INTERVAL_MS: env.int(1000, 50),
-    PORT: env.port(8084),
+    /** /healthz, /readyz and /metrics (this service takes no other HTTP traffic). */
+    OPS_PORT: env.port(9084),
     /** Most due jobs moved to `queued` per statement; a full batch is followed at once by the next. */
     DISPATCH_BATCH_SIZE: env.int(500, 1),
     /**

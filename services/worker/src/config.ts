@@ -10,7 +10,8 @@ export const configSchema = z
     ...databaseEnv,
     ...awsEnv,
     ...topologyEnv,
-    PORT: env.port(8083),
+    /** /healthz, /readyz and /metrics (this service takes no other HTTP traffic). */
+    OPS_PORT: env.port(9083),
     /** Which pool's queue this worker drains (topology WORKER_POOLS). */
     WORKER_POOL: z.enum(poolNames).default('default'),
     /** Most handlers running at once in this process. */

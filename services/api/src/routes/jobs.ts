@@ -11,6 +11,7 @@ import type { PoolStatsCache } from '../pool-stats.js';
 import { parseIdOr404, parseOr400, traceOf } from '../request.js';
 import type { SignResultUrl } from '../results.store.js';
 import { estimateRetryAfter } from '../retry-after.js';
+import { checkRunAt, type RunAtWindow } from '../run-at.js';
 import { createJobEnvelope, idempotencyKey, jobIdParam, listJobsQuery } from '../schemas.js';
 import { acceptedRetryAfter, sendAccepted } from './accepted.js';
 import type { SubmittedCounter } from '../metrics.js';
@@ -26,6 +27,7 @@ export interface JobRoutesDeps {
   signResultUrl: SignResultUrl;
   jsonBody: RequestHandler;
   now: () => Date;
+  runAtWindow: RunAtWindow;
   submitted?: SubmittedCounter;
   webhookPolicy: TargetPolicy;
 }
@@ -74,10 +76,12 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
     checkPayloadSize(body.type, body.payload, type.maxPayloadBytes);
     const payload = parseOr400(type.payload, body.payload, ['payload']);
     assertCallbackUrlAllowed(body.callbackUrl, deps.webhookPolicy);
+    const runAt = body.runAt ? new Date(body.runAt) : undefined;
+    if (runAt) checkRunAt('runAt', runAt, deps.now(), deps.runAtWindow);
     await acceptJob(deps, req, res, {
       type: body.type,
       payload,
-      runAt: body.runAt ? new Date(body.runAt) : undefined,
+      runAt,
       priority: body.priority,
       maxAttempts: body.maxAttempts,
       timeoutSeconds: body.timeoutSeconds,

@@ -6,6 +6,7 @@ import { identityOf } from '../identity.js';
 import { createReservation, findBalance } from '../points.repo.js';
 import type { PoolStatsCache } from '../pool-stats.js';
 import { parseOr400, traceOf } from '../request.js';
+import { checkRunAt, type RunAtWindow } from '../run-at.js';
 import { reservationBody, userIdParam } from '../schemas.js';
 import { acceptedRetryAfter, sendAccepted } from './accepted.js';
 import { idempotencyKeyOf } from './jobs.js';
@@ -19,14 +20,25 @@ export interface PointsRoutesDeps {
   stats: PoolStatsCache;
   jsonBody: RequestHandler;
   now: () => Date;
+  runAtWindow: RunAtWindow;
+  /** Most points one reservation may grant; the operator's cap (POINTS_MAX_GRANT). */
+  maxGrant: number;
 }
 
-/** Seed 004: a reservation becomes a points.grant job due at executeAt; balances per tenant and user. */
+/**
+ * Seed 004: a reservation becomes a points.grant job due at executeAt; balances per tenant and user.
+ * Only callers with the `points:grant` scope get here (the gateway's route table), and no further
+ * than the operator's cap per reservation.
+ */
 export function pointsRoutes(deps: PointsRoutesDeps): RouteDef[] {
   const reserve: RequestHandler = async (req, res) => {
     const body = parseOr400(reservationBody, req.body ?? {});
+    if (body.amount > deps.maxGrant) {
+      throw new HttpError(422, `amount must be at most ${deps.maxGrant} points per reservation`, { field: 'amount', max: deps.maxGrant });
+    }
     const identity = identityOf(res);
     const executeAt = new Date(body.executeAt);
+    checkRunAt('executeAt', executeAt, deps.now(), deps.runAtWindow);
     const outcome = await createReservation(deps.pool, {
       tenant: identity.tenant,
       owner: identity.subject,

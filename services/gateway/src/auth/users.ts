@@ -26,7 +26,8 @@ function derive(password: BinaryLike, salt: Buffer): Promise<Buffer> {
 /** The dev users (README, "Using the API"). The passwords are public constants, so they exist only outside production. */
 export const DEV_USERS: ReadonlyArray<User & { password: string }> = [
   { id: 'user-demo', email: 'demo@example.com', password: 'demo-password', tenant: 'demo', scopes: ['jobs:read', 'jobs:write'] },
-  { id: 'user-admin', email: 'admin@example.com', password: 'admin-password', tenant: 'admin', scopes: ['jobs:read', 'jobs:write', 'admin'] },
+  // Every scope, spelt out (admin alone would pass every route too) so /auth/me shows what it may do.
+  { id: 'user-admin', email: 'admin@example.com', password: 'admin-password', tenant: 'admin', scopes: ['jobs:read', 'jobs:write', 'points:grant', 'admin'] },
 ];
 
 export interface UserStore {
