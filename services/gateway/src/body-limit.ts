@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 
 export class BodyTooLargeError extends Error {
@@ -24,4 +25,22 @@ export function limitBody(limit: number): Transform {
       else callback(null, chunk);
     },
   });
+}
+
+/** How much of a refused body the gateway reads and throws away, as a multiple of the limit. */
+export const DISCARD_FACTOR = 8;
+
+/**
+ * Reads and throws away a body already answered with 413, so the client, still sending it, gets to
+ * read that answer: closing at once made it fail with a broken pipe instead. Past `maxBytes` the
+ * connection is cut.
+ */
+export function discardBody(req: IncomingMessage, maxBytes: number): void {
+  let discarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > maxBytes) req.socket.destroy();
+  });
+  req.on('error', () => undefined);
+  req.resume();
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Logger, RequestHandler, ServiceMetrics, Counter } from '@conveyor/platform';
 import { nameServerSpan, observeTraced, requestTextProblem, withContext } from '@conveyor/platform';
-import { declaredTooLarge, BodyTooLargeError } from './body-limit.js';
+import { declaredTooLarge, discardBody, BodyTooLargeError, DISCARD_FACTOR } from './body-limit.js';
 import { UpstreamError, type ApiProxy } from './api.proxy.js';
 import { login, readBody, type LoginOutcome } from './auth/login.js';
 import type { LoginGuard } from './auth/login-guard.js';
@@ -178,10 +178,8 @@ export function createGatewayHandler(deps: GatewayDeps): RequestHandler {
     }
 
     if (declaredTooLarge(req.headers['content-length'], deps.bodyLimit)) {
-      return sendError(res, 413, 'request body too large', requestId, {
-        details: { limitBytes: deps.bodyLimit },
-        headers: { Connection: 'close' },
-      });
+      sendError(res, 413, 'request body too large', requestId, { details: { limitBytes: deps.bodyLimit } });
+      return discardBody(req, deps.bodyLimit * DISCARD_FACTOR);
     }
 
     switch (route.target) {
