@@ -157,8 +157,16 @@ settings. One list so every template loops over the same thing.
 {{- if eq $u.service "api" }}
 - name: INTERNAL_TOKEN
   valueFrom: { secretKeyRef: { name: {{ $secret }}, key: INTERNAL_TOKEN } }
-- name: WEBHOOK_SECRET
-  valueFrom: { secretKeyRef: { name: {{ $secret }}, key: WEBHOOK_SECRET } }
+- name: WEBHOOK_SECRETS_KEY
+  valueFrom: { secretKeyRef: { name: {{ $secret }}, key: WEBHOOK_SECRETS_KEY } }
+{{- with $v.webhooks.allowedHosts }}
+- name: WEBHOOK_ALLOWED_HOSTS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with $v.webhooks.allowedCidrs }}
+- name: WEBHOOK_ALLOWED_CIDRS
+  value: {{ join "," . | quote }}
+{{- end }}
 {{- with $v.s3.publicEndpoint }}
 - name: S3_PUBLIC_ENDPOINT
   value: {{ . | quote }}
@@ -263,7 +271,7 @@ so upgrades neither change them nor roll the pods.
 {{- define "conveyor.secretData" -}}
 DATABASE_URL: {{ required "database.url is required (or set existingSecret)" .Values.database.url | quote }}
 INTERNAL_TOKEN: {{ include "conveyor.generatedSecret" (dict "ctx" . "value" "internalToken" "key" "INTERNAL_TOKEN") | quote }}
-WEBHOOK_SECRET: {{ include "conveyor.generatedSecret" (dict "ctx" . "value" "webhookSecret" "key" "WEBHOOK_SECRET") | quote }}
+WEBHOOK_SECRETS_KEY: {{ include "conveyor.generatedSecret" (dict "ctx" . "value" "webhookSecret" "key" "WEBHOOK_SECRETS_KEY") | quote }}
 {{- with .Values.gateway.devSigningKey }}
 JWT_DEV_SIGNING_KEY: {{ . | quote }}
 {{- end }}
