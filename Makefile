@@ -7,7 +7,7 @@ NODE_HOME := $(or $(CONVEYOR_CACHE_DIR),$(CURDIR)/.cache)/node/$(shell cat .nvmr
 export PATH := $(NODE_HOME)/bin:$(PATH)
 
 .PHONY: help install build lint migrate provision infra-up infra-down dev start stop status test test-unit \
-        bench bench-smoke chaos fuzz chart-test up down
+        bench bench-smoke chaos fuzz chart-test up down cluster-up cluster-down cluster-test
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ lint: $(NODE_STAMP) ## eslint, type-check of the tests, shellcheck
 	npx eslint .
 	npx tsc -p tsconfig.check.json
 	@command -v shellcheck >/dev/null || (apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null)
-	shellcheck -x scripts/*.sh scripts/infra/*.sh scripts/tools/*.sh .ci/run
+	shellcheck -x scripts/*.sh scripts/infra/*.sh scripts/tools/*.sh scripts/cluster/*.sh .ci/run
 
 infra-up: ## start Postgres, Kafka, the SNS/SQS/S3 emulator, Prometheus, Redis and Zipkin (installs them first)
 	scripts/infra/up.sh
@@ -86,3 +86,13 @@ up: ## Conveyor on a local kind cluster (needs docker, kind, kubectl, helm); saf
 
 down: ## delete the kind cluster of `make up`
 	scripts/kind-down.sh
+
+cluster-up: $(NODE_STAMP) ## Conveyor on a real local Kubernetes cluster without Docker (built from the registries; root)
+	scripts/cluster/up.sh
+	scripts/cluster/deploy.sh
+
+cluster-down: ## stop the cluster of `make cluster-up`; leaves no process, mount, link or iptables rule
+	scripts/cluster/down.sh
+
+cluster-test: $(NODE_STAMP) ## cluster-up, the tests of test/cluster through the public entry, cluster-down --verify
+	scripts/cluster/test.sh

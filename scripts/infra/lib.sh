@@ -9,7 +9,10 @@ INFRA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$INFRA_DIR/../.." && pwd)"
 # CONVEYOR_CACHE_DIR lets CI keep downloads outside a fresh clone.
 CACHE_DIR="${CONVEYOR_CACHE_DIR:-$REPO_ROOT/.cache}"
-RUN_DIR="$REPO_ROOT/.run"
+# CONVEYOR_RUN_DIR and INFRA_HOST let scripts/cluster/infra.sh run a second set of servers for the
+# local Kubernetes cluster, on the node's bridge address, with its own data.
+RUN_DIR="${CONVEYOR_RUN_DIR:-$REPO_ROOT/.run}"
+INFRA_HOST="${INFRA_HOST:-127.0.0.1}"
 # Seconds `start` waits for a server to answer (override per call via env).
 INFRA_START_TIMEOUT="${INFRA_START_TIMEOUT:-120}"
 # Seconds `stop` waits after SIGTERM before SIGKILL.
@@ -52,7 +55,7 @@ tail_log() {
 
 # port_open PORT [HOST] -- true if a TCP connection succeeds.
 port_open() {
-  local port="$1" host="${2:-127.0.0.1}"
+  local port="$1" host="${2:-$INFRA_HOST}"
   # shellcheck disable=SC2016 # expanded by the inner bash, on purpose
   timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$host" "$port" 2>/dev/null
 }

@@ -76,7 +76,7 @@ EOF
 }
 
 sqs_alive() { pidfile_alive "$SQS_PID" "$FAUXQS_LAUNCHER"; }
-sqs_ready() { http_any "http://127.0.0.1:$SQS_PORT/"; }
+sqs_ready() { http_any "http://$INFRA_HOST:$SQS_PORT/"; }
 
 do_start() {
   require_installed
@@ -84,27 +84,27 @@ do_start() {
   if sqs_alive; then
     guard_port fauxqs "$SQS_PORT_FILE" "$SQS_PORT"
     if sqs_ready; then
-      log "already running on 127.0.0.1:$SQS_PORT"
+      log "already running on $INFRA_HOST:$SQS_PORT"
       return 0
     fi
-    log "process running, waiting for it to answer on 127.0.0.1:$SQS_PORT"
+    log "process running, waiting for it to answer on $INFRA_HOST:$SQS_PORT"
   else
     ensure_port_free "$SQS_PORT" fauxqs
     write_launcher
-    log "starting fauxqs $FAUXQS_VERSION on 127.0.0.1:$SQS_PORT (log: $SQS_LOG)"
+    log "starting fauxqs $FAUXQS_VERSION on $INFRA_HOST:$SQS_PORT (log: $SQS_LOG)"
     start_bg "$SQS_PID" "$SQS_LOG" env FAUXQS_PORT="$SQS_PORT" FAUXQS_HOST="$SQS_HOST" \
-      FAUXQS_LOGGER=false FAUXQS_BIND=127.0.0.1 node "$FAUXQS_LAUNCHER"
+      FAUXQS_LOGGER=false FAUXQS_BIND="$INFRA_HOST" node "$FAUXQS_LAUNCHER"
     echo "$SQS_PORT" >"$SQS_PORT_FILE"
   fi
   wait_until fauxqs "$SQS_LOG" "$SQS_PID" "$FAUXQS_LAUNCHER" sqs_ready
-  log "ready on http://127.0.0.1:$SQS_PORT (pid $(read_pid "$SQS_PID"))"
+  log "ready on http://$INFRA_HOST:$SQS_PORT (pid $(read_pid "$SQS_PID"))"
 }
 
 do_stop() { stop_pidfile "$SQS_PID" fauxqs "$FAUXQS_LAUNCHER"; }
 
 do_status() {
   if sqs_alive && sqs_ready; then
-    log "running on http://127.0.0.1:$SQS_PORT (pid $(read_pid "$SQS_PID"))"
+    log "running on http://$INFRA_HOST:$SQS_PORT (pid $(read_pid "$SQS_PID"))"
     return 0
   fi
   log "not running"

@@ -28,9 +28,10 @@ const toRecord = (kvs: KeyValue[] = []) => Object.fromEntries(kvs.map((kv) => [k
 
 /**
  * A tiny OTLP/HTTP (JSON) trace receiver: what an OpenTelemetry collector would get from the
- * services, kept in memory for assertions.
+ * services, kept in memory for assertions. On 127.0.0.1 and a free port unless told (the cluster
+ * tests listen on the node's bridge address, where pods export to).
  */
-export async function startOtlpReceiver() {
+export async function startOtlpReceiver({ host = '127.0.0.1', port = 0 }: { host?: string; port?: number } = {}) {
   const spans: ReceivedSpan[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -68,10 +69,10 @@ export async function startOtlpReceiver() {
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+  const bound = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${bound}`,
     spans,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
