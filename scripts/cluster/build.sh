@@ -123,6 +123,9 @@ if [[ "${1:-}" == "--regen" ]]; then
 fi
 started=$SECONDS
 mkdir -p "$GOMODCACHE" "$GOCACHE"
+# One build at a time (a second caller waits, then finds the binaries built).
+exec 9>"$CLUSTER_CACHE/build.lock"
+flock 9
 build_kube
 build_keda
 build_coredns

@@ -71,7 +71,7 @@ base_image() {
   c="$("${BUILDAH[@]}" from scratch)"
   "${BUILDAH[@]}" copy "$c" "$rootfs" / >/dev/null
   "${BUILDAH[@]}" copy "$c" "$node_home" /usr/local >/dev/null
-  "${BUILDAH[@]}" run "$c" -- sh -c 'rm -f /.complete && groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node && node --version && npm --version' >/dev/null
+  "${BUILDAH[@]}" run --network none "$c" -- sh -c 'rm -f /.complete && groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node && node --version && npm --version' >/dev/null
   "${BUILDAH[@]}" config --env NODE_VERSION="$node_version" --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --cmd '["node"]' "$c"
   "${BUILDAH[@]}" commit --quiet "$c" "docker.io/library/$name" >/dev/null

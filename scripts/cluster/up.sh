@@ -91,6 +91,7 @@ ready() {
 }
 
 kubectl_ok() { kubectl --request-timeout=5s "$@" >/dev/null 2>&1; }
+containerd_ok() { ctr --address "$CONTAINERD_SOCK" version >/dev/null 2>&1; }
 apiserver_ready() { curl -fsS --max-time 3 --cacert "$PKI/ca.crt" "https://$BRIDGE_IP:$APISERVER_PORT/readyz" >/dev/null 2>&1; }
 
 control_plane_up() {
@@ -99,7 +100,7 @@ control_plane_up() {
     --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "conveyor=http://127.0.0.1:$ETCD_PEER_PORT" --listen-metrics-urls "" \
     --quota-backend-bytes 2147483648 --log-level warn
-  ready etcd curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
+  ready etcd curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
 
   run kube-apiserver kube-apiserver --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
     --bind-address "$BRIDGE_IP" --advertise-address "$BRIDGE_IP" --secure-port "$APISERVER_PORT" \
@@ -182,7 +183,7 @@ TOML
 }
 JSON
   run containerd containerd --config "$CONF/containerd.toml"
-  ready containerd ctr --address "$CONTAINERD_SOCK" version
+  ready containerd containerd_ok
   "$CLUSTER_DIR/images.sh" pause
 }
 

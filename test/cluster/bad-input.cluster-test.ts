@@ -19,6 +19,17 @@ async function apply(name: string, objects: unknown[]) {
   await kubectl('apply', '-f', file);
 }
 
+/** A one-replica Deployment of one container, labelled by its name. */
+function deployment(name: string, container: Record<string, unknown>) {
+  const labels = { 'app.kubernetes.io/name': name };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: testNamespace },
+    spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'worker', imagePullPolicy: 'Never', ...container }] } } },
+  };
+}
+
 /** The image the chart runs for the default worker pool (built from the Dockerfile by images.sh). */
 async function workerImage(): Promise<string> {
   const d = await kubectlJson<{ spec: { template: { spec: { containers: Array<{ image: string }> } } } }>('-n', namespace, 'get', 'deployment', 'conveyor-worker-default');
@@ -44,7 +55,6 @@ describe('bad input on the local cluster', () => {
 
   it('reports a ScaledObject whose queue does not exist, and keeps the pool at its minimum', async () => {
     await kubectl('create', 'namespace', testNamespace).catch(() => undefined);
-    const labels = { 'app.kubernetes.io/name': 'missing-queue-pool' };
     await apply('missing-queue', [
       { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'aws', namespace: testNamespace }, stringData: { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' } },
       {
@@ -53,19 +63,7 @@ describe('bad input on the local cluster', () => {
         metadata: { name: 'aws', namespace: testNamespace },
         spec: { secretTargetRef: [{ parameter: 'awsAccessKeyID', name: 'aws', key: 'AWS_ACCESS_KEY_ID' }, { parameter: 'awsSecretAccessKey', name: 'aws', key: 'AWS_SECRET_ACCESS_KEY' }] },
       },
-      {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: 'pool', namespace: testNamespace },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: { containers: [{ name: 'worker', image: await workerImage(), imagePullPolicy: 'Never', command: ['sleep', 'infinity'] }] },
-          },
-        },
-      },
+      deployment('pool', { image: await workerImage(), command: ['sleep', 'infinity'] }),
       {
         apiVersion: 'keda.sh/v1alpha1',
         kind: 'ScaledObject',
@@ -106,22 +104,7 @@ describe('bad input on the local cluster', () => {
 
   it('reports a crashing pod with its logs (scripts/cluster/report.sh, as make cluster-test does on failure)', async () => {
     await kubectl('create', 'namespace', testNamespace).catch(() => undefined);
-    const labels = { 'app.kubernetes.io/name': 'crashing-worker' };
-    await apply('crashing', [
-      {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: { name: 'crashing-worker', namespace: testNamespace },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: { containers: [{ name: 'worker', image: await workerImage(), imagePullPolicy: 'Never', env: [{ name: 'DATABASE_URL', value: 'not-a-url' }] }] },
-          },
-        },
-      },
-    ]);
+    await apply('crashing', [deployment('crashing-worker', { image: await workerImage(), env: [{ name: 'DATABASE_URL', value: 'not-a-url' }] })]);
     await eventually(
       () => kubectlJson<{ items: Array<{ status: { containerStatuses?: Array<{ restartCount: number }> } }> }>('-n', testNamespace, 'get', 'pods', '-l', 'app.kubernetes.io/name=crashing-worker'),
       (list) => list.items.some((p) => (p.status.containerStatuses?.[0]?.restartCount ?? 0) >= 1),
