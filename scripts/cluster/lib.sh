@@ -55,6 +55,8 @@ KEDA_WEBHOOKS_HEALTH_PORT=18094
 # The public entry: the ingress controller's NodePort on the bridge address.
 INGRESS_NODE_PORT="${INGRESS_NODE_PORT:-30080}"
 PAUSE_IMAGE=localhost/conveyor/pause:3.10
+# CPU weight of all pods together, in busy host processes (up.sh weigh_pods).
+POD_CPU_WEIGHT="${POD_CPU_WEIGHT:-16}"
 # Host servers for the pods (scripts/cluster/infra.sh), apart from the shared dev servers' ports.
 CLUSTER_PG_PORT=25432
 CLUSTER_KAFKA_PORT=29092

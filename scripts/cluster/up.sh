@@ -245,8 +245,16 @@ YAML
   run kube-proxy kube-proxy --config "$CONF/kube-proxy.yaml" --v=1
   wait_until "node $NODE_NAME Ready" "$LOGS/kubelet.log" "$PIDS/kubelet.pid" "" \
     kubectl_ok wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
-  # The node carries no pods the scheduler should avoid: let everything schedule on it.
-  kubectl label node "$NODE_NAME" node-role.kubernetes.io/control-plane- >/dev/null 2>&1 || true
+  weigh_pods
+}
+
+# Pods share this machine's two cores with host processes, each of which (in cgroup v1's root)
+# weighs as much as a whole core's worth of pods; under load, pods starved past their startup
+# probes. Weigh all pods together like $POD_CPU_WEIGHT busy host processes.
+weigh_pods() {
+  local shares=/sys/fs/cgroup/cpu/kubepods/cpu.shares
+  [[ -w "$shares" ]] && echo "$((POD_CPU_WEIGHT * 1024))" >"$shares"
+  return 0
 }
 
 dns_up() {
@@ -267,7 +275,7 @@ dns_up() {
 }
 COREFILE
   run coredns coredns -conf "$CONF/Corefile"
-  ready coredns curl -fsS --max-time 2 "http://127.0.0.1:$COREDNS_READY_PORT/ready"
+  ready coredns curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$COREDNS_READY_PORT/ready"
   kubectl apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: Service
@@ -289,16 +297,18 @@ keda_up() {
   local crd_dir="$GOMODCACHE/github.com/kedacore/keda/v2@$KEDA_VERSION/config/crd/bases" ca
   [[ -d "$crd_dir" ]] || (cd "$CLUSTER_DIR/go/keda" && go mod download "github.com/kedacore/keda/v2@$KEDA_VERSION")
   kubectl apply --server-side -f "$crd_dir" >/dev/null
-  kubectl wait --for=condition=Established crd/scaledobjects.keda.sh crd/triggerauthentications.keda.sh --timeout=60s >/dev/null
+  wait_until "KEDA's CRDs" "$LOGS/kube-apiserver.log" "" "" \
+    kubectl_ok wait --for=condition=Established crd/scaledobjects.keda.sh crd/triggerauthentications.keda.sh --timeout=2s
   kubectl create namespace keda --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-  local env=(env KUBECONFIG="$KUBECONFIG_ADMIN" POD_NAMESPACE=keda KEDA_CLUSTER_OBJECT_NAMESPACE=keda)
+  # WATCH_NAMESPACE empty: every namespace.
+  local env=(env KUBECONFIG="$KUBECONFIG_ADMIN" POD_NAMESPACE=keda KEDA_CLUSTER_OBJECT_NAMESPACE=keda WATCH_NAMESPACE=)
   run keda-operator "${env[@]}" keda-operator --cert-dir "$PKI/keda-certs" --enable-cert-rotation=false \
     --enable-webhook-patching=false --enable-apiservice-patching=false --leader-elect=false \
     --metrics-bind-address "127.0.0.1:$KEDA_OPERATOR_METRICS_PORT" --health-probe-bind-address "127.0.0.1:$KEDA_OPERATOR_HEALTH_PORT" \
     --metrics-service-bind-address "$BRIDGE_IP:$KEDA_GRPC_PORT" --zap-log-level info --zap-encoder console
   run keda-adapter "${env[@]}" keda-adapter --secure-port "$KEDA_ADAPTER_PORT" --bind-address "$BRIDGE_IP" \
     --cert-dir "$PKI/keda-certs" --tls-cert-file "$PKI/keda-certs/tls.crt" --tls-private-key-file "$PKI/keda-certs/tls.key" \
-    --kubeconfig "$KUBECONFIG_ADMIN" --authentication-kubeconfig "$KUBECONFIG_ADMIN" --authorization-kubeconfig "$KUBECONFIG_ADMIN" \
+    --lister-kubeconfig "$KUBECONFIG_ADMIN" --authentication-kubeconfig "$KUBECONFIG_ADMIN" --authorization-kubeconfig "$KUBECONFIG_ADMIN" \
     --metrics-service-address "$BRIDGE_IP:$KEDA_GRPC_PORT" --metrics-service-grpc-authority keda-operator.keda.svc \
     --port "$KEDA_ADAPTER_METRICS_PORT" --zap-log-level info --zap-encoder console
   run keda-webhooks "${env[@]}" keda-webhooks --cert-dir "$PKI/keda-certs" --port "$KEDA_WEBHOOKS_PORT" \

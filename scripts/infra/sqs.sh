@@ -69,6 +69,16 @@ net.Server.prototype.listen = function (...args) {
   }
   return listen.apply(this, args);
 };
+// fauxqs falls back to the host "localhost" (sqs.<region>.localhost URLs) when FAUXQS_HOST is empty;
+// SQS_HOST= promises URLs on the host each request names (what KEDA and the chart compute from
+// the endpoint), so build them as fauxqs does without a host.
+if (process.env.FAUXQS_HOST === "") {
+  const { SqsStore } = await import("./node_modules/fauxqs/dist/sqs/sqsStore.js");
+  const build = SqsStore.prototype.buildQueueUrl;
+  SqsStore.prototype.buildQueueUrl = function (...args) {
+    return build.apply(Object.assign(Object.create(this), { host: "" }), args);
+  };
+}
 const { startFauxqs } = await import("./node_modules/fauxqs/dist/app.js");
 const server = await startFauxqs();
 console.log(`fauxqs listening on ${server.address}`);

@@ -49,6 +49,13 @@ describe('Conveyor on the local cluster', () => {
   it(`runs ${PER_TYPE} jobs of every built-in type through the entry, and KEDA scales the pool 0 -> >=2 -> 0 on queue depth`, async () => {
     await eventually(() => deploymentReplicas(DEFAULT_POOL), (n) => n === 0, 180_000, `${DEFAULT_POOL} idle at 0 replicas before the load`);
     const replicas = sampler(() => deploymentReplicas(DEFAULT_POOL));
+    // While the pool works through the backlog: does Prometheus scrape every running pod of the
+    // release, workers included (their targets come and go with KEDA)? Sampled every 2 s.
+    const scrapes = sampler(async () => {
+      const running = (await pods('app.kubernetes.io/instance=conveyor')).filter(isRunningAndReady).map((p) => p.metadata.name);
+      const up = new Set((await promQuery('up{job="conveyor-pods"} == 1')).map((r) => r.metric.pod));
+      return { workers: running.filter((n) => n.startsWith(DEFAULT_POOL)).length, running: running.length, unscraped: running.filter((n) => !up.has(n)) };
+    }, 2000);
     const userId = `cluster-${randomUUID()}`;
     const now = new Date().toISOString();
     const kinds: Array<{ type: string; submit: () => Promise<{ status: number; body: Record<string, unknown> }> }> = [
@@ -63,20 +70,6 @@ describe('Conveyor on the local cluster', () => {
       if (reply.status !== 202) throw new Error(`submitting ${kind.type} answered ${reply.status}: ${JSON.stringify(reply.body)}`);
       return { type: kind.type, jobId: String(reply.body.jobId) };
     });
-
-    // While the pool works through the backlog: Prometheus scrapes every pod of the release,
-    // workers included (their targets come and go with KEDA).
-    await eventually(
-      async () => {
-        const running = (await pods('app.kubernetes.io/instance=conveyor')).filter(isRunningAndReady).map((p) => p.metadata.name);
-        const up = new Set((await promQuery('up{job="conveyor-pods"} == 1')).map((r) => r.metric.pod));
-        return { running, workers: running.filter((n) => n.startsWith(DEFAULT_POOL)).length, unscraped: running.filter((n) => !up.has(n)) };
-      },
-      (seen) => seen.workers >= 2 && seen.unscraped.length === 0,
-      180_000,
-      'every running pod (with >= 2 workers) scraped by Prometheus (up == 1)',
-      2000,
-    );
 
     // Every accepted job succeeds: read back through the entry, page by page.
     for (const kind of kinds) {
@@ -103,6 +96,10 @@ describe('Conveyor on the local cluster', () => {
     expect(balance.body).toMatchObject({ userId, balance: PER_TYPE * 3 });
 
     await eventually(() => deploymentReplicas(DEFAULT_POOL), (n) => n === 0, 240_000, `${DEFAULT_POOL} back at 0 replicas once its queue is empty`, 2000);
+    const scraped = (await scrapes.stop()).map((s) => s.value);
+    const complete = scraped.filter((s) => s.workers >= 2 && s.unscraped.length === 0);
+    expect(complete.length, `a moment with >= 2 workers and every running pod scraped; samples: ${JSON.stringify(scraped.slice(-5))}`).toBeGreaterThan(0);
+    console.log(`Prometheus scraped all ${complete[0]!.running} running pods (${complete[0]!.workers} workers) in ${complete.length} of ${scraped.length} samples`);
     const seen = (await replicas.stop()).map((s) => s.value);
     console.log(`${DEFAULT_POOL} replicas over time (1 s apart): ${seen.join(' ')}`);
     expect(seen[0]).toBe(0);
