@@ -18,7 +18,8 @@ COREDNS_VERSION=v1.12.4
 KEDA_VERSION=v2.20.2
 
 CLUSTER_CACHE="$CACHE_DIR/cluster"
-CLUSTER_RUN="$RUN_DIR/cluster"
+# Not $RUN_DIR: infra.sh points RUN_DIR (CONVEYOR_RUN_DIR) of scripts/infra at .run/cluster/infra.
+CLUSTER_RUN="$REPO_ROOT/.run/cluster"
 export GOMODCACHE="$CLUSTER_CACHE/go/mod" GOCACHE="$CLUSTER_CACHE/go/build" GOTOOLCHAIN=local
 export GOFLAGS="-modcacherw -buildvcs=false -trimpath"
 

@@ -30,8 +30,8 @@ async function listedIds(token: string, type: string, status: string): Promise<S
   do {
     const { status: code, body } = await get(token, `/jobs?type=${encodeURIComponent(type)}&status=${status}&limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
     if (code !== 200) throw new Error(`GET /jobs answered ${code}: ${JSON.stringify(body)}`);
-    for (const job of body.jobs as Array<{ jobId: string }>) ids.add(job.jobId);
-    cursor = body.nextCursor as string | undefined;
+    for (const job of body.items as Array<{ jobId: string }>) ids.add(job.jobId);
+    cursor = (body.nextCursor as string | null) ?? undefined;
   } while (cursor);
   return ids;
 }
