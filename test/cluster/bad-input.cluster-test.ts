@@ -90,9 +90,10 @@ describe('bad input on the local cluster', () => {
         const events = await kubectlJson<{ items: Array<{ reason: string; message: string }> }>('-n', testNamespace, 'get', 'events', '--field-selector', 'involvedObject.kind=ScaledObject,involvedObject.name=pool');
         return { conditions: so.status?.conditions ?? [], events: events.items.map((e) => `${e.reason}: ${e.message}`) };
       },
-      (s) => s.events.some((e) => /NonExistentQueue|does not exist/i.test(e)),
+      // The error itself is in the Warning events; the Ready condition turns False on it.
+      (s) => s.events.some((e) => /NonExistentQueue/.test(e)) && s.conditions.some((c) => c.type === 'Ready' && c.status === 'False' && c.reason === 'TriggerError'),
       120_000,
-      'KEDA to report the missing queue on the ScaledObject',
+      'KEDA to report the missing queue on the ScaledObject (Ready False, TriggerError; a KEDAScalerFailed event naming it)',
       2000,
     );
     console.log(`ScaledObject conditions: ${JSON.stringify(reported.conditions)}\nevents: ${reported.events.join('\n')}`);
