@@ -12,7 +12,7 @@ INFRA_NAME=cluster-down
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PIDS="$CLUSTER_RUN/pids"
-INFRA_STOP_TIMEOUT=30
+INFRA_STOP_TIMEOUT=10
 VERIFY=0 PURGE=0
 for arg in "$@"; do
   case "$arg" in
@@ -55,14 +55,14 @@ remove_leftovers() {
   fi
   # Network namespaces of our sandboxes: the ones whose veth peer sits on our bridge are gone with
   # the bridge; the files in /run/netns are named cni-<uuid> and recorded in the CNI results.
-  grep -rhoE '/var/run/netns/cni-[0-9a-f-]+|/run/netns/cni-[0-9a-f-]+' "$CLUSTER_RUN"/containerd/root 2>/dev/null | sort -u |
+  { grep -rhoE '/var/run/netns/cni-[0-9a-f-]+|/run/netns/cni-[0-9a-f-]+' "$CLUSTER_RUN"/containerd/root 2>/dev/null || true; } | sort -u |
     while read -r netns; do
       [[ -e "$netns" ]] || continue
       umount "$netns" 2>/dev/null || true
       rm -f "$netns"
     done
   # Mounts under .run/cluster, deepest first.
-  awk '{ print $5 }' /proc/self/mountinfo | grep -F "$CLUSTER_RUN/" | sort -r | while read -r mount; do
+  { awk '{ print $5 }' /proc/self/mountinfo | grep -F "$CLUSTER_RUN/" || true; } | sort -r | while read -r mount; do
     umount "$mount" 2>/dev/null || umount -l "$mount" 2>/dev/null || true
   done
 }
@@ -72,7 +72,7 @@ remove_kube_rules() {
   local cmd="$1" table rule chain
   for table in filter nat mangle raw; do
     "$cmd" -t "$table" -S >/dev/null 2>&1 || continue
-    "$cmd" -t "$table" -S | grep -E '^-A [A-Z]+ .*-j KUBE-' | grep -vE '^-A KUBE-' | sed 's/^-A /-D /' | while read -r rule; do
+    { "$cmd" -t "$table" -S | grep -E '^-A [A-Z]+ .*-j KUBE-' | grep -vE '^-A KUBE-' || true; } | sed 's/^-A /-D /' | while read -r rule; do
       eval "$cmd -t $table $rule" || true
     done
     for chain in $("$cmd" -t "$table" -S | awk '/^-N KUBE-/ { print $2 }'); do "$cmd" -t "$table" -F "$chain"; done
@@ -106,7 +106,7 @@ remove_cgroups() {
 }
 
 verify() {
-  local failed=0 name leftover
+  local failed=0 name
   for name in "$PIDS"/*.pid; do
     [[ -e "$name" ]] || continue
     if pidfile_alive "$name"; then
@@ -114,9 +114,14 @@ verify() {
       failed=1
     fi
   done
-  leftover="$(grep -lF -- "$CLUSTER_RUN" /proc/[0-9]*/cmdline 2>/dev/null | grep -v "^/proc/$$/" || true)"
-  if [[ -n "$leftover" ]]; then
-    warn "processes still naming $CLUSTER_RUN: $(grep -oE '[0-9]+' <<<"$leftover" | tr '\n' ' ')"
+  local cmdline pid leftover=()
+  for cmdline in /proc/[0-9]*/cmdline; do
+    pid="${cmdline#/proc/}" && pid="${pid%/cmdline}"
+    [[ "$pid" == "$$" || "$pid" == "$BASHPID" ]] && continue
+    [[ "$({ tr '\0' ' ' <"$cmdline"; } 2>/dev/null)" == *"$CLUSTER_RUN"* ]] && leftover+=("$pid")
+  done
+  if ((${#leftover[@]} > 0)); then
+    warn "processes still naming $CLUSTER_RUN: ${leftover[*]}"
     failed=1
   fi
   if [[ -s "$CLUSTER_RUN/host-before" ]]; then

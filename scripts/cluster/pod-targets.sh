@@ -5,7 +5,7 @@
 # named $METRICS_PORT_NAME, labelled with the pod and its component. Started by infra.sh.
 #   scripts/cluster/pod-targets.sh NAMESPACE OUTPUT.json
 set -euo pipefail
-INFRA_NAME=pod-targets
+INFRA_NAME="pod-targets"
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cluster_path
