@@ -18,6 +18,7 @@ kubectl_ok() { kubectl --request-timeout=5s "$@" >/dev/null 2>&1; }
 kubectl_ok get --raw /readyz || die "no cluster answers at $KUBECONFIG_ADMIN: run make cluster-up first"
 "$CLUSTER_DIR/infra.sh" start
 tag="$("$CLUSTER_DIR/images.sh" conveyor | tail -n 1)"
+weigh_pods
 kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl apply -f "$REPO_ROOT/k8s/cluster/entry.yaml" >/dev/null
 log "helm upgrade --install $RELEASE (images tagged $tag)"
@@ -26,7 +27,7 @@ if ! helm upgrade --install "$RELEASE" "$REPO_ROOT/charts/conveyor" --namespace 
   "$CLUSTER_DIR/report.sh" "$NAMESPACE" || true
   die "the release did not become ready (pods above)"
 fi
-if ! helm test "$RELEASE" --namespace "$NAMESPACE" --timeout 2m --logs; then
+if ! helm test "$RELEASE" --namespace "$NAMESPACE" --timeout 2m; then
   "$CLUSTER_DIR/report.sh" "$NAMESPACE" || true
   die "helm test failed"
 fi

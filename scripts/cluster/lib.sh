@@ -56,7 +56,7 @@ KEDA_WEBHOOKS_HEALTH_PORT=18094
 # The public entry: the ingress controller's NodePort on the bridge address.
 INGRESS_NODE_PORT="${INGRESS_NODE_PORT:-30080}"
 PAUSE_IMAGE=localhost/conveyor/pause:3.10
-# CPU weight of all pods together, in busy host processes (up.sh weigh_pods).
+# CPU weight of all pods together, in busy host processes (weigh_pods below).
 POD_CPU_WEIGHT="${POD_CPU_WEIGHT:-16}"
 # Host servers for the pods (scripts/cluster/infra.sh), apart from the shared dev servers' ports.
 CLUSTER_PG_PORT=25432
@@ -89,4 +89,15 @@ cluster_path() {
   source "$CLUSTER_DIR/../tools/tools.sh"
   PATH="$(kube_bin_dir):$(keda_bin_dir):$(coredns_bin_dir):$PATH"
   export PATH KUBECONFIG="$KUBECONFIG_ADMIN"
+}
+
+# Pods share this machine's two cores with host processes, each of which (in cgroup v1's root)
+# weighs as much as the kubelet gives all pods together (1024 per allocatable core); under load,
+# pods starved past their startup probes. Weigh all pods like $POD_CPU_WEIGHT busy host processes.
+# The kubelet writes its own value when it sets up its cgroups, so up.sh, deploy.sh and test.sh
+# each apply this again.
+weigh_pods() {
+  local shares=/sys/fs/cgroup/cpu/kubepods/cpu.shares
+  [[ -w "$shares" ]] && echo "$((POD_CPU_WEIGHT * 1024))" >"$shares"
+  return 0
 }

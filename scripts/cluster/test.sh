@@ -11,10 +11,11 @@ cd "$REPO_ROOT"
 
 timings=()
 timed() {
-  local started=$SECONDS name="$1"
+  local started=$SECONDS name="$1" rc=0
   shift
-  "$@"
+  "$@" || rc=$?
   timings+=("$name $((SECONDS - started))s")
+  return "$rc"
 }
 
 status=0
@@ -23,6 +24,7 @@ timed cluster-up "$CLUSTER_DIR/up.sh" || status=$?
 if ((status == 0)); then timed deploy "$CLUSTER_DIR/deploy.sh" || status=$?; fi
 if ((status == 0)); then
   cluster_path
+  weigh_pods
   export CLUSTER_RUN_DIR="$CLUSTER_RUN" CLUSTER_BRIDGE_IP="$BRIDGE_IP" CLUSTER_OTLP_PORT="$CLUSTER_OTLP_PORT"
   export CLUSTER_ENTRY_URL="http://$BRIDGE_IP:$INGRESS_NODE_PORT" CLUSTER_PROMETHEUS_URL="http://127.0.0.1:$CLUSTER_PROMETHEUS_PORT"
   export CLUSTER_DATABASE_URL="postgres://conveyor:conveyor@$BRIDGE_IP:$CLUSTER_PG_PORT/conveyor"

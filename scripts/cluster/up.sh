@@ -100,7 +100,7 @@ control_plane_up() {
     --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "conveyor=http://127.0.0.1:$ETCD_PEER_PORT" --listen-metrics-urls "" \
     --quota-backend-bytes 2147483648 --log-level warn
-  ready etcd curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
+  ready etcd curl -fs -o /dev/null --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
 
   run kube-apiserver kube-apiserver --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
     --bind-address "$BRIDGE_IP" --advertise-address "$BRIDGE_IP" --secure-port "$APISERVER_PORT" \
@@ -248,15 +248,6 @@ YAML
   weigh_pods
 }
 
-# Pods share this machine's two cores with host processes, each of which (in cgroup v1's root)
-# weighs as much as a whole core's worth of pods; under load, pods starved past their startup
-# probes. Weigh all pods together like $POD_CPU_WEIGHT busy host processes.
-weigh_pods() {
-  local shares=/sys/fs/cgroup/cpu/kubepods/cpu.shares
-  [[ -w "$shares" ]] && echo "$((POD_CPU_WEIGHT * 1024))" >"$shares"
-  return 0
-}
-
 dns_up() {
   cat >"$CONF/Corefile" <<COREFILE
 .:53 {
@@ -275,7 +266,7 @@ dns_up() {
 }
 COREFILE
   run coredns coredns -conf "$CONF/Corefile"
-  ready coredns curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$COREDNS_READY_PORT/ready"
+  ready coredns curl -fs -o /dev/null --max-time 2 "http://127.0.0.1:$COREDNS_READY_PORT/ready"
   kubectl apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: Service

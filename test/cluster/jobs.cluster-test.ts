@@ -105,7 +105,7 @@ describe('Conveyor on the local cluster', () => {
     expect(seen[0]).toBe(0);
     expect(Math.max(...seen)).toBeGreaterThanOrEqual(2);
     expect(seen.at(-1)).toBe(0);
-  });
+  }, 1_200_000);
 
   it('follows one job through every hop in one trace: gateway -> api -> Kafka -> bridge -> SNS -> SQS -> worker -> Postgres', async () => {
     const reply = await post(token, '/jobs', { type: 'noop', payload: {} });
