@@ -66,8 +66,8 @@ CLUSTER_SQS_PORT=24566
 CLUSTER_PROMETHEUS_PORT=29090
 # The OTLP/HTTP receiver the cluster test listens on (the chart's otel.endpoint in ci/cluster-values.yaml).
 CLUSTER_OTLP_PORT=24318
-# The container port Prometheus scrapes /metrics from.
-METRICS_PORT_NAME=http
+# The container port Prometheus scrapes /metrics from (the chart's operational port).
+METRICS_PORT_NAME=ops
 
 KUBECONFIG_ADMIN="$CLUSTER_RUN/pki/admin.kubeconfig"
 CONTAINERD_SOCK="$CLUSTER_RUN/containerd/containerd.sock"
