@@ -86,7 +86,7 @@ describe('bad input on the local cluster', () => {
     const replicas = sampler(() => deploymentReplicas('pool', testNamespace));
     const reported = await eventually(
       async () => {
-        const so = await kubectlJson<{ status?: { conditions?: Array<{ type: string; status: string; message?: string }> } }>('-n', testNamespace, 'get', 'scaledobject', 'pool');
+        const so = await kubectlJson<{ status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } }>('-n', testNamespace, 'get', 'scaledobject', 'pool');
         const events = await kubectlJson<{ items: Array<{ reason: string; message: string }> }>('-n', testNamespace, 'get', 'events', '--field-selector', 'involvedObject.kind=ScaledObject,involvedObject.name=pool');
         return { conditions: so.status?.conditions ?? [], events: events.items.map((e) => `${e.reason}: ${e.message}`) };
       },

@@ -38,10 +38,13 @@ async function listedIds(token: string, type: string, status: string): Promise<S
 
 describe('Conveyor on the local cluster', () => {
   let token: string;
+  let grantor: string;
   let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
 
   beforeAll(async () => {
     token = await login();
+    // Reserving points takes the points:grant scope, which only the dev admin has.
+    grantor = await login('admin@example.com', 'admin-password');
     receiver = await startOtlpReceiver({ host: bridgeIp, port: otlpPort });
   });
   afterAll(() => receiver?.close());
@@ -58,11 +61,11 @@ describe('Conveyor on the local cluster', () => {
     }, 2000);
     const userId = `cluster-${randomUUID()}`;
     const now = new Date().toISOString();
-    const kinds: Array<{ type: string; submit: () => Promise<{ status: number; body: Record<string, unknown> }> }> = [
-      { type: 'noop', submit: () => post(token, '/jobs', { type: 'noop', payload: {} }) },
-      { type: 'sleep', submit: () => post(token, '/jobs', { type: 'sleep', payload: { ms: 1000 } }) },
-      { type: 'report.generate', submit: () => post(token, '/generate-report', { format: 'json' }) },
-      { type: 'points.grant', submit: () => post(token, '/points/reservations', { userId, amount: 3, executeAt: now }) },
+    const kinds: Array<{ type: string; owner: string; submit: () => Promise<{ status: number; body: Record<string, unknown> }> }> = [
+      { type: 'noop', owner: token, submit: () => post(token, '/jobs', { type: 'noop', payload: {} }) },
+      { type: 'sleep', owner: token, submit: () => post(token, '/jobs', { type: 'sleep', payload: { ms: 1000 } }) },
+      { type: 'report.generate', owner: token, submit: () => post(token, '/generate-report', { format: 'json' }) },
+      { type: 'points.grant', owner: grantor, submit: () => post(grantor, '/points/reservations', { userId, amount: 3, executeAt: now }) },
     ];
     const accepted = await pooled(kinds.length * PER_TYPE, 16, async (i) => {
       const kind = kinds[i % kinds.length]!;
@@ -78,7 +81,7 @@ describe('Conveyor on the local cluster', () => {
       try {
         await eventually(
           async () => {
-            const succeeded = await listedIds(token, kind.type, 'success');
+            const succeeded = await listedIds(kind.owner, kind.type, 'success');
             missing = missing.filter((id) => !succeeded.has(id));
             return missing.length;
           },
@@ -88,11 +91,11 @@ describe('Conveyor on the local cluster', () => {
           3000,
         );
       } catch (error) {
-        const failed = await listedIds(token, kind.type, 'failed');
+        const failed = await listedIds(kind.owner, kind.type, 'failed');
         throw new Error(`${(error as Error).message}; of the ${missing.length} missing, ${missing.filter((id) => failed.has(id)).length} failed`, { cause: error });
       }
     }
-    const balance = await get(token, `/points/${userId}`);
+    const balance = await get(grantor, `/points/${userId}`);
     expect(balance.body).toMatchObject({ userId, balance: PER_TYPE * 3 });
 
     await eventually(() => deploymentReplicas(DEFAULT_POOL), (n) => n === 0, 240_000, `${DEFAULT_POOL} back at 0 replicas once its queue is empty`, 2000);

@@ -23,7 +23,9 @@ async function leader(): Promise<{ holder: string; schedulers: string[]; leaders
   const leases = (await kubectlJson<{ items: Lease[] }>('get', 'leases', '--all-namespaces', '--field-selector', `metadata.name=${LEASE}`)).items;
   if (leases.length !== 1) throw new Error(`expected one Lease ${LEASE}, found ${leases.length}`);
   const gauges = await promQuery('conveyor_scheduler_is_leader == 1');
-  return { holder: leases[0]!.spec.holderIdentity ?? '', schedulers, leaders: gauges.map((g) => g.metric.pod!) };
+  // client-go style identity: <pod name>_<random id>.
+  const holder = (leases[0]!.spec.holderIdentity ?? '').replace(/_[^_]*$/, '');
+  return { holder, schedulers, leaders: gauges.map((g) => g.metric.pod!) };
 }
 
 describe('the scheduler on the local cluster', () => {
