@@ -156,6 +156,24 @@ describe('GET /jobs/:jobId/events (handler mounted on a tiny express app standin
     expect(Number.isNaN(Date.parse(stream.events[2]!.data.createdAt))).toBe(false);
   });
 
+  it('replays events in id order when their ids gain a digit (9,999,999 then 10,000,000), not in text order', async () => {
+    // Before: `id::text AS id ... ORDER BY id` sorted the text, so "10000000" came before "9999999",
+    // the terminal event was sent before the job's first ones and the stream ended without them.
+    await pool.query(`SELECT setval(pg_get_serial_sequence('job_events', 'id'), 9999998)`);
+    const { base } = await mount();
+    const jobId = await newJob('acme');
+    await recordJobEvent(worker, jobId, 'started', { attempt: 1 });
+    await pool.query(`UPDATE jobs SET status = 'success', finished_at = now() WHERE id = $1`, [jobId]);
+    await recordJobEvent(worker, jobId, 'succeeded', {});
+    const stream = openStream(base, `/jobs/${jobId}/events`, as('acme'));
+    await within(stream.ended, 5_000, 'the replay of a finished job to end');
+    expect(stream.events.map((e) => [e.id, e.event])).toEqual([
+      ['9999999', 'created'],
+      ['10000000', 'started'],
+      ['10000001', 'succeeded'],
+    ]);
+  });
+
   it('resumes after Last-Event-ID (header or ?lastEventId=) with only the later events', async () => {
     const { base } = await mount();
     const jobId = await newJob('acme');

@@ -17,11 +17,14 @@ export async function findVisibleJob(
   return rows[0];
 }
 
-/** The job's events after `afterId`, oldest first; `limit` keeps one catch-up query bounded. */
+/**
+ * The job's events after `afterId`, oldest first; `limit` keeps one catch-up query bounded. Ordered
+ * by the column, not the text alias `id` (text order puts "10" before "9").
+ */
 export async function eventsAfter(db: Queryable, jobId: string, afterId: string, limit: number): Promise<JobEventRow[]> {
   const { rows } = await db.query<{ id: string; type: string; data: unknown; created_at: Date }>(
     `SELECT id::text AS id, type, data, created_at FROM job_events
-      WHERE job_id = $1 AND id > $2::bigint ORDER BY id LIMIT $3`,
+      WHERE job_id = $1 AND id > $2::bigint ORDER BY job_events.id LIMIT $3`,
     [jobId, afterId, limit],
   );
   return rows.map((r) => ({ id: r.id, jobId, type: r.type, data: r.data, createdAt: r.created_at }));
