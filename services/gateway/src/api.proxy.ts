@@ -103,11 +103,14 @@ function hasBody(req: IncomingMessage): boolean {
 function relayAnswer(body: Readable, res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     if (res.closed) {
-      // The client left while the api was answering: there is no one to relay to.
+      // The client left before the answer came (while its request was being checked, say): there
+      // is no one to relay to. Destroying an unread undici body emits RequestAbortedError, which
+      // must have a listener or it kills the process.
+      body.on('error', () => undefined);
       body.destroy();
       return resolve();
     }
-    body.once('error', (error) => res.destroy(error));
+    body.on('error', (error) => res.destroy(error));
     res.once('close', () => {
       if (!body.readableEnded) body.destroy();
       resolve();
