@@ -18,13 +18,15 @@ COPY services/api/package.json services/api/
 COPY services/bridge/package.json services/bridge/
 COPY services/worker/package.json services/worker/
 COPY services/scheduler/package.json services/scheduler/
+COPY console/package.json console/
 
 FROM manifests AS build
 RUN --mount=type=cache,target=/root/.npm npm ci
 COPY tsconfig.base.json tsconfig.json ./
 COPY packages/ packages/
 COPY services/ services/
-RUN npx tsc -b
+COPY console/ console/
+RUN npx tsc -b && npm run build --workspace @conveyor/console
 
 FROM manifests AS prod-deps
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev
@@ -49,6 +51,8 @@ ENTRYPOINT ["/usr/bin/tini", "--"]
 # Each service: its compiled code and the same start command scripts/services.sh uses.
 FROM runtime AS gateway
 COPY --from=build /app/services/gateway/dist services/gateway/dist
+# The console's static files, which the gateway serves at /console.
+COPY --from=build /app/console/dist console/dist
 ENV PORT=8080 OTEL_SERVICE_NAME=gateway
 EXPOSE 8080
 CMD ["node", "--enable-source-maps", "--import", "@conveyor/platform/telemetry", "services/gateway/dist/main.js"]

@@ -15,20 +15,22 @@ help: ## list the targets
 $(NODE_HOME)/bin/node: .nvmrc
 	scripts/infra/node.sh install
 
-$(NODE_STAMP): $(NODE_HOME)/bin/node package.json package-lock.json $(wildcard packages/*/package.json services/*/package.json)
+$(NODE_STAMP): $(NODE_HOME)/bin/node package.json package-lock.json $(wildcard packages/*/package.json services/*/package.json console/package.json)
 	npm ci --no-audit --no-fund
 	@touch $@
 
-install: $(NODE_STAMP) ## npm packages and the local servers (Postgres, Kafka, SNS/SQS/S3 emulator, Prometheus, Redis, Zipkin)
+install: $(NODE_STAMP) ## npm packages, the local servers (Postgres, Kafka, SNS/SQS/S3 emulator, Prometheus, Redis, Zipkin) and Chromium for the console's tests
 	scripts/infra/postgres.sh install
 	scripts/infra/kafka.sh install
 	scripts/infra/sqs.sh install
 	scripts/infra/prometheus.sh install
 	scripts/infra/redis.sh install
 	scripts/infra/zipkin.sh install
+	scripts/infra/chromium.sh install
 
-build: $(NODE_STAMP) ## compile every package and service (tsc -b)
+build: $(NODE_STAMP) ## compile every package and service (tsc -b) and the console the gateway serves (vite)
 	npx tsc -b
+	npm run build --workspace @conveyor/console
 
 lint: $(NODE_STAMP) ## eslint, type-check of the tests, shellcheck
 	npx eslint .

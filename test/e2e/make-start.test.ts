@@ -1,14 +1,10 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOB_TYPES } from '../../packages/jobs/src/catalog.js';
 import { WORKER_POOLS } from '../../packages/jobs/src/topology.js';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { infra, uniqueName } from '../support/infra.js';
+import { infra } from '../support/infra.js';
+import { makeStart, ROOT, type MadeStack } from '../support/make-start.js';
 import { waitUntil } from '../support/wait.js';
 import { ConveyorClient } from './client.js';
 
@@ -18,9 +14,6 @@ import { ConveyorClient } from './client.js';
  * scraping what it started. Before, report jobs stayed queued: only the default pool had a worker.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const INSTANCE = uniqueName('e2e').toLowerCase().replaceAll('_', '-');
-
 /** How a user submits each type: POST /jobs with its example payload, unless it has its own route. */
 const SUBMISSIONS: Record<string, { path: string; body: () => unknown }> = {
   'points.grant': {
@@ -29,57 +22,18 @@ const SUBMISSIONS: Record<string, { path: string; body: () => unknown }> = {
   },
 };
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** A base port with the blocks services.sh uses (base .. base + 4 + pools, and each + 1000 for OPS_PORT) free. */
-async function freePortBlock(size: number): Promise<number> {
-  for (let tries = 0; tries < 50; tries++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const ports = Array.from({ length: size }, (_, i) => base + i).flatMap((port) => [port, port + 1000]);
-    if ((await Promise.all(ports.map(portFree))).every(Boolean)) return base;
-  }
-  throw new Error('no free block of ports');
-}
-
 describe('make start', () => {
-  let database: TestDatabase;
-  let env: NodeJS.ProcessEnv;
+  let stack: MadeStack;
   let gateway: string;
-  let started = false;
   const traceIds: string[] = [];
 
-  const make = (target: string) =>
-    promisify(execFile)('make', ['--no-print-directory', target], { cwd: ROOT, env, timeout: 240_000, maxBuffer: 16 * 1024 * 1024 });
-
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const base = await freePortBlock(5 + WORKER_POOLS.length);
-    gateway = `http://127.0.0.1:${base}`;
-    env = {
-      ...process.env,
-      CONVEYOR_INSTANCE: INSTANCE,
-      CONVEYOR_PORT_BASE: String(base),
-      CONVEYOR_NAMESPACE: INSTANCE,
-      DATABASE_URL: database.url,
-    };
-    try {
-      await make('start');
-      started = true;
-    } catch (error) {
-      const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
-      throw new Error(`make start failed:\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`, { cause: error });
-    }
+    stack = await makeStart('e2e');
+    gateway = stack.gatewayUrl;
   }, 300_000);
 
   afterAll(async () => {
-    if (started) await make('stop');
-    await database?.drop();
+    await stack?.stop();
   }, 120_000);
 
   it('runs a job of every registered type to success through the gateway', async () => {
@@ -129,7 +83,7 @@ describe('make start', () => {
   }, 60_000);
 
   it('logs nothing but JSON lines from every process', () => {
-    const dir = path.join(ROOT, '.run', `services-${INSTANCE}`);
+    const dir = stack.logDir;
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.log'))) {
       const lines = readFileSync(path.join(dir, file), 'utf8').split('\n');
       // services.sh marks each start with a line of its own; what follows is the process's output.
@@ -140,7 +94,7 @@ describe('make start', () => {
   });
 
   it('has Prometheus scrape every process it started and load the alert rules', async () => {
-    const targetsFile = path.join(ROOT, '.run/prometheus/targets', `${INSTANCE}.json`);
+    const targetsFile = path.join(ROOT, '.run/prometheus/targets', `${stack.instance}.json`);
     expect(existsSync(targetsFile)).toBe(true);
     const [group] = JSON.parse(readFileSync(targetsFile, 'utf8')) as Array<{ targets: string[] }>;
     // api, gateway, bridge, scheduler and one worker per pool.
@@ -150,7 +104,7 @@ describe('make start', () => {
       async () => {
         const res = await fetch(`${infra.prometheusUrl}/api/v1/targets?state=active`);
         const { data } = (await res.json()) as { data: { activeTargets: Array<{ labels: Record<string, string>; health: string }> } };
-        const ours = data.activeTargets.filter((t) => t.labels.conveyor_instance === INSTANCE);
+        const ours = data.activeTargets.filter((t) => t.labels.conveyor_instance === stack.instance);
         return ours.length === group!.targets.length && ours.every((t) => t.health === 'up');
       },
       60_000,

@@ -65,6 +65,16 @@ export const configSchema = z
     /** The first lockout; each further failure after it doubles the lockout, up to LOGIN_LOCK_MAX_SECONDS. */
     LOGIN_LOCK_SECONDS: env.int(30, 1),
     LOGIN_LOCK_MAX_SECONDS: env.int(900, 1),
+    /** The built console served at /console; default: console/dist beside this service. */
+    CONSOLE_DIR: z.string().min(1).optional(),
+    /**
+     * Where the console links a job's trace id: a URL with `{traceId}` in it, e.g. Zipkin's
+     * `http://127.0.0.1:19411/zipkin/traces/{traceId}` or Jaeger's `.../trace/{traceId}`. Unset: no link.
+     */
+    CONSOLE_TRACE_URL: z
+      .url({ protocol: /^https?$/ })
+      .refine((v) => v.includes('{traceId}'), 'must contain {traceId}')
+      .optional(),
   })
   .superRefine((c, ctx) => {
     checkOpsPortApart(c, ctx);

@@ -4,6 +4,7 @@ import type { Logger, RequestHandler, ServiceMetrics, Counter } from '@conveyor/
 import { nameServerSpan, observeTraced, requestTextProblem, withContext } from '@conveyor/platform';
 import { declaredTooLarge, discardBody, BodyTooLargeError, DISCARD_FACTOR } from './body-limit.js';
 import { UpstreamError, type ApiProxy } from './api.proxy.js';
+import { isConsolePath, type ConsoleHandler } from './console/serve.js';
 import { login, readBody, type LoginOutcome } from './auth/login.js';
 import type { LoginGuard } from './auth/login-guard.js';
 import { InvalidTokenError, type TokenService } from './auth/tokens.js';
@@ -34,6 +35,8 @@ export interface GatewayDeps {
   isAllowedOrigin: (origin: string) => boolean;
   bodyLimit: number;
   maxHeaderBytes: number;
+  /** The web console's static files under /console (console/serve.ts). */
+  console: ConsoleHandler;
 }
 
 /** Per-request facts the access log reports once the answer is done. */
@@ -121,6 +124,12 @@ export function createGatewayHandler(deps: GatewayDeps): RequestHandler {
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0]!;
     const origin = req.headers.origin;
+
+    // Public static files, from memory: no token, no rate limit (cheaper to serve than to count).
+    if (isConsolePath(path)) {
+      exchange.route = '/console';
+      return deps.console(req, res, path, requestId);
+    }
 
     if (method === 'OPTIONS') {
       const found = deps.match('GET', path);

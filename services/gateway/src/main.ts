@@ -2,6 +2,7 @@ import cors from 'cors';
 import helmet from 'helmet';
 import { Redis } from 'ioredis';
 import proxyaddr from 'proxy-addr';
+import { fileURLToPath } from 'node:url';
 import { Counter, bootstrap, runMain } from '@conveyor/platform';
 import { createApiProxy } from './api.proxy.js';
 import { loadOrCreateDevKeyFile } from './auth/dev-key-file.js';
@@ -9,6 +10,8 @@ import { createLoginGuard } from './auth/login-guard.js';
 import { createTokenService } from './auth/tokens.js';
 import { DEV_USERS, createUserStore } from './auth/users.js';
 import { configSchema } from './config.js';
+import { createConsoleHandler } from './console/serve.js';
+import { loadSite } from './console/site.js';
 import { createGatewayHandler, type Middleware } from './gateway.js';
 import { createRateLimiter } from './rate-limit.js';
 import { createRouter } from './routes.js';
@@ -36,6 +39,10 @@ runMain('gateway', async () => {
     issueTokens: config.DEV_USERS_ENABLED,
   });
   const proxy = createApiProxy({ apiUrl: config.API_URL, internalToken: config.API_INTERNAL_TOKEN, connections: config.API_CONNECTIONS });
+  // The console built beside this service (console/dist in the repository and in the image).
+  const consoleDir = config.CONSOLE_DIR ?? fileURLToPath(new URL('../../../console/dist', import.meta.url));
+  const site = await loadSite(consoleDir);
+  if (!site) logger.warn({ dir: consoleDir }, 'the console is not built: /console answers 404 (run `make build`)');
   const allowedOrigins = new Set(config.CORS_ORIGINS.map((o) => new URL(o).origin));
   const trustedProxies = proxyaddr.compile(config.TRUSTED_PROXIES);
 
@@ -78,6 +85,7 @@ runMain('gateway', async () => {
     isAllowedOrigin: (origin) => allowedOrigins.has(origin),
     bodyLimit: config.BODY_LIMIT_BYTES,
     maxHeaderBytes: config.MAX_HEADER_BYTES,
+    console: createConsoleHandler(site, { traceUrl: config.CONSOLE_TRACE_URL ?? null }),
   });
 
   service
@@ -98,6 +106,7 @@ runMain('gateway', async () => {
       redis: redis !== undefined,
       corsOrigins: [...allowedOrigins],
       trustedProxies: config.TRUSTED_PROXIES,
+      console: site ? { dir: consoleDir, files: site.size } : null,
     },
     'gateway configured',
   );

@@ -1,0 +1,57 @@
+/**
+ * A job's event stream (Server-Sent Events) read with fetch: EventSource cannot send the bearer
+ * token. eventsource-parser does the SSE framing; this adds the token, resumption from the last
+ * event id after a dropped connection, and the end of the stream at the job's final event.
+ */
+import { EventSourceParserStream } from 'eventsource-parser/stream';
+import { ApiError, request } from './api';
+import { TERMINAL_EVENTS, type JobEvent } from './timeline';
+
+export interface FollowHandlers {
+  onEvent: (event: JobEvent) => void;
+  /** Connected (true) or waiting to reconnect (false). */
+  onConnection?: (live: boolean) => void;
+  onError?: (error: ApiError) => void;
+}
+
+const RECONNECT_MS = [1_000, 2_000, 5_000, 10_000];
+
+/** Follows until the job's terminal event, an API error, or `signal` aborts. */
+export async function followJobEvents(jobId: string, handlers: FollowHandlers, signal: AbortSignal): Promise<void> {
+  let lastId: string | undefined;
+  let failures = 0;
+  while (!signal.aborted) {
+    let ended = false;
+    try {
+      const res = await request(`/jobs/${encodeURIComponent(jobId)}/events`, {
+        headers: { accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
+        signal,
+      });
+      if (!res.body) throw new Error('no stream');
+      handlers.onConnection?.(true);
+      failures = 0;
+      const reader = res.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        if (!value.data) continue;
+        const parsed = JSON.parse(value.data) as Omit<JobEvent, 'id'>;
+        if (value.id) lastId = value.id;
+        const event: JobEvent = { id: value.id ?? String(Date.now()), type: parsed.type, data: (parsed.data ?? {}) as Record<string, unknown>, createdAt: parsed.createdAt };
+        handlers.onEvent(event);
+        if (TERMINAL_EVENTS.has(event.type)) ended = true;
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      if (error instanceof ApiError && error.status !== 0 && error.status !== 429 && error.status < 500) {
+        handlers.onError?.(error);
+        return;
+      }
+    }
+    // The api ends the stream after the job's final event; anything else was a dropped connection.
+    if (ended || signal.aborted) return;
+    handlers.onConnection?.(false);
+    const wait = RECONNECT_MS[Math.min(failures++, RECONNECT_MS.length - 1)]!;
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}

@@ -1,0 +1,222 @@
+import { useLocation } from 'preact-iso';
+import { useEffect, useState } from 'preact/hooks';
+import type { ApiError } from '../api';
+import { capabilities } from '../capabilities';
+import { formatTime, shortId } from '../format';
+import { asApiError, useInterval, useLoad } from '../hooks';
+import { FINE_STATUSES, countJobs, listJobs, type Job, type JobFilters } from '../jobs-api';
+import { isoToLocal, localToIso } from '../schema-form';
+import { isAdmin, useSession } from '../session';
+import { ErrorNotice, Loading, Page, StatusBadge } from '../ui';
+
+const FILTER_NAMES = ['status', 'type', 'tags', 'from', 'to', 'tenant'] as const;
+const REFRESH_MS = 5_000;
+
+function filtersFrom(query: Record<string, string>): JobFilters {
+  const filters: JobFilters = {};
+  for (const name of FILTER_NAMES) if (query[name]) filters[name] = query[name];
+  return filters;
+}
+
+function urlFor(filters: JobFilters): string {
+  const search = new URLSearchParams(Object.entries(filters).filter(([, v]) => v) as Array<[string, string]>).toString();
+  return `/console/jobs${search ? `?${search}` : ''}`;
+}
+
+export function Jobs() {
+  const { query, route } = useLocation();
+  const { session } = useSession();
+  const filters = filtersFrom(query);
+  const key = JSON.stringify(filters);
+  const caps = useLoad((signal) => capabilities().then(async (c) => ({ params: c.queryParams('get', '/jobs'), counts: c.has('get', '/jobs/counts'), types: await c.jobTypes().catch(() => []), signal })), []);
+  const params = caps.data?.params ?? new Set<string>();
+
+  const [extra, setExtra] = useState<{ items: Job[]; cursor: string | null; error?: ApiError; loading: boolean }>({ items: [], cursor: null, loading: false });
+  const [live, setLive] = useState(true);
+  const page = useLoad((signal) => listJobs(filters, undefined, signal), [key]);
+  const counts = useLoad((signal) => (caps.data?.counts ? countJobs(filters, signal) : Promise.resolve(undefined)), [key, caps.data?.counts]);
+  useEffect(() => setExtra({ items: [], cursor: null, loading: false }), [key]);
+
+  // Only the first page refreshes by itself: pages loaded with "More" stay as they were read.
+  useInterval(
+    () => {
+      page.reload();
+      counts.reload();
+    },
+    REFRESH_MS,
+    live && extra.items.length === 0,
+  );
+
+  const apply = (event: Event) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget as HTMLFormElement);
+    const next: JobFilters = {};
+    for (const name of FILTER_NAMES) {
+      const value = String(form.get(name) ?? '').trim();
+      if (!value) continue;
+      next[name] = name === 'from' || name === 'to' ? (localToIso(value) ?? value) : value;
+    }
+    route(urlFor(next));
+  };
+
+  const more = async () => {
+    const cursor = extra.cursor ?? page.data?.nextCursor;
+    if (!cursor) return;
+    setExtra((e) => ({ ...e, loading: true, error: undefined }));
+    try {
+      const next = await listJobs(filters, cursor, new AbortController().signal);
+      setExtra((e) => ({ items: [...e.items, ...next.items], cursor: next.nextCursor, loading: false }));
+    } catch (error) {
+      setExtra((e) => ({ ...e, loading: false, error: asApiError(error) }));
+    }
+  };
+
+  const items = [...(page.data?.items ?? []), ...extra.items];
+  const nextCursor = extra.items.length > 0 ? extra.cursor : page.data?.nextCursor;
+  const typeNames = (caps.data?.types ?? []).map((t) => t.name);
+
+  return (
+    <Page
+      title="Jobs"
+      actions={
+        <>
+          <label class="inline-check">
+            <input type="checkbox" checked={live} onChange={(e) => setLive(e.currentTarget.checked)} /> Refresh every 5 s
+          </label>
+          <button type="button" class="secondary" onClick={() => (page.reload(), counts.reload())}>
+            Refresh
+          </button>
+          <a class="button primary" href="/console/submit">
+            Submit a job
+          </a>
+        </>
+      }
+    >
+      {counts.data ? (
+        <nav class="counts" aria-label="Jobs by status">
+          <ul>
+            {FINE_STATUSES.map((status) => (
+              <li key={status}>
+                <a href={urlFor({ ...filters, status })} aria-current={filters.status === status ? 'true' : undefined} class={`count badge-${status}`}>
+                  <span class="count-label">{status}</span> <span class="count-value">{counts.data?.[status] ?? 0}</span>
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+      ) : null}
+
+      <form class="filters" onSubmit={apply} key={key} aria-label="Filter jobs">
+        <label class="field">
+          <span>Status</span>
+          <select name="status" value={filters.status ?? ''}>
+            <option value="">any</option>
+            <option value="running">running (any phase)</option>
+            {FINE_STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label class="field">
+          <span>Type</span>
+          <input name="type" list="job-type-names" value={filters.type ?? ''} placeholder="any" autoComplete="off" />
+          <datalist id="job-type-names">
+            {typeNames.map((name) => (
+              <option key={name} value={name} />
+            ))}
+          </datalist>
+        </label>
+        {params.has('tags') ? (
+          <label class="field">
+            <span>Tags</span>
+            <input name="tags" value={filters.tags ?? ''} placeholder="env:prod,customer=42" aria-describedby="tags-help" />
+            <small id="tags-help" class="muted">
+              Comma-separated; jobs carrying all of them
+            </small>
+          </label>
+        ) : null}
+        {params.has('from') ? (
+          <label class="field">
+            <span>Created from</span>
+            <input name="from" type="datetime-local" step={1} value={filters.from ? isoToLocal(filters.from) : ''} />
+          </label>
+        ) : null}
+        {params.has('to') ? (
+          <label class="field">
+            <span>Created before</span>
+            <input name="to" type="datetime-local" step={1} value={filters.to ? isoToLocal(filters.to) : ''} />
+          </label>
+        ) : null}
+        {params.has('tenant') && isAdmin(session) ? (
+          <label class="field">
+            <span>Tenant</span>
+            <input name="tenant" value={filters.tenant ?? ''} placeholder={session?.me.tenant} />
+          </label>
+        ) : null}
+        <div class="filter-actions">
+          <button type="submit" class="primary">
+            Apply filters
+          </button>
+          <a class="button secondary" href="/console/jobs">
+            Clear
+          </a>
+        </div>
+      </form>
+
+      <ErrorNotice error={page.error} title="Could not list jobs" />
+      <ErrorNotice error={counts.error} title="Could not count jobs" />
+      {page.loading && !page.data ? <Loading label="Loading jobs…" /> : null}
+      {page.data && items.length === 0 ? <p class="empty">No jobs match these filters.</p> : null}
+      {items.length > 0 ? <JobTable jobs={items} /> : null}
+      <ErrorNotice error={extra.error} title="Could not load more jobs" />
+      {nextCursor ? (
+        <button type="button" class="secondary more" onClick={more} disabled={extra.loading}>
+          {extra.loading ? 'Loading…' : 'More jobs'}
+        </button>
+      ) : null}
+    </Page>
+  );
+}
+
+export function JobTable({ jobs }: { jobs: Job[] }) {
+  return (
+    <div class="table-wrap">
+      <table class="table jobs-table">
+        <caption class="visually-hidden">Jobs, newest first</caption>
+        <thead>
+          <tr>
+            <th scope="col">Job</th>
+            <th scope="col">Type</th>
+            <th scope="col">Status</th>
+            <th scope="col">Attempts</th>
+            <th scope="col">Created</th>
+            <th scope="col">Finished</th>
+          </tr>
+        </thead>
+        <tbody>
+          {jobs.map((job) => (
+            <tr key={job.jobId}>
+              <th scope="row" data-label="Job">
+                <a href={`/console/jobs/${job.jobId}`} title={job.jobId}>
+                  <code>{shortId(job.jobId)}</code>
+                </a>
+              </th>
+              <td data-label="Type">{job.type}</td>
+              <td data-label="Status">
+                <StatusBadge status={job.status} phase={job.phase} />
+                {job.error ? <span class="cell-note" title={job.error}>{job.error}</span> : null}
+              </td>
+              <td data-label="Attempts">
+                {job.attempts} / {job.maxAttempts}
+              </td>
+              <td data-label="Created">{formatTime(job.createdAt)}</td>
+              <td data-label="Finished">{formatTime(job.finishedAt)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { attemptsOf, progressOf, timelineOf, type JobEvent } from './timeline';
+
+let id = 0;
+const at = (second: number) => new Date(Date.UTC(2030, 0, 1, 0, 0, second)).toISOString();
+const event = (type: string, second: number, data: Record<string, unknown> = {}): JobEvent => ({ id: String(++id), type, data, createdAt: at(second) });
+
+describe('a job told from its events', () => {
+  const events = [
+    event('created', 0, { status: 'queued' }),
+    event('started', 1, { attempt: 1, worker: 'w-1' }),
+    event('progress', 2, { progress: 0.1 }),
+    event('retried', 3, { attempt: 1, error: 'timed out after 1 s', runAt: at(5) }),
+    event('queued', 4, { reason: 'retry' }),
+    event('started', 5, { attempt: 2, worker: 'w-2' }),
+    event('progress', 6, { progress: 0.5 }),
+    event('failed', 7, { attempt: 2, error: 'gave up after 2 attempts', reason: 'attempts exhausted' }),
+  ];
+
+  it('lists each attempt with its worker, outcome, error and the time of the next one', () => {
+    expect(attemptsOf(events)).toEqual([
+      { number: 1, startedAt: at(1), worker: 'w-1', outcome: 'retrying', endedAt: at(3), error: 'timed out after 1 s', retryAt: at(5) },
+      { number: 2, startedAt: at(5), worker: 'w-2', outcome: 'failed', endedAt: at(7), error: 'gave up after 2 attempts' },
+    ]);
+  });
+
+  it('marks a run that started again without an end as lost (its worker died)', () => {
+    const redriven = [event('started', 1, { attempt: 1 }), event('started', 9, { attempt: 2 }), event('succeeded', 10)];
+    expect(attemptsOf(redriven).map((a) => a.outcome)).toEqual(['lost', 'succeeded']);
+  });
+
+  it('keeps only the latest progress event in the timeline, with readable titles and details', () => {
+    const timeline = timelineOf(events);
+    expect(timeline.map((e) => e.type)).toEqual(['created', 'started', 'retried', 'queued', 'started', 'progress', 'failed']);
+    expect(timeline.find((e) => e.type === 'progress')).toMatchObject({ title: 'Progress', detail: '50 %' });
+    expect(timeline.at(-1)).toMatchObject({ title: 'Failed', detail: 'gave up after 2 attempts — attempts exhausted' });
+    expect(progressOf(events)).toBe(0.5);
+  });
+});
