@@ -2,9 +2,12 @@ import { Component, type ComponentChildren } from 'preact';
 import { LocationProvider, Route, Router, useLocation } from 'preact-iso';
 import { capabilities } from './capabilities';
 import { useLoad } from './hooks';
+import { Admin } from './pages/admin';
+import { DeadLetters } from './pages/dead-letters';
 import { JobPage } from './pages/job';
 import { Jobs } from './pages/jobs';
 import { Login } from './pages/login';
+import { Pools } from './pages/pools';
 import { Submit } from './pages/submit';
 import { endSession, hasScope, isAdmin, useSession, type Session } from './session';
 import { Page } from './ui';
@@ -21,6 +24,9 @@ interface NavItem {
 const NAV: NavItem[] = [
   { href: '/console/jobs', label: 'Jobs' },
   { href: '/console/submit', label: 'Submit', scope: 'jobs:write' },
+  { href: '/console/pools', label: 'Pools', route: ['get', '/pools'], admin: true },
+  { href: '/console/dead-letters', label: 'Dead letters', route: ['get', '/dlq'], admin: true },
+  { href: '/console/admin', label: 'Admin', route: ['get', '/pools'], admin: true },
 ];
 
 function Nav({ session }: { session: Session }) {
@@ -121,6 +127,9 @@ function Routes() {
       <Route path="/console/jobs" component={Jobs} />
       <Route path="/console/jobs/:id" component={JobPage} />
       <Route path="/console/submit" component={Submit} />
+      <Route path="/console/pools" component={Pools} />
+      <Route path="/console/dead-letters" component={DeadLetters} />
+      <Route path="/console/admin" component={Admin} />
       <Route default component={NotFound} />
     </Router>
   );

@@ -10,6 +10,7 @@ export function formatTime(iso: string | undefined): string {
 /** "4 s", "3 min 20 s", "2 h 5 min", "3 d 4 h". */
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '—';
+  if (seconds === 0) return '0 s';
   if (seconds < 10) return `${Math.max(0, seconds).toFixed(seconds < 1 ? 2 : 1)} s`;
   const s = Math.round(seconds);
   if (s < 60) return `${s} s`;

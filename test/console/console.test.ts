@@ -1,91 +1,21 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConveyorClient } from '../e2e/client.js';
-import { createTokenKit, type TokenKit } from '../hostile/tokens.js';
-import { makeStart, type MadeStack } from '../support/make-start.js';
-import { accessibilityCheck, launchBrowser, openPage, screenshot, type PageProblems } from './browser.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { accessibilityCheck, screenshot } from './browser.js';
+import { DEMO, useConsoleHarness } from './harness.js';
 
 /**
  * The console in a real browser (Debian's Chromium, driven by Playwright) against the real stack
  * that `make start` brings up: what a person sees and does, through the gateway at /console.
  */
 
-const DEMO = { email: 'demo@example.com', password: 'demo-password' };
-const TIMEOUT = 30_000;
-
 describe('the console in a browser', () => {
-  let stack: MadeStack;
-  let browser: Browser;
-  let tokens: TokenKit;
-  let api: ConveyorClient;
-  const contexts: BrowserContext[] = [];
-  const problems: PageProblems = { errors: [] };
-
-  beforeAll(async () => {
-    tokens = await createTokenKit();
-    [stack, browser] = await Promise.all([
-      makeStart('console', {
-        // Tokens for a second tenant are signed with the gateway's own key, as an identity provider's would be.
-        JWT_DEV_SIGNING_KEY: tokens.signingKeyPem,
-        // The page polls and streams; the limiter has its own tests.
-        RATE_LIMIT_BURST: '1000',
-        RATE_LIMIT_SUSTAINED_PER_MINUTE: '100000',
-        RETRY_BACKOFF_BASE_SECONDS: '1',
-        RETRY_BACKOFF_MAX_SECONDS: '1',
-      }),
-      launchBrowser(),
-    ]);
-    const login = await fetch(`${stack.gatewayUrl}/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(DEMO),
-    });
-    api = new ConveyorClient(stack.gatewayUrl, ((await login.json()) as { accessToken: string }).accessToken);
-  }, 300_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await stack?.stop();
-  }, 120_000);
-
-  afterEach(async () => {
-    await Promise.all(contexts.splice(0).map((c) => c.close()));
-    // Every page of every test: no script error, nothing refused by the Content-Security-Policy.
-    expect(problems.errors).toEqual([]);
-  });
-
-  async function newPage(options: { width?: number; dark?: boolean } = {}): Promise<Page> {
-    const context = await browser.newContext({
-      viewport: { width: options.width ?? 1280, height: 860 },
-      colorScheme: options.dark ? 'dark' : 'light',
-      locale: 'en-GB',
-      timezoneId: 'UTC',
-    });
-    contexts.push(context);
-    const page = await openPage(context, problems);
-    page.setDefaultTimeout(TIMEOUT);
-    return page;
-  }
-
-  async function logIn(page: Page, who = DEMO): Promise<void> {
-    await page.goto(`${stack.gatewayUrl}/console/`);
-    await page.getByLabel('Email').fill(who.email);
-    await page.getByLabel('Password').fill(who.password);
-    await page.getByRole('button', { name: 'Log in', exact: true }).click();
-    await page.getByRole('heading', { level: 1, name: 'Jobs' }).waitFor();
-  }
-
-  async function submitThroughApi(body: unknown): Promise<string> {
-    const { res, body: accepted } = await api.submit(body);
-    expect(res.status).toBe(202);
-    return String(accepted.jobId);
-  }
+  const { gatewayUrl, tokens, api, newPage, logIn, submitThroughApi } = useConsoleHarness('console');
 
   const badge = (page: Page) => page.locator('.facts .badge').first();
 
   it("logs in with the gateway's /auth/login, showing its reason for a wrong password", async () => {
     const page = await newPage();
-    await page.goto(`${stack.gatewayUrl}/console/`);
+    await page.goto(`${gatewayUrl()}/console/`);
     await page.getByRole('heading', { name: 'Log in to Conveyor' }).waitFor();
     await screenshot(page, 'login');
     await page.getByLabel('Email').fill(DEMO.email);
@@ -136,7 +66,7 @@ describe('the console in a browser', () => {
   it("shows the API's own reason, with its details and request id, when it refuses a job", async () => {
     const page = await newPage();
     await logIn(page);
-    await page.goto(`${stack.gatewayUrl}/console/submit?type=sleep`);
+    await page.goto(`${gatewayUrl()}/console/submit?type=sleep`);
     await page.getByLabel('Edit the payload as JSON').check();
     await page.getByLabel('Payload (JSON)').fill('{"ms": -5}');
     await page.getByRole('button', { name: 'Submit job' }).click();
@@ -153,7 +83,7 @@ describe('the console in a browser', () => {
     const jobId = await submitThroughApi({ type: 'sleep', payload: { ms: 60_000 } });
     const page = await newPage();
     await logIn(page);
-    await page.goto(`${stack.gatewayUrl}/console/jobs/${jobId}`);
+    await page.goto(`${gatewayUrl()}/console/jobs/${jobId}`);
     await page.locator('.facts .badge', { hasText: 'processing' }).waitFor();
     await page.getByRole('button', { name: 'Cancel job' }).click();
     const dialog = page.getByRole('dialog');
@@ -162,13 +92,13 @@ describe('the console in a browser', () => {
     await page.locator('.facts .badge', { hasText: 'cancelled' }).waitFor();
     await page.locator('.timeline li', { hasText: 'Cancelled' }).waitFor();
     expect(await badge(page).textContent()).toBe('cancelled');
-    expect((await api.job(jobId)).body).toMatchObject({ status: 'cancelled' });
+    expect((await api().job(jobId)).body).toMatchObject({ status: 'cancelled' });
     await screenshot(page, 'job-cancelled');
   });
 
   it('lists jobs with their status, filters by status, and shows why a job failed', async () => {
     const failed = await submitThroughApi({ type: 'sleep', payload: { ms: 5_000 }, timeoutSeconds: 1, maxAttempts: 2 });
-    await api.waitForFinish(failed, 30_000);
+    await api().waitForFinish(failed, 30_000);
     const page = await newPage();
     await logIn(page);
     await page.locator('tbody tr').first().waitFor();
@@ -189,7 +119,7 @@ describe('the console in a browser', () => {
       expect.stringMatching(/failed.*gave up after 2 attempts/),
     ]);
     await screenshot(page, 'job-failed');
-    await page.goto(`${stack.gatewayUrl}/console/jobs`);
+    await page.goto(`${gatewayUrl()}/console/jobs`);
     await page.locator('tbody tr').nth(2).waitFor();
     await screenshot(page, 'jobs');
   });
@@ -236,17 +166,17 @@ describe('the console in a browser', () => {
 
   it("shows a user of another tenant none of this tenant's jobs", async () => {
     const demoJob = await submitThroughApi({ type: 'noop', payload: {} });
-    await api.waitForFinish(demoJob, 30_000);
+    await api().waitForFinish(demoJob, 30_000);
     const page = await newPage();
-    await page.goto(`${stack.gatewayUrl}/console/`);
+    await page.goto(`${gatewayUrl()}/console/`);
     await page.getByText('Use an access token from your identity provider').click();
-    await page.getByLabel('Access token').fill(await tokens.valid({ sub: 'eve', tenant: 'evil', scope: 'jobs:read jobs:write' }));
+    await page.getByLabel('Access token').fill(await tokens().valid({ sub: 'eve', tenant: 'evil', scope: 'jobs:read jobs:write' }));
     await page.getByRole('button', { name: 'Log in with this token' }).click();
     await page.getByRole('heading', { level: 1, name: 'Jobs' }).waitFor();
     expect(await page.locator('.who').textContent()).toContain('tenant evil');
     await page.getByText('No jobs match these filters.').waitFor();
 
-    await page.goto(`${stack.gatewayUrl}/console/jobs/${demoJob}`);
+    await page.goto(`${gatewayUrl()}/console/jobs/${demoJob}`);
     const alert = page.getByRole('alert').first();
     await alert.waitFor();
     expect(await alert.textContent()).toMatch(/HTTP 404.*job not found/);
@@ -281,10 +211,10 @@ describe('the console in a browser', () => {
 
   it('passes the WCAG 2.1 AA checks of axe-core on every page, light and dark', async () => {
     const jobId = await submitThroughApi({ type: 'noop', payload: {} });
-    await api.waitForFinish(jobId, 30_000);
+    await api().waitForFinish(jobId, 30_000);
     for (const dark of [false, true]) {
       const page = await newPage({ dark });
-      await page.goto(`${stack.gatewayUrl}/console/`);
+      await page.goto(`${gatewayUrl()}/console/`);
       await page.getByRole('heading', { name: 'Log in to Conveyor' }).waitFor();
       expect((await accessibilityCheck(page)).violations, 'login').toEqual([]);
       await logIn(page);
@@ -293,7 +223,7 @@ describe('the console in a browser', () => {
         [`/console/jobs/${jobId}`, '.timeline-succeeded', 'definition-list'],
         ['/console/submit?type=report.generate', '#f-payload-format', 'label'],
       ] as const) {
-        await page.goto(`${stack.gatewayUrl}${path}`);
+        await page.goto(`${gatewayUrl()}${path}`);
         await page.locator(ready).first().waitFor();
         const checked = await accessibilityCheck(page);
         expect(checked.violations, `${path} (${dark ? 'dark' : 'light'})`).toEqual([]);

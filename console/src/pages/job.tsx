@@ -8,6 +8,7 @@ import { followJobEvents } from '../events';
 import { formatDuration, formatTime, secondsBetween } from '../format';
 import { useAction, useLoad } from '../hooks';
 import { cancelJob, getJob, getResult, retryJob, type Job, type JobResult } from '../jobs-api';
+import { listDeliveries, redeliver, type Delivery } from '../ops-api';
 import { hasScope, useSession } from '../session';
 import { attemptsOf, progressOf, timelineOf, type JobEvent } from '../timeline';
 import { ConfirmButton, CopyButton, ErrorNotice, Facts, Loading, Page, StatusBadge, Success } from '../ui';
@@ -35,6 +36,9 @@ export function JobPage() {
   const action = useAction();
   const reloadJob = useRef(job.reload);
   reloadJob.current = job.reload;
+  // A retried job runs again: its stream is followed anew (the api replays and goes on).
+  const [round, setRound] = useState(0);
+  const restartStream = () => setRound((r) => r + 1);
 
   useEffect(() => {
     setEvents([]);
@@ -65,7 +69,7 @@ export function JobPage() {
       controller.abort();
       clearTimeout(refresh);
     };
-  }, [jobId]);
+  }, [jobId, round]);
 
   const data = job.data;
   const canWrite = hasScope(session, 'jobs:write');
@@ -84,7 +88,8 @@ export function JobPage() {
     action.run(async () => {
       await retryJob(jobId);
       job.reload();
-      return 'The job will run again.';
+      restartStream();
+      return 'The job is queued to run again.';
     });
 
   const title = data ? `Job ${data.type}` : 'Job';
@@ -188,6 +193,7 @@ export function JobPage() {
             </section>
           ) : null}
           {data.status === 'success' ? <Result job={data} /> : null}
+          {caps.data?.has('get', '/jobs/{jobId}/deliveries') ? <Deliveries jobId={jobId} ended={data.status !== 'running'} canWrite={canWrite} /> : null}
         </>
       ) : null}
     </Page>
@@ -273,5 +279,71 @@ function InlineResult({ result, jobId }: { result: Extract<JobResult, { kind: 'j
         Download result
       </a>
     </>
+  );
+}
+
+/** The job's webhook, if it has one: every delivery and attempt, and the destination's circuit breaker. */
+function Deliveries({ jobId, ended, canWrite }: { jobId: string; ended: boolean; canWrite: boolean }) {
+  const deliveries = useLoad<Delivery[]>((signal) => listDeliveries(jobId, signal), [jobId, ended]);
+  const action = useAction();
+  if (!deliveries.data?.length && !deliveries.error) return null;
+  const again = (delivery: Delivery) =>
+    action.run(async () => {
+      await redeliver(jobId, delivery.deliveryId);
+      deliveries.reload();
+      return 'The webhook will be sent again.';
+    });
+  return (
+    <section class="card" aria-labelledby="deliveries-title">
+      <h2 id="deliveries-title">Webhook deliveries</h2>
+      <ErrorNotice error={deliveries.error} title="Could not read the deliveries" />
+      <ErrorNotice error={action.error} title="Could not send it again" />
+      <Success message={action.done} />
+      {(deliveries.data ?? []).map((d) => (
+        <div class="delivery" key={d.deliveryId}>
+          <Facts
+            rows={[
+              ['To', <code class="wrap">{d.url}</code>],
+              ['Status', <span class={`badge badge-${d.status === 'delivered' ? 'success' : d.status === 'failed' ? 'failed' : 'queued'}`}>{d.status}</span>],
+              ['Attempts', String(d.attempts)],
+              d.nextAttemptAt ? ['Next attempt', formatTime(d.nextAttemptAt)] : null,
+              d.failureReason ? ['Given up because', d.failureReason] : null,
+              ['Circuit breaker', `${d.circuit.state} (as ${d.circuit.observedBy} sees it)`],
+            ]}
+          />
+          {d.attemptLog.length ? (
+            <div class="table-wrap">
+              <table class="table">
+                <thead>
+                  <tr>
+                    <th scope="col">#</th>
+                    <th scope="col">Sent</th>
+                    <th scope="col">Answer</th>
+                    <th scope="col">Took</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {d.attemptLog.map((a) => (
+                    <tr key={a.attempt}>
+                      <th scope="row" data-label="#">
+                        {a.attempt}
+                      </th>
+                      <td data-label="Sent">{formatTime(a.startedAt)}</td>
+                      <td data-label="Answer">{a.statusCode ?? a.error ?? '—'}</td>
+                      <td data-label="Took">{a.latencyMs} ms</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          ) : null}
+          {canWrite && d.status !== 'pending' ? (
+            <button type="button" class="secondary" onClick={() => again(d)} disabled={action.busy}>
+              Send again
+            </button>
+          ) : null}
+        </div>
+      ))}
+    </section>
   );
 }

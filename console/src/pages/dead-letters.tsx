@@ -1,0 +1,235 @@
+import { useLocation } from 'preact-iso';
+import { useEffect, useState } from 'preact/hooks';
+import { formatTime, shortId } from '../format';
+import { asApiError, useAction, useLoad } from '../hooks';
+import { getRedrive, listDeadLetters, listPools, startRedrive, type DeadLetter, type DlqFilter, type Redrive, type RedriveRequest } from '../ops-api';
+import { isoToLocal, localToIso } from '../schema-form';
+import { ConfirmButton, ErrorNotice, Loading, Page } from '../ui';
+
+const FILTERS = ['pool', 'type', 'tenant', 'error', 'from', 'to'] as const;
+
+function filterFrom(query: Record<string, string>): DlqFilter {
+  const filter: DlqFilter = {};
+  for (const name of FILTERS) if (query[name]) filter[name] = query[name];
+  return filter;
+}
+
+export function DeadLetters() {
+  const { query, route } = useLocation();
+  const filter = filterFrom(query);
+  const key = JSON.stringify(filter);
+  const pools = useLoad((signal) => listPools(signal).catch(() => []), []);
+  const page = useLoad((signal) => listDeadLetters(filter, undefined, signal), [key]);
+  const [more, setMore] = useState<{ items: DeadLetter[]; cursor: string | null }>({ items: [], cursor: null });
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [redrive, setRedrive] = useState<Redrive | undefined>();
+  const action = useAction();
+
+  useEffect(() => {
+    setMore({ items: [], cursor: null });
+    setSelected(new Set());
+  }, [key]);
+
+  // Follows a redrive until it is done, then lists again.
+  useEffect(() => {
+    if (!redrive || redrive.status === 'done') return;
+    const id = setTimeout(() => {
+      getRedrive(redrive.redriveId)
+        .then((next) => {
+          setRedrive({ ...next, matched: redrive.matched });
+          if (next.status === 'done') page.reload();
+        })
+        .catch(() => setRedrive({ ...redrive }));
+    }, 700);
+    return () => clearTimeout(id);
+  }, [redrive]);
+
+  const items = [...(page.data?.items ?? []), ...more.items];
+  const cursor = more.items.length > 0 ? more.cursor : page.data?.nextCursor;
+  const hasFilter = Object.keys(filter).length > 0;
+
+  const apply = (event: Event) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget as HTMLFormElement);
+    const search = new URLSearchParams();
+    for (const name of FILTERS) {
+      const value = String(form.get(name) ?? '').trim();
+      if (value) search.set(name, name === 'from' || name === 'to' ? (localToIso(value) ?? value) : value);
+    }
+    route(`/console/dead-letters${search.size ? `?${search}` : ''}`);
+  };
+
+  const run = (request: RedriveRequest, what: string) =>
+    action.run(async () => {
+      const started = await startRedrive(request);
+      setRedrive(started);
+      setSelected(new Set());
+      return `Redrive of ${what} started: ${started.matched ?? '?'} dead letter(s) go back to their queues.`;
+    });
+
+  const toggle = (jobId: string, on: boolean) =>
+    setSelected((current) => {
+      const next = new Set(current);
+      if (on) next.add(jobId);
+      else next.delete(jobId);
+      return next;
+    });
+  const allOnPage = items.length > 0 && items.every((i) => selected.has(i.jobId));
+
+  const loadMore = async () => {
+    if (!cursor) return;
+    try {
+      const next = await listDeadLetters(filter, cursor, new AbortController().signal);
+      setMore((m) => ({ items: [...m.items, ...next.items], cursor: next.nextCursor }));
+    } catch (error) {
+      action.run(() => Promise.reject(asApiError(error)));
+    }
+  };
+
+  return (
+    <Page
+      title="Dead letters"
+      actions={
+        <button type="button" class="secondary" onClick={page.reload}>
+          Refresh
+        </button>
+      }
+    >
+      <p class="muted">Jobs that failed for good, of every tenant: their message is in their pool's dead-letter queue. A redrive runs them again.</p>
+      <form class="filters" onSubmit={apply} key={key} aria-label="Filter dead letters">
+        <label class="field">
+          <span>Pool</span>
+          <select name="pool" value={filter.pool ?? ''}>
+            <option value="">any</option>
+            {(pools.data ?? []).map((p) => (
+              <option key={p.name} value={p.name}>
+                {p.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label class="field">
+          <span>Type</span>
+          <input name="type" value={filter.type ?? ''} placeholder="any" />
+        </label>
+        <label class="field">
+          <span>Tenant</span>
+          <input name="tenant" value={filter.tenant ?? ''} placeholder="any" />
+        </label>
+        <label class="field">
+          <span>Error contains</span>
+          <input name="error" value={filter.error ?? ''} placeholder="timed out" />
+        </label>
+        <label class="field">
+          <span>Died from</span>
+          <input name="from" type="datetime-local" step={1} value={filter.from ? isoToLocal(filter.from) : ''} />
+        </label>
+        <label class="field">
+          <span>Died before</span>
+          <input name="to" type="datetime-local" step={1} value={filter.to ? isoToLocal(filter.to) : ''} />
+        </label>
+        <div class="filter-actions">
+          <button type="submit" class="primary">
+            Apply filters
+          </button>
+          <a class="button secondary" href="/console/dead-letters">
+            Clear
+          </a>
+        </div>
+      </form>
+
+      <div class="toolbar" role="group" aria-label="Redrive">
+        <button type="button" class="primary" disabled={selected.size === 0 || action.busy} onClick={() => run({ jobIds: [...selected] }, `${selected.size} selected`)}>
+          Redrive selected ({selected.size})
+        </button>
+        {hasFilter ? (
+          <ConfirmButton
+            label="Redrive all matching"
+            question="Redrive every dead letter these filters match, on every page?"
+            confirmLabel="Redrive them"
+            onConfirm={() => run({ filter }, 'the filtered dead letters')}
+            disabled={action.busy || items.length === 0}
+          />
+        ) : (
+          <ConfirmButton
+            label="Redrive everything"
+            question="Redrive every dead letter of every pool and tenant?"
+            confirmLabel="Redrive everything"
+            onConfirm={() => run({ all: true }, 'every dead letter')}
+            disabled={action.busy || items.length === 0}
+            danger
+          />
+        )}
+      </div>
+      <ErrorNotice error={action.error} title="The redrive failed" />
+      {action.done || redrive ? (
+        <div class="notice notice-ok" role="status">
+          {action.done ? <p>{action.done}</p> : null}
+          {redrive ? (
+            <p>
+              Redrive <code>{shortId(redrive.redriveId)}</code>: {redrive.status === 'done' ? 'done' : redrive.status}, {redrive.requeued} requeued
+              {redrive.matched !== undefined ? ` of ${redrive.matched}` : ''}.
+            </p>
+          ) : null}
+        </div>
+      ) : null}
+
+      <ErrorNotice error={page.error} title="Could not list the dead letters" />
+      {page.loading && !page.data ? <Loading label="Loading dead letters…" /> : null}
+      {page.data && items.length === 0 ? <p class="empty">No dead letters{hasFilter ? ' match these filters' : ''}.</p> : null}
+      {items.length > 0 ? (
+        <div class="table-wrap">
+          <table class="table dlq-table">
+            <caption class="visually-hidden">Dead letters, newest death first</caption>
+            <thead>
+              <tr>
+                <th scope="col">
+                  <input
+                    type="checkbox"
+                    aria-label="Select every dead letter shown"
+                    checked={allOnPage}
+                    onChange={(e) => setSelected(e.currentTarget.checked ? new Set(items.map((i) => i.jobId)) : new Set())}
+                  />
+                </th>
+                <th scope="col">Job</th>
+                <th scope="col">Pool</th>
+                <th scope="col">Type</th>
+                <th scope="col">Tenant</th>
+                <th scope="col">Attempts</th>
+                <th scope="col">Last error</th>
+                <th scope="col">Died</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((d) => (
+                <tr key={d.jobId}>
+                  <td data-label="Select">
+                    <input type="checkbox" aria-label={`Select job ${d.jobId}`} checked={selected.has(d.jobId)} onChange={(e) => toggle(d.jobId, e.currentTarget.checked)} />
+                  </td>
+                  <th scope="row" data-label="Job">
+                    <a href={`/console/jobs/${d.jobId}`} title={d.jobId}>
+                      <code>{shortId(d.jobId)}</code>
+                    </a>
+                  </th>
+                  <td data-label="Pool">{d.pool ?? '—'}</td>
+                  <td data-label="Type">{d.type}</td>
+                  <td data-label="Tenant">{d.tenant}</td>
+                  <td data-label="Attempts">
+                    {d.attempts} / {d.maxAttempts}
+                  </td>
+                  <td data-label="Last error">{d.error ? <code class="wrap">{d.error}</code> : '—'}</td>
+                  <td data-label="Died">{formatTime(d.diedAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      {cursor ? (
+        <button type="button" class="secondary more" onClick={loadMore}>
+          More dead letters
+        </button>
+      ) : null}
+    </Page>
+  );
+}
