@@ -5,7 +5,7 @@ import { formatNumber } from '../format';
 import { useLoad } from '../hooks';
 import { listPools } from '../ops-api';
 import { useSession } from '../session';
-import { ErrorNotice, Facts, Page } from '../ui';
+import { ErrorNotice, Facts, Loading, Page } from '../ui';
 
 /**
  * What an operator (scope conveyor:admin) can see across tenants with today's API: any tenant's
@@ -47,14 +47,17 @@ export function Admin() {
         <section class="card" aria-labelledby="platform-title">
           <h2 id="platform-title">The platform now</h2>
           <ErrorNotice error={pools.error} title="Could not read the pools" />
+          {pools.loading && !pools.data ? <Loading label="Reading the pools…" /> : null}
+          {pools.data ? (
           <Facts
             rows={[
               ['Jobs waiting', formatNumber(totals.waiting)],
               ['Jobs running', formatNumber(totals.running)],
               ['Dead letters', <a href="/console/dead-letters">{formatNumber(totals.dead)}</a>],
-              ['Workers', <a href="/console/pools">{formatNumber(totals.workers)} in {pools.data?.length ?? 0} pools</a>],
+              ['Workers', <a href="/console/pools">{formatNumber(totals.workers)} in {pools.data.length} pools</a>],
             ]}
           />
+          ) : null}
         </section>
       </div>
       <section class="card" aria-labelledby="tenant-title">

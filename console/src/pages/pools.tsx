@@ -116,20 +116,20 @@ function PoolChart({ name, samples }: { name: string; samples: Sample[] }) {
   const now = samples.at(-1)?.at ?? Date.now();
   const maxDepth = Math.max(0, ...samples.map((s) => s.depth));
   const maxRate = Math.max(0, ...samples.map((s) => s.throughput));
-  const minutes = samples.length > 1 ? Math.round((now - samples[0]!.at) / 60_000) : 0;
-  const summary =
-    samples.length === 0
-      ? 'No samples yet.'
-      : `Over the last ${minutes} min: waiting jobs up to ${maxDepth}, now ${samples.at(-1)!.depth}; done per second up to ${formatNumber(maxRate, 2)}, now ${formatNumber(samples.at(-1)!.throughput, 2)}.`;
+  const summary = `Over the last ${formatDuration((now - samples[0]!.at) / 1000)}: waiting jobs up to ${maxDepth}, now ${samples.at(-1)!.depth}; done per second up to ${formatNumber(maxRate, 2)}, now ${formatNumber(samples.at(-1)!.throughput, 2)}.`;
+  if (samples.length < 2) {
+    return (
+      <figure class="chart">
+        <p class="chart-empty muted small">The chart fills in while this page stays open (a sample every {REFRESH_MS / 1000} s).</p>
+      </figure>
+    );
+  }
   return (
     <figure class="chart">
       <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={`Pool ${name}. ${summary}`} preserveAspectRatio="none">
         <line x1="0" y1={HEIGHT} x2={WIDTH} y2={HEIGHT} class="chart-axis" />
         <path d={linePath(samples, (s) => s.depth, { width: WIDTH, height: HEIGHT - 2, now, max: maxDepth }, WINDOW_MS)} class="chart-depth" />
         <path d={linePath(samples, (s) => s.throughput, { width: WIDTH, height: HEIGHT - 2, now, max: maxRate }, WINDOW_MS)} class="chart-rate" />
-        {/* The latest sample of each line, so a single one shows too. */}
-        <path d={linePath(samples.slice(-1), (s) => s.depth, { width: WIDTH, height: HEIGHT - 2, now, max: maxDepth }, WINDOW_MS).replace(/^M([\d.]+),([\d.]+)$/, 'M$1,$2 h-3')} class="chart-depth chart-dot" />
-        <path d={linePath(samples.slice(-1), (s) => s.throughput, { width: WIDTH, height: HEIGHT - 2, now, max: maxRate }, WINDOW_MS).replace(/^M([\d.]+),([\d.]+)$/, 'M$1,$2 h-3')} class="chart-rate chart-dot" />
       </svg>
       <figcaption class="small">
         <span class="legend legend-depth">waiting (max {maxDepth})</span> <span class="legend legend-rate">done/s (max {formatNumber(maxRate, 2)})</span>
