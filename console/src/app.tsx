@@ -99,6 +99,8 @@ class Boundary extends Component<{ children: ComponentChildren }, { error?: Erro
   override state: { error?: Error } = {};
   override componentDidCatch(error: Error) {
     this.setState({ error });
+    // Still an uncaught error to the browser (its console, error monitoring, the tests).
+    reportError(error);
   }
   override render() {
     if (this.state.error) {

@@ -116,7 +116,6 @@ function PoolChart({ name, samples }: { name: string; samples: Sample[] }) {
   const now = samples.at(-1)?.at ?? Date.now();
   const maxDepth = Math.max(0, ...samples.map((s) => s.depth));
   const maxRate = Math.max(0, ...samples.map((s) => s.throughput));
-  const summary = `Over the last ${formatDuration((now - samples[0]!.at) / 1000)}: waiting jobs up to ${maxDepth}, now ${samples.at(-1)!.depth}; done per second up to ${formatNumber(maxRate, 2)}, now ${formatNumber(samples.at(-1)!.throughput, 2)}.`;
   if (samples.length < 2) {
     return (
       <figure class="chart">
@@ -124,16 +123,19 @@ function PoolChart({ name, samples }: { name: string; samples: Sample[] }) {
       </figure>
     );
   }
+  // The x axis covers what was seen, up to the hour: a young chart is not squeezed into its right edge.
+  const span = Math.min(WINDOW_MS, Math.max(1, now - samples[0]!.at));
+  const summary = `Over the last ${formatDuration(span / 1000)}: waiting jobs up to ${maxDepth}, now ${samples.at(-1)!.depth}; done per second up to ${formatNumber(maxRate, 2)}, now ${formatNumber(samples.at(-1)!.throughput, 2)}.`;
   return (
     <figure class="chart">
       <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={`Pool ${name}. ${summary}`} preserveAspectRatio="none">
         <line x1="0" y1={HEIGHT} x2={WIDTH} y2={HEIGHT} class="chart-axis" />
-        <path d={linePath(samples, (s) => s.depth, { width: WIDTH, height: HEIGHT - 2, now, max: maxDepth }, WINDOW_MS)} class="chart-depth" />
-        <path d={linePath(samples, (s) => s.throughput, { width: WIDTH, height: HEIGHT - 2, now, max: maxRate }, WINDOW_MS)} class="chart-rate" />
+        <path d={linePath(samples, (s) => s.depth, { width: WIDTH, height: HEIGHT - 2, now, max: maxDepth }, span)} class="chart-depth" />
+        <path d={linePath(samples, (s) => s.throughput, { width: WIDTH, height: HEIGHT - 2, now, max: maxRate }, span)} class="chart-rate" />
       </svg>
       <figcaption class="small">
         <span class="legend legend-depth">waiting (max {maxDepth})</span> <span class="legend legend-rate">done/s (max {formatNumber(maxRate, 2)})</span>
-        <span class="muted"> · last hour</span>
+        <span class="muted"> · {span >= WINDOW_MS ? 'last hour' : `last ${formatDuration(span / 1000)}`}</span>
       </figcaption>
     </figure>
   );
