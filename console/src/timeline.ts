@@ -58,8 +58,9 @@ function describe(event: JobEvent): string | undefined {
     case 'failed':
       return [text(d.error), text(d.reason)].filter(Boolean).join(' — ') || undefined;
     case 'queued':
+      return text(d.reason);
     case 'cancelled':
-      return text(d.reason) ?? text(d.while);
+      return text(d.reason) ?? (text(d.while) ? `while ${String(d.while)}` : undefined);
     default:
       return undefined;
   }

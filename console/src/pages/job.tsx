@@ -92,6 +92,12 @@ export function JobPage() {
       return 'The job is queued to run again.';
     });
 
+  // "Its worker is aborting the job…" is over once the job shows cancelled.
+  const ended = data?.status === 'cancelled';
+  useEffect(() => {
+    if (ended) action.clear();
+  }, [ended]);
+
   const title = data ? `Job ${data.type}` : 'Job';
   return (
     <Page
