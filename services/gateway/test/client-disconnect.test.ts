@@ -70,7 +70,7 @@ describe('clients that leave while the api answers', () => {
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(gw.process.exitCode, gw.output().slice(-2000)).toBeNull();
-    expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${gw.opsUrl}/healthz`)).status).toBe(200);
     expect((await fetch(`${gw.url}/openapi.json`)).status).toBe(200);
   }, 60_000);
 });
