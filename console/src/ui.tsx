@@ -195,3 +195,17 @@ export function Facts({ rows }: { rows: Array<[string, ComponentChildren] | null
     </dl>
   );
 }
+
+/** The end of a filter form: apply, or go back to the unfiltered page. */
+export function FilterActions({ clearHref }: { clearHref: string }) {
+  return (
+    <div class="filter-actions">
+      <button type="submit" class="primary">
+        Apply filters
+      </button>
+      <a class="button secondary" href={clearHref}>
+        Clear
+      </a>
+    </div>
+  );
+}

@@ -9,7 +9,7 @@ import { DEMO, useConsoleHarness } from './harness.js';
  */
 
 describe('the console in a browser', () => {
-  const { gatewayUrl, tokens, api, newPage, logIn, submitThroughApi } = useConsoleHarness('console');
+  const { gatewayUrl, api, newPage, logIn, logInAsOtherTenant, submitThroughApi } = useConsoleHarness('console');
 
   const badge = (page: Page) => page.locator('.facts .badge').first();
 
@@ -168,11 +168,7 @@ describe('the console in a browser', () => {
     const demoJob = await submitThroughApi({ type: 'noop', payload: {} });
     await api().waitForFinish(demoJob, 30_000);
     const page = await newPage();
-    await page.goto(`${gatewayUrl()}/console/`);
-    await page.getByText('Use an access token from your identity provider').click();
-    await page.getByLabel('Access token').fill(await tokens().valid({ sub: 'eve', tenant: 'evil', scope: 'jobs:read jobs:write' }));
-    await page.getByRole('button', { name: 'Log in with this token' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Jobs' }).waitFor();
+    await logInAsOtherTenant(page);
     expect(await page.locator('.who').textContent()).toContain('tenant evil');
     await page.getByText('No jobs match these filters.').waitFor();
 

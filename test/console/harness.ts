@@ -11,11 +11,12 @@ const TIMEOUT = 30_000;
 
 export interface ConsoleHarness {
   gatewayUrl: () => string;
-  tokens: () => TokenKit;
   /** The demo user's API client, to set the scene as a script would. */
   api: () => ConveyorClient;
   newPage: (options?: { width?: number; dark?: boolean }) => Promise<Page>;
   logIn: (page: Page, who?: { email: string; password: string }) => Promise<void>;
+  /** Logs in with an access token of another tenant, `evil`, as its identity provider would issue it. */
+  logInAsOtherTenant: (page: Page) => Promise<void>;
   submitThroughApi: (body: unknown) => Promise<string>;
 }
 
@@ -66,7 +67,6 @@ export function useConsoleHarness(prefix: string): ConsoleHarness {
 
   return {
     gatewayUrl: () => stack.gatewayUrl,
-    tokens: () => tokens,
     api: () => api,
     newPage: async (options = {}) => {
       const context = await browser.newContext({
@@ -85,6 +85,13 @@ export function useConsoleHarness(prefix: string): ConsoleHarness {
       await page.getByLabel('Email').fill(who.email);
       await page.getByLabel('Password').fill(who.password);
       await page.getByRole('button', { name: 'Log in', exact: true }).click();
+      await page.getByRole('heading', { level: 1, name: 'Jobs' }).waitFor();
+    },
+    logInAsOtherTenant: async (page) => {
+      await page.goto(`${stack.gatewayUrl}/console/`);
+      await page.getByText('Use an access token from your identity provider').click();
+      await page.getByLabel('Access token').fill(await tokens.valid({ sub: 'eve', tenant: 'evil', scope: 'jobs:read jobs:write' }));
+      await page.getByRole('button', { name: 'Log in with this token' }).click();
       await page.getByRole('heading', { level: 1, name: 'Jobs' }).waitFor();
     },
     submitThroughApi: async (body) => {

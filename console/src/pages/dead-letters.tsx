@@ -3,8 +3,9 @@ import { useEffect, useState } from 'preact/hooks';
 import { formatTime, shortId } from '../format';
 import { asApiError, useAction, useLoad } from '../hooks';
 import { getRedrive, listDeadLetters, listPools, startRedrive, type DeadLetter, type DlqFilter, type Redrive, type RedriveRequest } from '../ops-api';
-import { isoToLocal, localToIso } from '../schema-form';
-import { ConfirmButton, ErrorNotice, Loading, Page } from '../ui';
+import { filterQuery } from '../filters';
+import { isoToLocal } from '../schema-form';
+import { ConfirmButton, ErrorNotice, FilterActions, Loading, Page } from '../ui';
 
 const FILTERS = ['pool', 'type', 'tenant', 'error', 'from', 'to'] as const;
 
@@ -50,13 +51,7 @@ export function DeadLetters() {
 
   const apply = (event: Event) => {
     event.preventDefault();
-    const form = new FormData(event.currentTarget as HTMLFormElement);
-    const search = new URLSearchParams();
-    for (const name of FILTERS) {
-      const value = String(form.get(name) ?? '').trim();
-      if (value) search.set(name, name === 'from' || name === 'to' ? (localToIso(value) ?? value) : value);
-    }
-    route(`/console/dead-letters${search.size ? `?${search}` : ''}`);
+    route(`/console/dead-letters${filterQuery(event.currentTarget as HTMLFormElement, FILTERS)}`);
   };
 
   const run = (request: RedriveRequest, what: string) =>
@@ -128,14 +123,7 @@ export function DeadLetters() {
           <span>Died before</span>
           <input name="to" type="datetime-local" step={1} value={filter.to ? isoToLocal(filter.to) : ''} />
         </label>
-        <div class="filter-actions">
-          <button type="submit" class="primary">
-            Apply filters
-          </button>
-          <a class="button secondary" href="/console/dead-letters">
-            Clear
-          </a>
-        </div>
+        <FilterActions clearHref="/console/dead-letters" />
       </form>
 
       <div class="toolbar" role="group" aria-label="Redrive">

@@ -5,9 +5,10 @@ import { capabilities } from '../capabilities';
 import { formatTime, shortId } from '../format';
 import { asApiError, useInterval, useLoad } from '../hooks';
 import { FINE_STATUSES, countJobs, listJobs, type Job, type JobFilters } from '../jobs-api';
-import { isoToLocal, localToIso } from '../schema-form';
+import { filterQuery } from '../filters';
+import { isoToLocal } from '../schema-form';
 import { isAdmin, useSession } from '../session';
-import { ErrorNotice, Loading, Page, StatusBadge } from '../ui';
+import { ErrorNotice, FilterActions, Loading, Page, StatusBadge } from '../ui';
 
 const FILTER_NAMES = ['status', 'type', 'tags', 'from', 'to', 'tenant'] as const;
 const REFRESH_MS = 5_000;
@@ -49,14 +50,7 @@ export function Jobs() {
 
   const apply = (event: Event) => {
     event.preventDefault();
-    const form = new FormData(event.currentTarget as HTMLFormElement);
-    const next: JobFilters = {};
-    for (const name of FILTER_NAMES) {
-      const value = String(form.get(name) ?? '').trim();
-      if (!value) continue;
-      next[name] = name === 'from' || name === 'to' ? (localToIso(value) ?? value) : value;
-    }
-    route(urlFor(next));
+    route(`/console/jobs${filterQuery(event.currentTarget as HTMLFormElement, FILTER_NAMES)}`);
   };
 
   const more = async () => {
@@ -155,14 +149,7 @@ export function Jobs() {
             <input name="tenant" value={filters.tenant ?? ''} placeholder={session?.me.tenant} />
           </label>
         ) : null}
-        <div class="filter-actions">
-          <button type="submit" class="primary">
-            Apply filters
-          </button>
-          <a class="button secondary" href="/console/jobs">
-            Clear
-          </a>
-        </div>
+        <FilterActions clearHref="/console/jobs" />
       </form>
 
       <ErrorNotice error={page.error} title="Could not list jobs" />
