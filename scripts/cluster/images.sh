@@ -99,7 +99,7 @@ context_tag() {
     cd "$REPO_ROOT"
     {
       "${BUILDAH[@]}" inspect --type image --format '{{.FromImageID}}' "docker.io/library/$(node_image)"
-      git ls-files -z -- Dockerfile .dockerignore package.json package-lock.json tsconfig.base.json tsconfig.json packages services |
+      git ls-files -z -- Dockerfile .dockerignore package.json package-lock.json tsconfig.base.json tsconfig.json packages services console |
         xargs -0 sha256sum
     } | sha256sum | cut -c1-12
   )
