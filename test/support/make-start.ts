@@ -48,18 +48,10 @@ export async function freePortBlock(size: number): Promise<number> {
 export async function makeStart(prefix: string, env: Record<string, string> = {}): Promise<MadeStack> {
   const instance = uniqueName(prefix).toLowerCase().replaceAll('_', '-');
   const database = await createTestDatabase();
-  const base = await freePortBlock(5 + WORKER_POOLS.length);
-  const fullEnv: NodeJS.ProcessEnv = {
-    ...process.env,
-    CONVEYOR_INSTANCE: instance,
-    CONVEYOR_PORT_BASE: String(base),
-    CONVEYOR_NAMESPACE: instance,
-    DATABASE_URL: database.url,
-    ...env,
-  };
   // Servers started from another checkout of the repository (a git worktree beside the one that
   // runs them) answer on their ports but are not this checkout's to start: leave them to it.
   const infraElsewhere = !existsSync(path.join(ROOT, '.run/postgres'));
+  let fullEnv: NodeJS.ProcessEnv = {};
   const make = (target: string) =>
     promisify(execFile)('make', ['--no-print-directory', ...(infraElsewhere ? ['-o', 'infra-up'] : []), target], {
       cwd: ROOT,
@@ -67,24 +59,38 @@ export async function makeStart(prefix: string, env: Record<string, string> = {}
       timeout: 240_000,
       maxBuffer: 16 * 1024 * 1024,
     });
-  try {
-    await make('start');
-  } catch (error) {
-    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
-    await make('stop').catch(() => undefined);
-    await database.drop();
-    throw new Error(`make start failed:\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`, { cause: error });
-  }
-  return {
-    instance,
-    gatewayUrl: `http://127.0.0.1:${base}`,
-    database,
-    logDir: path.join(ROOT, '.run', `services-${instance}`),
-    env: fullEnv,
-    make,
-    stop: async () => {
-      await make('stop');
+  // The ports were free when chosen; on a shared machine another process may take one before the
+  // services bind it. That, and only that, is worth a second try on other ports.
+  for (let attempt = 1; ; attempt++) {
+    const base = await freePortBlock(5 + WORKER_POOLS.length);
+    fullEnv = {
+      ...process.env,
+      CONVEYOR_INSTANCE: instance,
+      CONVEYOR_PORT_BASE: String(base),
+      CONVEYOR_NAMESPACE: instance,
+      DATABASE_URL: database.url,
+      ...env,
+    };
+    try {
+      await make('start');
+      return {
+        instance,
+        gatewayUrl: `http://127.0.0.1:${base}`,
+        database,
+        logDir: path.join(ROOT, '.run', `services-${instance}`),
+        env: fullEnv,
+        make,
+        stop: async () => {
+          await make('stop');
+          await database.drop();
+        },
+      };
+    } catch (error) {
+      const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+      await make('stop').catch(() => undefined);
+      if (attempt < 2 && /EADDRINUSE/.test(stdout + stderr)) continue;
       await database.drop();
-    },
-  };
+      throw new Error(`make start failed:\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`, { cause: error });
+    }
+  }
 }
