@@ -93,7 +93,7 @@ export function endSession(message: string | null): void {
 export function hasScope(session: Session | null, scope: string): boolean {
   if (!session) return false;
   const granted = session.me.scopes;
-  return granted.includes('conveyor:admin') || granted.includes('admin') || granted.includes(scope);
+  return granted.includes('conveyor:admin') || granted.includes(scope);
 }
 
 export function isAdmin(session: Session | null): boolean {

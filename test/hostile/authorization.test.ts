@@ -53,7 +53,7 @@ describe('authorization and tenant isolation', () => {
   });
 
   it('refuses every route without, with an expired, tampered, alg:none or foreign-key token', async () => {
-    const claims = { sub: 'demo', tenant: 'demo', scope: 'jobs:read jobs:write admin' };
+    const claims = { sub: 'demo', tenant: 'demo', scope: 'jobs:read jobs:write conveyor:admin' };
     const bad: Array<[string, string | undefined]> = [
       ['none', undefined],
       ['expired', await tokens.expired(claims)],

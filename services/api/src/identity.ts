@@ -12,9 +12,9 @@ export interface Identity {
 
 const principal = z.string().min(1).max(128);
 
-/** The tenant a read may look at: `null` means any tenant (scope `admin`). */
+/** The tenant a read may look at: `null` means any tenant (scope `conveyor:admin`). */
 export function readTenant(identity: Identity): string | null {
-  return identity.scopes.has('admin') ? null : identity.tenant;
+  return identity.scopes.has('conveyor:admin') ? null : identity.tenant;
 }
 
 export function identityOf(res: Response): Identity {

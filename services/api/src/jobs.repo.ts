@@ -1,6 +1,6 @@
 /**
  * The api's reads and writes of jobs (creation itself is @conveyor/jobs createJob). Every query is
- * parameterised and scoped by tenant; `tenant = null` (scope admin) reads across tenants.
+ * parameterised and scoped by tenant; `tenant = null` (scope conveyor:admin) reads across tenants.
  */
 import type { Queryable, JobStatus } from '@conveyor/jobs';
 import type { Cursor } from './cursor.js';

@@ -216,7 +216,7 @@ describe('GET /jobs/:jobId/events (handler mounted on a tiny express app standin
     const bad = await fetch(`${base}/jobs/${jobId}/events`, { headers: as('acme', { 'last-event-id': 'yesterday' }) });
     expect(bad.status).toBe(400);
     // An admin reads across tenants.
-    const admin = openStream(base, `/jobs/${jobId}/events`, as('ops', { 'x-conveyor-scopes': 'jobs:read admin' }));
+    const admin = openStream(base, `/jobs/${jobId}/events`, as('ops', { 'x-conveyor-scopes': 'jobs:read conveyor:admin' }));
     await waitUntil(() => admin.events.length === 1, 5_000, 'the admin stream');
     admin.close();
   });

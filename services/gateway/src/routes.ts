@@ -2,7 +2,7 @@
  * The public route table. Every path the gateway serves is listed here once; anything else is 404
  * and a listed path with another method is 405, before any credential is looked at.
  */
-export type Scope = 'jobs:read' | 'jobs:write' | 'points:grant' | 'admin';
+export type Scope = 'jobs:read' | 'jobs:write' | 'points:grant' | 'conveyor:admin';
 
 /** What serves a route: the api behind us, or the gateway itself. */
 export type Target = 'proxy' | 'login' | 'me' | 'jwks';

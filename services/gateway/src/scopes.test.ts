@@ -6,7 +6,7 @@ describe('scope decisions', () => {
     expect(isAllowed(['jobs:read'], 'jobs:read')).toBe(true);
     expect(isAllowed(['jobs:read'], 'jobs:write')).toBe(false);
     expect(isAllowed([], 'jobs:read')).toBe(false);
-    expect(isAllowed(['admin'], 'jobs:write')).toBe(true);
+    expect(isAllowed(['conveyor:admin'], 'jobs:write')).toBe(true);
     expect(isAllowed([], null)).toBe(true);
     expect(isAllowed([], 'authenticated')).toBe(true);
   });

@@ -11,7 +11,7 @@ export interface Principal {
 /** `admin` stands for every scope: operators act across tenants and operations. */
 export function isAllowed(granted: readonly string[], required: Scope | 'authenticated' | null): boolean {
   if (required === null || required === 'authenticated') return true;
-  return granted.includes('admin') || granted.includes(required);
+  return granted.includes('conveyor:admin') || granted.includes(required);
 }
 
 /** Scopes come as a space-separated `scope` string (OAuth 2) or an `scp` array (some IdPs). */

@@ -127,7 +127,7 @@ describe('gateway in dev mode, with a node:http server standing in for the api',
         scopes: string[];
       };
       expect(me.tenant).toBe('admin');
-      expect(me.scopes).toEqual(['jobs:read', 'jobs:write', 'points:grant', 'admin']);
+      expect(me.scopes).toEqual(['jobs:read', 'jobs:write', 'points:grant', 'conveyor:admin']);
     });
 
     it('takes a structured +json login body and refuses other media types with 415', async () => {
@@ -269,7 +269,7 @@ describe('gateway in dev mode, with a node:http server standing in for the api',
           'content-type': 'application/json',
           'idempotency-key': 'k-1',
           'x-conveyor-tenant': 'admin',
-          'x-conveyor-scopes': 'admin',
+          'x-conveyor-scopes': 'conveyor:admin',
           'x-conveyor-internal-token': 'forged',
           'x-conveyor-anything': 'forged',
         },

@@ -46,7 +46,7 @@ function headerOf(req: Request, name: string): string | undefined {
 /**
  * `GET /jobs/:jobId/events`: replays the job's events after Last-Event-ID, then follows new ones
  * live until the job ends. Identity arrives verified from the api's middleware as
- * `x-conveyor-tenant` (and `x-conveyor-scopes`; `admin` reads across tenants).
+ * `x-conveyor-tenant` (and `x-conveyor-scopes`; `conveyor:admin` reads across tenants).
  */
 export function createJobEventsHandler(options: JobEventsHandlerOptions): JobEventsHandler {
   const { pool, logger } = options;
@@ -80,7 +80,7 @@ export function createJobEventsHandler(options: JobEventsHandlerOptions): JobEve
     }
     const scopes = (headerOf(req, 'x-conveyor-scopes') ?? '').split(' ');
     const jobId = jobIdSchema.safeParse(req.params.jobId);
-    const job = jobId.success ? await findVisibleJob(pool, jobId.data, scopes.includes('admin') ? null : tenant) : undefined;
+    const job = jobId.success ? await findVisibleJob(pool, jobId.data, scopes.includes('conveyor:admin') ? null : tenant) : undefined;
     if (!job) {
       res.status(404).json({ error: 'job not found', requestId });
       return;

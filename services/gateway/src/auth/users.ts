@@ -27,7 +27,7 @@ function derive(password: BinaryLike, salt: Buffer): Promise<Buffer> {
 export const DEV_USERS: ReadonlyArray<User & { password: string }> = [
   { id: 'user-demo', email: 'demo@example.com', password: 'demo-password', tenant: 'demo', scopes: ['jobs:read', 'jobs:write'] },
   // Every scope, spelt out (admin alone would pass every route too) so /auth/me shows what it may do.
-  { id: 'user-admin', email: 'admin@example.com', password: 'admin-password', tenant: 'admin', scopes: ['jobs:read', 'jobs:write', 'points:grant', 'admin'] },
+  { id: 'user-admin', email: 'admin@example.com', password: 'admin-password', tenant: 'admin', scopes: ['jobs:read', 'jobs:write', 'points:grant', 'conveyor:admin'] },
 ];
 
 export interface UserStore {
