@@ -35,3 +35,7 @@ done
 # shellcheck disable=SC2016 # JavaScript template literal, not shell
 node -e 'const r = require(process.argv[1]); const s = Object.keys(r.results); if (!s.length) throw new Error("no systems in latest.json"); console.log(`bench: ${s.join(", ")} in ${r.durationSeconds} s -> bench/results/latest.json, bench/results/latency.png`)' "$ROOT/bench/results/latest.json"
 echo "bench: finished in $((SECONDS - started))s"
+# The smoke run also proves that an interrupted bench stops the services it started.
+if [[ "${BENCH_SMOKE:-}" == 1 ]]; then
+  node --import "$ROOT/bench/node_modules/tsx/dist/loader.mjs" bench/src/interrupt-check.ts
+fi

@@ -37,6 +37,21 @@ const start = (name: string): Promise<System> => {
   return startPeer(name as 'bullmq' | 'pgboss' | 'pgboss-tuned', cfg.concurrency);
 };
 
+// Ctrl-C or a kill mid-run must not leave the system under test behind (services, their database):
+// stop the one being started or measured, then exit as a shell does on SIGINT. The run itself then
+// fails at its next step; it waits on `interrupted` instead of reporting, until the exit.
+let current: Promise<System> | undefined;
+let interrupted: Promise<never> | undefined;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    log(`\nbench: ${signal}: stopping the system under test`);
+    interrupted = (current ?? Promise.reject(new Error('none')))
+      .then((system) => system.stop())
+      .catch(() => undefined)
+      .then(() => process.exit(130));
+  });
+}
+
 const results: Record<string, Awaited<ReturnType<typeof runScenarios>>> = {};
 const loadAverages: Record<string, number[]> = {};
 let failed = false;
@@ -45,18 +60,23 @@ for (const name of cfg.systems) {
   const t = Date.now();
   let system: System | undefined;
   try {
-    system = await start(name);
+    current = start(name);
+    system = await current;
     log(`  started in ${((Date.now() - t) / 1000).toFixed(1)} s: ${system.description}`);
     results[name] = await runScenarios(system, cfg, log);
     loadAverages[name] = os.loadavg();
   } catch (error) {
+    if (interrupted) await interrupted;
     failed = true;
     log(`  FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   } finally {
     await system?.stop().catch((error) => log(`  stop failed: ${String(error)}`));
+    current = undefined;
   }
   log(`  ${name} took ${((Date.now() - t) / 1000).toFixed(0)} s`);
 }
+
+if (interrupted) await interrupted;
 
 const report = {
   generatedAt: new Date().toISOString(),

@@ -194,6 +194,14 @@ settings. One list so every template loops over the same thing.
   valueFrom: { fieldRef: { fieldPath: metadata.namespace } }
 - name: HOSTNAME
   valueFrom: { fieldRef: { fieldPath: metadata.name } }
+- name: RETENTION_FINISHED_JOBS
+  value: {{ $v.retention.finishedJobs | quote }}
+- name: RETENTION_IDEMPOTENCY_KEYS
+  value: {{ $v.retention.idempotencyKeys | quote }}
+- name: RETENTION_NOTIFICATIONS
+  value: {{ $v.retention.notifications | quote }}
+- name: RETENTION_OVERRIDES
+  value: {{ toJson $v.retention.overrides | quote }}
 {{- end }}
 {{- range $k, $val := $v.config.extraEnv }}
 - name: {{ $k }}

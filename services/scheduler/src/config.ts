@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { awsEnv, commonEnv, databaseEnv, env, kafkaEnv } from '@conveyor/platform';
 import { topologyEnv } from '@conveyor/jobs';
+import { retentionDuration, retentionOverrides } from './retention/policy.js';
 
 export const configSchema = z
   .object({
@@ -50,6 +51,18 @@ export const configSchema = z
      * SCHEDULES_SOURCE=kubernetes, else `advisory-lock`.
      */
     LEADER_ELECTION: z.enum(['lease', 'advisory-lock']).optional(),
+    /** How long finished jobs (with their events, notifications and result objects) are kept: 30d, 12h, forever. */
+    RETENTION_FINISHED_JOBS: retentionDuration.prefault('30d'),
+    /** Per tenant and/or job type: [{"tenant":"acme","type":"report.generate","finishedJobs":"90d"}]. */
+    RETENTION_OVERRIDES: retentionOverrides,
+    /** After this long a submit with the same Idempotency-Key makes a new job. */
+    RETENTION_IDEMPOTENCY_KEYS: retentionDuration.prefault('24h'),
+    /** Notifications, read or not, of jobs still kept. */
+    RETENTION_NOTIFICATIONS: retentionDuration.prefault('30d'),
+    RETENTION_INTERVAL_MS: env.int(300_000, 100),
+    RETENTION_BATCH_SIZE: env.int(1_000, 1),
+    /** Bucket of large results, whose objects go with their jobs. */
+    S3_BUCKET: z.string().min(3).max(63).default('conveyor-results'),
     /** The Lease's name (and the advisory lock's, hashed to its key). */
     LEADER_ELECTION_LEASE_NAME: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'a Kubernetes object name').default('conveyor-scheduler'),
     /** The Lease's namespace; empty means SCHEDULES_WATCH_NAMESPACE, or `default`. */

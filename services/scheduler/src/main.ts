@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
-import { bootstrap, createKafka, createPool, createSqsClient, observeTraced, pingKafka, recordJobStep, runMain, traceIdOf } from '@conveyor/platform';
+import { bootstrap, createKafka, createPool, createS3Client, createSqsClient, observeTraced, pingKafka, recordJobStep, runMain, traceIdOf } from '@conveyor/platform';
 import { createOutboxSignal, SCHEDULED_CHANNEL, startOutboxRelay, topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
 import { createSchedulerMetrics, registerJobBacklog } from './metrics.js';
@@ -19,6 +19,8 @@ import { sqsQueueCensus } from './lost-messages/queue.census.js';
 import { ScheduleController, type ScheduleStatusSink } from './schedules/controller.js';
 import { scheduleJobsRepo } from './schedules/schedule-jobs.repo.js';
 import { logStatusSink, startFolderSource } from './schedules/folder.source.js';
+import { finishedJobsRules } from './retention/policy.js';
+import { createRetentionMetrics, startRetention, type RetentionPolicy } from './retention/retention.js';
 
 runMain('scheduler', async () => {
   const { config, logger, metrics, service } = bootstrap('scheduler', configSchema);
@@ -103,10 +105,23 @@ runMain('scheduler', async () => {
     accessKeyId: config.AWS_ACCESS_KEY_ID,
     secretAccessKey: config.AWS_SECRET_ACCESS_KEY,
   });
+  const s3 = createS3Client({
+    region: config.AWS_REGION,
+    endpoint: config.AWS_ENDPOINT_URL,
+    accessKeyId: config.AWS_ACCESS_KEY_ID,
+    secretAccessKey: config.AWS_SECRET_ACCESS_KEY,
+  });
+  const retentionPolicy: RetentionPolicy = {
+    finishedJobs: finishedJobsRules(config.RETENTION_FINISHED_JOBS, config.RETENTION_OVERRIDES),
+    idempotencyKeySeconds: config.RETENTION_IDEMPOTENCY_KEYS,
+    notificationSeconds: config.RETENTION_NOTIFICATIONS,
+  };
+  const retentionMetrics = createRetentionMetrics(metrics.registry, pool, retentionPolicy);
   const offsets = kafkaTopicOffsets(kafka, topo.topics.requested, topo.consumerGroups.bridge);
   service.onStop('sqs and kafka admin', async () => {
     await offsets.close();
     sqs.destroy();
+    s3.destroy();
   });
 
   const startSchedules = async (signal: AbortSignal) => {
@@ -146,11 +161,23 @@ runMain('scheduler', async () => {
       written: outbox.written,
       signal,
     });
+    // Only the leader deletes: one pass at a time walks the history, oldest first.
+    const retention = startRetention({
+      db: pool,
+      policy: retentionPolicy,
+      batchSize: config.RETENTION_BATCH_SIZE,
+      intervalMs: config.RETENTION_INTERVAL_MS,
+      results: { s3, bucket: config.S3_BUCKET },
+      logger,
+      metrics: retentionMetrics,
+      signal,
+      onError: () => m.loopErrors.inc({ loop: 'retention' }),
+    });
     const schedules = await startSchedules(signal).catch(async (error: unknown) => {
-      await reconciler.stop();
+      await Promise.all([reconciler.stop(), retention.stop()]);
       throw error;
     });
-    return { stop: async () => void (await Promise.all([reconciler.stop(), schedules?.stop()])) };
+    return { stop: async () => void (await Promise.all([reconciler.stop(), retention.stop(), schedules?.stop()])) };
   }, logger);
 
   m.isLeader.set(0);

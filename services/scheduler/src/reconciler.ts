@@ -3,6 +3,7 @@ import type { Queryable } from '@conveyor/jobs';
 import { countUnpublished, recoverStaleProcessing } from './stale-jobs.repo.js';
 import type { LostMessageCheck } from './lost-messages/lost-messages.js';
 import type { SchedulerMetrics } from './metrics.js';
+import { startPeriodic } from './periodic.js';
 
 export interface ReconcilerOptions {
   db: Queryable;
@@ -54,26 +55,8 @@ export async function reconcileOnce(options: Omit<ReconcilerOptions, 'intervalMs
 
 /** Runs reconcileOnce every interval; a failed pass is logged and counted, and the next one runs. */
 export function startReconciler(options: ReconcilerOptions): { stop(): Promise<void> } {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> | undefined;
-  let stopped = false;
-  const tick = (): void => {
-    running = reconcileOnce(options)
-      .catch((error: unknown) => {
-        options.metrics.loopErrors.inc({ loop: 'reconciler' });
-        options.logger.error({ err: error }, 'reconcile pass failed');
-      })
-      .finally(() => {
-        running = undefined;
-        if (!stopped) timer = setTimeout(tick, options.intervalMs);
-      });
-  };
-  tick();
-  return {
-    stop: async () => {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
-  };
+  return startPeriodic(options.intervalMs, () => reconcileOnce(options), (error) => {
+    options.metrics.loopErrors.inc({ loop: 'reconciler' });
+    options.logger.error({ err: error }, 'reconcile pass failed');
+  });
 }
