@@ -6,6 +6,7 @@ import { provision, topology } from '@conveyor/jobs';
 import { createKafka, createLogger, createS3Client, createSnsClient, createSqsClient } from '@conveyor/platform';
 import { awsOptions, infra, uniqueName } from './support/infra.js';
 import { spawnService, startService, waitForHttp, type RunningService } from './support/service-process.js';
+import { waitUntil } from './support/wait.js';
 
 const DEAD = '127.0.0.1:1';
 const aws = { AWS_ENDPOINT_URL: infra.awsEndpoint, AWS_REGION: infra.awsRegion, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
@@ -159,7 +160,7 @@ describe('gateway service', () => {
     await new Promise((resolve) => socket.once('connect', resolve));
     socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
     api.process.kill('SIGTERM');
-    await waitFor(() => api.output().includes('"msg":"draining"'));
+    await waitUntil(() => api.output().includes('"msg":"draining"'), 5_000, 'the api to log that it drains');
     const started = Date.now();
     api.process.kill('SIGTERM');
     expect(await api.exited).toBe(130);
@@ -168,10 +169,3 @@ describe('gateway service', () => {
   });
 });
 
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

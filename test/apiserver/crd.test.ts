@@ -14,6 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installCrds } from './crds.js';
 import { BUILD_TIMEOUT_MS, startApiServer, type ApiServer } from './harness.js';
+import { waitFor } from '../support/wait.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CRD_FILE = path.join(ROOT, 'charts/conveyor/crds/jobschedules.conveyor.dev.yaml');
@@ -54,16 +55,6 @@ async function rejection(request: Promise<unknown>): Promise<{ code: number; tex
     return { code: error.code, text: (body as { message?: string }).message ?? JSON.stringify(body) };
   }
   throw new Error('the API server accepted the request');
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 beforeAll(async () => {

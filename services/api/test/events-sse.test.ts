@@ -6,6 +6,7 @@ import { createLogger, createPool, type Pool } from '@conveyor/platform';
 import { createJob, createOutboxSignal, migrateJobsSchema, recordJobEvent, type OutboxSignal, type Queryable } from '@conveyor/jobs';
 import { createJobEventsHandler, type JobEventsHandler } from '../src/events/index.js';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
+import { waitUntil } from '../../../test/support/wait.js';
 
 const logger = createLogger({ service: 'events-sse-test', level: 'warn' });
 
@@ -71,14 +72,6 @@ function openStream(base: string, path: string, headers: Record<string, string>)
     opened,
     close: () => controller.abort(),
   };
-}
-
-async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

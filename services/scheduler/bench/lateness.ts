@@ -9,10 +9,9 @@
  */
 import pg from 'pg';
 import { createLogger, createPool } from '@conveyor/platform';
-import { createJob, migrateJobsSchema } from '@conveyor/jobs';
+import { createJob, migrateJobsSchema, startListener } from '@conveyor/jobs';
 import { dispatchDueJobs, peekNextDue } from '../src/due-jobs.repo.js';
 import { startDispatcher } from '../src/dispatcher.js';
-import { listen } from '../src/pg-listener.js';
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://conveyor:conveyor@127.0.0.1:55432/conveyor';
 const JOBS = Number(process.env.BENCH_JOBS ?? 10_000);
@@ -38,7 +37,7 @@ async function main(): Promise<void> {
       safetyIntervalMs: 5_000,
       logger,
     });
-    const listener = await listen({ connectionString: url.toString(), channel: 'conveyor_scheduled', logger, onNotify: () => dispatcher.notify() });
+    const listener = startListener({ pool, channel: 'conveyor_scheduled', logger, onWake: () => dispatcher.notify() });
 
     const t0 = Date.now() + LEAD_MS;
     const insertStart = Date.now();

@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { bootstrap, createKafka, createPool, createS3Client, createSqsClient, observeTraced, pingKafka, recordJobStep, runMain, traceIdOf } from '@conveyor/platform';
-import { createOutboxSignal, SCHEDULED_CHANNEL, startOutboxRelay, topology } from '@conveyor/jobs';
+import { createOutboxSignal, SCHEDULED_CHANNEL, startListener, startOutboxRelay, topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
 import { createSchedulerMetrics, registerJobBacklog } from './metrics.js';
 import { readJobBacklog } from './backlog.repo.js';
 import { dispatchDueJobs, peekNextDue } from './due-jobs.repo.js';
 import { startDispatcher } from './dispatcher.js';
-import { listen } from './pg-listener.js';
 import { startReconciler } from './reconciler.js';
 import { databaseNow } from './stale-jobs.repo.js';
 import { leaderOnly, type Election, type LeadershipCallbacks } from './leadership/leadership.js';
@@ -76,13 +75,8 @@ runMain('scheduler', async () => {
     onError: () => m.loopErrors.inc({ loop: 'dispatcher' }),
   });
   service.onStop('dispatcher', () => dispatcher.stop());
-  const listener = await listen({
-    connectionString: config.DATABASE_URL,
-    channel: SCHEDULED_CHANNEL,
-    logger,
-    onNotify: () => dispatcher.notify(),
-    onConnect: () => dispatcher.notify(),
-  });
+  // Woken also after every (re)connect: a NOTIFY sent meanwhile was lost.
+  const listener = startListener({ pool, channel: SCHEDULED_CHANNEL, logger, onWake: () => dispatcher.notify() });
   service.onStop('listener', () => listener.stop());
 
   // Only the leader fires cron schedules (one writer of each JobSchedule's status and Events, one

@@ -1,32 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createPool, type Pool } from '@conveyor/platform';
-import { createJob, createOutboxSignal, migrateJobsSchema } from '@conveyor/jobs';
+import { createJob, createOutboxSignal, migrateJobsSchema, startListener } from '@conveyor/jobs';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 import { infra } from '../../../test/support/infra.js';
 import { startService, type RunningService } from '../../../test/support/service-process.js';
+import { waitFor } from '../../../test/support/wait.js';
 import { dispatchDueJobs, peekNextDue } from '../src/due-jobs.repo.js';
 import { startDispatcher, type Dispatcher } from '../src/dispatcher.js';
-import { listen, type PgListener } from '../src/pg-listener.js';
 
 const logger = createLogger({ service: 'scheduler-test', level: 'silent' });
 const base = { tenant: 'demo', owner: 'user-1', type: 'noop', payload: {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 describe('delayed-job dispatcher against real Postgres', () => {
   let db: TestDatabase;
   let pool: Pool;
   let dispatcher: Dispatcher | undefined;
-  let listener: PgListener | undefined;
+  let listener: ReturnType<typeof startListener> | undefined;
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -51,7 +41,7 @@ describe('delayed-job dispatcher against real Postgres', () => {
       logger,
     });
     dispatcher = d;
-    listener = await listen({ connectionString: db.url, channel: 'conveyor_scheduled', logger, onNotify: () => d.notify() });
+    listener = startListener({ pool, channel: 'conveyor_scheduled', logger, onWake: () => d.notify() });
   }
 
   it('queues delayed jobs in run_at order, never before run_at, with a queued event each', async () => {
@@ -66,12 +56,12 @@ describe('delayed-job dispatcher against real Postgres', () => {
       ids.push(outcome.jobId);
     }
     await waitFor(
+      'all 20 jobs queued',
       async () => {
         const { rows } = await pool.query(`SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND status = 'queued'`, [ids]);
         return rows[0].n === ids.length ? true : undefined;
       },
       10_000,
-      'all 20 jobs queued',
     );
     const { rows } = await pool.query<{ id: string; run_at: Date; event_id: string; event_at: Date; dispatched_at: string; published_at: Date | null }>(
       `SELECT j.id, j.run_at, j.published_at, e.id AS event_id, e.created_at AS event_at, e.data->>'dispatchedAt' AS dispatched_at
@@ -97,12 +87,12 @@ describe('delayed-job dispatcher against real Postgres', () => {
     const earlier = await createJob(pool, { ...base, runAt });
     expect(earlier).toMatchObject({ status: 'scheduled' });
     const queuedAt = await waitFor(
+      'the earlier job queued',
       async () => {
         const { rows } = await pool.query<{ created_at: Date }>(`SELECT created_at FROM job_events WHERE job_id = $1 AND type = 'queued'`, [earlier.jobId]);
         return rows[0]?.created_at;
       },
       5_000,
-      'the earlier job queued',
     );
     // The safety interval is a minute and the armed timer points 30 s ahead: only the
     // notification can explain a dispatch within a few seconds of runAt.
@@ -120,6 +110,7 @@ describe('delayed-job dispatcher against real Postgres', () => {
     const jobs = await Promise.all(runAts.map((runAt) => createJob(pool, { ...base, runAt })));
     // The third is due after the others: the timer is re-armed for it after their round.
     const rows = await waitFor(
+      'three jobs dispatched',
       async () => {
         const { rows } = await pool.query<{ run_at: Date; dispatched_at: string; status: string }>(
           `SELECT j.run_at, j.status, e.data->>'dispatchedAt' AS dispatched_at
@@ -130,7 +121,6 @@ describe('delayed-job dispatcher against real Postgres', () => {
         return rows.length === 3 ? rows : undefined;
       },
       15_000,
-      'three jobs dispatched',
     );
     for (const row of rows) {
       const ahead = row.run_at.getTime() - new Date(row.dispatched_at).getTime();
@@ -154,6 +144,7 @@ describe('delayed-job dispatcher against real Postgres', () => {
     const signal = createOutboxSignal({ pool, logger });
     signal.due();
     const queued = await waitFor(
+      'the retry dispatched',
       async () => {
         const { rows } = await pool.query<{ created_at: Date; data: Record<string, unknown> }>(
           `SELECT created_at, data FROM job_events WHERE job_id = $1 AND type = 'queued'`,
@@ -162,7 +153,6 @@ describe('delayed-job dispatcher against real Postgres', () => {
         return rows[0];
       },
       5_000,
-      'the retry dispatched',
     );
     signal.stop();
     // The timer pointed 30 s ahead and the safety interval is a minute: only the signal explains this.
@@ -222,12 +212,12 @@ describe('two scheduler processes against one database', () => {
       ids.push(...batch.map((o) => o.jobId));
     }
     await waitFor(
+      'all 500 jobs queued',
       async () => {
         const { rows } = await pool.query(`SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND status = 'queued'`, [ids]);
         return rows[0].n === ids.length ? true : undefined;
       },
       20_000,
-      'all 500 jobs queued',
     );
     await sleep(500);
     const { rows } = await pool.query<{ n: number; early: number }>(

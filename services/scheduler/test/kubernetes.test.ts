@@ -4,6 +4,7 @@ import type { Pool } from '@conveyor/platform';
 import { BUILD_TIMEOUT_MS, type ApiServer } from '../../../test/apiserver/harness.js';
 import { startService, type RunningService } from '../../../test/support/service-process.js';
 import { startKubernetesFixture, type KubernetesFixture } from './kubernetes-fixture.js';
+import { waitFor } from '../../../test/support/wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -16,21 +17,6 @@ interface Condition {
 interface JobSchedule extends KubernetesObject {
   spec: Record<string, unknown>;
   status?: { lastScheduleTime?: string; nextScheduleTime?: string; lastJobId?: string; observedGeneration?: number; conditions?: Condition[] };
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error; // the API server may be restarting
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await sleep(200);
-  }
 }
 
 describe('JobSchedules from a real kube-apiserver with two scheduler processes', () => {

@@ -12,6 +12,9 @@ import { serializeEnvelope, toMessageAttributes, type Pool } from '@conveyor/pla
 import { createJob, topology, type NewJob, type Topology } from '@conveyor/jobs';
 import { awsOptions, infra } from '../../../test/support/infra.js';
 import { startService, type RunningService } from '../../../test/support/service-process.js';
+import { waitFor } from '../../../test/support/wait.js';
+
+export { waitFor };
 
 export const aws = {
   AWS_ENDPOINT_URL: infra.awsEndpoint,
@@ -116,16 +119,6 @@ export async function drainQueue(sqs: SQSClient, queueUrl: string, waitSeconds =
     );
     if (!Messages?.length) return all;
     all.push(...Messages);
-  }
-}
-
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
