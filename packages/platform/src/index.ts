@@ -13,3 +13,4 @@ export * from './envelope.js';
 export * from './text.js';
 export * from './telemetry/index.js';
 export * from './bootstrap.js';
+export * from './backoff.js';

@@ -14,7 +14,7 @@ import { checkRequestText, jsonBody, requestContext } from './request.js';
 import { resultUrlSigner } from './results.store.js';
 import type { RunAtWindow } from './run-at.js';
 import { jobRoutes } from './routes/jobs.js';
-import { notificationRoutes } from './routes/notifications.js';
+import { notificationRoutes } from './notifications/routes.js';
 import { pointsRoutes } from './routes/points.js';
 import { reportRoutes } from './routes/reports.js';
 import type { RouteDef } from './routes/route.js';

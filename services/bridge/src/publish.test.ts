@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PublishBatchRequestEntry } from '@aws-sdk/client-sns';
-import { backoffDelay, publishChunk, PublishError, type EntryFailure } from './publish.js';
+import { publishChunk, PublishError, type EntryFailure } from './publish.js';
 
 const entries = (n: number): PublishBatchRequestEntry[] => Array.from({ length: n }, (_, i) => ({ Id: `e${i}`, Message: `m${i}` }));
 const policy = { attempts: 4, baseMs: 100, maxMs: 1_000, sleep: async () => undefined, random: () => 1 };
@@ -42,10 +42,3 @@ describe('publishChunk', () => {
   });
 });
 
-describe('backoffDelay', () => {
-  it('grows exponentially, is capped, and is jittered below the ceiling', () => {
-    expect(backoffDelay(1, 100, 10_000, () => 1)).toBe(200);
-    expect(backoffDelay(10, 100, 1_000, () => 1)).toBe(1_000);
-    expect(backoffDelay(3, 100, 10_000, () => 0.5)).toBe(400);
-  });
-});

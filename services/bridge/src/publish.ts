@@ -1,3 +1,4 @@
+import { backoffDelay } from '@conveyor/platform';
 import type { PublishBatchRequestEntry } from '@aws-sdk/client-sns';
 
 /** One entry SNS refused. A sender fault (the entry itself is wrong) will never succeed on retry. */
@@ -16,11 +17,6 @@ export interface RetryPolicy {
   maxMs: number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
-}
-
-/** Exponential backoff with full jitter: replicas retrying together do not stampede. */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  return Math.round(random() * Math.min(maxMs, baseMs * 2 ** attempt));
 }
 
 export class PublishError extends Error {
@@ -51,7 +47,7 @@ export async function publishChunk(
   let lastError: unknown;
   let lastFailures: EntryFailure[] = [];
   for (let attempt = 0; attempt < attempts && pending.length > 0; attempt++) {
-    if (attempt > 0) await sleep(backoffDelay(attempt, baseMs, maxMs, random));
+    if (attempt > 0) await sleep(backoffDelay(attempt + 1, { baseMs, maxMs }, random));
     try {
       const failures = await publish(pending);
       refused.push(...failures.filter((f) => f.senderFault));

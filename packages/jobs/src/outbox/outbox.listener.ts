@@ -1,3 +1,4 @@
+import { backoffDelay } from '@conveyor/platform';
 import type { Logger, Pool, PoolClient } from '@conveyor/platform';
 
 export interface ListenerOptions {
@@ -40,9 +41,8 @@ export function startListener({ pool, channel, logger, onWake, initialBackoffMs 
 
   const schedule = () => {
     if (stopped) return;
-    const ceiling = Math.min(maxBackoffMs, initialBackoffMs * 2 ** failures);
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     failures += 1;
+    const delay = backoffDelay(failures, { baseMs: initialBackoffMs, maxMs: maxBackoffMs, jitter: 'equal' });
     timer = setTimeout(() => void connect(), delay);
   };
 

@@ -1,4 +1,4 @@
-import { endSpans, startPublishSpan, withBatchSend } from '@conveyor/platform';
+import { backoffDelay, endSpans, startPublishSpan, withBatchSend } from '@conveyor/platform';
 import type { Kafka, Logger, Pool, PoolClient, Producer, Registry } from '@conveyor/platform';
 import type { Topology } from '../topology.js';
 import { startListener } from './outbox.listener.js';
@@ -167,9 +167,8 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
         (error: unknown) => {
           failures += 1;
           metrics.errors.inc();
-          const ceiling = Math.min(MAX_ERROR_BACKOFF_MS, 100 * 2 ** failures);
-          const delay = ceiling / 2 + Math.random() * (ceiling / 2);
-          logger.error({ err: error, failures, retryInMs: Math.round(delay) }, 'outbox drain failed; rows stay unpublished');
+          const delay = backoffDelay(failures + 1, { baseMs: 100, maxMs: MAX_ERROR_BACKOFF_MS, jitter: 'equal' });
+          logger.error({ err: error, failures, retryInMs: delay }, 'outbox drain failed; rows stay unpublished');
           retryTimer = setTimeout(() => {
             retryTimer = undefined;
             void wake();

@@ -1,8 +1,10 @@
+import { backoffDelay } from '@conveyor/platform';
 import type { Kafka, Logger, Pool, Registry } from '@conveyor/platform';
 import type { Topology } from '@conveyor/jobs';
 import { createEventsConsumerMetrics } from './events.metrics.js';
 import { outcomeOf, parseJobEventMessage, type JobEventMessage, type Outcome } from './job-event.message.js';
-import { findFinishedJobs, insertNotifications, type FinishedJob, type NewNotification } from './notifications.repo.js';
+import { insertNotifications, type NewNotification } from '../notifications/notifications.repo.js';
+import { findFinishedJobs, type FinishedJob } from './job-events.repo.js';
 import { OffsetTracker } from './offset-tracker.js';
 import { insertDeliveries, type NewDelivery } from '../webhooks/deliveries.repo.js';
 import type { WebhookMetrics } from '../webhooks/metrics.js';
@@ -194,7 +196,7 @@ export async function startJobEventsConsumer(options: JobEventsConsumerOptions):
         return;
       } catch (error) {
         await consumer.disconnect().catch(() => undefined);
-        const retryInMs = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6));
+        const retryInMs = backoffDelay(attempt + 1, { baseMs: 500, maxMs: 30_000, jitter: 'equal' });
         logger.warn({ err: error, attempt, retryInMs }, `could not start the jobs.events consumer on ${topic}; retrying`);
         await new Promise<void>((resolve) => {
           endRetryWait = resolve;

@@ -1,8 +1,5 @@
-import type { Pool } from '@conveyor/platform';
-import type { JobStatus } from '@conveyor/jobs';
+import type { JobStatus, Queryable } from '@conveyor/jobs';
 import type { JobEventRow } from './sse.format.js';
-
-type Queryable = Pick<Pool, 'query'>;
 
 /** The job if `tenant` may see it (`null` tenant = an admin reading across tenants). */
 export async function findVisibleJob(
@@ -28,4 +25,26 @@ export async function eventsAfter(db: Queryable, jobId: string, afterId: string,
     [jobId, afterId, limit],
   );
   return rows.map((r) => ({ id: r.id, jobId, type: r.type, data: r.data, createdAt: r.created_at }));
+}
+
+export interface FinishedJob {
+  id: string;
+  tenant: string;
+  owner: string;
+  type: string;
+  callbackUrl: string | null;
+  error: string | null;
+  finishedAt: Date | null;
+}
+
+/** The jobs of one batch of events, by id; ids of jobs that no longer exist are absent. */
+export async function findFinishedJobs(db: Queryable, jobIds: readonly string[]): Promise<Map<string, FinishedJob>> {
+  if (jobIds.length === 0) return new Map();
+  const { rows } = await db.query<FinishedJob>({
+    name: 'notifications.find-finished-jobs',
+    text: `SELECT id, tenant, owner, type, callback_url AS "callbackUrl", error, finished_at AS "finishedAt"
+       FROM jobs WHERE id = ANY($1::uuid[])`,
+    values: [[...new Set(jobIds)]],
+  });
+  return new Map(rows.map((job) => [job.id, job]));
 }

@@ -1,6 +1,6 @@
+import { backoffDelay } from '@conveyor/platform';
 import { randomUUID } from 'node:crypto';
 import type { Logger, Pool } from '@conveyor/platform';
-import { backoffDelay } from './backoff.js';
 import { claimDue, isolationKey, recordAttempt, releaseClaims, type ClaimedDelivery } from './deliveries.repo.js';
 import type { WebhookMetrics } from './metrics.js';
 import { EndpointBreakers, isOpenCircuit, isPermanent, postWebhook, WebhookRejected } from './sender.js';

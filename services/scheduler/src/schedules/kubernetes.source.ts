@@ -9,6 +9,7 @@ import {
   type KubernetesListObject,
   type KubernetesObject,
 } from '@kubernetes/client-node';
+import { backoffDelay } from '@conveyor/platform';
 import type { Logger } from '@conveyor/platform';
 import type { ScheduleController, ScheduleStatusSink } from './controller.js';
 import type { ScheduleEvent } from './decide.js';
@@ -103,7 +104,7 @@ export function toSchedule(obj: WatchedSchedule): JobScheduleObject {
 
 /** Capped exponential backoff with jitter between informer restarts. */
 export function restartDelayMs(attempt: number, maxMs = 30_000): number {
-  return Math.min(maxMs, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
+  return backoffDelay(attempt + 1, { baseMs: 500, maxMs, jitter: 'equal' });
 }
 
 /**

@@ -27,3 +27,24 @@ export async function markRead(db: Queryable, id: string, tenant: string, owner:
   );
   return (rowCount ?? 0) > 0;
 }
+
+export interface NewNotification {
+  tenant: string;
+  owner: string;
+  jobId: string;
+  kind: string;
+  message: string;
+}
+
+/** Inserts each notice once per (job, kind), in one statement: a redelivered event is a no-op. Returns how many were new. */
+export async function insertNotifications(db: Queryable, notices: readonly NewNotification[]): Promise<number> {
+  if (notices.length === 0) return 0;
+  const { rowCount } = await db.query({
+    name: 'notifications.insert',
+    text: `INSERT INTO notifications (tenant, owner, job_id, kind, message)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[])
+     ON CONFLICT (job_id, kind) DO NOTHING`,
+    values: [notices.map((n) => n.tenant), notices.map((n) => n.owner), notices.map((n) => n.jobId), notices.map((n) => n.kind), notices.map((n) => n.message)],
+  });
+  return rowCount ?? 0;
+}

@@ -2,10 +2,10 @@ import type { RequestHandler } from 'express';
 import type { Pool } from '@conveyor/platform';
 import { HttpError } from '../http-errors.js';
 import { identityOf } from '../identity.js';
-import { listUnread, markRead } from '../notifications.repo.js';
+import { listUnread, markRead } from './notifications.repo.js';
 import { parseIdOr404 } from '../request.js';
 import { notificationIdParam } from '../schemas.js';
-import type { RouteDef } from './route.js';
+import type { RouteDef } from '../routes/route.js';
 
 /** The caller's own job-completion notices: tenant and subject both must match. */
 export function notificationRoutes(deps: { pool: Pool }): RouteDef[] {

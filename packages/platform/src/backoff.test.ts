@@ -18,6 +18,11 @@ describe('backoffDelay', () => {
     expect(new Set(draws).size).toBeGreaterThan(10);
   });
 
+  it('keeps equal jitter in the upper half of the cap, so a loop never retries at once', () => {
+    expect(backoffDelay(3, { ...opts, jitter: 'equal' }, () => 0)).toBe(200);
+    expect(backoffDelay(3, { ...opts, jitter: 'equal' }, () => 1)).toBe(400);
+  });
+
   it('waits nothing before the first attempt and never overflows on huge attempt numbers', () => {
     expect(backoffDelay(0, opts, () => 1)).toBe(0);
     expect(backoffDelay(10_000, opts, () => 1)).toBe(5_000);
