@@ -38,20 +38,45 @@ describe('public HTTP contracts through the gateway', () => {
   it('documents every route in OpenAPI 3 and refuses each protected one without a token', async () => {
     const doc = (await (await fetch(`${platform.gatewayUrl}/openapi.json`)).json()) as {
       openapi: string;
-      paths: Record<string, Record<string, unknown>>;
+      paths: Record<string, Record<string, { security?: unknown[] }>>;
     };
     expect(doc.openapi).toMatch(/^3\./);
     const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
-      Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, '0b4c4d2e-8d1c-4a8e-9f00-000000000000') })),
+      Object.entries(ops).map(([method, op]) => ({
+        method: method.toUpperCase(),
+        path: path.replace(/\{[^}]+\}/g, '0b4c4d2e-8d1c-4a8e-9f00-000000000000'),
+        public: op.security?.length === 0,
+      })),
     );
     expect(operations.length).toBeGreaterThanOrEqual(12);
-    for (const { method, path } of operations) {
-      if (path === '/openapi.json' || path === '/auth/login') continue;
+    // The public ones are exactly those that say so (no security requirement).
+    expect(operations.filter((o) => o.public).map((o) => `${o.method} ${o.path}`).sort()).toEqual(['GET /.well-known/jwks.json', 'GET /openapi.json', 'POST /auth/login']);
+    for (const { method, path } of operations.filter((o) => !o.public)) {
       const res = await fetch(`${platform.gatewayUrl}${path}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'GET' || method === 'DELETE' ? undefined : '{}' });
       expect(res.status, `${method} ${path}`).toBe(401);
       const body = (await res.json()) as { error: string; requestId: string };
       expect(body.requestId).toBeTruthy();
     }
+  });
+
+  it('documents the gateway\'s own operations beside the api\'s, in a valid document, as they answer', async () => {
+    const { validate, compileErrors } = await import('@readme/openapi-parser');
+    const doc = (await (await fetch(`${platform.gatewayUrl}/openapi.json`)).json()) as Record<string, unknown> & {
+      paths: Record<string, Record<string, { requestBody?: { content: Record<string, { example?: unknown }> }; responses: Record<string, { content?: Record<string, { example?: unknown }> }> }>>;
+    };
+    const result = await validate(structuredClone(doc) as never);
+    if (!result.valid) throw new Error(compileErrors(result));
+    const login = doc.paths['/auth/login']!.post!;
+    expect(login.requestBody!.content['application/json']!.example).toEqual({ email: 'demo@example.com', password: 'demo-password' });
+    const tokenExample = login.responses['200']!.content!['application/json']!.example as Record<string, unknown>;
+    const real = (await (
+      await fetch(`${platform.gatewayUrl}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'demo@example.com', password: 'demo-password' }) })
+    ).json()) as Record<string, unknown>;
+    expect(Object.keys(real).sort()).toEqual(Object.keys(tokenExample).sort());
+    const me = doc.paths['/auth/me']!.get!.responses['200']!.content!['application/json']!.example as Record<string, unknown>;
+    const realMe = (await (await fetch(`${platform.gatewayUrl}/auth/me`, { headers: { authorization: `Bearer ${String(real.accessToken)}` } })).json()) as Record<string, unknown>;
+    expect(Object.keys(realMe).sort()).toEqual(Object.keys(me).sort());
+    expect(doc.paths['/.well-known/jwks.json']!.get!.responses['200']!.content!['application/json']!.example).toHaveProperty('keys');
   });
 
   it('hides another tenant\'s job behind 404 on every job route', async () => {

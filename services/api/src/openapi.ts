@@ -204,6 +204,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     method: 'get',
     path: '/openapi.json',
     summary: 'This document',
+    security: [],
     responses: { 200: { description: 'OpenAPI 3.1 document.', content: { 'application/json': { schema: z.object({}).catchall(z.unknown()) } } } },
   });
 

@@ -47,6 +47,8 @@ export class UpstreamError extends Error {
 export interface ApiProxy {
   /** Streams the request to the api and its answer back; rejects with UpstreamError before any byte of an answer is sent. */
   forward(req: IncomingMessage, res: ServerResponse, options: ForwardOptions): Promise<void>;
+  /** Asks the api for the JSON document at the request's path (the OpenAPI document), to answer it amended; UpstreamError unless it answers 200. */
+  getJson(req: IncomingMessage, requestId: string): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -180,6 +182,28 @@ export function createApiProxy(settings: { apiUrl: string; internalToken: string
       if (stream) res.flushHeaders();
       // From here a client that leaves destroys the answer's body, which closes the api's stream (SSE).
       await relayAnswer(answer.body, res);
+    },
+    async getJson(req, requestId) {
+      const path = req.url ?? '/';
+      // Only the forwarding chain of the client's headers: the answer is read here, so no content negotiation.
+      const forwarded = { 'x-forwarded-for': req.headers['x-forwarded-for'] };
+      let answer: Awaited<ReturnType<Pool['request']>>;
+      try {
+        answer = await pool.request({
+          path,
+          method: 'GET',
+          headers: upstreamHeaders(forwarded, { requestId, principal: null, internalToken: settings.internalToken, remoteAddress: req.socket.remoteAddress }),
+          headersTimeout: 30_000,
+          bodyTimeout: 30_000,
+        });
+      } catch (error) {
+        throw classify(error);
+      }
+      if (answer.statusCode !== 200) {
+        await answer.body.dump();
+        throw new UpstreamError(502, `api answered ${answer.statusCode} for ${path}`);
+      }
+      return answer.body.json();
     },
     close: () => pool.close(),
   };

@@ -10,6 +10,7 @@ import type { LoginGuard } from './auth/login-guard.js';
 import { InvalidTokenError, type TokenService } from './auth/tokens.js';
 import type { UserStore } from './auth/users.js';
 import { sendError, sendJson } from './http-reply.js';
+import { withGatewayOperations } from './openapi.js';
 import type { RateLimiter } from './rate-limit.js';
 import { requestIdFrom } from './request-id.js';
 import type { RouteMatch } from './routes.js';
@@ -214,6 +215,10 @@ export function createGatewayHandler(deps: GatewayDeps): RequestHandler {
       case 'jwks':
         if (!deps.tokens.publicJwks) return sendError(res, 404, 'not found', requestId);
         return sendJson(res, 200, deps.tokens.publicJwks);
+      case 'openapi': {
+        const document = (await deps.proxy.getJson(req, requestId)) as Parameters<typeof withGatewayOperations>[0];
+        return sendJson(res, 200, withGatewayOperations(document, { login: deps.users !== null, jwks: deps.tokens.publicJwks !== null }));
+      }
       case 'proxy':
         return deps.proxy.forward(req, res, { requestId, principal, stream: route.stream === true, bodyLimit: deps.bodyLimit });
     }

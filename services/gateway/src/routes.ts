@@ -5,7 +5,7 @@
 export type Scope = 'jobs:read' | 'jobs:write' | 'points:grant' | 'conveyor:admin';
 
 /** What serves a route: the api behind us, or the gateway itself. */
-export type Target = 'proxy' | 'login' | 'me' | 'jwks';
+export type Target = 'proxy' | 'login' | 'me' | 'jwks' | 'openapi';
 
 export interface Route {
   method: string;
@@ -34,7 +34,8 @@ export const ROUTES: readonly Route[] = [
   // The tenant's webhook signing secret: whoever may submit jobs with a callbackUrl configures their receivers.
   { method: 'GET', template: '/webhooks/secret', target: 'proxy', scope: 'jobs:write' },
   { method: 'POST', template: '/webhooks/secret/rotate', target: 'proxy', scope: 'jobs:write' },
-  { method: 'GET', template: '/openapi.json', target: 'proxy', scope: null },
+  // The api's document with the gateway's own operations added (openapi.ts).
+  { method: 'GET', template: '/openapi.json', target: 'openapi', scope: null },
   { method: 'POST', template: '/auth/login', target: 'login', scope: null },
   { method: 'GET', template: '/auth/me', target: 'me', scope: 'authenticated' },
   // Public half of the key dev tokens are signed with (404 when this gateway issues none).

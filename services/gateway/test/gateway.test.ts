@@ -194,7 +194,7 @@ describe('gateway in dev mode, with a node:http server standing in for the api',
         'tampered',
         async () => {
           const [header, , signature] = demoToken.split('.');
-          return `${header}.${encode({ ...claims({ tenant: 'admin', scope: 'admin' }), sub: 'user-demo', iss: ISSUER, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 300 })}.${signature}`;
+          return `${header}.${encode({ ...claims({ tenant: 'admin', scope: 'conveyor:admin' }), sub: 'user-demo', iss: ISSUER, aud: AUDIENCE, exp: Math.floor(Date.now() / 1000) + 300 })}.${signature}`;
         },
       ],
       [
@@ -232,7 +232,7 @@ describe('gateway in dev mode, with a node:http server standing in for the api',
       expect((await fetch(`${gw.url}/jobs`, { headers: { authorization: `Bearer ${readOnly}` } })).status).toBe(200);
       const writeOnly = await sign(claims({ scope: 'jobs:write' }));
       expect((await fetch(`${gw.url}/jobs/1`, { headers: { authorization: `Bearer ${writeOnly}` } })).status).toBe(403);
-      const admin = await sign(claims({ tenant: 'admin', scope: 'admin' }));
+      const admin = await sign(claims({ tenant: 'admin', scope: 'conveyor:admin' }));
       expect((await fetch(`${gw.url}/jobs/1`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
     });
 
@@ -314,10 +314,13 @@ describe('gateway in dev mode, with a node:http server standing in for the api',
       expect(((await replaced.json()) as { requestId: string }).requestId).toBe(replaced.headers.get('x-request-id'));
     });
 
-    it('serves /openapi.json without a token', async () => {
+    it('serves /openapi.json without a token: the api\'s document with the gateway\'s own operations added', async () => {
       const res = await fetch(`${gw.url}/openapi.json`);
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual({ ok: true, path: '/openapi.json' });
+      const document = (await res.json()) as { ok: boolean; path: string; paths: Record<string, Record<string, unknown>> };
+      // The stand-in api answers {ok, path} to anything: its part arrives unchanged.
+      expect(document).toMatchObject({ ok: true, path: '/openapi.json' });
+      expect(Object.keys(document.paths).sort()).toEqual(['/.well-known/jwks.json', '/auth/login', '/auth/me']);
     });
 
     it('streams SSE events through as they are written and closes the upstream when the client leaves', async () => {
