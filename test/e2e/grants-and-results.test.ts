@@ -40,7 +40,7 @@ describe('points grants and result URLs through the gateway', () => {
   });
 
   it('refuses a reservation without points:grant (403) or above the cap (422, with the reason), and grants within it', async () => {
-    const reservation = (amount: number) => ({ userId: 'u-cap', amount, executeAt: new Date().toISOString() });
+    const reservation = (amount: number) => ({ userId: 'u-cap', amount, runAt: new Date().toISOString() });
     const denied = await demo.submit(reservation(5), '/points/reservations');
     expect(denied.res.status).toBe(403);
     expect(denied.body).toMatchObject({ error: 'insufficient scope', details: { required: 'points:grant' } });
@@ -51,13 +51,23 @@ describe('points grants and result URLs through the gateway', () => {
     expect((await admin.submit(reservation(1_000_000_000), '/points/reservations')).res.status).toBe(422);
     expect((await admin.submit(reservation(1_000_000_001), '/points/reservations')).res.status).toBe(400);
 
-    const granted = await admin.submit(reservation(500), '/points/reservations');
+    // One name per concept: runAt, as on POST /jobs; its deprecated name executeAt alone still works, both at once is a 400.
+    const now = new Date().toISOString();
+    const both = await admin.submit({ userId: 'u-cap', amount: 5, runAt: now, executeAt: now }, '/points/reservations');
+    expect(both.res.status).toBe(400);
+    expect(JSON.stringify(both.body)).toContain('give runAt (executeAt is its deprecated name), not both');
+    expect((await admin.submit({ userId: 'u-cap', amount: 5 }, '/points/reservations')).res.status).toBe(400);
+
+    const granted = await admin.submit(reservation(495), '/points/reservations');
+    const deprecatedName = await admin.submit({ userId: 'u-cap', amount: 5, executeAt: now }, '/points/reservations');
+    expect(deprecatedName.res.status).toBe(202);
+    expect(await admin.waitForFinish(String(deprecatedName.body.jobId))).toMatchObject({ status: 'success' });
     expect(granted.res.status).toBe(202);
     expect(await admin.waitForFinish(String(granted.body.jobId))).toMatchObject({ status: 'success' });
     expect(await (await admin.request('/points/u-cap')).json()).toEqual({ userId: 'u-cap', balance: 500 });
     // Nothing of the refused ones was stored, in any tenant.
     const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM points_reservations WHERE user_id = 'u-cap'");
-    expect(rows[0]!.n).toBe(1);
+    expect(rows[0]!.n).toBe(2);
   }, 60_000);
 
   it('redirects to a result URL signed for S3_PUBLIC_ENDPOINT, which the client can follow', async () => {

@@ -86,10 +86,11 @@ export type CancelOutcome =
  * queued/retrying) either ran before us, and the job is processing (its worker aborts it), or runs
  * after and finds it cancelled. Waiting jobs end at once, with their `cancelled` event.
  */
-export async function cancelJob(db: Queryable, jobId: string, tenant: string): Promise<CancelOutcome> {
+/** `tenant` null: an administrator (scope conveyor:admin) cancelling any tenant's job. */
+export async function cancelJob(db: Queryable, jobId: string, tenant: string | null): Promise<CancelOutcome> {
   const { rows } = await db.query<{ previous: JobStatus; status: JobStatus | null }>(
     `WITH target AS (
-       SELECT id, status FROM jobs WHERE id = $1 AND tenant = $2 FOR UPDATE
+       SELECT id, status FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2) FOR UPDATE
      ), changed AS (
        UPDATE jobs j SET cancel_requested = true,
               status = CASE WHEN t.status = 'processing' THEN j.status ELSE 'cancelled' END,

@@ -54,13 +54,20 @@ export const idempotencyKey = z
 
 export const generateReportBody = reportGeneratePayload;
 
+/**
+ * One name per concept: a reservation's time is `runAt`, as on POST /jobs. `executeAt`, its first
+ * name, is still accepted for one release (deprecated in the document); naming both is a 400.
+ */
 export const reservationBody = z
   .object({
     userId: pointsGrantPayload.shape.userId,
     amount: pointsGrantPayload.shape.amount.describe('Points to grant: at most POINTS_MAX_GRANT (10000 by default) per reservation, else 422.'),
-    executeAt: instant().describe('When the points are granted; the same window as runAt (422 outside it).'),
+    runAt: instant().optional().describe('When the points are granted; the same window as on POST /jobs (422 outside it).'),
+    executeAt: instant().optional().describe('Deprecated: the former name of runAt, accepted until the next release.').meta({ deprecated: true }),
   })
-  .strict();
+  .strict()
+  .refine((b) => (b.runAt === undefined) !== (b.executeAt === undefined), { message: 'give runAt (executeAt is its deprecated name), not both', path: ['runAt'] })
+  .transform(({ executeAt, runAt, ...rest }) => ({ ...rest, runAt: (runAt ?? executeAt)! }));
 
 export const jobIdParam = z.object({ jobId: z.guid() });
 export const notificationIdParam = z.object({ id: z.guid() });

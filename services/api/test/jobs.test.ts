@@ -233,9 +233,12 @@ describe('api job endpoints (real process, real Postgres and S3 emulator)', () =
     expect((await demo('/jobs/not-a-uuid')).status).toBe(404);
     expect((await demo("/jobs/1'%20OR%20'1'='1/result")).status).toBe(404);
     expect((await demo('/jobs/not-a-uuid', { method: 'DELETE' })).status).toBe(404);
-    // Scope admin reads across tenants.
+    // Scope conveyor:admin reads and cancels across tenants, as it does everything else.
     const admin = gatewayAs(env.api.url, { tenant: 'admin', subject: 'root', scopes: 'jobs:read jobs:write conveyor:admin' });
     expect((await admin(`/jobs/${jobId}`)).status).toBe(202);
+    const cancelled = await admin(`/jobs/${jobId}`, { method: 'DELETE' });
+    expect(cancelled.status).toBe(200);
+    expect((await jobRow(jobId)).status).toBe('cancelled');
   });
 
   it('cancels a waiting job at once (200), asks a processing one\'s worker to abort it (202, announced on the cancel channel), and answers repeats with the state reached', async () => {

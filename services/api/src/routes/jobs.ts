@@ -145,7 +145,7 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
    */
   const cancel: RequestHandler = async (req, res) => {
     const { jobId } = parseIdOr404(jobIdParam, req.params, 'job');
-    const outcome = await cancelJob(deps.outbox.track(deps.pool), jobId, identityOf(res).tenant);
+    const outcome = await cancelJob(deps.outbox.track(deps.pool), jobId, readTenant(identityOf(res)));
     switch (outcome.kind) {
       case 'not-found':
         throw new HttpError(404, 'job not found');

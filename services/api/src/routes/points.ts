@@ -26,7 +26,7 @@ export interface PointsRoutesDeps {
 }
 
 /**
- * Seed 004: a reservation becomes a points.grant job due at executeAt; balances per tenant and user.
+ * Seed 004: a reservation becomes a points.grant job due at runAt; balances per tenant and user.
  * Only callers with the `points:grant` scope get here (the gateway's route table), and no further
  * than the operator's cap per reservation.
  */
@@ -37,8 +37,8 @@ export function pointsRoutes(deps: PointsRoutesDeps): RouteDef[] {
       throw new HttpError(422, `amount must be at most ${deps.maxGrant} points per reservation`, { field: 'amount', max: deps.maxGrant });
     }
     const identity = identityOf(res);
-    const executeAt = new Date(body.executeAt);
-    checkRunAt('executeAt', executeAt, deps.now(), deps.runAtWindow);
+    const executeAt = new Date(body.runAt);
+    checkRunAt('runAt', executeAt, deps.now(), deps.runAtWindow);
     const outcome = await createReservation(deps.pool, {
       tenant: identity.tenant,
       owner: identity.subject,
