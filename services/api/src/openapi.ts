@@ -37,19 +37,47 @@ const JobAccepted = jobAcceptedReply.meta({ id: 'JobAccepted' });
 const Job = jobView.meta({ id: 'Job' });
 const CreateJob = z.discriminatedUnion('type', createJobBodies() as [z.ZodObject, ...z.ZodObject[]]).meta({ id: 'CreateJob' });
 
+/** One example per operation, consistent with each other (the same job throughout). */
+const JOB_ID = '3f6c2b1a-9d4e-4c7b-8a21-5e0f6d7c8b9a';
+const ex = {
+  jobId: JOB_ID,
+  accepted: { jobId: JOB_ID, statusUrl: `/jobs/${JOB_ID}` },
+  createJob: { type: 'sleep', payload: { ms: 500 }, maxAttempts: 3, timeoutSeconds: 30 },
+  runningJob: {
+    jobId: JOB_ID, type: 'sleep', status: 'running', phase: 'processing', progress: 0.4, attempts: 1, maxAttempts: 3,
+    createdAt: '2026-12-06T10:00:00.000Z', updatedAt: '2026-12-06T10:00:00.800Z', startedAt: '2026-12-06T10:00:00.120Z', traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  },
+  finishedJob: {
+    jobId: JOB_ID, type: 'sleep', status: 'success', attempts: 1, maxAttempts: 3,
+    createdAt: '2026-12-06T10:00:00.000Z', updatedAt: '2026-12-06T10:00:00.700Z', startedAt: '2026-12-06T10:00:00.120Z', finishedAt: '2026-12-06T10:00:00.690Z',
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736', downloadUrl: `/jobs/${JOB_ID}/result`,
+  },
+  get jobList() {
+    return { items: [this.finishedJob], nextCursor: 'eyJjIjoiMjAyNi0xMi0wNlQxMDowMDowMC4wMDBaIn0' };
+  },
+  secrets: {
+    current: { id: '0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a', secret: 'whsec_3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', createdAt: '2026-12-01T09:00:00.000Z', expiresAt: null },
+    previous: null,
+  },
+  rotatedSecrets: {
+    current: { id: '7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d', secret: 'whsec_Zm9vYmFyYmF6cXV4AAAAAAAAAAAAAAAAAAAAAAAA', createdAt: '2026-12-06T10:00:00.000Z', expiresAt: null },
+    previous: { id: '0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a', secret: 'whsec_3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', createdAt: '2026-12-01T09:00:00.000Z', expiresAt: '2026-12-06T11:00:00.000Z' },
+  },
+};
+
 export function buildOpenApiDocument(): Record<string, unknown> {
   const registry = new OpenAPIRegistry();
   const bearer = registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   const security = [{ [bearer.name]: [] }];
 
 
-  const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+  const json = (schema: z.ZodType, example?: unknown) => ({ 'application/json': example === undefined ? { schema } : { schema, example } });
   const error = (description: string) => ({ description, content: json(ErrorSchema) });
   const retryAfter = { 'Retry-After': { description: 'Seconds to wait before polling, estimated from the backlog ahead.', schema: { type: 'integer' as const, minimum: 1, maximum: 60 } } };
-  const accepted = (schema: z.ZodType): Responses[string] => ({
+  const accepted = (schema: z.ZodType, example: unknown = ex.accepted): Responses[string] => ({
     description: 'Accepted: the job is stored and will run.',
     headers: { Location: { description: 'The job status URL.', schema: { type: 'string' } }, ...retryAfter },
-    content: json(schema),
+    content: json(schema, example),
   });
   const common: Responses = { 401: error('Not authenticated.'), 403: error('Missing scope.'), 429: error('Rate limited.'), 500: error('Internal error.') };
   // Any operation: a path, query or header holding NUL, an unpaired surrogate or bytes that are not UTF-8.
@@ -68,7 +96,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     method: 'post',
     path: '/jobs',
     summary: 'Submit a job',
-    request: { headers: idempotencyHeader, body: { required: true, content: json(CreateJob) } },
+    request: { headers: idempotencyHeader, body: { required: true, content: json(CreateJob, ex.createJob) } },
     responses: {
       202: accepted(JobAccepted),
       ...writeErrors,
@@ -82,7 +110,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     path: '/jobs',
     summary: "The caller's jobs, newest first",
     request: { query: listJobsQuery },
-    responses: { 200: { description: 'One page.', content: json(jobListReply) }, 400: error('Bad query parameter.') },
+    responses: { 200: { description: 'One page.', content: json(jobListReply, ex.jobList) }, 400: error('Bad query parameter.') },
   });
   route({
     method: 'get',
@@ -90,8 +118,8 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     summary: 'Job status',
     request: { params: jobIdParam },
     responses: {
-      200: { description: 'Finished: success (with downloadUrl), failed (with error) or cancelled.', content: json(Job) },
-      202: { description: 'Still running; `phase` is the fine state.', headers: retryAfter, content: json(Job) },
+      200: { description: 'Finished: success (with downloadUrl), failed (with error) or cancelled.', content: json(Job, ex.finishedJob) },
+      202: { description: 'Still running; `phase` is the fine state.', headers: retryAfter, content: json(Job, ex.runningJob) },
       404: error('job not found'),
     },
   });
@@ -103,8 +131,8 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       'Idempotent: every call answers with the state the job is left in. A waiting job (scheduled, queued, retrying) is cancelled at once and never runs; a running one is aborted by its worker, told within a second.',
     request: { params: jobIdParam },
     responses: {
-      200: { description: 'The job is cancelled: now, or by an earlier request.', content: json(cancelReply) },
-      202: { description: 'The job is running and its worker is aborting it (`status: running`); ask again, or poll the job, to see it `cancelled`.', content: json(cancelReply) },
+      200: { description: 'The job is cancelled: now, or by an earlier request.', content: json(cancelReply, { jobId: ex.jobId, status: 'cancelled' }) },
+      202: { description: 'The job is running and its worker is aborting it (`status: running`); ask again, or poll the job, to see it `cancelled`.', content: json(cancelReply, { jobId: ex.jobId, status: 'running', phase: 'processing' }) },
       404: error('job not found'),
       409: error('The job ended otherwise before it could be cancelled: `details.status` is `success` or `failed`.'),
     },
@@ -117,7 +145,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     responses: {
       200: {
         description: 'The result, inline: JSON as JSON, text with its own content type.',
-        content: { 'application/json': { schema: z.unknown() }, 'text/plain': { schema: z.string() }, 'text/csv': { schema: z.string() } },
+        content: { 'application/json': { schema: z.unknown(), example: { rows: 3, total: 42 } }, 'text/plain': { schema: z.string() }, 'text/csv': { schema: z.string(), example: 'id,amount\n1,42\n' } },
       },
       204: { description: 'The job succeeded without a result.' },
       303: { description: 'Large result: Location is a short-lived signed S3 URL.', headers: { Location: { schema: { type: 'string', format: 'uri' } } } },
@@ -136,6 +164,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         content: {
           'text/event-stream': {
             schema: z.object({ id: z.string(), event: z.enum(JOB_EVENT_TYPES), data: z.string() }),
+            example: `id: 7\nevent: succeeded\ndata: {"jobId":"${ex.jobId}","type":"succeeded","data":{},"createdAt":"2026-12-06T10:00:01.250Z"}\n\n`,
           },
         },
       },
@@ -147,16 +176,16 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     method: 'post',
     path: '/generate-report',
     summary: 'Submit a report.generate job',
-    request: { headers: idempotencyHeader, body: { required: false, content: json(generateReportBody) } },
+    request: { headers: idempotencyHeader, body: { required: false, content: json(generateReportBody, { format: 'csv', rows: 100 }) } },
     responses: { 202: accepted(JobAccepted), ...writeErrors },
   });
   route({
     method: 'post',
     path: '/points/reservations',
     summary: 'Reserve points, granted by a points.grant job at executeAt (scope points:grant)',
-    request: { headers: idempotencyHeader, body: { required: true, content: json(reservationBody) } },
+    request: { headers: idempotencyHeader, body: { required: true, content: json(reservationBody, { userId: 'u-42', amount: 70, runAt: '2026-12-24T18:00:00Z' }) } },
     responses: {
-      202: accepted(reservationAcceptedReply),
+      202: accepted(reservationAcceptedReply, { ...ex.accepted, reservationId: 'c0a8012e-5b1d-4c6f-8a3e-2f9d0b7e6a41' }),
       ...writeErrors,
       ...outsidePolicy('amount above the operator\'s cap per reservation (`details.max`), or executeAt outside the runAt window.'),
     },
@@ -166,13 +195,13 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     path: '/points/{userId}',
     summary: "A user's points balance in the caller's tenant (0 when none)",
     request: { params: userIdParam },
-    responses: { 200: { description: 'The balance.', content: json(balanceReply) }, 400: error('Bad userId.') },
+    responses: { 200: { description: 'The balance.', content: json(balanceReply, { userId: 'u-42', balance: 70 }) }, 400: error('Bad userId.') },
   });
   route({
     method: 'get',
     path: '/notifications/unread',
     summary: "The caller's unread job-completion notices",
-    responses: { 200: { description: 'Newest first.', content: json(notificationsReply) } },
+    responses: { 200: { description: 'Newest first.', content: json(notificationsReply, { items: [{ id: 'f1e2d3c4-b5a6-4789-8abc-def012345678', jobId: ex.jobId, kind: 'job.succeeded', message: 'Your noop job succeeded.', createdAt: '2026-12-06T10:00:01.300Z' }] }) } },
   });
   route({
     method: 'post',
@@ -187,15 +216,15 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     summary: "The caller's tenant's webhook signing secret (and, after a rotation, the previous one until it expires)",
     description:
       'Webhooks carry `Conveyor-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`, one `v1` per valid secret. Created on first use. Scope `jobs:write`.',
-    responses: { 200: { description: 'The valid secrets (`Cache-Control: no-store`).', content: json(webhookSecretReply) } },
+    responses: { 200: { description: 'The valid secrets (`Cache-Control: no-store`).', content: json(webhookSecretReply, ex.secrets) } },
   });
   route({
     method: 'post',
     path: '/webhooks/secret/rotate',
     summary: "Replace the tenant's webhook signing secret; the replaced one keeps signing for previousValidForSeconds",
-    request: { body: { required: false, content: json(rotateSecretBody) } },
+    request: { body: { required: false, content: json(rotateSecretBody, { previousValidForSeconds: 3600 }) } },
     responses: {
-      200: { description: 'The new current secret and the previous one.', content: json(webhookSecretReply) },
+      200: { description: 'The new current secret and the previous one.', content: json(webhookSecretReply, ex.rotatedSecrets) },
       400: error('Invalid body: `details` holds the zod issues.'),
       415: error('Body is not JSON.'),
     },

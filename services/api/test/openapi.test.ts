@@ -99,6 +99,35 @@ describe('GET /openapi.json', () => {
     }
   });
 
+  it('gives every JSON request body and every 2xx JSON answer an example, and the request examples are accepted as they stand', async () => {
+    type Media = Record<string, { example?: unknown }>;
+    const missing: string[] = [];
+    const requests: Array<{ method: string; path: string; example: unknown }> = [];
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(item) as Array<[string, { requestBody?: { content: Media }; responses: Record<string, { content?: Media }> }]>) {
+        const body = op.requestBody?.content['application/json'];
+        if (body && body.example === undefined) missing.push(`${method} ${path} request`);
+        if (body?.example !== undefined) requests.push({ method, path, example: body.example });
+        for (const [status, response] of Object.entries(op.responses)) {
+          if (!status.startsWith('2') || path === '/openapi.json') continue;
+          for (const [type, media] of Object.entries(response.content ?? {})) {
+            if ((type === 'application/json' || type === 'text/event-stream') && media.example === undefined) missing.push(`${method} ${path} ${status} ${type}`);
+          }
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+    // Examples that describe a request the api would refuse would teach the wrong thing.
+    const admin = gatewayAs(env.api.url, { tenant: 'docs', subject: 'u', scopes: 'jobs:read jobs:write points:grant conveyor:admin' });
+    for (const { method, path, example } of requests.filter((r) => !r.path.includes('{'))) {
+      const body = structuredClone(example) as Record<string, unknown>;
+      // A fixed date in an example is in the past sooner or later: the window check is not what is tested here.
+      if (typeof body.runAt === 'string') body.runAt = new Date(Date.now() + 60_000).toISOString();
+      const res = await admin(path, { method: method.toUpperCase(), body });
+      expect(res.status, `${method} ${path}: ${await res.text()}`).toBeLessThan(300);
+    }
+  });
+
   it('documents a request body per job type from the catalog schemas, the error shape and Retry-After', () => {
     const text = JSON.stringify(doc);
     const createJob = (doc as unknown as { components: { schemas: Record<string, { oneOf: Array<{ properties: { type: { enum: string[] }; payload: { required?: string[] } } }> }> } })
