@@ -14,15 +14,14 @@ import {
   idempotencyKey,
   jobAcceptedReply,
   jobIdParam,
-  jobListReply,
   jobView,
-  listJobsQuery,
   notificationIdParam,
   notificationsReply,
   reservationAcceptedReply,
   reservationBody,
   userIdParam,
 } from './schemas.js';
+import { jobListReply, searchJobsQuery } from './search/schemas.js';
 import { rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
 
 type Responses = RouteConfig['responses'];
@@ -80,9 +79,39 @@ export function buildOpenApiDocument(): Record<string, unknown> {
   route({
     method: 'get',
     path: '/jobs',
-    summary: "The caller's jobs, newest first",
-    request: { query: listJobsQuery },
-    responses: { 200: { description: 'One page.', content: json(jobListReply) }, 400: error('Bad query parameter.') },
+    summary: "Search the caller's jobs (every tenant's with scope conveyor:admin)",
+    description:
+      'Filters combine (AND). 403 when `tenant` names another tenant without scope conveyor:admin. Pages are keyset pages on (createdAt, id): jobs submitted while a client pages never shift, repeat or skip a row of a newest-first walk, and appear at the end of an oldest-first one. Example: `GET /jobs?status=failed&type=email.send&tags=env:prod,customer=42&from=2030-01-01T00:00:00Z&sort=-createdAt&limit=50`.',
+    request: { query: searchJobsQuery },
+    responses: {
+      200: {
+        description: 'One page.',
+        content: {
+          'application/json': {
+            schema: jobListReply,
+            example: {
+              items: [
+                {
+                  jobId: '0f8fad5b-d9cb-469f-a165-70867728950e',
+                  type: 'noop',
+                  status: 'failed',
+                  attempts: 3,
+                  maxAttempts: 3,
+                  createdAt: '2030-01-31T09:00:00.000Z',
+                  updatedAt: '2030-01-31T09:00:04.000Z',
+                  finishedAt: '2030-01-31T09:00:04.000Z',
+                  error: 'upstream timed out',
+                  tenant: 'demo',
+                  tags: ['customer=42', 'env:prod'],
+                },
+              ],
+              nextCursor: 'MjAzMC0wMS0zMVQwOTowMDowMC4wMDAwMDBafDBmOGZhZDViLWQ5Y2ItNDY5Zi1hMTY1LTcwODY3NzI4OTUwZQ',
+            },
+          },
+        },
+      },
+      400: error('Bad query parameter (`details` holds the issues): an unknown parameter, a bad tag, `to` not after `from`, a cursor this api did not make or made for the other sort.'),
+    },
   });
   route({
     method: 'get',

@@ -234,7 +234,7 @@ describe('api job endpoints (real process, real Postgres and S3 emulator)', () =
     expect((await demo("/jobs/1'%20OR%20'1'='1/result")).status).toBe(404);
     expect((await demo('/jobs/not-a-uuid', { method: 'DELETE' })).status).toBe(404);
     // Scope admin reads across tenants.
-    const admin = gatewayAs(env.api.url, { tenant: 'admin', subject: 'root', scopes: 'jobs:read jobs:write admin' });
+    const admin = gatewayAs(env.api.url, { tenant: 'admin', subject: 'root', scopes: 'jobs:read jobs:write conveyor:admin' });
     expect((await admin(`/jobs/${jobId}`)).status).toBe(202);
   });
 

@@ -1,18 +1,17 @@
 import type { Request, RequestHandler } from 'express';
-import { CANCEL_CHANNEL, jobType, poolOf, type JobStatus, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
+import { CANCEL_CHANNEL, jobType, poolOf, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
 import type { Pool } from '@conveyor/platform';
-import { encodeCursor, decodeCursor } from '../cursor.js';
 import { HttpError, requestIdOf } from '../http-errors.js';
 import { identityOf, readTenant } from '../identity.js';
 import { resultReply, toJobView } from '../job-view.js';
-import { cancelJob, countAhead, findJob, findResult, listJobs } from '../jobs.repo.js';
+import { cancelJob, countAhead, findJob, findResult } from '../jobs.repo.js';
 import type { JobInserter } from '../job-inserter.js';
 import type { PoolStatsCache } from '../pool-stats.js';
 import { parseIdOr404, parseOr400, traceOf } from '../request.js';
 import type { SignResultUrl } from '../results.store.js';
 import { estimateRetryAfter } from '../retry-after.js';
 import { checkRunAt, type RunAtWindow } from '../run-at.js';
-import { createJobEnvelope, idempotencyKey, jobIdParam, listJobsQuery } from '../schemas.js';
+import { createJobEnvelope, idempotencyKey, jobIdParam, normalizeTags } from '../schemas.js';
 import { acceptedRetryAfter, sendAccepted } from './accepted.js';
 import type { SubmittedCounter } from '../metrics.js';
 import type { RouteDef } from './route.js';
@@ -31,8 +30,6 @@ export interface JobRoutesDeps {
   submitted?: SubmittedCounter;
   webhookPolicy: TargetPolicy;
 }
-
-const RUNNING: readonly JobStatus[] = ['scheduled', 'queued', 'processing', 'retrying'];
 
 export function idempotencyKeyOf(req: Request): string | undefined {
   const header = req.headers['idempotency-key'];
@@ -86,6 +83,7 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
       maxAttempts: body.maxAttempts,
       timeoutSeconds: body.timeoutSeconds,
       callbackUrl: body.callbackUrl,
+      tags: normalizeTags(body.tags),
     });
   };
 
@@ -166,26 +164,8 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
     }
   };
 
-  const list: RequestHandler = async (req, res) => {
-    const query = parseOr400(listJobsQuery, req.query);
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    if (query.cursor !== undefined && !after) {
-      throw new HttpError(400, 'invalid request', [{ code: 'custom', path: ['cursor'], message: 'not a cursor from this api' }]);
-    }
-    const statuses = query.status === 'running' ? RUNNING : query.status ? [query.status] : undefined;
-    const page = await listJobs(deps.pool, {
-      tenant: identityOf(res).tenant,
-      statuses,
-      type: query.type,
-      after,
-      limit: query.limit,
-    });
-    res.status(200).json({ items: page.rows.map(toJobView), nextCursor: page.next ? encodeCursor(page.next) : null });
-  };
-
   return [
     { method: 'post', path: '/jobs', handlers: [deps.jsonBody, create] },
-    { method: 'get', path: '/jobs', handlers: [list] },
     { method: 'get', path: '/jobs/:jobId', handlers: [show] },
     { method: 'delete', path: '/jobs/:jobId', handlers: [cancel] },
     { method: 'get', path: '/jobs/:jobId/result', handlers: [result] },

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPlatform, type Platform } from '../support/platform.js';
+import { ConveyorClient } from './client.js';
+
+interface Listed {
+  jobId: string;
+  tenant: string;
+  tags: string[];
+  status: string;
+  createdAt: string;
+}
+interface Page {
+  items: Listed[];
+  nextCursor: string | null;
+}
+
+/** A day ahead: the job stays `scheduled`, so the tests decide what happens to it. */
+const later = () => new Date(Date.now() + 86_400_000).toISOString();
+
+/**
+ * The operations API (issue 22) through the real gateway in front of the real api, bridge,
+ * scheduler and a worker, on real Postgres, Kafka and the SQS emulator.
+ */
+describe('operations API through the gateway', () => {
+  let platform: Platform;
+  let demo: ConveyorClient;
+  let admin: ConveyorClient;
+
+  const page = async (client: ConveyorClient, query: string): Promise<Page> => {
+    const res = await client.request(`/jobs?${query}`);
+    expect(res.status, query).toBe(200);
+    return (await res.json()) as Page;
+  };
+  /** Every page of a search; `between` runs after each page (jobs arriving while a client pages). */
+  const walk = async (client: ConveyorClient, query: string, between: () => Promise<void> = async () => undefined) => {
+    const seen: Listed[] = [];
+    let cursor: string | null = null;
+    do {
+      const next: Page = await page(client, `${query}${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...next.items);
+      cursor = next.nextCursor;
+      await between();
+    } while (cursor);
+    return seen;
+  };
+
+  beforeAll(async () => {
+    platform = await startPlatform({ pools: ['default'] });
+    demo = new ConveyorClient(platform.gatewayUrl, await platform.login());
+    admin = new ConveyorClient(platform.gatewayUrl, await platform.login('admin@example.com', 'admin-password'));
+  }, 240_000);
+  afterAll(async () => platform?.stop());
+
+  describe('search: GET /jobs', () => {
+    const submitted: Record<string, string[]> = { prod: [], prodA: [], staging: [] };
+    let keyed = '';
+
+    beforeAll(async () => {
+      for (let i = 0; i < 12; i++) {
+        const tags = i % 3 === 0 ? ['env:prod', 'team=a', 'env:prod'] : i % 3 === 1 ? ['env:prod'] : ['env:staging'];
+        const { res, body } = await demo.submit({ type: 'noop', payload: { i }, runAt: later(), tags });
+        expect(res.status).toBe(202);
+        const id = String(body.jobId);
+        if (tags[0] === 'env:prod') submitted.prod!.push(id);
+        if (tags.includes('team=a')) submitted.prodA!.push(id);
+        if (tags[0] === 'env:staging') submitted.staging!.push(id);
+      }
+      const { body } = await demo.submit({ type: 'noop', payload: {} }, '/jobs', { 'Idempotency-Key': 'search-me-42' });
+      keyed = String(body.jobId);
+      await admin.submit({ type: 'noop', payload: {}, runAt: later(), tags: ['env:prod'] });
+    }, 60_000);
+
+    it('finds jobs carrying all the given tags, shows them sorted and once each, and only the tenant\'s own', async () => {
+      const prod = await walk(demo, 'tags=env:prod&limit=5');
+      expect(prod.map((j) => j.jobId).sort()).toEqual([...submitted.prod!].sort());
+      const both = await walk(demo, 'tags=team=a,env:prod');
+      expect(both.map((j) => j.jobId).sort()).toEqual([...submitted.prodA!].sort());
+      expect(both[0]!.tags).toEqual(['env:prod', 'team=a']);
+      expect(both.every((j) => j.tenant === 'demo')).toBe(true);
+      expect((await page(demo, 'tags=env:staging&status=scheduled&type=noop')).items).toHaveLength(submitted.staging!.length);
+      expect((await page(demo, 'tags=env:staging&status=success')).items).toEqual([]);
+    });
+
+    it('finds the job of an Idempotency-Key', async () => {
+      expect((await page(demo, 'idempotencyKey=search-me-42')).items.map((j) => j.jobId)).toEqual([keyed]);
+      expect((await page(demo, 'idempotencyKey=never-used')).items).toEqual([]);
+    });
+
+    it('sorts both ways and bounds by creation time (from inclusive, to exclusive)', async () => {
+      const newest = await walk(demo, 'tags=env:prod&limit=3');
+      const oldest = await walk(demo, 'tags=env:prod&sort=createdAt&limit=3');
+      expect(oldest.map((j) => j.jobId)).toEqual(newest.map((j) => j.jobId).reverse());
+      const middle = oldest.slice(2, 5);
+      const from = middle[0]!.createdAt;
+      const to = oldest[5]!.createdAt;
+      const ranged = await walk(demo, `tags=env:prod&sort=createdAt&from=${from}&to=${to}`);
+      // Millisecond instants: a neighbour created in the same millisecond would also match.
+      expect(ranged.map((j) => j.jobId)).toEqual(expect.arrayContaining(middle.map((j) => j.jobId)));
+      expect(ranged.every((j) => j.createdAt >= from && j.createdAt < to)).toBe(true);
+    });
+
+    it('pages correctly while new jobs arrive: newest first sees none of them, oldest first sees them at the end', async () => {
+      const before = (await walk(demo, 'type=noop')).map((j) => j.jobId);
+      const arrived: string[] = [];
+      const arrive = async () => {
+        const { body } = await demo.submit({ type: 'noop', payload: {}, runAt: later(), tags: ['arrived'] });
+        arrived.push(String(body.jobId));
+      };
+      const newest = (await walk(demo, 'type=noop&limit=4', arrive)).map((j) => j.jobId);
+      expect(newest).toEqual(before);
+      const oldestBefore = (await walk(demo, 'type=noop&sort=createdAt&limit=50')).map((j) => j.jobId);
+      arrived.length = 0;
+      const oldest = (await walk(demo, 'type=noop&sort=createdAt&limit=4', arrive)).map((j) => j.jobId);
+      expect(new Set(oldest).size).toBe(oldest.length);
+      expect(oldest.slice(0, oldestBefore.length)).toEqual(oldestBefore);
+      // Every job that arrived before the last page was read is on it, in order.
+      expect(oldest.slice(oldestBefore.length)).toEqual(arrived.slice(0, oldest.length - oldestBefore.length));
+    });
+
+    it('shows scope conveyor:admin every tenant, or the one it names', async () => {
+      const all = await walk(admin, 'tags=env:prod&limit=100');
+      expect(new Set(all.map((j) => j.tenant))).toEqual(new Set(['demo', 'admin']));
+      const demoOnly = await walk(admin, 'tags=env:prod&tenant=demo');
+      expect(demoOnly.map((j) => j.jobId).sort()).toEqual([...submitted.prod!].sort());
+      const res = await demo.request('/jobs?tenant=admin');
+      expect(res.status).toBe(403);
+      expect((await demo.request('/jobs?tenant=demo')).status).toBe(200);
+    });
+  });
+});
