@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { ConveyorClient } from './client.js';
 
@@ -25,6 +26,9 @@ describe('operations API through the gateway', () => {
   let platform: Platform;
   let demo: ConveyorClient;
   let admin: ConveyorClient;
+  let db: pg.Pool;
+  const events = async (jobId: string) =>
+    (await db.query<{ type: string; data: Record<string, unknown> }>('SELECT type, data FROM job_events WHERE job_id = $1 ORDER BY id', [jobId])).rows;
 
   const page = async (client: ConveyorClient, query: string): Promise<Page> => {
     const res = await client.request(`/jobs?${query}`);
@@ -48,8 +52,12 @@ describe('operations API through the gateway', () => {
     platform = await startPlatform({ pools: ['default'] });
     demo = new ConveyorClient(platform.gatewayUrl, await platform.login());
     admin = new ConveyorClient(platform.gatewayUrl, await platform.login('admin@example.com', 'admin-password'));
+    db = new pg.Pool({ connectionString: platform.database.url, max: 2 });
   }, 240_000);
-  afterAll(async () => platform?.stop());
+  afterAll(async () => {
+    await db?.end();
+    await platform?.stop();
+  });
 
   describe('search: GET /jobs', () => {
     const submitted: Record<string, string[]> = { prod: [], prodA: [], staging: [] };
@@ -125,6 +133,60 @@ describe('operations API through the gateway', () => {
       const res = await demo.request('/jobs?tenant=admin');
       expect(res.status).toBe(403);
       expect((await demo.request('/jobs?tenant=demo')).status).toBe(200);
+    });
+  });
+
+  describe('retry: POST /jobs/{id}/retry', () => {
+    const retry = (client: ConveyorClient, jobId: string) => client.request(`/jobs/${jobId}/retry`, { method: 'POST' });
+
+    it('re-runs a cancelled job through the dispatcher to success, recording who asked', async () => {
+      const { body } = await demo.submit({ type: 'noop', payload: {}, runAt: later() });
+      const jobId = String(body.jobId);
+      expect((await demo.request(`/jobs/${jobId}`, { method: 'DELETE' })).status).toBe(200);
+      const res = await retry(demo, jobId);
+      expect(res.status).toBe(202);
+      expect(res.headers.get('location')).toBe(`/jobs/${jobId}`);
+      expect(await res.json()).toEqual({ jobId, statusUrl: `/jobs/${jobId}`, attempt: 1 });
+      expect(await demo.waitForFinish(jobId, 30_000)).toMatchObject({ status: 'success', attempts: 1 });
+      const types = (await events(jobId)).map((e) => e.type);
+      expect(types).toEqual(['created', 'cancelled', 'retried', 'queued', 'started', 'succeeded']);
+      expect((await events(jobId)).find((e) => e.type === 'retried')!.data).toMatchObject({ by: 'user-demo', manual: true, previous: 'cancelled', attempt: 1 });
+    });
+
+    it('gives a failed job one attempt more than it used, as a new attempt of the same job', async () => {
+      const { body } = await demo.submit({ type: 'sleep', payload: { ms: 5000 }, timeoutSeconds: 1, maxAttempts: 1 });
+      const jobId = String(body.jobId);
+      expect(await demo.waitForFinish(jobId, 30_000)).toMatchObject({ status: 'failed', attempts: 1, maxAttempts: 1 });
+      const res = await retry(demo, jobId);
+      expect(res.status).toBe(202);
+      expect(await res.json()).toMatchObject({ jobId, attempt: 2 });
+      expect(await demo.waitForFinish(jobId, 30_000)).toMatchObject({ status: 'failed', attempts: 2, maxAttempts: 2 });
+      const started = (await events(jobId)).filter((e) => e.type === 'started').map((e) => e.data.attempt);
+      expect(started).toEqual([1, 2]);
+    });
+
+    it('answers 409 for a job still running or one that succeeded, and lets only one of two concurrent retries through', async () => {
+      const { body } = await demo.submit({ type: 'noop', payload: {}, runAt: later() });
+      const waiting = String(body.jobId);
+      const running = await retry(demo, waiting);
+      expect(running.status).toBe(409);
+      expect(await running.json()).toMatchObject({ error: expect.stringMatching(/only a failed or cancelled job/), details: { status: 'running', phase: 'scheduled' } });
+      const done = String((await demo.submit({ type: 'noop', payload: {} })).body.jobId);
+      await demo.waitForFinish(done);
+      expect((await retry(demo, done)).status).toBe(409);
+
+      await demo.request(`/jobs/${waiting}`, { method: 'DELETE' });
+      const both = await Promise.all([retry(demo, waiting), retry(demo, waiting)]);
+      expect(both.map((r) => r.status).sort()).toEqual([202, 409]);
+      expect((await events(waiting)).filter((e) => e.type === 'retried')).toHaveLength(1);
+    });
+
+    it('lets scope conveyor:admin retry another tenant\'s job', async () => {
+      const { body } = await demo.submit({ type: 'noop', payload: {}, runAt: later() });
+      const jobId = String(body.jobId);
+      await demo.request(`/jobs/${jobId}`, { method: 'DELETE' });
+      expect((await retry(admin, jobId)).status).toBe(202);
+      expect((await events(jobId)).find((e) => e.type === 'retried')!.data).toMatchObject({ by: 'user-admin' });
     });
   });
 });

@@ -96,4 +96,25 @@ describe('hostile input to the operations API', () => {
       expect(mine.items.map((j) => j.jobId)).toEqual([demoJob]);
     });
   });
+
+  describe('retry', () => {
+    it('answers 404 for another tenant\'s job exactly as for a missing or malformed id, and changes nothing', async () => {
+      const before = (await db.query('SELECT status, attempts, updated_at FROM jobs WHERE id = $1', [demoJob])).rows[0];
+      const theirs = await mallory.request(`/jobs/${demoJob}/retry`, { method: 'POST' });
+      const missing = await mallory.request('/jobs/0b4c4d2e-8d1c-4a8e-9f00-000000000000/retry', { method: 'POST' });
+      expect(theirs.status).toBe(404);
+      expect(missing.status).toBe(404);
+      const [a, b] = [(await theirs.json()) as Record<string, unknown>, (await missing.json()) as Record<string, unknown>];
+      expect({ ...a, requestId: undefined }).toEqual({ ...b, requestId: undefined });
+      expect((await mallory.request("/jobs/1'%20OR%20'1'='1/retry", { method: 'POST' })).status).toBe(404);
+      expect((await db.query('SELECT status, attempts, updated_at FROM jobs WHERE id = $1', [demoJob])).rows[0]).toEqual(before);
+    });
+
+    it('answers 405 for another method and 401 without a token', async () => {
+      const res = await mallory.request(`/jobs/${demoJob}/retry`);
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toContain('POST');
+      expect((await fetch(`${platform.gatewayUrl}/jobs/${demoJob}/retry`, { method: 'POST' })).status).toBe(401);
+    });
+  });
 });

@@ -21,6 +21,7 @@ import {
   reservationBody,
   userIdParam,
 } from './schemas.js';
+import { retryReply } from './retry/schemas.js';
 import { jobListReply, searchJobsQuery } from './search/schemas.js';
 import { rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
 
@@ -152,6 +153,35 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       303: { description: 'Large result: Location is a short-lived signed S3 URL.', headers: { Location: { schema: { type: 'string', format: 'uri' } } } },
       404: error('job not found'),
       409: error('job not finished, or it failed or was cancelled and has no result (`details.status`).'),
+    },
+  });
+  route({
+    method: 'post',
+    path: '/jobs/{jobId}/retry',
+    summary: 'Re-run a failed or cancelled job as a new attempt of the same job',
+    description:
+      'The job becomes `running` (phase `retrying`, due now) with one attempt more than it has used, and runs as any retry does; a `retried` event records who (`data.by`) and when. No body is read. A concurrent second retry finds it running: 409.',
+    request: { params: jobIdParam },
+    responses: {
+      202: {
+        ...accepted(retryReply),
+        content: {
+          'application/json': {
+            schema: retryReply,
+            example: { jobId: '0f8fad5b-d9cb-469f-a165-70867728950e', statusUrl: '/jobs/0f8fad5b-d9cb-469f-a165-70867728950e', attempt: 4 },
+          },
+        },
+      },
+      404: error('job not found'),
+      409: {
+        description: 'The job is still running or succeeded: only a failed or cancelled job is retried. `details` is its status (and phase).',
+        content: {
+          'application/json': {
+            schema: ErrorSchema,
+            example: { error: 'only a failed or cancelled job can be retried; this one is processing', details: { status: 'running', phase: 'processing' }, requestId: 'req-1' },
+          },
+        },
+      },
     },
   });
   route({

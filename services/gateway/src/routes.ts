@@ -25,6 +25,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'DELETE', template: '/jobs/:id', target: 'proxy', scope: 'jobs:write' },
   { method: 'GET', template: '/jobs/:id/result', target: 'proxy', scope: 'jobs:read' },
   { method: 'GET', template: '/jobs/:id/events', target: 'proxy', scope: 'jobs:read', stream: true },
+  { method: 'POST', template: '/jobs/:id/retry', target: 'proxy', scope: 'jobs:write' },
   { method: 'POST', template: '/generate-report', target: 'proxy', scope: 'jobs:write' },
   // Granting points creates value: its own scope, which an ordinary jobs:write client lacks.
   { method: 'POST', template: '/points/reservations', target: 'proxy', scope: 'points:grant' },
