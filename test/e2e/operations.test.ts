@@ -189,4 +189,54 @@ describe('operations API through the gateway', () => {
       expect((await events(jobId)).find((e) => e.type === 'retried')!.data).toMatchObject({ by: 'user-admin' });
     });
   });
+
+  describe('batch: POST /jobs/batch', () => {
+    interface Item {
+      index: number;
+      status: number;
+      jobId: string;
+      replayed?: boolean;
+      error?: string;
+    }
+    const batch = async (jobs: unknown[]) => {
+      const res = await demo.request('/jobs/batch', { method: 'POST', body: JSON.stringify({ jobs }) });
+      return { res, items: ((await res.json()) as { items: Item[] }).items };
+    };
+
+    it('stores every job and answers one result per item, in order; the jobs run', async () => {
+      const jobs = [
+        { type: 'noop', payload: { n: 0 }, tags: ['batch:one'], idempotencyKey: 'batch-0' },
+        { type: 'sleep', payload: { ms: 10 }, tags: ['batch:one'] },
+        { type: 'noop', payload: { n: 2 }, tags: ['batch:one'], idempotencyKey: 'batch-2' },
+      ];
+      const { res, items } = await batch(jobs);
+      expect(res.status).toBe(202);
+      expect(items.map((i) => [i.index, i.status, i.replayed])).toEqual([
+        [0, 202, false],
+        [1, 202, false],
+        [2, 202, false],
+      ]);
+      for (const item of items) expect(await demo.waitForFinish(item.jobId, 30_000)).toMatchObject({ status: 'success' });
+      const found = (await page(demo, 'tags=batch:one&sort=createdAt')).items.map((j) => j.jobId);
+      expect(found.sort()).toEqual(items.map((i) => i.jobId).sort());
+
+      // Replayed item by item: the same jobs back; a key reused with another body is that item's 409.
+      const again = await batch([jobs[0], { ...jobs[2], payload: { n: 'changed' } }, { type: 'noop', payload: {} }]);
+      expect(again.res.status).toBe(207);
+      expect(again.items[0]).toMatchObject({ index: 0, status: 202, jobId: items[0]!.jobId, replayed: true });
+      expect(again.items[1]).toMatchObject({ index: 1, status: 409, jobId: items[2]!.jobId, error: expect.stringMatching(/idempotencyKey/) });
+      expect(again.items[2]).toMatchObject({ index: 2, status: 202, replayed: false });
+    });
+
+    it('takes 1,000 jobs in one request', async () => {
+      const jobs = Array.from({ length: 1000 }, (_, i) => ({ type: 'noop', payload: { i }, runAt: later(), tags: ['batch:thousand'], idempotencyKey: `thousand-${i}` }));
+      const { res, items } = await batch(jobs);
+      expect(res.status).toBe(202);
+      expect(items).toHaveLength(1000);
+      expect(new Set(items.map((i) => i.jobId)).size).toBe(1000);
+      const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE tenant = 'demo' AND 'batch:thousand' = ANY(tags)");
+      expect(rows[0]!.n).toBe(1000);
+    });
+  });
 });
+

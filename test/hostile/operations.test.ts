@@ -5,6 +5,8 @@ import { ConveyorClient } from '../e2e/client.js';
 import { createTokenKit } from './tokens.js';
 
 const TENANT = 'hostile-ops';
+/** Jobs per minute per principal here: a batch of 1,000 fits, 600 more do not. */
+const SUSTAINED = 1500;
 
 /**
  * The operations API (issue 22) against a hostile tenant: malformed, missing, conflicting and
@@ -17,12 +19,16 @@ describe('hostile input to the operations API', () => {
   let demo: ConveyorClient;
   let db: pg.Pool;
   let demoJob = '';
+  let tokens: Awaited<ReturnType<typeof createTokenKit>>;
   const storedJobs = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs WHERE tenant = $1', [TENANT])).rows[0]!.n;
   const issues = async (res: Response) => ((await res.json()) as { details?: Array<{ path: unknown[]; message: string }> }).details ?? [];
 
   beforeAll(async () => {
-    const tokens = await createTokenKit();
-    platform = await startPlatform({ pools: ['default'], gatewayEnv: { JWT_DEV_SIGNING_KEY: tokens.signingKeyPem } });
+    tokens = await createTokenKit();
+    platform = await startPlatform({
+      pools: ['default'],
+      gatewayEnv: { JWT_DEV_SIGNING_KEY: tokens.signingKeyPem, RATE_LIMIT_SUSTAINED_PER_MINUTE: String(SUSTAINED) },
+    });
     mallory = new ConveyorClient(platform.gatewayUrl, await tokens.valid({ sub: 'mallory', tenant: TENANT, scope: 'jobs:read jobs:write' }, '30m'));
     demo = new ConveyorClient(platform.gatewayUrl, await tokens.valid({ sub: 'demo', tenant: 'demo', scope: 'jobs:read jobs:write' }, '30m'));
     db = new pg.Pool({ connectionString: platform.database.url, max: 2 });
@@ -117,4 +123,87 @@ describe('hostile input to the operations API', () => {
       expect((await fetch(`${platform.gatewayUrl}/jobs/${demoJob}/retry`, { method: 'POST' })).status).toBe(401);
     });
   });
+
+  describe('batch', () => {
+    const post = (client: ConveyorClient, body: string, headers: Record<string, string> = {}) => client.request('/jobs/batch', { method: 'POST', body, headers });
+
+    it('refuses 1,001 jobs naming the limit, and stores none', async () => {
+      const jobs = Array.from({ length: 1001 }, () => ({ type: 'noop', payload: {} }));
+      const res = await post(mallory, JSON.stringify({ jobs }));
+      expect(res.status).toBe(413);
+      expect(await res.json()).toMatchObject({ error: expect.stringMatching(/at most 1000 jobs/), details: { limit: 1000 } });
+      expect(await storedJobs()).toBe(0);
+    });
+
+    it('lists every invalid item by index with its reason (422), and stores none of the valid ones', async () => {
+      const jobs = [
+        { type: 'noop', payload: {} },
+        { type: 'no-such-type', payload: {} },
+        { type: 'noop', payload: {}, idempotencyKey: 'ok-key' },
+        { type: 'sleep', payload: { ms: -1 } },
+        { type: 'noop', payload: {}, runAt: '2000-01-01T00:00:00Z' },
+        { type: 'noop', payload: {}, idempotencyKey: 'has space' },
+        'not an object',
+        { type: 'noop', payload: {}, tags: ['a b'] },
+        { type: 'points.grant', payload: { userId: 'me', amount: 1000000, reservationId: '0b4c4d2e-8d1c-4a8e-9f00-000000000000' } },
+      ];
+      const res = await post(mallory, JSON.stringify({ jobs }));
+      expect(res.status).toBe(422);
+      const body = (await res.json()) as { error: string; details: { items: Array<{ index: number; status: number; error: string; details?: Array<{ path: unknown[] }> }> } };
+      expect(body.error).toMatch(/7 of 9 jobs are invalid; none was stored/);
+      expect(body.details.items.map((i) => [i.index, i.status])).toEqual([
+        [1, 400],
+        [3, 400],
+        [4, 422],
+        [5, 400],
+        [6, 400],
+        [7, 400],
+        [8, 400],
+      ]);
+      expect(body.details.items.find((i) => i.index === 5)!.details![0]!.path).toEqual(['idempotencyKey']);
+      expect(await storedJobs()).toBe(0);
+    });
+
+    it('answers 400/415 for a body that is not a batch, or an Idempotency-Key header', async () => {
+      const cases: Array<[string, Record<string, string>, number]> = [
+        ['{}', {}, 400],
+        ['{"jobs":[]}', {}, 400],
+        ['{"jobs":"noop"}', {}, 400],
+        ['{"jobs":[{"type":"noop","payload":{}}],"extra":1}', {}, 400],
+        ['[{"type":"noop","payload":{}}]', {}, 400],
+        ['{"jobs":[', {}, 400],
+        ['{"jobs":[{"type":"noop","payload":{}}]}', { 'Idempotency-Key': 'whole-batch' }, 400],
+        ['jobs=1', { 'content-type': 'text/plain' }, 415],
+      ];
+      for (const [body, headers, status] of cases) {
+        const res = await post(mallory, body, headers);
+        expect(res.status, body).toBe(status);
+        expect(((await res.json()) as { error: string }).error, body).toBeTruthy();
+      }
+      expect(await storedJobs()).toBe(0);
+    });
+
+    it('counts each job of a batch against the per-user rate limit (sustained window), and stores nothing it refuses', async () => {
+      const counted = new ConveyorClient(platform.gatewayUrl, await tokens.valid({ sub: 'bulk', tenant: 'hostile-bulk', scope: 'jobs:read jobs:write' }, '30m'));
+      const jobs = (n: number) => JSON.stringify({ jobs: Array.from({ length: n }, () => ({ type: 'noop', payload: {}, runAt: new Date(Date.now() + 86_400_000).toISOString() })) });
+      const first = await post(counted, jobs(1000));
+      expect(first.status).toBe(202);
+      expect(Number(first.headers.get('ratelimit-remaining'))).toBeLessThanOrEqual(SUSTAINED - 1000);
+      const second = await post(counted, jobs(600));
+      expect(second.status).toBe(429);
+      expect(second.headers.get('retry-after')).toBeTruthy();
+      expect(await second.json()).toMatchObject({ error: expect.stringMatching(/per job/), details: { jobs: 600 } });
+      const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE tenant = 'hostile-bulk'");
+      expect(rows[0]!.n).toBe(1000);
+    });
+
+    it('keeps item keys per tenant: another tenant\'s key makes a new job of one\'s own', async () => {
+      const res = await post(mallory, JSON.stringify({ jobs: [{ type: 'noop', payload: {}, tags: ['secret-tag'], idempotencyKey: 'demo-key' }] }));
+      expect(res.status).toBe(202);
+      const [item] = ((await res.json()) as { items: Array<{ jobId: string; replayed: boolean }> }).items;
+      expect(item!.jobId).not.toBe(demoJob);
+      expect(item!.replayed).toBe(false);
+    });
+  });
 });
+

@@ -12,6 +12,7 @@ import { buildOpenApiDocument } from './openapi.js';
 import { PoolStatsCache } from './pool-stats.js';
 import { checkRequestText, jsonBody, requestContext } from './request.js';
 import { resultUrlSigner } from './results.store.js';
+import { batchRoutes } from './batch/routes.js';
 import { retryRoutes } from './retry/routes.js';
 import { searchRoutes } from './search/routes.js';
 import type { RunAtWindow } from './run-at.js';
@@ -80,6 +81,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     ...jobRoutes({ ...shared, signResultUrl: resultUrlSigner(deps.s3, deps.bucket, deps.resultUrlTtlSeconds) }),
     ...searchRoutes(shared),
     ...retryRoutes(shared),
+    ...batchRoutes(shared),
     { method: 'get', path: EVENTS_PATH, handlers: [events] },
     ...reportRoutes(shared),
     ...pointsRoutes({ ...shared, maxGrant: deps.pointsMaxGrant }),

@@ -21,6 +21,7 @@ import {
   reservationBody,
   userIdParam,
 } from './schemas.js';
+import { MAX_BATCH_JOBS, batchBodyDocument, batchInvalidDetails, batchReply } from './batch/schemas.js';
 import { retryReply } from './retry/schemas.js';
 import { jobListReply, searchJobsQuery } from './search/schemas.js';
 import { rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
@@ -153,6 +154,61 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       303: { description: 'Large result: Location is a short-lived signed S3 URL.', headers: { Location: { schema: { type: 'string', format: 'uri' } } } },
       404: error('job not found'),
       409: error('job not finished, or it failed or was cancelled and has no result (`details.status`).'),
+    },
+  });
+  const itemError = (index: number, status: number, error: string, details?: unknown) => ({ index, status, error, ...(details ? { details } : {}) });
+  route({
+    method: 'post',
+    path: '/jobs/batch',
+    summary: `Submit up to ${MAX_BATCH_JOBS} jobs at once, stored together`,
+    description:
+      `Each item is a POST /jobs body with its own optional \`idempotencyKey\` (the Idempotency-Key header is refused here). Every item is validated first; if any is invalid nothing is stored and the answer is 422 listing them by index. Otherwise all are stored in one statement and the answer has one result per item, in order. The gateway's per-user rate limit counts each job (a batch of 100 spends 100 of the minute's allowance; the per-second burst counts the request once), and the body limit (BODY_LIMIT_BYTES, 1 MiB) applies to the whole batch.`,
+    request: {
+      body: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: batchBodyDocument(),
+            example: {
+              jobs: [
+                { type: 'noop', payload: {}, tags: ['env:prod'], idempotencyKey: 'import-2030-01-31-0001' },
+                { type: 'sleep', payload: { ms: 200 }, runAt: '2030-01-31T09:00:00Z', idempotencyKey: 'import-2030-01-31-0002' },
+              ],
+            },
+          },
+        },
+      },
+    },
+    responses: {
+      202: {
+        description: 'Every item accepted (created, or replayed by its idempotencyKey).',
+        content: {
+          'application/json': {
+            schema: batchReply,
+            example: { items: [{ index: 0, status: 202, jobId: '0f8fad5b-d9cb-469f-a165-70867728950e', statusUrl: '/jobs/0f8fad5b-d9cb-469f-a165-70867728950e', replayed: false }] },
+          },
+        },
+      },
+      207: {
+        description: 'Stored, but some items named an idempotencyKey already used with a different request: those are `status: 409` with the job holding the key; the others were accepted.',
+        content: { 'application/json': { schema: batchReply } },
+      },
+      400: error('The body is not `{jobs: [...]}` with at least one item (`details` holds the zod issues), or an Idempotency-Key header was sent.'),
+      413: error(`Body over the limit, or more than ${MAX_BATCH_JOBS} jobs (\`details.limit\`).`),
+      415: error('Body is not JSON.'),
+      422: {
+        description: 'Some items are invalid: nothing was stored. `details.items` lists each one by index with the status and error POST /jobs would answer for it (400, 413, 422).',
+        content: {
+          'application/json': {
+            schema: errorReply.extend({ details: batchInvalidDetails }),
+            example: {
+              error: '1 of 2 jobs are invalid; none was stored',
+              details: { items: [itemError(1, 400, 'invalid request', [{ code: 'invalid_value', path: ['type'], message: 'Invalid option' }])] },
+              requestId: 'req-1',
+            },
+          },
+        },
+      },
     },
   });
   route({

@@ -10,7 +10,7 @@ import type { LoginGuard } from './auth/login-guard.js';
 import { InvalidTokenError, type TokenService } from './auth/tokens.js';
 import type { UserStore } from './auth/users.js';
 import { sendError, sendJson } from './http-reply.js';
-import type { RateLimiter } from './rate-limit.js';
+import { jobCount, type RateLimiter } from './rate-limit.js';
 import { requestIdFrom } from './request-id.js';
 import type { RouteMatch } from './routes.js';
 import { isAllowed, type Principal } from './scopes.js';
@@ -214,8 +214,22 @@ export function createGatewayHandler(deps: GatewayDeps): RequestHandler {
       case 'jwks':
         if (!deps.tokens.publicJwks) return sendError(res, 404, 'not found', requestId);
         return sendJson(res, 200, deps.tokens.publicJwks);
-      case 'proxy':
-        return deps.proxy.forward(req, res, { requestId, principal, stream: route.stream === true, bodyLimit: deps.bodyLimit });
+      case 'proxy': {
+        let body: Buffer | undefined;
+        if (route.perJob && principal) {
+          body = await readBody(req, deps.bodyLimit);
+          const extra = jobCount(body) - 1;
+          if (extra > 0) {
+            const charged = await deps.limiter.charge(key, extra);
+            for (const [name, value] of Object.entries(charged.headers)) res.setHeader(name, value);
+            if (!charged.allowed) {
+              metrics.rateLimited.inc({ route: route.template });
+              return sendError(res, 429, 'too many requests: a batch counts one request per job', requestId, { details: { jobs: extra + 1 } });
+            }
+          }
+        }
+        return deps.proxy.forward(req, res, { requestId, principal, stream: route.stream === true, bodyLimit: deps.bodyLimit, body });
+      }
     }
   }
 

@@ -232,7 +232,7 @@ describe('gateway in dev mode, with a node:http server standing in for the api',
       expect((await fetch(`${gw.url}/jobs`, { headers: { authorization: `Bearer ${readOnly}` } })).status).toBe(200);
       const writeOnly = await sign(claims({ scope: 'jobs:write' }));
       expect((await fetch(`${gw.url}/jobs/1`, { headers: { authorization: `Bearer ${writeOnly}` } })).status).toBe(403);
-      const admin = await sign(claims({ tenant: 'admin', scope: 'admin' }));
+      const admin = await sign(claims({ tenant: 'admin', scope: 'conveyor:admin' }));
       expect((await fetch(`${gw.url}/jobs/1`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } })).status).toBe(200);
     });
 

@@ -66,25 +66,33 @@ export function checkPayloadSize(type: string, payload: unknown, maxPayloadBytes
   }
 }
 
+/** What POST /jobs stores, from its body: validated, or an HttpError (400, 413, 422) saying why. */
+export type Submission = Parameters<typeof acceptJob>[3];
+
+/** Validates one job as POST /jobs takes it; POST /jobs/batch runs it on every item. */
+export function parseSubmission(input: unknown, deps: Pick<JobRoutesDeps, 'now' | 'runAtWindow' | 'webhookPolicy'>): Submission {
+  const body = parseOr400(createJobEnvelope, input ?? {});
+  const type = jobType(body.type)!;
+  checkPayloadSize(body.type, body.payload, type.maxPayloadBytes);
+  const payload = parseOr400(type.payload, body.payload, ['payload']);
+  assertCallbackUrlAllowed(body.callbackUrl, deps.webhookPolicy);
+  const runAt = body.runAt ? new Date(body.runAt) : undefined;
+  if (runAt) checkRunAt('runAt', runAt, deps.now(), deps.runAtWindow);
+  return {
+    type: body.type,
+    payload,
+    runAt,
+    priority: body.priority,
+    maxAttempts: body.maxAttempts,
+    timeoutSeconds: body.timeoutSeconds,
+    callbackUrl: body.callbackUrl,
+    tags: normalizeTags(body.tags),
+  };
+}
+
 export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
   const create: RequestHandler = async (req, res) => {
-    const body = parseOr400(createJobEnvelope, req.body ?? {});
-    const type = jobType(body.type)!;
-    checkPayloadSize(body.type, body.payload, type.maxPayloadBytes);
-    const payload = parseOr400(type.payload, body.payload, ['payload']);
-    assertCallbackUrlAllowed(body.callbackUrl, deps.webhookPolicy);
-    const runAt = body.runAt ? new Date(body.runAt) : undefined;
-    if (runAt) checkRunAt('runAt', runAt, deps.now(), deps.runAtWindow);
-    await acceptJob(deps, req, res, {
-      type: body.type,
-      payload,
-      runAt,
-      priority: body.priority,
-      maxAttempts: body.maxAttempts,
-      timeoutSeconds: body.timeoutSeconds,
-      callbackUrl: body.callbackUrl,
-      tags: normalizeTags(body.tags),
-    });
+    await acceptJob(deps, req, res, parseSubmission(req.body, deps));
   };
 
   const show: RequestHandler = async (req, res) => {
