@@ -1,5 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { topology } from '@conveyor/jobs';
+import { createSqsClient, parseEnvelope } from '@conveyor/platform';
+import { awsOptions } from '../support/infra.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { ConveyorClient } from './client.js';
 
@@ -237,6 +241,108 @@ describe('operations API through the gateway', () => {
       const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE tenant = 'demo' AND 'batch:thousand' = ANY(tags)");
       expect(rows[0]!.n).toBe(1000);
     });
+  });
+
+  describe('dead letters: GET /dlq, POST /dlq/redrive (real SQS emulator)', () => {
+    const sqs = createSqsClient(awsOptions);
+    let dlqUrl = '';
+    interface DeadLetter {
+      jobId: string;
+      pool: string;
+      type: string;
+      tenant: string;
+      attempts: number;
+      error: string;
+      diedAt: string;
+      tags: string[];
+    }
+    const failing = async () => {
+      const { body } = await demo.submit({ type: 'sleep', payload: { ms: 4000 }, timeoutSeconds: 1, maxAttempts: 1, tags: ['dlq'] });
+      return String(body.jobId);
+    };
+    /** The job id of every message in the default pool's DLQ (a job twice if it has two), each handed back. */
+    const census = async (): Promise<string[]> => {
+      const ids: string[] = [];
+      const handles: string[] = [];
+      for (;;) {
+        const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 20, WaitTimeSeconds: 1 }));
+        if (Messages.length === 0) break;
+        for (const m of Messages) {
+          handles.push(m.ReceiptHandle!);
+          const parsed = parseEnvelope(m.Body);
+          if (parsed.ok) ids.push(parsed.envelope.jobId);
+        }
+      }
+      for (let i = 0; i < handles.length; i += 10) {
+        const entries = handles.slice(i, i + 10).map((ReceiptHandle, j) => ({ Id: String(j), ReceiptHandle, VisibilityTimeout: 0 }));
+        await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: dlqUrl, Entries: entries }));
+      }
+      return ids.sort();
+    };
+    const until = async <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const value = await read();
+        if (done(value)) return value;
+        if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)}`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    };
+    const failedWith = (jobId: string, attempts: number) =>
+      until(`job ${jobId} failed after ${attempts}`, async () => (await demo.job(jobId)).body, (b) => b.status === 'failed' && b.attempts === attempts);
+    const redrive = async (body: unknown) => {
+      const res = await admin.request('/dlq/redrive', { method: 'POST', body: JSON.stringify(body) });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { matched: number; requeued: number; deletedMessages: number; sweptAll: boolean; status: string };
+    };
+    const jobs: string[] = [];
+    /** Before these tests' jobs died: earlier tests left dead letters of their own. */
+    let since = '';
+
+    beforeAll(async () => {
+      since = new Date().toISOString();
+      const queue = topology(platform.namespace).queues.find((q) => q.pool.name === 'default')!.deadLetterQueue;
+      dlqUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: queue }))).QueueUrl!;
+      jobs.push(await failing(), await failing(), await failing());
+      for (const id of jobs) await failedWith(id, 1);
+      await until('the three messages in the DLQ', census, (ids) => jobs.every((id) => ids.includes(id)));
+    }, 90_000);
+
+    it('lists them for scope conveyor:admin only, newest death first, paged and filtered', async () => {
+      expect((await demo.request('/dlq')).status).toBe(403);
+      const first = (await (await admin.request(`/dlq?pool=default&tenant=demo&type=sleep&from=${since}&limit=2`)).json()) as { items: DeadLetter[]; nextCursor: string };
+      expect(first.items).toHaveLength(2);
+      const second = (await (await admin.request(`/dlq?pool=default&tenant=demo&type=sleep&from=${since}&limit=2&cursor=${first.nextCursor}`)).json()) as { items: DeadLetter[]; nextCursor: null };
+      const all = [...first.items, ...second.items];
+      expect(all.map((d) => d.jobId).sort()).toEqual([...jobs].sort());
+      expect(all.map((d) => d.diedAt)).toEqual(all.map((d) => d.diedAt).sort().reverse());
+      expect(all[0]).toMatchObject({ pool: 'default', type: 'sleep', tenant: 'demo', attempts: 1, tags: ['dlq'], error: expect.any(String) });
+      const errorPart = all[0]!.error.slice(0, 8).toUpperCase();
+      expect(((await (await admin.request(`/dlq?error=${encodeURIComponent(errorPart)}&tenant=demo`)).json()) as { items: unknown[] }).items.length).toBeGreaterThanOrEqual(3);
+      expect(((await (await admin.request('/dlq?pool=reports')).json()) as { items: unknown[] }).items).toEqual([]);
+    });
+
+    it('redrives one: requeued, its old message swept, run again; when it dies again the DLQ holds it once', async () => {
+      const [one] = jobs;
+      const outcome = await redrive({ jobIds: [one] });
+      expect(outcome).toMatchObject({ status: 'done', matched: 1, requeued: 1, sweptAll: true });
+      expect(outcome.deletedMessages).toBe(1);
+      await failedWith(one!, 2);
+      const ids = await until('the redriven job dead again', census, (found) => found.includes(one!));
+      expect(ids.filter((id) => id === one)).toHaveLength(1);
+      for (const other of jobs.slice(1)) expect(ids.filter((id) => id === other)).toHaveLength(1);
+      const retried = (await events(one!)).find((e) => e.type === 'retried')!;
+      expect(retried.data).toMatchObject({ by: 'user-admin', previous: 'failed', attempt: 2, redrive: expect.any(String) });
+    });
+
+    it('redrives by filter, once per job however many redrives race', async () => {
+      const filter = { pool: 'default', tenant: 'demo', type: 'sleep', from: since };
+      const [a, b] = await Promise.all([redrive({ filter }), redrive({ filter })]);
+      expect(a.requeued + b.requeued).toBe(3);
+      await Promise.all([failedWith(jobs[0]!, 3), failedWith(jobs[1]!, 2), failedWith(jobs[2]!, 2)]);
+      const ids = await until('every job dead again', census, (found) => jobs.every((id) => found.includes(id)));
+      for (const id of jobs) expect(ids.filter((x) => x === id), id).toHaveLength(1);
+    }, 90_000);
   });
 });
 

@@ -205,5 +205,45 @@ describe('hostile input to the operations API', () => {
       expect(item!.replayed).toBe(false);
     });
   });
+
+  describe('dead letters', () => {
+    it('refuses tenants (403) and answers 400 naming the parameter or body part', async () => {
+      const root = new ConveyorClient(platform.gatewayUrl, await tokens.valid({ sub: 'root', tenant: 'ops', scope: 'conveyor:admin' }, '30m'));
+      expect((await mallory.request('/dlq')).status).toBe(403);
+      expect((await mallory.request('/dlq/redrive', { method: 'POST', body: '{"all":true}' })).status).toBe(403);
+      const queries: Array<[string, string]> = [
+        ['pool=nope', 'pool'],
+        ['limit=0', 'limit'],
+        ['cursor=abc', 'cursor'],
+        ['from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z', 'to'],
+        ['error=', 'error'],
+        ['sort=diedAt', ''],
+      ];
+      for (const [query, where] of queries) {
+        const res = await root.request(`/dlq?${query}`);
+        expect(res.status, query).toBe(400);
+        if (where) expect((await issues(res)).map((i) => i.path[0]), query).toContain(where);
+      }
+      const bodies = [
+        '{}',
+        '{"all":false}',
+        '{"jobIds":[]}',
+        '{"jobIds":["not-a-uuid"]}',
+        `{"jobIds":${JSON.stringify(Array.from({ length: 1001 }, () => demoJob))}}`,
+        `{"all":true,"jobIds":["${demoJob}"]}`,
+        '{"filter":{"pool":"nope"}}',
+        '{"filter":{"from":"2030-01-02T00:00:00Z","to":"2030-01-01T00:00:00Z"}}',
+        '{"filter":{"colour":"red"}}',
+      ];
+      for (const body of bodies) {
+        const res = await root.request('/dlq/redrive', { method: 'POST', body });
+        expect(res.status, body.slice(0, 60)).toBe(400);
+      }
+      // A job that is not dead is skipped, not requeued: nothing of another state changes.
+      const res = await root.request('/dlq/redrive', { method: 'POST', body: JSON.stringify({ jobIds: [demoJob] }) });
+      expect(await res.json()).toMatchObject({ matched: 0, requeued: 0 });
+      expect((await db.query('SELECT status FROM jobs WHERE id = $1', [demoJob])).rows[0]).toEqual({ status: 'success' });
+    });
+  });
 });
 

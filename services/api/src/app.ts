@@ -13,6 +13,7 @@ import { PoolStatsCache } from './pool-stats.js';
 import { checkRequestText, jsonBody, requestContext } from './request.js';
 import { resultUrlSigner } from './results.store.js';
 import { batchRoutes } from './batch/routes.js';
+import { dlqRoutes, type DeadLetterQueues } from './dlq/routes.js';
 import { retryRoutes } from './retry/routes.js';
 import { searchRoutes } from './search/routes.js';
 import type { RunAtWindow } from './run-at.js';
@@ -49,6 +50,8 @@ export interface AppDeps {
   webhookSecrets: WebhookSecrets;
   /** Where a callbackUrl may point (WEBHOOK_ALLOWED_HOSTS / _CIDRS); checked at submit. */
   webhookPolicy: TargetPolicy;
+  /** Each pool's DLQ, which POST /dlq/redrive sweeps after requeuing. */
+  deadLetters?: DeadLetterQueues;
   now?: () => Date;
 }
 
@@ -82,6 +85,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     ...searchRoutes(shared),
     ...retryRoutes(shared),
     ...batchRoutes(shared),
+    ...dlqRoutes({ ...shared, deadLetters: deps.deadLetters, logger: deps.logger }),
     { method: 'get', path: EVENTS_PATH, handlers: [events] },
     ...reportRoutes(shared),
     ...pointsRoutes({ ...shared, maxGrant: deps.pointsMaxGrant }),

@@ -22,6 +22,7 @@ import {
   userIdParam,
 } from './schemas.js';
 import { MAX_BATCH_JOBS, batchBodyDocument, batchInvalidDetails, batchReply } from './batch/schemas.js';
+import { MAX_REDRIVE, deadLetterPage, listDeadLettersQuery, redriveBody, redriveReply } from './dlq/schemas.js';
 import { retryReply } from './retry/schemas.js';
 import { jobListReply, searchJobsQuery } from './search/schemas.js';
 import { rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
@@ -312,6 +313,56 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     responses: {
       200: { description: 'The new current secret and the previous one.', content: json(webhookSecretReply) },
       400: error('Invalid body: `details` holds the zod issues.'),
+      415: error('Body is not JSON.'),
+    },
+  });
+  const jobExample = '0f8fad5b-d9cb-469f-a165-70867728950e';
+  route({
+    method: 'get',
+    path: '/dlq',
+    summary: 'Dead letters: jobs that ended failed, their last message in their pool\'s DLQ (scope conveyor:admin)',
+    description: 'Every tenant\'s, newest death first, filtered by pool, type, tenant, error text and time of death; paged by an opaque cursor.',
+    request: { query: listDeadLettersQuery },
+    responses: {
+      200: {
+        description: 'One page.',
+        content: {
+          'application/json': {
+            schema: deadLetterPage,
+            example: {
+              items: [
+                { jobId: jobExample, pool: 'default', type: 'sleep', tenant: 'demo', attempts: 3, maxAttempts: 3, error: 'timed out after 1 s', diedAt: '2030-01-31T09:00:04.000Z', createdAt: '2030-01-31T09:00:00.000Z', tags: ['env:prod'] },
+              ],
+              nextCursor: null,
+            },
+          },
+        },
+      },
+      400: error('Bad query parameter (`details` holds the issues): an unknown pool, `to` not after `from`, a cursor this api did not make.'),
+    },
+  });
+  route({
+    method: 'post',
+    path: '/dlq/redrive',
+    summary: 'Requeue dead letters: some by id, those matching a filter, or all (scope conveyor:admin)',
+    description: `Each selected job is requeued as POST /jobs/{jobId}/retry requeues one (a \`retried\` event carries who and the redriveId), at most ${MAX_REDRIVE} per request, in one statement; then their old messages are deleted from the DLQs. Killed midway nothing is lost (a message is deleted only after its job was requeued) or run twice (a stale message belongs to a job running again, and no worker reads a DLQ); the next redrive sweeps what is left.`,
+    request: {
+      body: {
+        required: true,
+        content: { 'application/json': { schema: redriveBody, examples: { some: { value: { jobIds: [jobExample] } }, filter: { value: { filter: { pool: 'default', type: 'sleep', from: '2030-01-31T00:00:00Z' } } }, all: { value: { all: true } } } } },
+      },
+    },
+    responses: {
+      200: {
+        description: 'Requeued and swept.',
+        content: {
+          'application/json': {
+            schema: redriveReply,
+            example: { redriveId: jobExample, status: 'done', matched: 2, requeued: 2, more: false, deletedMessages: 2, sweptAll: true, createdAt: '2030-01-31T10:00:00.000Z', finishedAt: '2030-01-31T10:00:01.200Z' },
+          },
+        },
+      },
+      400: error('Not one of `{jobIds}`, `{filter}`, `{all: true}` (`details` holds the issues).'),
       415: error('Body is not JSON.'),
     },
   });

@@ -32,6 +32,9 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', template: '/jobs/:id/events', target: 'proxy', scope: 'jobs:read', stream: true },
   { method: 'POST', template: '/jobs/:id/retry', target: 'proxy', scope: 'jobs:write' },
   { method: 'POST', template: '/jobs/batch', target: 'proxy', scope: 'jobs:write', perJob: true },
+  // Dead letters span tenants: operators only.
+  { method: 'GET', template: '/dlq', target: 'proxy', scope: 'conveyor:admin' },
+  { method: 'POST', template: '/dlq/redrive', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'POST', template: '/generate-report', target: 'proxy', scope: 'jobs:write' },
   // Granting points creates value: its own scope, which an ordinary jobs:write client lacks.
   { method: 'POST', template: '/points/reservations', target: 'proxy', scope: 'points:grant' },

@@ -3,6 +3,14 @@ import type { JobStatus, Queryable } from '@conveyor/jobs';
 
 export type RetryOutcome = { kind: 'not-found' } | { kind: 'refused'; status: JobStatus } | { kind: 'retried'; attempt: number; type: string };
 
+/**
+ * The state change of a re-run (`jobs j`): `retrying`, due now, unpublished, one attempt more than
+ * it has used. A DLQ redrive makes the same change.
+ */
+export const RETRY_SET = `status = 'retrying', run_at = now(), published_at = NULL, cancel_requested = false,
+  max_attempts = GREATEST(j.max_attempts, j.attempts + 1), finished_at = NULL, locked_by = NULL,
+  heartbeat_at = NULL, progress = NULL, updated_at = now()`;
+
 /** What may be re-run: a job that ended without success. */
 export const RETRYABLE: readonly JobStatus[] = ['failed', 'cancelled'];
 
@@ -18,9 +26,7 @@ export async function retryJob(db: Queryable, jobId: string, tenant: string | nu
     `WITH target AS (
        SELECT id, status, type FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2) FOR UPDATE
      ), changed AS (
-       UPDATE jobs j SET status = 'retrying', run_at = now(), published_at = NULL, cancel_requested = false,
-              max_attempts = GREATEST(j.max_attempts, j.attempts + 1), finished_at = NULL, locked_by = NULL,
-              heartbeat_at = NULL, progress = NULL, updated_at = now()
+       UPDATE jobs j SET ${RETRY_SET}
          FROM target t
         WHERE j.id = t.id AND t.status = ANY($4::text[])
        RETURNING j.id, j.attempts + 1 AS attempt, t.status AS previous
