@@ -39,6 +39,15 @@ describe('operations API through the gateway', () => {
     expect(res.status, query).toBe(200);
     return (await res.json()) as Page;
   };
+  const until = async <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await read();
+      if (done(value)) return value;
+      if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  };
   /** Every page of a search; `between` runs after each page (jobs arriving while a client pages). */
   const walk = async (client: ConveyorClient, query: string, between: () => Promise<void> = async () => undefined) => {
     const seen: Listed[] = [];
@@ -279,15 +288,6 @@ describe('operations API through the gateway', () => {
       }
       return ids.sort();
     };
-    const until = async <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> => {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const value = await read();
-        if (done(value)) return value;
-        if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)}`);
-        await new Promise((r) => setTimeout(r, 300));
-      }
-    };
     const failedWith = (jobId: string, attempts: number) =>
       until(`job ${jobId} failed after ${attempts}`, async () => (await demo.job(jobId)).body, (b) => b.status === 'failed' && b.attempts === attempts);
     const redrive = async (body: unknown) => {
@@ -343,6 +343,39 @@ describe('operations API through the gateway', () => {
       const ids = await until('every job dead again', census, (found) => jobs.every((id) => found.includes(id)));
       for (const id of jobs) expect(ids.filter((x) => x === id), id).toHaveLength(1);
     }, 90_000);
+  });
+
+  describe('pools: GET /pools, GET /pools/{name}', () => {
+    interface PoolStatus {
+      name: string;
+      queue: { waiting: number; inFlight: number; delayed: number; deadLetters: number } | null;
+      jobs: { waiting: number; processing: number };
+      oldestWaitingSeconds: number | null;
+      throughput: { perSecond1m: number; perSecond5m: number };
+      estimatedDrainSeconds: number | null;
+    }
+    const pool = async (client: ConveyorClient, name: string) => {
+      const res = await client.request(`/pools/${name}`);
+      expect(res.status).toBe(200);
+      return (await res.json()) as PoolStatus;
+    };
+
+    it('counts a tenant\'s own jobs, and the queues for conveyor:admin only', async () => {
+      // No worker reads the reports pool here: its jobs wait.
+      for (let i = 0; i < 2; i++) expect((await demo.submit({ type: 'report.generate', payload: {} })).res.status).toBe(202);
+      const mine = await pool(demo, 'reports');
+      expect(mine).toMatchObject({ name: 'reports', queue: null, jobs: { waiting: 2, processing: 0 }, estimatedDrainSeconds: null });
+      expect(mine.oldestWaitingSeconds).toBeGreaterThanOrEqual(0);
+      const listed = (await (await demo.request('/pools')).json()) as { pools: PoolStatus[] };
+      expect(listed.pools.map((p) => p.name)).toEqual(['default', 'reports']);
+      expect(listed.pools.find((p) => p.name === 'default')!.throughput.perSecond5m).toBeGreaterThan(0);
+
+      const seen = await until('the reports messages in SQS', () => pool(admin, 'reports'), (p) => (p.queue?.waiting ?? 0) + (p.queue?.inFlight ?? 0) >= 2);
+      expect(seen.jobs.waiting).toBeGreaterThanOrEqual(2);
+      // The dead letters the DLQ tests left in the default pool's DLQ.
+      expect((await pool(admin, 'default')).queue!.deadLetters).toBeGreaterThanOrEqual(3);
+      expect((await demo.request('/pools/nope')).status).toBe(404);
+    });
   });
 });
 

@@ -245,5 +245,20 @@ describe('hostile input to the operations API', () => {
       expect((await db.query('SELECT status FROM jobs WHERE id = $1', [demoJob])).rows[0]).toEqual({ status: 'success' });
     });
   });
+
+  describe('pools', () => {
+    it('shows a tenant none of another tenant\'s jobs nor the shared queues; 404 for an unknown pool, 405 for another method', async () => {
+      expect((await demo.submit({ type: 'report.generate', payload: {} })).res.status).toBe(202);
+      const res = await mallory.request('/pools/reports');
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ queue: null, jobs: { waiting: 0, processing: 0 }, oldestWaitingSeconds: null });
+      const theirs = (await (await demo.request('/pools/reports')).json()) as { jobs: { waiting: number } };
+      expect(theirs.jobs.waiting).toBeGreaterThanOrEqual(1);
+      for (const name of ['nope', '..%2Fjobs', 'REPORTS', '%00']) expect((await mallory.request(`/pools/${name}`)).status, name).toBeGreaterThanOrEqual(400);
+      expect((await mallory.request('/pools/nope')).status).toBe(404);
+      expect((await mallory.request('/pools', { method: 'POST', body: '{}' })).status).toBe(405);
+      expect((await fetch(`${platform.gatewayUrl}/pools`)).status).toBe(401);
+    });
+  });
 });
 

@@ -14,6 +14,7 @@ import { checkRequestText, jsonBody, requestContext } from './request.js';
 import { resultUrlSigner } from './results.store.js';
 import { batchRoutes } from './batch/routes.js';
 import { dlqRoutes, type DeadLetterQueues } from './dlq/routes.js';
+import { poolRoutes } from './pools/routes.js';
 import { retryRoutes } from './retry/routes.js';
 import { searchRoutes } from './search/routes.js';
 import type { RunAtWindow } from './run-at.js';
@@ -86,6 +87,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     ...retryRoutes(shared),
     ...batchRoutes(shared),
     ...dlqRoutes({ ...shared, deadLetters: deps.deadLetters, logger: deps.logger }),
+    ...poolRoutes({ pool: deps.pool, queues: deps.deadLetters, logger: deps.logger }),
     { method: 'get', path: EVENTS_PATH, handlers: [events] },
     ...reportRoutes(shared),
     ...pointsRoutes({ ...shared, maxGrant: deps.pointsMaxGrant }),

@@ -23,6 +23,7 @@ import {
 } from './schemas.js';
 import { MAX_BATCH_JOBS, batchBodyDocument, batchInvalidDetails, batchReply } from './batch/schemas.js';
 import { MAX_REDRIVE, deadLetterPage, listDeadLettersQuery, redriveBody, redriveReply } from './dlq/schemas.js';
+import { poolList, poolNameParam, poolStatus } from './pools/schemas.js';
 import { retryReply } from './retry/schemas.js';
 import { jobListReply, searchJobsQuery } from './search/schemas.js';
 import { rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
@@ -364,6 +365,38 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       },
       400: error('Not one of `{jobIds}`, `{filter}`, `{all: true}` (`details` holds the issues).'),
       415: error('Body is not JSON.'),
+    },
+  });
+  const poolExample = {
+    name: 'default',
+    jobTypes: ['noop', 'sleep', 'points.grant'],
+    paused: false,
+    queue: { waiting: 120, inFlight: 16, delayed: 0, deadLetters: 3 },
+    jobs: { waiting: 136, processing: 16 },
+    oldestWaitingSeconds: 4.2,
+    throughput: { perSecond1m: 48.5, perSecond5m: 51.2 },
+    estimatedDrainSeconds: 3,
+    workers: { alive: 1, slots: 16 },
+    observedAt: '2030-01-31T09:00:00.000Z',
+  };
+  const poolsDescription =
+    'Postgres counts the jobs (a tenant\'s own, or every tenant\'s with scope conveyor:admin); `queue` is SQS\'s approximate count of the pool\'s queue and DLQ, shown to conveyor:admin only (null otherwise).';
+  route({
+    method: 'get',
+    path: '/pools',
+    summary: 'Every worker pool: backlog, in flight, oldest wait, throughput, time to drain, dead letters',
+    description: poolsDescription,
+    responses: { 200: { description: 'Every pool.', content: { 'application/json': { schema: poolList, example: { pools: [poolExample] } } } } },
+  });
+  route({
+    method: 'get',
+    path: '/pools/{name}',
+    summary: 'One worker pool',
+    description: poolsDescription,
+    request: { params: poolNameParam },
+    responses: {
+      200: { description: 'The pool.', content: { 'application/json': { schema: poolStatus, example: poolExample } } },
+      404: error('pool not found'),
     },
   });
   registry.registerPath({

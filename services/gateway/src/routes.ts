@@ -35,6 +35,9 @@ export const ROUTES: readonly Route[] = [
   // Dead letters span tenants: operators only.
   { method: 'GET', template: '/dlq', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'POST', template: '/dlq/redrive', target: 'proxy', scope: 'conveyor:admin' },
+  // A tenant sees its own jobs' numbers; the queues' (every tenant's) need conveyor:admin, decided by the api.
+  { method: 'GET', template: '/pools', target: 'proxy', scope: 'jobs:read' },
+  { method: 'GET', template: '/pools/:name', target: 'proxy', scope: 'jobs:read' },
   { method: 'POST', template: '/generate-report', target: 'proxy', scope: 'jobs:write' },
   // Granting points creates value: its own scope, which an ordinary jobs:write client lacks.
   { method: 'POST', template: '/points/reservations', target: 'proxy', scope: 'points:grant' },
