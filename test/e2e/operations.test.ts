@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { topology } from '@conveyor/jobs';
-import { createSqsClient, parseEnvelope } from '@conveyor/platform';
+import { createSqsClient } from '@conveyor/platform';
 import { awsOptions } from '../support/infra.js';
+import { queueCensus } from '../support/queue-census.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { ConveyorClient } from './client.js';
 
@@ -270,24 +271,7 @@ describe('operations API through the gateway', () => {
       return String(body.jobId);
     };
     /** The job id of every message in the default pool's DLQ (a job twice if it has two), each handed back. */
-    const census = async (): Promise<string[]> => {
-      const ids: string[] = [];
-      const handles: string[] = [];
-      for (;;) {
-        const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 20, WaitTimeSeconds: 1 }));
-        if (Messages.length === 0) break;
-        for (const m of Messages) {
-          handles.push(m.ReceiptHandle!);
-          const parsed = parseEnvelope(m.Body);
-          if (parsed.ok) ids.push(parsed.envelope.jobId);
-        }
-      }
-      for (let i = 0; i < handles.length; i += 10) {
-        const entries = handles.slice(i, i + 10).map((ReceiptHandle, j) => ({ Id: String(j), ReceiptHandle, VisibilityTimeout: 0 }));
-        await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: dlqUrl, Entries: entries }));
-      }
-      return ids.sort();
-    };
+    const census = () => queueCensus(sqs, dlqUrl);
     const failedWith = (jobId: string, attempts: number) =>
       until(`job ${jobId} failed after ${attempts}`, async () => (await demo.job(jobId)).body, (b) => b.status === 'failed' && b.attempts === attempts);
     const redrive = async (body: unknown) => {

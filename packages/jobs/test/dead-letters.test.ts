@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChangeMessageVisibilityBatchCommand, CreateQueueCommand, DeleteQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { createSqsClient, parseEnvelope } from '@conveyor/platform';
+import { CreateQueueCommand, DeleteQueueCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { createSqsClient } from '@conveyor/platform';
 import { sweepDeadLetters } from '@conveyor/jobs';
 import { awsOptions, uniqueName } from '../../../test/support/infra.js';
+import { queueCensus } from '../../../test/support/queue-census.js';
 
 /**
  * A redrive's sweep against the SQS emulator, stopped midway as a killed process would be: it has
@@ -19,25 +20,7 @@ describe('sweepDeadLetters against the SQS emulator', () => {
   const stillDead = jobs.slice(15);
   const notDead = async (ids: readonly string[]) => new Set(ids.filter((id) => requeued.has(id)));
 
-  /** Job ids of every message now visible (each handed back); a message that is not a job counts as `?`. */
-  const census = async (): Promise<string[]> => {
-    const ids: string[] = [];
-    const handles: string[] = [];
-    for (;;) {
-      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 10, WaitTimeSeconds: 1 }));
-      if (Messages.length === 0) break;
-      for (const m of Messages) {
-        handles.push(m.ReceiptHandle!);
-        const parsed = parseEnvelope(m.Body);
-        ids.push(parsed.ok ? parsed.envelope.jobId : '?');
-      }
-    }
-    for (let i = 0; i < handles.length; i += 10) {
-      const entries = handles.slice(i, i + 10).map((ReceiptHandle, j) => ({ Id: String(j), ReceiptHandle, VisibilityTimeout: 0 }));
-      await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries: entries }));
-    }
-    return ids.sort();
-  };
+  const census = () => queueCensus(sqs, url);
 
   beforeAll(async () => {
     url = (await sqs.send(new CreateQueueCommand({ QueueName: queue }))).QueueUrl!;
