@@ -34,6 +34,8 @@ describe('hostile input to the operations API', () => {
     db = new pg.Pool({ connectionString: platform.database.url, max: 2 });
     const { body } = await demo.submit({ type: 'noop', payload: {}, tags: ['secret-tag'] }, '/jobs', { 'Idempotency-Key': 'demo-key' });
     demoJob = String(body.jobId);
+    // Finished before anything is attempted on it, so "changes nothing" compares a row at rest.
+    await demo.waitForFinish(demoJob, 60_000);
   }, 240_000);
   afterAll(async () => {
     await db?.end();
