@@ -199,7 +199,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       413: error(`Body over the limit, or more than ${MAX_BATCH_JOBS} jobs (\`details.limit\`).`),
       415: error('Body is not JSON.'),
       422: {
-        description: 'Some items are invalid: nothing was stored. `details.items` lists each one by index with the status and error POST /jobs would answer for it (400, 413, 422).',
+        description: 'Some items are invalid: nothing was stored. `details.items` lists each one by index with the status and error POST /jobs would answer for it (400, 413, 422). Or, from the gateway, more jobs than the user may submit in a minute (`details.jobs`, `details.limitPerMinute`): waiting would never admit it.',
         content: {
           'application/json': {
             schema: errorReply.extend({ details: batchInvalidDetails }),

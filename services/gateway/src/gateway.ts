@@ -219,6 +219,12 @@ export function createGatewayHandler(deps: GatewayDeps): RequestHandler {
         if (route.perJob && principal) {
           body = await readBody(req, deps.bodyLimit);
           const extra = jobCount(body) - 1;
+          // Waiting would never help: say so rather than answer 429 with a Retry-After that cannot work.
+          if (extra + 1 > deps.limiter.perMinute) {
+            return sendError(res, 422, `a batch of ${extra + 1} jobs is more than the ${deps.limiter.perMinute} jobs a minute this user may submit`, requestId, {
+              details: { jobs: extra + 1, limitPerMinute: deps.limiter.perMinute },
+            });
+          }
           if (extra > 0) {
             const charged = await deps.limiter.charge(key, extra);
             for (const [name, value] of Object.entries(charged.headers)) res.setHeader(name, value);

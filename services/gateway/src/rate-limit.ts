@@ -91,6 +91,8 @@ export interface RateLimiter {
    * requests (what floods the edge), so a batch is one there.
    */
   charge(key: string, units: number): Promise<RateLimitDecision>;
+  /** Jobs one principal may submit per minute: a batch above it could never be admitted. */
+  readonly perMinute: number;
 }
 
 /** Burst (per second) and sustained (per minute) windows; a request must fit both. */
@@ -104,6 +106,7 @@ export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
       if (!first.allowed) return decide([first]);
       return decide([first, await consume(sustained, key)]);
     },
+    perMinute: settings.sustainedPerMinute,
     async charge(key, units) {
       return decide([await consume(sustained, key, units)]);
     },
