@@ -6,6 +6,8 @@ export interface BenchConfig {
   concurrency: number;
   warmupSeconds: number;
   saturation: { connections: number; seconds: number };
+  /** 1c. accepted-batch: closed loop of POST /jobs/batch with `size` jobs a request (systems that have it). */
+  batch: { size: number; connections: number; seconds: number };
   openLoopSeconds: number;
   drainJobs: number;
   sustainedSeconds: number;
@@ -32,6 +34,7 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
       repeats: 1,
       warmupSeconds: 0.3,
       saturation: { connections: 8, seconds: 0.5 },
+      batch: { size: 10, connections: 2, seconds: 0.5 },
       openLoopSeconds: 0.5,
       drainJobs: 100,
       sustainedSeconds: 1,
@@ -46,6 +49,7 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
     repeats: Number(env.BENCH_REPEATS ?? 3),
     warmupSeconds: 3,
     saturation: { connections: 32, seconds: 6 },
+    batch: { size: Number(env.BENCH_BATCH_SIZE ?? 100), connections: 8, seconds: 6 },
     openLoopSeconds: 6,
     drainJobs: Number(env.BENCH_DRAIN_JOBS ?? 50_000),
     sustainedSeconds: 8,

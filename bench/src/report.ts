@@ -20,6 +20,7 @@ export function table(results: Record<string, Figures>): string {
     ['   submit p50 ms @50%', (f) => range(f.accepted?.atHalf?.p50Ms)],
     ['   submit p99 ms @50%', (f) => range(f.accepted?.atHalf?.p99Ms)],
     ['1b. accepted/s, consumers stopped', (f) => fmt(f.intakeAlone?.jobsPerSecond, 0)],
+    ['1c. accepted-batch jobs/s', (f) => (f.acceptedBatch ? `${range(f.acceptedBatch.jobsPerSecond, 0)} (x${f.acceptedBatch.batchSize})` : '-')],
     ['2. e2e drain jobs/s', (f) => `${fmt(f.endToEnd?.drainJobsPerSecond, 0)}${cutShort(f) ? '*' : ''}`],
     ['   e2e sustained jobs/s', (f) => range(f.endToEnd?.sustainedJobsPerSecond, 0)],
     ['3. enqueue->start p50 ms @25%', (f) => range(f.enqueueToStart?.at25pct?.p50Ms)],

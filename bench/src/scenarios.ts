@@ -114,6 +114,29 @@ export async function runScenarios(system: System, cfg: BenchConfig, log: Log) {
     const intakeAlone = { jobsPerSecond: round(intake.ok / intake.seconds), errors: intake.errors, stoppedProcesses: consumers.length };
     log(`  1b. accepted with the consumers stopped: ${intakeAlone.jobsPerSecond}/s, ${intake.errors} errors`);
 
+    // 1c. accepted-batch: the same closed loop as 1, each request a batch of jobs; jobs/s, not requests/s.
+    let acceptedBatch: { jobsPerSecond: ReturnType<typeof spread>; batchSize: number; errors: number; statuses: Record<string, number> } | undefined;
+    if (system.batchTarget) {
+      const size = cfg.batch.size;
+      const runs: LoadResult[] = [];
+      for (let r = 0; r < cfg.repeats; r += 1) {
+        const run = await closedLoop(pool, system.batchTarget(`batch-${r}`, size), cfg.batch.connections, { seconds: cfg.batch.seconds }, seq);
+        // A request carries `size` jobs: the drain waits for all of them, and seq moves past them.
+        submitted += run.ok * size;
+        seq += run.sent * size;
+        runs.push(run);
+        log(`  accepted-batch #${r + 1}: ${round((run.ok * size) / run.seconds)} jobs/s in batches of ${size}, ${run.errors} errors`);
+        await drained('accepted-batch');
+      }
+      acceptedBatch = {
+        jobsPerSecond: spread(runs.map((run) => (run.ok * size) / run.seconds)),
+        batchSize: size,
+        errors: runs.reduce((n, run) => n + run.errors, 0),
+        statuses: Object.assign({}, ...runs.map((run) => run.statuses)),
+      };
+      log(`  1c. accepted-batch ${acceptedBatch.jobsPerSecond.median} jobs/s (batches of ${size}), ${round(acceptedBatch.jobsPerSecond.median / accepted.jobsPerSecond.median, 1)}x single submits`);
+    }
+
     // 2 + 5. drain of N jobs end to end (submit as fast as accepted, until the last one finished), with CPU per process.
     const procs = await system.procs();
     const before = snapshot(procs);
@@ -212,6 +235,7 @@ export async function runScenarios(system: System, cfg: BenchConfig, log: Log) {
       description: system.description,
       accepted,
       intakeAlone,
+      ...(acceptedBatch ? { acceptedBatch } : {}),
       endToEnd: { drainJobs: drain.ok, drainFinished, drainJobsPerSecond: round(drainRate), drainErrors: drain.errors, sustainedJobsPerSecond: spread(sustained) },
       enqueueToStart: { ...startLatency, distributions },
       delayed,

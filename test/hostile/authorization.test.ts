@@ -6,12 +6,14 @@ import { createTokenKit, type TokenKit } from './tokens.js';
 
 const MISSING = '0b4c4d2e-8d1c-4a8e-9f00-000000000000';
 
-/** Every documented route, with its path parameters filled in. */
+/** Every documented route that needs a token (the public ones say `security: []`), with its path parameters filled in. */
 async function operations(gatewayUrl: string, id = MISSING) {
-  const doc = (await (await fetch(`${gatewayUrl}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
-  return Object.entries(doc.paths)
-    .flatMap(([path, ops]) => Object.keys(ops).map((method) => ({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, id) })))
-    .filter(({ path }) => path !== '/openapi.json' && path !== '/auth/login');
+  const doc = (await (await fetch(`${gatewayUrl}/openapi.json`)).json()) as { paths: Record<string, Record<string, { security?: unknown[] }>> };
+  return Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops)
+      .filter(([, op]) => op.security?.length !== 0)
+      .map(([method]) => ({ method: method.toUpperCase(), path: path.replace(/\{[^}]+\}/g, id) })),
+  );
 }
 
 /**

@@ -73,6 +73,11 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
         headers: { authorization: `Bearer ${accessToken}` },
         body: (seq) => jobBody(runTag, seq, runAt?.(seq)),
       }),
+      batchTarget: (runTag, size) => ({
+        url: `${gateway!.url}/jobs/batch`,
+        headers: { authorization: `Bearer ${accessToken}` },
+        body: (seq) => `{"jobs":[${Array.from({ length: size }, (_, i) => jobBody(runTag, seq * size + i)).join(',')}]}`,
+      }),
       completed: async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE status = 'success'")).rows[0]!.n,
       timings: async (runTag) => {
         const { rows } = await db.query<{ c: number; s: number; d: number | null }>(

@@ -15,6 +15,8 @@ export interface System {
   description: string;
   /** POST /jobs of this system; every body carries its run tag so timings can be told apart. */
   target: (run: string, runAt?: (seq: number) => Date) => Target;
+  /** POST /jobs/batch, `size` jobs a request (request seq carries jobs seq*size ...), where the system has one. */
+  batchTarget?: (run: string, size: number) => Target;
   /** Jobs that finished successfully since the system started. */
   completed: () => Promise<number>;
   /** Timings of the finished jobs of one run. */

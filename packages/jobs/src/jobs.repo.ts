@@ -15,6 +15,8 @@ export interface NewJob {
   maxAttempts?: number;
   timeoutSeconds?: number;
   callbackUrl?: string;
+  /** Free labels to find the job by (GET /jobs?tags=), stored as given. */
+  tags?: readonly string[];
   idempotencyKey?: string;
   traceparent?: string;
   traceId?: string;
@@ -27,7 +29,7 @@ export type CreateJobOutcome =
   | { kind: 'conflict'; jobId: string };
 
 /** Hash of what makes two submissions "the same request" for idempotency. */
-export function requestHash(job: Pick<NewJob, 'type' | 'payload' | 'runAt' | 'priority' | 'maxAttempts' | 'timeoutSeconds' | 'callbackUrl'>): string {
+export function requestHash(job: Pick<NewJob, 'type' | 'payload' | 'runAt' | 'priority' | 'maxAttempts' | 'timeoutSeconds' | 'callbackUrl' | 'tags'>): string {
   const canonical = JSON.stringify([
     job.type,
     canonicalJson(job.payload),
@@ -36,6 +38,8 @@ export function requestHash(job: Pick<NewJob, 'type' | 'payload' | 'runAt' | 'pr
     job.maxAttempts ?? null,
     job.timeoutSeconds ?? null,
     job.callbackUrl ?? null,
+    // Only when given, so the hashes of jobs stored before tags existed still match their replays.
+    ...(job.tags?.length ? [[...job.tags].sort()] : []),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
@@ -82,10 +86,16 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
     name: 'jobs.create-jobs',
     text: `WITH inserted AS (
        INSERT INTO jobs (id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds,
-                         run_at, callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id)
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::smallint[],
-                            $8::int[], $9::int[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[],
-                            $15::text[], $16::text[])
+                         run_at, callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags)
+       -- Tags travel as one JSON array per job: unnest would flatten a two-dimensional text[].
+       SELECT u.id, u.tenant, u.owner, u.type, u.payload, u.status, u.priority, u.max_attempts, u.timeout_seconds, u.run_at,
+              u.callback_url, u.idempotency_key, u.request_hash, u.traceparent, u.trace_id, u.request_id,
+              ARRAY(SELECT jsonb_array_elements_text(u.tags))
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::smallint[],
+                     $8::int[], $9::int[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[],
+                     $15::text[], $16::text[], $17::jsonb[])
+           AS u(id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds, run_at,
+                callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags)
        ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING id, status, type
      ), event AS (
@@ -110,6 +120,7 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
       column((r) => r.job.traceparent ?? null),
       column((r) => r.job.traceId ?? null),
       column((r) => r.job.requestId ?? null),
+      column((r) => JSON.stringify(r.job.tags ?? [])),
     ],
   });
   const created = new Map(inserted.map((row) => [row.id, row.status]));

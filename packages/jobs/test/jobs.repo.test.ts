@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '@conveyor/platform';
-import { createJob, createJobs, migrateJobsSchema } from '@conveyor/jobs';
+import { createJob, createJobs, migrateJobsSchema, requestHash } from '@conveyor/jobs';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 
 describe('createJob against real Postgres', () => {
@@ -25,6 +25,21 @@ describe('createJob against real Postgres', () => {
     expect(rows[0]).toEqual({ status: 'queued', published_at: null, payload: base.payload });
     const events = await pool.query('SELECT type FROM job_events WHERE job_id = $1', [outcome.jobId]);
     expect(events.rows).toEqual([{ type: 'created' }]);
+  });
+
+  it('stores tags in a batch of jobs, each its own; they are part of the idempotency hash only when given', async () => {
+    const [tagged, plain] = await createJobs(pool, [
+      { ...base, tags: ['env:prod', 'team=a'], idempotencyKey: 'k-tags' },
+      { ...base, idempotencyKey: 'k-plain' },
+    ]);
+    const { rows } = await pool.query('SELECT id, tags FROM jobs WHERE id = ANY($1) ORDER BY idempotency_key DESC', [[tagged!.jobId, plain!.jobId]]);
+    expect(rows.map((r) => r.tags)).toEqual([['env:prod', 'team=a'], []]);
+    // Tags in another order are the same request; other tags are another.
+    expect(await createJob(pool, { ...base, tags: ['team=a', 'env:prod'], idempotencyKey: 'k-tags' })).toMatchObject({ kind: 'replayed', jobId: tagged!.jobId });
+    expect(await createJob(pool, { ...base, tags: ['env:dev'], idempotencyKey: 'k-tags' })).toMatchObject({ kind: 'conflict' });
+    // No tags and an empty list hash as a job stored before tags existed did.
+    expect(requestHash({ ...base, tags: [] })).toBe(requestHash(base));
+    expect(await createJob(pool, { ...base, tags: [], idempotencyKey: 'k-plain' })).toMatchObject({ kind: 'replayed', jobId: plain!.jobId });
   });
 
   it('schedules a job due later', async () => {

@@ -39,7 +39,11 @@ export interface Migration {
 
 const MIGRATION_FILE = /^(\d+)[_-](.+)\.sql$/;
 
-/** Reads `NNNN_name.sql` files in version order; a gap-free, duplicate-free sequence is required. */
+/**
+ * Reads `NNNN_name.sql` files in version order; a version may appear once. Gaps are allowed:
+ * parallel branches reserve their numbers ahead, and `migrate` applies every version not yet
+ * recorded, in order, so one merged after a higher one has run is still applied.
+ */
 export async function readMigrations(dir: string): Promise<Migration[]> {
   const files = (await readdir(dir)).filter((f) => MIGRATION_FILE.test(f));
   const migrations = await Promise.all(
@@ -50,7 +54,9 @@ export async function readMigrations(dir: string): Promise<Migration[]> {
   );
   migrations.sort((a, b) => a.version - b.version);
   migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new Error(`migration ${m.version}_${m.name} is out of sequence: expected ${i + 1}`);
+    if (m.version < 1) throw new Error(`migration ${m.version}_${m.name}: versions start at 1`);
+    const previous = migrations[i - 1];
+    if (previous?.version === m.version) throw new Error(`migrations ${previous.version}_${previous.name} and ${m.version}_${m.name} share a version`);
   });
   return migrations;
 }

@@ -23,11 +23,32 @@ describe('migration runner against real Postgres', () => {
     }
   });
 
-  it('refuse a gap in the numbering', async () => {
+  it('refuse two migrations of one version, and version 0', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'migrations-'));
     await writeFile(path.join(dir, '0001_a.sql'), 'SELECT 1;');
+    await writeFile(path.join(dir, '0003_b.sql'), 'SELECT 1;');
     await writeFile(path.join(dir, '0003_c.sql'), 'SELECT 1;');
-    await expect(readMigrations(dir)).rejects.toThrow(/3_c is out of sequence: expected 2/);
+    await expect(readMigrations(dir)).rejects.toThrow(/3_b and 3_c share a version/);
+    const zero = await mkdtemp(path.join(tmpdir(), 'migrations-'));
+    await writeFile(path.join(zero, '0000_a.sql'), 'SELECT 1;');
+    await expect(readMigrations(zero)).rejects.toThrow(/versions start at 1/);
+  });
+
+  it('apply a version reserved below one already applied (branches merged in another order)', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'migrations-'));
+    await writeFile(path.join(dir, '0001_a.sql'), 'CREATE TABLE first_one (id int);');
+    await writeFile(path.join(dir, '0003_c.sql'), 'CREATE TABLE third_one (id int);');
+    const scratch = await createTestDatabase();
+    const scratchPool = createPool({ connectionString: scratch.url, max: 2 });
+    try {
+      expect(await migrate(scratchPool, dir)).toEqual([1, 3]);
+      await writeFile(path.join(dir, '0002_b.sql'), 'CREATE TABLE second_one (id int);');
+      expect(await migrate(scratchPool, dir)).toEqual([2]);
+      expect(await migrate(scratchPool, dir)).toEqual([]);
+    } finally {
+      await scratchPool.end();
+      await scratch.drop();
+    }
   });
 });
 

@@ -12,6 +12,11 @@ import { buildOpenApiDocument } from './openapi.js';
 import { PoolStatsCache } from './pool-stats.js';
 import { checkRequestText, jsonBody, requestContext } from './request.js';
 import { resultUrlSigner } from './results.store.js';
+import { batchRoutes } from './batch/routes.js';
+import { dlqRoutes, type DeadLetterQueues } from './dlq/routes.js';
+import { poolRoutes } from './pools/routes.js';
+import { retryRoutes } from './retry/routes.js';
+import { searchRoutes } from './search/routes.js';
 import type { RunAtWindow } from './run-at.js';
 import { jobRoutes } from './routes/jobs.js';
 import { notificationRoutes } from './notifications/routes.js';
@@ -46,6 +51,8 @@ export interface AppDeps {
   webhookSecrets: WebhookSecrets;
   /** Where a callbackUrl may point (WEBHOOK_ALLOWED_HOSTS / _CIDRS); checked at submit. */
   webhookPolicy: TargetPolicy;
+  /** Each pool's DLQ, which POST /dlq/redrive sweeps after requeuing. */
+  deadLetters?: DeadLetterQueues;
   now?: () => Date;
 }
 
@@ -76,6 +83,11 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     });
   return [
     ...jobRoutes({ ...shared, signResultUrl: resultUrlSigner(deps.s3, deps.bucket, deps.resultUrlTtlSeconds) }),
+    ...searchRoutes(shared),
+    ...retryRoutes(shared),
+    ...batchRoutes(shared),
+    ...dlqRoutes({ ...shared, deadLetters: deps.deadLetters, logger: deps.logger }),
+    ...poolRoutes({ pool: deps.pool, queues: deps.deadLetters, logger: deps.logger }),
     { method: 'get', path: EVENTS_PATH, handlers: [events] },
     ...reportRoutes(shared),
     ...pointsRoutes({ ...shared, maxGrant: deps.pointsMaxGrant }),

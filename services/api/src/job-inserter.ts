@@ -14,7 +14,7 @@ const MAX_BATCH = 200;
 export class JobInserter {
   private readonly loader: DataLoader<NewJob, CreateJobOutcome, NewJob>;
 
-  constructor(db: Queryable) {
+  constructor(private readonly db: Queryable) {
     this.loader = new DataLoader(
       async (jobs) => {
         try {
@@ -30,5 +30,13 @@ export class JobInserter {
 
   create(job: NewJob): Promise<CreateJobOutcome> {
     return this.loader.load(job);
+  }
+
+  /**
+   * Jobs that must be stored together (POST /jobs/batch): the same INSERT, alone and in one
+   * statement, so all of them commit or none does; never split job by job as coalesced ones are.
+   */
+  createAll(jobs: readonly NewJob[]): Promise<CreateJobOutcome[]> {
+    return createJobs(this.db, jobs);
   }
 }

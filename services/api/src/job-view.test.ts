@@ -17,6 +17,8 @@ const row: JobRow = {
   finishedAt: null,
   traceId: 'abc',
   cancelRequested: false,
+  tenant: 'demo',
+  tags: ['env:prod'],
 };
 
 describe('toJobView', () => {
@@ -24,6 +26,7 @@ describe('toJobView', () => {
     const view = toJobView({ ...row, status: 'processing', attempts: 1, progress: 0.4 });
     expect(view).toMatchObject({ status: 'running', phase: 'processing', progress: 0.4, attempts: 1, traceId: 'abc' });
     expect(view.downloadUrl).toBeUndefined();
+    expect(view).toMatchObject({ tenant: 'demo', tags: ['env:prod'] });
   });
 
   it('gives a finished job its outcome: downloadUrl on success, error on failure', () => {

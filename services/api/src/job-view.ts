@@ -16,6 +16,8 @@ export interface JobRow {
   finishedAt: Date | null;
   traceId: string | null;
   cancelRequested: boolean;
+  tenant: string;
+  tags: string[];
 }
 
 export interface JobView {
@@ -35,6 +37,8 @@ export interface JobView {
   cancelRequested?: boolean;
   downloadUrl?: string;
   error?: string;
+  tenant: string;
+  tags: string[];
 }
 
 export function jobPath(jobId: string): string {
@@ -52,6 +56,8 @@ export function toJobView(row: JobRow): JobView {
     maxAttempts: row.maxAttempts,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
+    tenant: row.tenant,
+    tags: row.tags,
   };
   if (visible.status === 'running') {
     view.phase = visible.phase;

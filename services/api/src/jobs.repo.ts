@@ -3,7 +3,6 @@
  * parameterised and scoped by tenant; `tenant = null` (scope conveyor:admin) reads across tenants.
  */
 import type { Queryable, JobStatus } from '@conveyor/jobs';
-import type { Cursor } from './cursor.js';
 import type { JobRow, ResultRow } from './job-view.js';
 import type { PoolStats } from './pool-stats.js';
 
@@ -12,12 +11,12 @@ export interface Query {
   values: unknown[];
 }
 
-const JOB_COLUMNS = `id AS "jobId", type, status, attempts, max_attempts AS "maxAttempts", progress, error,
+export const JOB_COLUMNS = `id AS "jobId", tenant, tags, type, status, attempts, max_attempts AS "maxAttempts", progress, error,
   run_at AS "runAt", created_at AS "createdAt", updated_at AS "updatedAt", started_at AS "startedAt",
   finished_at AS "finishedAt", trace_id AS "traceId", cancel_requested AS "cancelRequested"`;
 
 /** created_at exactly as stored (microseconds), for the keyset cursor. */
-const CURSOR_AT = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorAt"`;
+export const CURSOR_AT = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorAt"`;
 
 export async function findJob(db: Queryable, jobId: string, tenant: string | null): Promise<JobRow | undefined> {
   const { rows } = await db.query<JobRow>(
@@ -33,46 +32,6 @@ export async function findResult(db: Queryable, jobId: string, tenant: string | 
     [jobId, tenant],
   );
   return rows[0];
-}
-
-export interface ListFilter {
-  tenant: string;
-  statuses?: readonly JobStatus[];
-  type?: string;
-  after?: Cursor;
-  limit: number;
-}
-
-/** Newest first by (created_at, id), the order of the jobs_tenant_* indexes; one row more than asked tells whether a next page exists. */
-export function listJobsQuery(filter: ListFilter): Query {
-  const values: unknown[] = [filter.tenant];
-  const where = ['tenant = $1'];
-  if (filter.statuses) {
-    values.push(filter.statuses);
-    where.push(`status = ANY($${values.length}::text[])`);
-  }
-  if (filter.type) {
-    values.push(filter.type);
-    where.push(`type = $${values.length}`);
-  }
-  if (filter.after) {
-    values.push(filter.after.createdAt, filter.after.id);
-    where.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
-  }
-  values.push(filter.limit + 1);
-  return {
-    text: `SELECT ${JOB_COLUMNS}, ${CURSOR_AT} FROM jobs WHERE ${where.join(' AND ')}
-           ORDER BY created_at DESC, id DESC LIMIT $${values.length}`,
-    values,
-  };
-}
-
-export async function listJobs(db: Queryable, filter: ListFilter): Promise<{ rows: JobRow[]; next?: Cursor }> {
-  const { rows } = await db.query<JobRow & { cursorAt: string }>(listJobsQuery(filter));
-  const page = rows.slice(0, filter.limit);
-  const last = page[page.length - 1];
-  const next = rows.length > filter.limit && last ? { createdAt: last.cursorAt, id: last.jobId } : undefined;
-  return { rows: page.map(({ cursorAt: _cursorAt, ...row }) => row), next };
 }
 
 export type CancelOutcome =

@@ -1,4 +1,4 @@
-import { bootstrap, createKafka, createPool, createS3Client, pingKafka, runMain } from '@conveyor/platform';
+import { bootstrap, createKafka, createPool, createS3Client, createSqsClient, pingKafka, runMain } from '@conveyor/platform';
 import { createOutboxSignal, startOutboxRelay, topology } from '@conveyor/jobs';
 import { createApp } from './app.js';
 import { configSchema } from './config.js';
@@ -48,6 +48,7 @@ runMain('api', async () => {
     eventsHandler,
     webhookSecrets,
     webhookPolicy,
+    deadLetters: { sqs: createSqsClient(aws), queues: names.queues },
   });
   // Every stored job reaches Kafka through the outbox, whatever happens to this process.
   const relay = await startOutboxRelay({

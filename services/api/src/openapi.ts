@@ -14,15 +14,18 @@ import {
   idempotencyKey,
   jobAcceptedReply,
   jobIdParam,
-  jobListReply,
   jobView,
-  listJobsQuery,
   notificationIdParam,
   notificationsReply,
   reservationAcceptedReply,
   reservationBody,
   userIdParam,
 } from './schemas.js';
+import { MAX_BATCH_JOBS, batchBodyDocument, batchInvalidDetails, batchReply } from './batch/schemas.js';
+import { MAX_REDRIVE, deadLetterPage, listDeadLettersQuery, redriveBody, redriveReply } from './dlq/schemas.js';
+import { poolList, poolNameParam, poolStatus } from './pools/schemas.js';
+import { retryReply } from './retry/schemas.js';
+import { jobListReply, searchJobsQuery } from './search/schemas.js';
 import { rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
 
 type Responses = RouteConfig['responses'];
@@ -52,9 +55,7 @@ const ex = {
     createdAt: '2026-12-06T10:00:00.000Z', updatedAt: '2026-12-06T10:00:00.700Z', startedAt: '2026-12-06T10:00:00.120Z', finishedAt: '2026-12-06T10:00:00.690Z',
     traceId: '4bf92f3577b34da6a3ce929d0e0e4736', downloadUrl: `/jobs/${JOB_ID}/result`,
   },
-  get jobList() {
-    return { items: [this.finishedJob], nextCursor: 'eyJjIjoiMjAyNi0xMi0wNlQxMDowMDowMC4wMDBaIn0' };
-  },
+
   secrets: {
     current: { id: '0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a', secret: 'whsec_3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', createdAt: '2026-12-01T09:00:00.000Z', expiresAt: null },
     previous: null,
@@ -108,9 +109,39 @@ export function buildOpenApiDocument(): Record<string, unknown> {
   route({
     method: 'get',
     path: '/jobs',
-    summary: "The caller's jobs, newest first",
-    request: { query: listJobsQuery },
-    responses: { 200: { description: 'One page.', content: json(jobListReply, ex.jobList) }, 400: error('Bad query parameter.') },
+    summary: "Search the caller's jobs (every tenant's with scope conveyor:admin)",
+    description:
+      'Filters combine (AND). 403 when `tenant` names another tenant without scope conveyor:admin. Pages are keyset pages on (createdAt, id): jobs submitted while a client pages never shift, repeat or skip a row of a newest-first walk, and appear at the end of an oldest-first one. Example: `GET /jobs?status=failed&type=email.send&tags=env:prod,customer=42&from=2030-01-01T00:00:00Z&sort=-createdAt&limit=50`.',
+    request: { query: searchJobsQuery },
+    responses: {
+      200: {
+        description: 'One page.',
+        content: {
+          'application/json': {
+            schema: jobListReply,
+            example: {
+              items: [
+                {
+                  jobId: '0f8fad5b-d9cb-469f-a165-70867728950e',
+                  type: 'noop',
+                  status: 'failed',
+                  attempts: 3,
+                  maxAttempts: 3,
+                  createdAt: '2030-01-31T09:00:00.000Z',
+                  updatedAt: '2030-01-31T09:00:04.000Z',
+                  finishedAt: '2030-01-31T09:00:04.000Z',
+                  error: 'upstream timed out',
+                  tenant: 'demo',
+                  tags: ['customer=42', 'env:prod'],
+                },
+              ],
+              nextCursor: 'MjAzMC0wMS0zMVQwOTowMDowMC4wMDAwMDBafDBmOGZhZDViLWQ5Y2ItNDY5Zi1hMTY1LTcwODY3NzI4OTUwZQ',
+            },
+          },
+        },
+      },
+      400: error('Bad query parameter (`details` holds the issues): an unknown parameter, a bad tag, `to` not after `from`, a cursor this api did not make or made for the other sort.'),
+    },
   });
   route({
     method: 'get',
@@ -151,6 +182,100 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       303: { description: 'Large result: Location is a short-lived signed S3 URL.', headers: { Location: { schema: { type: 'string', format: 'uri' } } } },
       404: error('job not found'),
       409: error('job not finished, or it failed or was cancelled and has no result (`details.status`).'),
+    },
+  });
+  const itemError = (index: number, status: number, error: string, details?: unknown) => ({ index, status, error, ...(details ? { details } : {}) });
+  route({
+    method: 'post',
+    path: '/jobs/batch',
+    summary: `Submit up to ${MAX_BATCH_JOBS} jobs at once, stored together`,
+    description:
+      `Each item is a POST /jobs body with its own optional \`idempotencyKey\` (the Idempotency-Key header is refused here). Every item is validated first; if any is invalid nothing is stored and the answer is 422 listing them by index. Otherwise all are stored in one statement and the answer has one result per item, in order. The gateway's per-user rate limit counts each job (a batch of 100 spends 100 of the minute's allowance; the per-second burst counts the request once), and the body limit (BODY_LIMIT_BYTES, 1 MiB) applies to the whole batch.`,
+    request: {
+      body: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: batchBodyDocument(),
+            example: {
+              jobs: [
+                { type: 'noop', payload: {}, tags: ['env:prod'], idempotencyKey: 'import-2030-01-31-0001' },
+                { type: 'sleep', payload: { ms: 200 }, runAt: '2030-01-31T09:00:00Z', idempotencyKey: 'import-2030-01-31-0002' },
+              ],
+            },
+          },
+        },
+      },
+    },
+    responses: {
+      202: {
+        description: 'Every item accepted (created, or replayed by its idempotencyKey).',
+        content: {
+          'application/json': {
+            schema: batchReply,
+            example: { items: [{ index: 0, status: 202, jobId: '0f8fad5b-d9cb-469f-a165-70867728950e', statusUrl: '/jobs/0f8fad5b-d9cb-469f-a165-70867728950e', replayed: false }] },
+          },
+        },
+      },
+      207: {
+        description: 'Stored, but some items named an idempotencyKey already used with a different request: those are `status: 409` with the job holding the key; the others were accepted.',
+        content: {
+          'application/json': {
+            schema: batchReply,
+            example: {
+              items: [
+                { index: 0, status: 202, jobId: '0f8fad5b-d9cb-469f-a165-70867728950e', statusUrl: '/jobs/0f8fad5b-d9cb-469f-a165-70867728950e', replayed: false },
+                { index: 1, status: 409, jobId: '7c9e6679-7425-40de-944b-e07fc1f90ae7', error: 'Idempotency-Key was already used with a different request' },
+              ],
+            },
+          },
+        },
+      },
+      400: error('The body is not `{jobs: [...]}` with at least one item (`details` holds the zod issues), or an Idempotency-Key header was sent.'),
+      413: error(`Body over the limit, or more than ${MAX_BATCH_JOBS} jobs (\`details.limit\`).`),
+      415: error('Body is not JSON.'),
+      422: {
+        description: 'Some items are invalid: nothing was stored. `details.items` lists each one by index with the status and error POST /jobs would answer for it (400, 413, 422). Or, from the gateway, more jobs than the user may submit in a minute (`details.jobs`, `details.limitPerMinute`): waiting would never admit it.',
+        content: {
+          'application/json': {
+            schema: errorReply.extend({ details: batchInvalidDetails }),
+            example: {
+              error: '1 of 2 jobs are invalid; none was stored',
+              details: { items: [itemError(1, 400, 'invalid request', [{ code: 'invalid_value', path: ['type'], message: 'Invalid option' }])] },
+              requestId: 'req-1',
+            },
+          },
+        },
+      },
+    },
+  });
+  route({
+    method: 'post',
+    path: '/jobs/{jobId}/retry',
+    summary: 'Re-run a failed or cancelled job as a new attempt of the same job',
+    description:
+      'The job becomes `running` (phase `retrying`, due now) with one attempt more than it has used, and runs as any retry does; a `retried` event records who (`data.by`) and when. No body is read. A concurrent second retry finds it running: 409.',
+    request: { params: jobIdParam },
+    responses: {
+      202: {
+        ...accepted(retryReply),
+        content: {
+          'application/json': {
+            schema: retryReply,
+            example: { jobId: '0f8fad5b-d9cb-469f-a165-70867728950e', statusUrl: '/jobs/0f8fad5b-d9cb-469f-a165-70867728950e', attempt: 4 },
+          },
+        },
+      },
+      404: error('job not found'),
+      409: {
+        description: 'The job is still running or succeeded: only a failed or cancelled job is retried. `details` is its status (and phase).',
+        content: {
+          'application/json': {
+            schema: ErrorSchema,
+            example: { error: 'only a failed or cancelled job can be retried; this one is processing', details: { status: 'running', phase: 'processing' }, requestId: 'req-1' },
+          },
+        },
+      },
     },
   });
   route({
@@ -227,6 +352,88 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       200: { description: 'The new current secret and the previous one.', content: json(webhookSecretReply, ex.rotatedSecrets) },
       400: error('Invalid body: `details` holds the zod issues.'),
       415: error('Body is not JSON.'),
+    },
+  });
+  const jobExample = '0f8fad5b-d9cb-469f-a165-70867728950e';
+  route({
+    method: 'get',
+    path: '/dlq',
+    summary: 'Dead letters: jobs that ended failed, their last message in their pool\'s DLQ (scope conveyor:admin)',
+    description: 'Every tenant\'s, newest death first, filtered by pool, type, tenant, error text and time of death; paged by an opaque cursor.',
+    request: { query: listDeadLettersQuery },
+    responses: {
+      200: {
+        description: 'One page.',
+        content: {
+          'application/json': {
+            schema: deadLetterPage,
+            example: {
+              items: [
+                { jobId: jobExample, pool: 'default', type: 'sleep', tenant: 'demo', attempts: 3, maxAttempts: 3, error: 'timed out after 1 s', diedAt: '2030-01-31T09:00:04.000Z', createdAt: '2030-01-31T09:00:00.000Z', tags: ['env:prod'] },
+              ],
+              nextCursor: null,
+            },
+          },
+        },
+      },
+      400: error('Bad query parameter (`details` holds the issues): an unknown pool, `to` not after `from`, a cursor this api did not make.'),
+    },
+  });
+  route({
+    method: 'post',
+    path: '/dlq/redrive',
+    summary: 'Requeue dead letters: some by id, those matching a filter, or all (scope conveyor:admin)',
+    description: `Each selected job is requeued as POST /jobs/{jobId}/retry requeues one (a \`retried\` event carries who and the redriveId), at most ${MAX_REDRIVE} per request, in one statement; then their old messages are deleted from the DLQs. Killed midway nothing is lost (a message is deleted only after its job was requeued) or run twice (a stale message belongs to a job running again, and no worker reads a DLQ); the next redrive sweeps what is left.`,
+    request: {
+      body: {
+        required: true,
+        content: { 'application/json': { schema: redriveBody, examples: { some: { value: { jobIds: [jobExample] } }, filter: { value: { filter: { pool: 'default', type: 'sleep', from: '2030-01-31T00:00:00Z' } } }, all: { value: { all: true } } } } },
+      },
+    },
+    responses: {
+      200: {
+        description: 'Requeued and swept.',
+        content: {
+          'application/json': {
+            schema: redriveReply,
+            example: { redriveId: jobExample, status: 'done', matched: 2, requeued: 2, more: false, deletedMessages: 2, sweptAll: true, createdAt: '2030-01-31T10:00:00.000Z', finishedAt: '2030-01-31T10:00:01.200Z' },
+          },
+        },
+      },
+      400: error('Not one of `{jobIds}`, `{filter}`, `{all: true}` (`details` holds the issues).'),
+      415: error('Body is not JSON.'),
+    },
+  });
+  const poolExample = {
+    name: 'default',
+    jobTypes: ['noop', 'sleep', 'points.grant'],
+    paused: false,
+    queue: { waiting: 120, inFlight: 16, delayed: 0, deadLetters: 3 },
+    jobs: { waiting: 136, processing: 16 },
+    oldestWaitingSeconds: 4.2,
+    throughput: { perSecond1m: 48.5, perSecond5m: 51.2 },
+    estimatedDrainSeconds: 3,
+    workers: { alive: 1, slots: 16 },
+    observedAt: '2030-01-31T09:00:00.000Z',
+  };
+  const poolsDescription =
+    'Postgres counts the jobs (a tenant\'s own, or every tenant\'s with scope conveyor:admin); `queue` is SQS\'s approximate count of the pool\'s queue and DLQ, shown to conveyor:admin only (null otherwise).';
+  route({
+    method: 'get',
+    path: '/pools',
+    summary: 'Every worker pool: backlog, in flight, oldest wait, throughput, time to drain, dead letters',
+    description: poolsDescription,
+    responses: { 200: { description: 'Every pool.', content: { 'application/json': { schema: poolList, example: { pools: [poolExample] } } } } },
+  });
+  route({
+    method: 'get',
+    path: '/pools/{name}',
+    summary: 'One worker pool',
+    description: poolsDescription,
+    request: { params: poolNameParam },
+    responses: {
+      200: { description: 'The pool.', content: { 'application/json': { schema: poolStatus, example: poolExample } } },
+      404: error('pool not found'),
     },
   });
   registry.registerPath({

@@ -3,7 +3,7 @@
  * so the document cannot drift from what is enforced.
  */
 import { z } from 'zod';
-import { JOB_STATUSES, JOB_TYPES, pointsGrantPayload, reportGeneratePayload } from '@conveyor/jobs';
+import { JOB_TYPES, pointsGrantPayload, reportGeneratePayload } from '@conveyor/jobs';
 
 /**
  * Types a client may submit through POST /jobs. points.grant is left out: it is created only with
@@ -15,6 +15,20 @@ export const PUBLIC_JOB_TYPES = [...JOB_TYPES.keys()].filter((t) => t !== 'point
 export const instant = () =>
   z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time with a time zone, such as 2030-01-31T09:00:00Z or 2030-01-31T10:00:00+01:00' });
 
+export const MAX_TAGS = 20;
+
+/** A free label such as `env:prod` or `customer=42`: no spaces or commas, since GET /jobs takes them comma-separated. */
+export const tag = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[\x21-\x2b\x2d-\x7e]+$/, 'printable ASCII without spaces or commas');
+
+/** Stored once each and sorted: the order a client wrote them in means nothing. */
+export function normalizeTags(tags: readonly string[] | undefined): string[] | undefined {
+  return tags && [...new Set(tags)].sort();
+}
+
 export const jobOptionsShape = {
   runAt: instant()
     .optional()
@@ -23,6 +37,7 @@ export const jobOptionsShape = {
   maxAttempts: z.number().int().min(1).max(100).optional(),
   timeoutSeconds: z.number().int().min(1).max(86_400).optional(),
   callbackUrl: z.url({ protocol: /^https?$/ }).max(2048).optional().describe('Webhook called when the job ends.'),
+  tags: z.array(tag).max(MAX_TAGS).optional().describe(`Free labels to find the job by (GET /jobs?tags=), at most ${MAX_TAGS}.`),
 };
 
 /** Everything but the payload, which is validated by the type's own schema once the type is known. */
@@ -73,17 +88,6 @@ export const jobIdParam = z.object({ jobId: z.guid() });
 export const notificationIdParam = z.object({ id: z.guid() });
 export const userIdParam = z.object({ userId: pointsGrantPayload.shape.userId });
 
-export const LIST_STATUSES = ['running', ...JOB_STATUSES] as const;
-
-export const listJobsQuery = z
-  .object({
-    status: z.enum(LIST_STATUSES).optional().describe('`running` matches every phase of a job in flight.'),
-    type: z.string().min(1).max(128).optional(),
-    cursor: z.string().min(1).max(200).optional().describe('`nextCursor` of the previous page.'),
-    limit: z.coerce.number().int().min(1).max(100).default(20),
-  })
-  .strict();
-
 // Replies (documented, not validated at run time: the handlers build them from typed rows).
 
 export const errorReply = z.object({
@@ -115,9 +119,9 @@ export const jobView = z.object({
   cancelRequested: z.boolean().optional(),
   downloadUrl: z.string().optional().describe('Present when status is `success`.'),
   error: z.string().optional().describe('Present when status is `failed`.'),
+  tenant: z.string(),
+  tags: z.array(z.string()).describe('The labels given at submit, sorted.'),
 });
-
-export const jobListReply = z.object({ items: z.array(jobView), nextCursor: z.string().nullable() });
 
 export const cancelReply = z.object({
   jobId: z.uuid(),

@@ -30,6 +30,8 @@ export interface ForwardOptions {
   /** A long-lived stream (SSE): no idle timeout on the answer. */
   stream: boolean;
   bodyLimit: number;
+  /** The body, already read (a per-job route counted its jobs); streamed from the request otherwise. */
+  body?: Buffer;
 }
 
 /** Why forwarding failed, in the terms the client is told. */
@@ -140,7 +142,7 @@ export function createApiProxy(settings: { apiUrl: string; internalToken: string
     connect: { timeout: 5_000 },
   });
   return {
-    async forward(req, res, { requestId, principal, stream, bodyLimit }) {
+    async forward(req, res, { requestId, principal, stream, bodyLimit, body: read }) {
       // undici takes an EventEmitter as its abort signal: cheaper than an AbortController per request.
       const abort = new EventEmitter();
       // The client went away before the answer began: stop the upstream request.
@@ -148,9 +150,9 @@ export function createApiProxy(settings: { apiUrl: string; internalToken: string
         if (!res.writableFinished) abort.emit('abort');
       };
       res.once('close', onClose);
-      let body: NodeJS.ReadableStream | undefined;
+      let body: NodeJS.ReadableStream | Buffer | undefined = read;
       let bodyError: unknown;
-      if (hasBody(req)) {
+      if (!read && hasBody(req)) {
         const limited = limitBody(bodyLimit);
         limited.once('error', (error) => (bodyError = error));
         body = req.pipe(limited);

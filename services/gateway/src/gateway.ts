@@ -11,7 +11,7 @@ import { InvalidTokenError, type TokenService } from './auth/tokens.js';
 import type { UserStore } from './auth/users.js';
 import { sendError, sendJson } from './http-reply.js';
 import { withGatewayOperations } from './openapi.js';
-import type { RateLimiter } from './rate-limit.js';
+import { jobCount, type RateLimiter } from './rate-limit.js';
 import { requestIdFrom } from './request-id.js';
 import type { RouteMatch } from './routes.js';
 import { isAllowed, type Principal } from './scopes.js';
@@ -219,8 +219,28 @@ export function createGatewayHandler(deps: GatewayDeps): RequestHandler {
         const document = (await deps.proxy.getJson(req, requestId)) as Parameters<typeof withGatewayOperations>[0];
         return sendJson(res, 200, withGatewayOperations(document, { login: deps.users !== null, jwks: deps.tokens.publicJwks !== null }));
       }
-      case 'proxy':
-        return deps.proxy.forward(req, res, { requestId, principal, stream: route.stream === true, bodyLimit: deps.bodyLimit });
+      case 'proxy': {
+        let body: Buffer | undefined;
+        if (route.perJob && principal) {
+          body = await readBody(req, deps.bodyLimit);
+          const extra = jobCount(body) - 1;
+          // Waiting would never help: say so rather than answer 429 with a Retry-After that cannot work.
+          if (extra + 1 > deps.limiter.perMinute) {
+            return sendError(res, 422, `a batch of ${extra + 1} jobs is more than the ${deps.limiter.perMinute} jobs a minute this user may submit`, requestId, {
+              details: { jobs: extra + 1, limitPerMinute: deps.limiter.perMinute },
+            });
+          }
+          if (extra > 0) {
+            const charged = await deps.limiter.charge(key, extra);
+            for (const [name, value] of Object.entries(charged.headers)) res.setHeader(name, value);
+            if (!charged.allowed) {
+              metrics.rateLimited.inc({ route: route.template });
+              return sendError(res, 429, 'too many requests: a batch counts one request per job', requestId, { details: { jobs: extra + 1 } });
+            }
+          }
+        }
+        return deps.proxy.forward(req, res, { requestId, principal, stream: route.stream === true, bodyLimit: deps.bodyLimit, body });
+      }
     }
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRateLimiter, decide } from './rate-limit.js';
+import { createRateLimiter, decide, jobCount } from './rate-limit.js';
 
 describe('rate-limit headers', () => {
   it('reports the binding window and no Retry-After while allowed', () => {
@@ -44,4 +44,24 @@ describe('in-memory rate limiter', () => {
     expect(results[2]!.headers['RateLimit-Limit']).toBe('2');
     expect(Number(results[2]!.headers['Retry-After'])).toBeGreaterThan(55);
   });
+
+  it('charges a batch\'s further jobs to the sustained window only: the burst counts the request once', async () => {
+    const limiter = createRateLimiter({ burst: 2, sustainedPerMinute: 10 });
+    expect((await limiter.check('b')).allowed).toBe(true);
+    const charged = await limiter.charge('b', 7);
+    expect(charged.allowed).toBe(true);
+    expect(charged.headers['RateLimit-Remaining']).toBe('2');
+    // The burst still has room for one request; the minute has room for two jobs, not three.
+    expect((await limiter.check('b')).allowed).toBe(true);
+    expect((await limiter.charge('b', 2)).allowed).toBe(false);
+    expect((await limiter.check('other')).allowed).toBe(true);
+  });
 });
+
+describe('jobs counted in a batch body', () => {
+  it('is the length of `jobs`, and 1 for anything else (the api answers it with the reason)', () => {
+    expect(jobCount(Buffer.from(JSON.stringify({ jobs: [{}, {}, {}] })))).toBe(3);
+    for (const body of ['{"jobs":[]}', '{"jobs":"x"}', '[1,2,3]', 'null', '{"jobs":[', '', '\u0000']) expect(jobCount(Buffer.from(body)), body).toBe(1);
+  });
+});
+

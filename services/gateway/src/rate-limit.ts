@@ -74,9 +74,9 @@ function toState(w: Window, res: RateLimiterRes, allowed: boolean): WindowState 
   return { limit: w.limit, windowSeconds: w.windowSeconds, remaining: res.remainingPoints, resetMs: res.msBeforeNext, allowed };
 }
 
-async function consume(w: Window, key: string): Promise<WindowState> {
+async function consume(w: Window, key: string, points = 1): Promise<WindowState> {
   try {
-    return toState(w, await w.limiter.consume(key), true);
+    return toState(w, await w.limiter.consume(key, points), true);
   } catch (rejection) {
     if (rejection instanceof RateLimiterRes) return toState(w, rejection, false);
     throw rejection;
@@ -85,6 +85,14 @@ async function consume(w: Window, key: string): Promise<WindowState> {
 
 export interface RateLimiter {
   check(key: string): Promise<RateLimitDecision>;
+  /**
+   * Charges `units` more to the sustained window after `check` admitted the request: a batch of
+   * N jobs costs N of the minute's allowance, as N single submits would. The burst window counts
+   * requests (what floods the edge), so a batch is one there.
+   */
+  charge(key: string, units: number): Promise<RateLimitDecision>;
+  /** Jobs one principal may submit per minute: a batch above it could never be admitted. */
+  readonly perMinute: number;
 }
 
 /** Burst (per second) and sustained (per minute) windows; a request must fit both. */
@@ -98,5 +106,22 @@ export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
       if (!first.allowed) return decide([first]);
       return decide([first, await consume(sustained, key)]);
     },
+    perMinute: settings.sustainedPerMinute,
+    async charge(key, units) {
+      return decide([await consume(sustained, key, units)]);
+    },
   };
+}
+
+/**
+ * Jobs in a batch body, for the rate limit: the length of its `jobs` array, or 1 for a body that is
+ * not one (the api then answers it with the reason; the gateway does not validate).
+ */
+export function jobCount(body: Buffer): number {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { jobs?: unknown } | null;
+    return Array.isArray(parsed?.jobs) ? Math.max(1, parsed.jobs.length) : 1;
+  } catch {
+    return 1;
+  }
 }

@@ -16,6 +16,11 @@ export interface Route {
   scope: Scope | 'authenticated' | null;
   /** Long-lived streams (SSE): no upstream body timeout. */
   stream?: boolean;
+  /**
+   * The rate limit counts the jobs in the body's `jobs` array, not the request: the gateway reads
+   * the body (within its limit) to count them before forwarding it.
+   */
+  perJob?: boolean;
 }
 
 export const ROUTES: readonly Route[] = [
@@ -25,6 +30,14 @@ export const ROUTES: readonly Route[] = [
   { method: 'DELETE', template: '/jobs/:id', target: 'proxy', scope: 'jobs:write' },
   { method: 'GET', template: '/jobs/:id/result', target: 'proxy', scope: 'jobs:read' },
   { method: 'GET', template: '/jobs/:id/events', target: 'proxy', scope: 'jobs:read', stream: true },
+  { method: 'POST', template: '/jobs/:id/retry', target: 'proxy', scope: 'jobs:write' },
+  { method: 'POST', template: '/jobs/batch', target: 'proxy', scope: 'jobs:write', perJob: true },
+  // Dead letters span tenants: operators only.
+  { method: 'GET', template: '/dlq', target: 'proxy', scope: 'conveyor:admin' },
+  { method: 'POST', template: '/dlq/redrive', target: 'proxy', scope: 'conveyor:admin' },
+  // A tenant sees its own jobs' numbers; the queues' (every tenant's) need conveyor:admin, decided by the api.
+  { method: 'GET', template: '/pools', target: 'proxy', scope: 'jobs:read' },
+  { method: 'GET', template: '/pools/:name', target: 'proxy', scope: 'jobs:read' },
   { method: 'POST', template: '/generate-report', target: 'proxy', scope: 'jobs:write' },
   // Granting points creates value: its own scope, which an ordinary jobs:write client lacks.
   { method: 'POST', template: '/points/reservations', target: 'proxy', scope: 'points:grant' },

@@ -509,6 +509,28 @@ describe('gateway rate limits, with a node:http server standing in for the api',
     expect(await (await fetch(`${gw.opsUrl}/metrics`)).text()).toMatch(/conveyor_gateway_rate_limited_total\{[^}]*route="\/jobs"[^}]*\} 1/);
   });
 
+  it('counts each job of POST /jobs/batch against the per-minute allowance, forwards the body intact, and refuses a batch larger than the allowance with 422', async () => {
+    const gw = await gateway({ API_URL: api.url, RATE_LIMIT_BURST: '100', RATE_LIMIT_SUSTAINED_PER_MINUTE: '5' });
+    const { accessToken } = (await (await login(gw.url, 'demo@example.com', 'demo-password')).json()) as { accessToken: string };
+    const batch = (n: number) =>
+      fetch(`${gw.url}/jobs/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ jobs: Array.from({ length: n }, (_, i) => ({ type: 'noop', payload: { i } })) }),
+      });
+    const seen = api.nextRequest('/jobs/batch');
+    const first = await batch(3);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('ratelimit-remaining')).toBe('2');
+    expect(JSON.parse((await seen).body)).toEqual({ jobs: [0, 1, 2].map((i) => ({ type: 'noop', payload: { i } })) });
+    const tooLarge = await batch(6);
+    expect(tooLarge.status).toBe(422);
+    expect(await tooLarge.json()).toMatchObject({ details: { jobs: 6, limitPerMinute: 5 } });
+    const over = await batch(3);
+    expect(over.status).toBe(429);
+    expect(await over.json()).toMatchObject({ error: expect.stringMatching(/per job/), details: { jobs: 3 } });
+  });
+
   it('shares the allowance across replicas through Redis and checks Redis for readiness', async () => {
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });
     const env = {

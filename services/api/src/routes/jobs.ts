@@ -1,18 +1,17 @@
 import type { Request, RequestHandler } from 'express';
-import { CANCEL_CHANNEL, jobType, poolOf, type JobStatus, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
+import { CANCEL_CHANNEL, jobType, poolOf, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
 import type { Pool } from '@conveyor/platform';
-import { encodeCursor, decodeCursor } from '../cursor.js';
 import { HttpError, requestIdOf } from '../http-errors.js';
 import { identityOf, readTenant } from '../identity.js';
 import { resultReply, toJobView } from '../job-view.js';
-import { cancelJob, countAhead, findJob, findResult, listJobs } from '../jobs.repo.js';
+import { cancelJob, countAhead, findJob, findResult } from '../jobs.repo.js';
 import type { JobInserter } from '../job-inserter.js';
 import type { PoolStatsCache } from '../pool-stats.js';
 import { parseIdOr404, parseOr400, traceOf } from '../request.js';
 import type { SignResultUrl } from '../results.store.js';
 import { estimateRetryAfter } from '../retry-after.js';
 import { checkRunAt, type RunAtWindow } from '../run-at.js';
-import { createJobEnvelope, idempotencyKey, jobIdParam, listJobsQuery } from '../schemas.js';
+import { createJobEnvelope, idempotencyKey, jobIdParam, normalizeTags } from '../schemas.js';
 import { acceptedRetryAfter, sendAccepted } from './accepted.js';
 import type { SubmittedCounter } from '../metrics.js';
 import type { RouteDef } from './route.js';
@@ -31,8 +30,6 @@ export interface JobRoutesDeps {
   submitted?: SubmittedCounter;
   webhookPolicy: TargetPolicy;
 }
-
-const RUNNING: readonly JobStatus[] = ['scheduled', 'queued', 'processing', 'retrying'];
 
 export function idempotencyKeyOf(req: Request): string | undefined {
   const header = req.headers['idempotency-key'];
@@ -69,24 +66,33 @@ export function checkPayloadSize(type: string, payload: unknown, maxPayloadBytes
   }
 }
 
+/** What POST /jobs stores, from its body: validated, or an HttpError (400, 413, 422) saying why. */
+export type Submission = Parameters<typeof acceptJob>[3];
+
+/** Validates one job as POST /jobs takes it; POST /jobs/batch runs it on every item. */
+export function parseSubmission(input: unknown, deps: Pick<JobRoutesDeps, 'now' | 'runAtWindow' | 'webhookPolicy'>): Submission {
+  const body = parseOr400(createJobEnvelope, input ?? {});
+  const type = jobType(body.type)!;
+  checkPayloadSize(body.type, body.payload, type.maxPayloadBytes);
+  const payload = parseOr400(type.payload, body.payload, ['payload']);
+  assertCallbackUrlAllowed(body.callbackUrl, deps.webhookPolicy);
+  const runAt = body.runAt ? new Date(body.runAt) : undefined;
+  if (runAt) checkRunAt('runAt', runAt, deps.now(), deps.runAtWindow);
+  return {
+    type: body.type,
+    payload,
+    runAt,
+    priority: body.priority,
+    maxAttempts: body.maxAttempts,
+    timeoutSeconds: body.timeoutSeconds,
+    callbackUrl: body.callbackUrl,
+    tags: normalizeTags(body.tags),
+  };
+}
+
 export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
   const create: RequestHandler = async (req, res) => {
-    const body = parseOr400(createJobEnvelope, req.body ?? {});
-    const type = jobType(body.type)!;
-    checkPayloadSize(body.type, body.payload, type.maxPayloadBytes);
-    const payload = parseOr400(type.payload, body.payload, ['payload']);
-    assertCallbackUrlAllowed(body.callbackUrl, deps.webhookPolicy);
-    const runAt = body.runAt ? new Date(body.runAt) : undefined;
-    if (runAt) checkRunAt('runAt', runAt, deps.now(), deps.runAtWindow);
-    await acceptJob(deps, req, res, {
-      type: body.type,
-      payload,
-      runAt,
-      priority: body.priority,
-      maxAttempts: body.maxAttempts,
-      timeoutSeconds: body.timeoutSeconds,
-      callbackUrl: body.callbackUrl,
-    });
+    await acceptJob(deps, req, res, parseSubmission(req.body, deps));
   };
 
   const show: RequestHandler = async (req, res) => {
@@ -166,26 +172,8 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
     }
   };
 
-  const list: RequestHandler = async (req, res) => {
-    const query = parseOr400(listJobsQuery, req.query);
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    if (query.cursor !== undefined && !after) {
-      throw new HttpError(400, 'invalid request', [{ code: 'custom', path: ['cursor'], message: 'not a cursor from this api' }]);
-    }
-    const statuses = query.status === 'running' ? RUNNING : query.status ? [query.status] : undefined;
-    const page = await listJobs(deps.pool, {
-      tenant: identityOf(res).tenant,
-      statuses,
-      type: query.type,
-      after,
-      limit: query.limit,
-    });
-    res.status(200).json({ items: page.rows.map(toJobView), nextCursor: page.next ? encodeCursor(page.next) : null });
-  };
-
   return [
     { method: 'post', path: '/jobs', handlers: [deps.jsonBody, create] },
-    { method: 'get', path: '/jobs', handlers: [list] },
     { method: 'get', path: '/jobs/:jobId', handlers: [show] },
     { method: 'delete', path: '/jobs/:jobId', handlers: [cancel] },
     { method: 'get', path: '/jobs/:jobId/result', handlers: [result] },

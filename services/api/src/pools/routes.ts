@@ -1,0 +1,69 @@
+/** GET /pools, GET /pools/{name}: each worker pool's backlog, throughput and queues. */
+import type { RequestHandler } from 'express';
+import { WORKER_POOLS, queueUrl, type WorkerPool } from '@conveyor/jobs';
+import { readQueueDepth, type Logger, type Pool } from '@conveyor/platform';
+import type { DeadLetterQueues } from '../dlq/routes.js';
+import { identityOf, readTenant } from '../identity.js';
+import { parseIdOr404 } from '../request.js';
+import type { RouteDef } from '../routes/route.js';
+import { poolJobNumbers } from './queries.js';
+import { poolNameParam } from './schemas.js';
+
+export function poolRoutes(deps: { pool: Pool; queues?: DeadLetterQueues; logger?: Logger }): RouteDef[] {
+  const urls = new Map<string, Promise<string | undefined>>();
+  const urlOf = (name: string) => {
+    let url = urls.get(name);
+    if (!url) {
+      url = queueUrl(deps.queues!.sqs, name);
+      urls.set(name, url);
+      url.catch(() => urls.delete(name));
+    }
+    return url;
+  };
+
+  /** SQS's counts of the pool's queue and DLQ; null when unreadable (the Postgres numbers still answer). */
+  const queueNumbers = async (pool: WorkerPool) => {
+    const names = deps.queues?.queues.find((q) => q.pool.name === pool.name);
+    if (!deps.queues || !names) return null;
+    try {
+      const [queueUrl, dlqUrl] = await Promise.all([urlOf(names.queue), urlOf(names.deadLetterQueue)]);
+      if (!queueUrl || !dlqUrl) return null;
+      const [queue, dead] = await Promise.all([readQueueDepth(deps.queues.sqs, queueUrl), readQueueDepth(deps.queues.sqs, dlqUrl)]);
+      return { waiting: queue.visible, inFlight: queue.inFlight, delayed: queue.delayed, deadLetters: dead.visible + dead.inFlight + dead.delayed };
+    } catch (err) {
+      deps.logger?.warn({ err, pool: pool.name }, 'could not read the pool\'s queue depths');
+      return null;
+    }
+  };
+
+  const status = async (pool: WorkerPool, tenant: string | null) => {
+    // SQS counts every tenant's messages: only an admin (tenant null) sees them.
+    const [jobs, queue] = await Promise.all([poolJobNumbers(deps.pool, pool.jobTypes, tenant), tenant === null ? queueNumbers(pool) : null]);
+    const perSecond1m = jobs.finished1m / 60;
+    return {
+      name: pool.name,
+      jobTypes: [...pool.jobTypes],
+      paused: false,
+      queue,
+      jobs: { waiting: jobs.waiting, processing: jobs.processing },
+      oldestWaitingSeconds: jobs.oldestWaitingSeconds === null ? null : Math.max(0, jobs.oldestWaitingSeconds),
+      throughput: { perSecond1m, perSecond5m: jobs.finished5m / 300 },
+      estimatedDrainSeconds: jobs.waiting === 0 ? 0 : perSecond1m > 0 ? Math.ceil(jobs.waiting / perSecond1m) : null,
+      workers: { alive: jobs.alive, slots: jobs.processing },
+      observedAt: jobs.dbNow.toISOString(),
+    };
+  };
+
+  const list: RequestHandler = async (_req, res) => {
+    const tenant = readTenant(identityOf(res));
+    res.status(200).json({ pools: await Promise.all(WORKER_POOLS.map((pool) => status(pool, tenant))) });
+  };
+  const show: RequestHandler = async (req, res) => {
+    const { name } = parseIdOr404(poolNameParam, req.params, 'pool');
+    res.status(200).json(await status(WORKER_POOLS.find((p) => p.name === name)!, readTenant(identityOf(res))));
+  };
+  return [
+    { method: 'get', path: '/pools', handlers: [list] },
+    { method: 'get', path: '/pools/:name', handlers: [show] },
+  ];
+}

@@ -1,0 +1,34 @@
+/** GET /pools and GET /pools/{name}: what a worker pool is doing. */
+import { z } from 'zod';
+import { poolName } from '../dlq/schemas.js';
+
+export const poolNameParam = z.object({ name: poolName });
+
+export const poolStatus = z.object({
+  name: z.string(),
+  jobTypes: z.array(z.string()),
+  paused: z.boolean().describe('Always false: pausing a pool is not built yet.'),
+  queue: z
+    .object({
+      waiting: z.number().int().describe('Visible messages in the pool\'s SQS queue.'),
+      inFlight: z.number().int().describe('Received by a worker and not yet deleted.'),
+      delayed: z.number().int(),
+      deadLetters: z.number().int().describe('Messages in the pool\'s DLQ.'),
+    })
+    .nullable()
+    .describe('SQS\'s approximate counts, across tenants: scope conveyor:admin only (null otherwise, or when SQS cannot be read).'),
+  jobs: z.object({
+    waiting: z.number().int().describe('Jobs queued or retrying (a retry waits out its backoff).'),
+    processing: z.number().int(),
+  }),
+  oldestWaitingSeconds: z.number().nullable().describe('Since the oldest queued job became due; null when none is queued.'),
+  throughput: z.object({ perSecond1m: z.number(), perSecond5m: z.number() }).describe('Jobs finished (success or failed) per second.'),
+  estimatedDrainSeconds: z.number().nullable().describe('Waiting jobs over the last minute\'s throughput; null when nothing finished in it while jobs wait.'),
+  workers: z.object({
+    alive: z.number().int().describe('Workers that heartbeated a job of this pool in the last minute (an idle worker is not seen).'),
+    slots: z.number().int().describe('Handler slots those workers fill now (their processing jobs).'),
+  }),
+  observedAt: z.iso.datetime(),
+});
+
+export const poolList = z.object({ pools: z.array(poolStatus) });

@@ -1,0 +1,52 @@
+/** GET /jobs: find jobs by status, type, tags, creation time and Idempotency-Key, one keyset page at a time. */
+import type { RequestHandler } from 'express';
+import type { JobStatus } from '@conveyor/jobs';
+import type { Pool } from '@conveyor/platform';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { HttpError } from '../http-errors.js';
+import { identityOf, readTenant } from '../identity.js';
+import { toJobView } from '../job-view.js';
+import { parseOr400 } from '../request.js';
+import type { RouteDef } from '../routes/route.js';
+import { searchJobs } from './queries.js';
+import { searchJobsQuery, tagList } from './schemas.js';
+
+const RUNNING: readonly JobStatus[] = ['scheduled', 'queued', 'processing', 'retrying'];
+
+function badQuery(path: string, message: string): HttpError {
+  return new HttpError(400, 'invalid request', [{ code: 'custom', path: [path], message }]);
+}
+
+export function searchRoutes(deps: { pool: Pool }): RouteDef[] {
+  const list: RequestHandler = async (req, res) => {
+    const query = parseOr400(searchJobsQuery, req.query);
+    const ascending = query.sort === 'createdAt';
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    if (query.cursor !== undefined && !after) throw badQuery('cursor', 'not a cursor from this api');
+    if (after && after.ascending !== ascending) throw badQuery('cursor', 'this cursor belongs to the other sort order');
+    const from = query.from === undefined ? undefined : new Date(query.from);
+    const to = query.to === undefined ? undefined : new Date(query.to);
+    if (from && to && from >= to) throw badQuery('to', 'must be later than from');
+    const tags = query.tags === undefined ? undefined : parseOr400(tagList, query.tags.split(','), ['tags']);
+
+    // A tenant sees its own jobs only; naming another is refused rather than silently ignored.
+    const readable = readTenant(identityOf(res));
+    if (query.tenant !== undefined && readable !== null && query.tenant !== readable) {
+      throw new HttpError(403, 'only scope conveyor:admin may list another tenant\'s jobs');
+    }
+    const page = await searchJobs(deps.pool, {
+      tenant: query.tenant ?? readable,
+      statuses: query.status === 'running' ? RUNNING : query.status ? [query.status] : undefined,
+      type: query.type,
+      tags,
+      from,
+      to,
+      idempotencyKey: query.idempotencyKey,
+      ascending,
+      after,
+      limit: query.limit,
+    });
+    res.status(200).json({ items: page.rows.map(toJobView), nextCursor: page.next ? encodeCursor(page.next) : null });
+  };
+  return [{ method: 'get', path: '/jobs', handlers: [list] }];
+}

@@ -1,0 +1,266 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { startPlatform, type Platform } from '../support/platform.js';
+import { ConveyorClient } from '../e2e/client.js';
+import { createTokenKit } from './tokens.js';
+
+const TENANT = 'hostile-ops';
+/** Jobs per minute per principal here: a batch of 1,000 fits, 600 more do not. */
+const SUSTAINED = 1500;
+
+/**
+ * The operations API (issue 22) against a hostile tenant: malformed, missing, conflicting and
+ * too-large requests get a 4xx with the reason, nothing is half-written, and another tenant's jobs
+ * are as invisible as missing ones.
+ */
+describe('hostile input to the operations API', () => {
+  let platform: Platform;
+  let mallory: ConveyorClient;
+  let demo: ConveyorClient;
+  let db: pg.Pool;
+  let demoJob = '';
+  let tokens: Awaited<ReturnType<typeof createTokenKit>>;
+  const storedJobs = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs WHERE tenant = $1', [TENANT])).rows[0]!.n;
+  const issues = async (res: Response) => ((await res.json()) as { details?: Array<{ path: unknown[]; message: string }> }).details ?? [];
+
+  beforeAll(async () => {
+    tokens = await createTokenKit();
+    platform = await startPlatform({
+      pools: ['default'],
+      gatewayEnv: { JWT_DEV_SIGNING_KEY: tokens.signingKeyPem, RATE_LIMIT_SUSTAINED_PER_MINUTE: String(SUSTAINED) },
+    });
+    mallory = new ConveyorClient(platform.gatewayUrl, await tokens.valid({ sub: 'mallory', tenant: TENANT, scope: 'jobs:read jobs:write' }, '30m'));
+    demo = new ConveyorClient(platform.gatewayUrl, await tokens.valid({ sub: 'demo', tenant: 'demo', scope: 'jobs:read jobs:write' }, '30m'));
+    db = new pg.Pool({ connectionString: platform.database.url, max: 2 });
+    const { body } = await demo.submit({ type: 'noop', payload: {}, tags: ['secret-tag'] }, '/jobs', { 'Idempotency-Key': 'demo-key' });
+    demoJob = String(body.jobId);
+    // Finished before anything is attempted on it, so "changes nothing" compares a row at rest.
+    await demo.waitForFinish(demoJob, 60_000);
+  }, 240_000);
+  afterAll(async () => {
+    await db?.end();
+    await platform?.stop();
+  });
+
+  describe('search and tags', () => {
+    it('answers 400 with the reason for bad tags at submit, storing nothing', async () => {
+      const cases: Array<[unknown, RegExp]> = [
+        [['has space'], /without spaces or commas/],
+        [['a,b'], /without spaces or commas/],
+        [[''], /too small|>=1/i],
+        [['x'.repeat(65)], /too big|<=64/i],
+        [Array.from({ length: 21 }, (_, i) => `t${i}`), /too big|<=20/i],
+        ['env:prod', /expected array/i],
+      ];
+      for (const [tags, reason] of cases) {
+        const res = await mallory.request('/jobs', { method: 'POST', body: JSON.stringify({ type: 'noop', payload: {}, tags }) });
+        expect(res.status, JSON.stringify(tags)).toBe(400);
+        const [issue] = await issues(res);
+        expect(issue?.path[0], JSON.stringify(tags)).toBe('tags');
+        expect(issue?.message, JSON.stringify(tags)).toMatch(reason);
+      }
+      expect(await storedJobs()).toBe(0);
+    });
+
+    it('answers 400 naming the parameter for malformed searches', async () => {
+      const { nextCursor } = (await (await mallory.request('/jobs?limit=1')).json()) as { nextCursor: string | null };
+      expect(nextCursor).toBeNull();
+      const newestCursor = Buffer.from(`2030-01-01T00:00:00.000000Z|${demoJob}`).toString('base64url');
+      const cases: Array<[string, string]> = [
+        ['tags=a,,b', 'tags'],
+        ['tags=a%20b', 'tags'],
+        [`tags=${Array.from({ length: 21 }, (_, i) => `t${i}`).join(',')}`, 'tags'],
+        ['from=yesterday', 'from'],
+        ['to=2030-01-01', 'to'],
+        ['from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z', 'to'],
+        ['from=2030-01-01T00:00:00Z&to=2030-01-01T00:00:00Z', 'to'],
+        ['sort=createdAt%20DESC', 'sort'],
+        ['sort=updatedAt', 'sort'],
+        [`sort=createdAt&cursor=${newestCursor}`, 'cursor'],
+        ['idempotencyKey=has%20space', 'idempotencyKey'],
+        ['tenant=', 'tenant'],
+        ['orderBy=id', ''],
+      ];
+      for (const [query, where] of cases) {
+        const res = await mallory.request(`/jobs?${query}`);
+        expect(res.status, query).toBe(400);
+        const found = await issues(res);
+        if (where) expect(found.map((i) => i.path[0]), query).toContain(where);
+      }
+    });
+
+    it('never shows another tenant\'s job, by tag, key or tenant name', async () => {
+      const none = ['tags=secret-tag', 'idempotencyKey=demo-key', `type=noop&sort=createdAt`];
+      for (const query of none) {
+        const res = await mallory.request(`/jobs?${query}`);
+        expect(res.status, query).toBe(200);
+        expect(((await res.json()) as { items: unknown[] }).items, query).toEqual([]);
+      }
+      const named = await mallory.request('/jobs?tenant=demo');
+      expect(named.status).toBe(403);
+      expect(await named.text()).not.toContain(demoJob);
+      // The owner finds it by both.
+      const mine = (await (await demo.request('/jobs?tags=secret-tag&idempotencyKey=demo-key')).json()) as { items: Array<{ jobId: string }> };
+      expect(mine.items.map((j) => j.jobId)).toEqual([demoJob]);
+    });
+  });
+
+  describe('retry', () => {
+    it('answers 404 for another tenant\'s job exactly as for a missing or malformed id, and changes nothing', async () => {
+      const before = (await db.query('SELECT status, attempts, updated_at FROM jobs WHERE id = $1', [demoJob])).rows[0];
+      const theirs = await mallory.request(`/jobs/${demoJob}/retry`, { method: 'POST' });
+      const missing = await mallory.request('/jobs/0b4c4d2e-8d1c-4a8e-9f00-000000000000/retry', { method: 'POST' });
+      expect(theirs.status).toBe(404);
+      expect(missing.status).toBe(404);
+      const [a, b] = [(await theirs.json()) as Record<string, unknown>, (await missing.json()) as Record<string, unknown>];
+      expect({ ...a, requestId: undefined }).toEqual({ ...b, requestId: undefined });
+      expect((await mallory.request("/jobs/1'%20OR%20'1'='1/retry", { method: 'POST' })).status).toBe(404);
+      expect((await db.query('SELECT status, attempts, updated_at FROM jobs WHERE id = $1', [demoJob])).rows[0]).toEqual(before);
+    });
+
+    it('answers 405 for another method and 401 without a token', async () => {
+      const res = await mallory.request(`/jobs/${demoJob}/retry`);
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toContain('POST');
+      expect((await fetch(`${platform.gatewayUrl}/jobs/${demoJob}/retry`, { method: 'POST' })).status).toBe(401);
+    });
+  });
+
+  describe('batch', () => {
+    const post = (client: ConveyorClient, body: string, headers: Record<string, string> = {}) => client.request('/jobs/batch', { method: 'POST', body, headers });
+
+    it('refuses 1,001 jobs naming the limit, and stores none', async () => {
+      const jobs = Array.from({ length: 1001 }, () => ({ type: 'noop', payload: {} }));
+      const res = await post(mallory, JSON.stringify({ jobs }));
+      expect(res.status).toBe(413);
+      expect(await res.json()).toMatchObject({ error: expect.stringMatching(/at most 1000 jobs/), details: { limit: 1000 } });
+      expect(await storedJobs()).toBe(0);
+    });
+
+    it('lists every invalid item by index with its reason (422), and stores none of the valid ones', async () => {
+      const jobs = [
+        { type: 'noop', payload: {} },
+        { type: 'no-such-type', payload: {} },
+        { type: 'noop', payload: {}, idempotencyKey: 'ok-key' },
+        { type: 'sleep', payload: { ms: -1 } },
+        { type: 'noop', payload: {}, runAt: '2000-01-01T00:00:00Z' },
+        { type: 'noop', payload: {}, idempotencyKey: 'has space' },
+        'not an object',
+        { type: 'noop', payload: {}, tags: ['a b'] },
+        { type: 'points.grant', payload: { userId: 'me', amount: 1000000, reservationId: '0b4c4d2e-8d1c-4a8e-9f00-000000000000' } },
+      ];
+      const res = await post(mallory, JSON.stringify({ jobs }));
+      expect(res.status).toBe(422);
+      const body = (await res.json()) as { error: string; details: { items: Array<{ index: number; status: number; error: string; details?: Array<{ path: unknown[] }> }> } };
+      expect(body.error).toMatch(/7 of 9 jobs are invalid; none was stored/);
+      expect(body.details.items.map((i) => [i.index, i.status])).toEqual([
+        [1, 400],
+        [3, 400],
+        [4, 422],
+        [5, 400],
+        [6, 400],
+        [7, 400],
+        [8, 400],
+      ]);
+      expect(body.details.items.find((i) => i.index === 5)!.details![0]!.path).toEqual(['idempotencyKey']);
+      expect(await storedJobs()).toBe(0);
+    });
+
+    it('answers 400/415 for a body that is not a batch, or an Idempotency-Key header', async () => {
+      const cases: Array<[string, Record<string, string>, number]> = [
+        ['{}', {}, 400],
+        ['{"jobs":[]}', {}, 400],
+        ['{"jobs":"noop"}', {}, 400],
+        ['{"jobs":[{"type":"noop","payload":{}}],"extra":1}', {}, 400],
+        ['[{"type":"noop","payload":{}}]', {}, 400],
+        ['{"jobs":[', {}, 400],
+        ['{"jobs":[{"type":"noop","payload":{}}]}', { 'Idempotency-Key': 'whole-batch' }, 400],
+        ['jobs=1', { 'content-type': 'text/plain' }, 415],
+      ];
+      for (const [body, headers, status] of cases) {
+        const res = await post(mallory, body, headers);
+        expect(res.status, body).toBe(status);
+        expect(((await res.json()) as { error: string }).error, body).toBeTruthy();
+      }
+      expect(await storedJobs()).toBe(0);
+    });
+
+    it('counts each job of a batch against the per-user rate limit (sustained window), and stores nothing it refuses', async () => {
+      const counted = new ConveyorClient(platform.gatewayUrl, await tokens.valid({ sub: 'bulk', tenant: 'hostile-bulk', scope: 'jobs:read jobs:write' }, '30m'));
+      const jobs = (n: number) => JSON.stringify({ jobs: Array.from({ length: n }, () => ({ type: 'noop', payload: {}, runAt: new Date(Date.now() + 86_400_000).toISOString() })) });
+      const first = await post(counted, jobs(1000));
+      expect(first.status).toBe(202);
+      expect(Number(first.headers.get('ratelimit-remaining'))).toBeLessThanOrEqual(SUSTAINED - 1000);
+      const second = await post(counted, jobs(600));
+      expect(second.status).toBe(429);
+      expect(second.headers.get('retry-after')).toBeTruthy();
+      expect(await second.json()).toMatchObject({ error: expect.stringMatching(/per job/), details: { jobs: 600 } });
+      const { rows } = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE tenant = 'hostile-bulk'");
+      expect(rows[0]!.n).toBe(1000);
+    });
+
+    it('keeps item keys per tenant: another tenant\'s key makes a new job of one\'s own', async () => {
+      const res = await post(mallory, JSON.stringify({ jobs: [{ type: 'noop', payload: {}, tags: ['secret-tag'], idempotencyKey: 'demo-key' }] }));
+      expect(res.status).toBe(202);
+      const [item] = ((await res.json()) as { items: Array<{ jobId: string; replayed: boolean }> }).items;
+      expect(item!.jobId).not.toBe(demoJob);
+      expect(item!.replayed).toBe(false);
+    });
+  });
+
+  describe('dead letters', () => {
+    it('refuses tenants (403) and answers 400 naming the parameter or body part', async () => {
+      const root = new ConveyorClient(platform.gatewayUrl, await tokens.valid({ sub: 'root', tenant: 'ops', scope: 'conveyor:admin' }, '30m'));
+      expect((await mallory.request('/dlq')).status).toBe(403);
+      expect((await mallory.request('/dlq/redrive', { method: 'POST', body: '{"all":true}' })).status).toBe(403);
+      const queries: Array<[string, string]> = [
+        ['pool=nope', 'pool'],
+        ['limit=0', 'limit'],
+        ['cursor=abc', 'cursor'],
+        ['from=2030-01-02T00:00:00Z&to=2030-01-01T00:00:00Z', 'to'],
+        ['error=', 'error'],
+        ['sort=diedAt', ''],
+      ];
+      for (const [query, where] of queries) {
+        const res = await root.request(`/dlq?${query}`);
+        expect(res.status, query).toBe(400);
+        if (where) expect((await issues(res)).map((i) => i.path[0]), query).toContain(where);
+      }
+      const bodies = [
+        '{}',
+        '{"all":false}',
+        '{"jobIds":[]}',
+        '{"jobIds":["not-a-uuid"]}',
+        `{"jobIds":${JSON.stringify(Array.from({ length: 1001 }, () => demoJob))}}`,
+        `{"all":true,"jobIds":["${demoJob}"]}`,
+        '{"filter":{"pool":"nope"}}',
+        '{"filter":{"from":"2030-01-02T00:00:00Z","to":"2030-01-01T00:00:00Z"}}',
+        '{"filter":{"colour":"red"}}',
+      ];
+      for (const body of bodies) {
+        const res = await root.request('/dlq/redrive', { method: 'POST', body });
+        expect(res.status, body.slice(0, 60)).toBe(400);
+      }
+      // A job that is not dead is skipped, not requeued: nothing of another state changes.
+      const res = await root.request('/dlq/redrive', { method: 'POST', body: JSON.stringify({ jobIds: [demoJob] }) });
+      expect(await res.json()).toMatchObject({ matched: 0, requeued: 0 });
+      expect((await db.query('SELECT status FROM jobs WHERE id = $1', [demoJob])).rows[0]).toEqual({ status: 'success' });
+    });
+  });
+
+  describe('pools', () => {
+    it('shows a tenant none of another tenant\'s jobs nor the shared queues; 404 for an unknown pool, 405 for another method', async () => {
+      expect((await demo.submit({ type: 'report.generate', payload: {} })).res.status).toBe(202);
+      const res = await mallory.request('/pools/reports');
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ queue: null, jobs: { waiting: 0, processing: 0 }, oldestWaitingSeconds: null });
+      const theirs = (await (await demo.request('/pools/reports')).json()) as { jobs: { waiting: number } };
+      expect(theirs.jobs.waiting).toBeGreaterThanOrEqual(1);
+      for (const name of ['nope', '..%2Fjobs', 'REPORTS', '%00']) expect((await mallory.request(`/pools/${name}`)).status, name).toBeGreaterThanOrEqual(400);
+      expect((await mallory.request('/pools/nope')).status).toBe(404);
+      expect((await mallory.request('/pools', { method: 'POST', body: '{}' })).status).toBe(405);
+      expect((await fetch(`${platform.gatewayUrl}/pools`)).status).toBe(401);
+    });
+  });
+});
+
