@@ -8,3 +8,4 @@ export { reportGeneratePayload } from './types/report-generate.js';
 export * from './jobs.repo.js';
 export * from './outbox/index.js';
 export * from './provision.js';
+export * from './job-types/index.js';

@@ -19,6 +19,10 @@ export interface NewJob {
   traceparent?: string;
   traceId?: string;
   requestId?: string;
+  /** The registered version the payload was validated against (job_type_versions). */
+  typeVersion?: number;
+  /** The worker pool it routes to (the registered type's). */
+  pool?: string;
 }
 
 export type CreateJobOutcome =
@@ -82,10 +86,11 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
     name: 'jobs.create-jobs',
     text: `WITH inserted AS (
        INSERT INTO jobs (id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds,
-                         run_at, callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id)
+                         run_at, callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id,
+                         type_version, pool)
        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::smallint[],
                             $8::int[], $9::int[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[],
-                            $15::text[], $16::text[])
+                            $15::text[], $16::text[], $17::int[], $18::text[])
        ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING id, status, type
      ), event AS (
@@ -110,6 +115,8 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
       column((r) => r.job.traceparent ?? null),
       column((r) => r.job.traceId ?? null),
       column((r) => r.job.requestId ?? null),
+      column((r) => r.job.typeVersion ?? null),
+      column((r) => r.job.pool ?? null),
     ],
   });
   const created = new Map(inserted.map((row) => [row.id, row.status]));
