@@ -19,6 +19,7 @@ import { pointsRoutes } from './routes/points.js';
 import { reportRoutes } from './routes/reports.js';
 import type { RouteDef } from './routes/route.js';
 import { webhookRoutes, type TargetPolicy, type WebhookSecrets } from './webhooks/index.js';
+import { jobTypeRoutes, type JobTypeRegistry } from './job-types/index.js';
 
 export interface AppDeps {
   pool: Pool;
@@ -46,6 +47,8 @@ export interface AppDeps {
   webhookSecrets: WebhookSecrets;
   /** Where a callbackUrl may point (WEBHOOK_ALLOWED_HOSTS / _CIDRS); checked at submit. */
   webhookPolicy: TargetPolicy;
+  /** The registered job types (started: loaded and listening) that POST /jobs validates against. */
+  jobTypes: JobTypeRegistry;
   now?: () => Date;
 }
 
@@ -68,6 +71,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     jsonBody: body,
     submitted: deps.metrics && jobsSubmittedCounter(deps.metrics.registry),
     webhookPolicy: deps.webhookPolicy,
+    jobTypes: deps.jobTypes,
   };
   const events: RequestHandler =
     deps.eventsHandler ??
@@ -81,6 +85,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     ...pointsRoutes({ ...shared, maxGrant: deps.pointsMaxGrant }),
     ...notificationRoutes(shared),
     ...webhookRoutes({ secrets: deps.webhookSecrets, jsonBody: body }),
+    ...jobTypeRoutes({ pool: deps.pool, registry: deps.jobTypes, jsonBody: body }),
   ];
 }
 

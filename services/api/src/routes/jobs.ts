@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { CANCEL_CHANNEL, jobType, poolOf, type JobStatus, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
+import { CANCEL_CHANNEL, poolOf, type JobStatus, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
 import type { Pool } from '@conveyor/platform';
 import { encodeCursor, decodeCursor } from '../cursor.js';
 import { HttpError, requestIdOf } from '../http-errors.js';
@@ -17,6 +17,7 @@ import { acceptedRetryAfter, sendAccepted } from './accepted.js';
 import type { SubmittedCounter } from '../metrics.js';
 import type { RouteDef } from './route.js';
 import { assertCallbackUrlAllowed, type TargetPolicy } from '../webhooks/index.js';
+import { resolveType, validPayload, type JobTypeRegistry } from '../job-types/index.js';
 
 export interface JobRoutesDeps {
   pool: Pool;
@@ -30,6 +31,7 @@ export interface JobRoutesDeps {
   runAtWindow: RunAtWindow;
   submitted?: SubmittedCounter;
   webhookPolicy: TargetPolicy;
+  jobTypes: JobTypeRegistry;
 }
 
 const RUNNING: readonly JobStatus[] = ['scheduled', 'queued', 'processing', 'retrying'];
@@ -41,13 +43,18 @@ export function idempotencyKeyOf(req: Request): string | undefined {
 
 /** Validates, stores and answers 202; the caller supplies the type's already-validated payload. */
 export async function acceptJob(
-  deps: Pick<JobRoutesDeps, 'inserter' | 'stats' | 'now' | 'submitted'>,
+  deps: Pick<JobRoutesDeps, 'inserter' | 'stats' | 'now' | 'submitted' | 'jobTypes'>,
   req: Request,
   res: Parameters<RequestHandler>[1],
   job: Omit<NewJob, 'tenant' | 'owner' | 'traceparent' | 'traceId' | 'requestId' | 'idempotencyKey'>,
 ): Promise<void> {
   const identity = identityOf(res);
+  // Routes with a fixed built-in type (reports, reservations) validate with its zod schema: the job
+  // records the type's latest registered version and pool, as a POST /jobs without typeVersion would.
+  const latest = job.typeVersion === undefined ? deps.jobTypes.latestOf(job.type) : undefined;
   const outcome = await deps.inserter.create({
+    typeVersion: latest?.version,
+    pool: latest?.pool,
     ...job,
     tenant: identity.tenant,
     owner: identity.subject,
@@ -72,19 +79,22 @@ export function checkPayloadSize(type: string, payload: unknown, maxPayloadBytes
 export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
   const create: RequestHandler = async (req, res) => {
     const body = parseOr400(createJobEnvelope, req.body ?? {});
-    const type = jobType(body.type)!;
+    const resolved = resolveType(deps.jobTypes, body.type, body.typeVersion);
+    const { type } = resolved;
     checkPayloadSize(body.type, body.payload, type.maxPayloadBytes);
-    const payload = parseOr400(type.payload, body.payload, ['payload']);
+    const payload = validPayload(resolved, body.payload);
     assertCallbackUrlAllowed(body.callbackUrl, deps.webhookPolicy);
     const runAt = body.runAt ? new Date(body.runAt) : undefined;
     if (runAt) checkRunAt('runAt', runAt, deps.now(), deps.runAtWindow);
     await acceptJob(deps, req, res, {
       type: body.type,
+      typeVersion: type.version,
+      pool: type.pool,
       payload,
       runAt,
-      priority: body.priority,
-      maxAttempts: body.maxAttempts,
-      timeoutSeconds: body.timeoutSeconds,
+      priority: body.priority ?? type.priority,
+      maxAttempts: body.maxAttempts ?? type.maxAttempts,
+      timeoutSeconds: body.timeoutSeconds ?? type.timeoutSeconds,
       callbackUrl: body.callbackUrl,
     });
   };
