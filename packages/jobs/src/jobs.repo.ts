@@ -23,6 +23,11 @@ export interface NewJob {
   typeVersion?: number;
   /** The worker pool it routes to (the registered type's). */
   pool?: string;
+  /**
+   * The registered type's defaults, for the options the request left out. Not part of the request
+   * hash: a retry of the same request stays a replay after an operator changes a default.
+   */
+  defaults?: { priority: number; maxAttempts: number; timeoutSeconds: number };
 }
 
 export type CreateJobOutcome =
@@ -105,9 +110,9 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
       column((r) => r.job.type),
       column((r) => JSON.stringify(r.job.payload ?? {})),
       column((r) => r.status),
-      column((r) => r.job.priority ?? 0),
-      column((r) => r.job.maxAttempts ?? 3),
-      column((r) => r.job.timeoutSeconds ?? 300),
+      column((r) => r.job.priority ?? r.job.defaults?.priority ?? 0),
+      column((r) => r.job.maxAttempts ?? r.job.defaults?.maxAttempts ?? 3),
+      column((r) => r.job.timeoutSeconds ?? r.job.defaults?.timeoutSeconds ?? 300),
       column((r) => r.job.runAt ?? null),
       column((r) => r.job.callbackUrl ?? null),
       column((r) => r.job.idempotencyKey ?? null),

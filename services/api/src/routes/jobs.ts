@@ -92,9 +92,10 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
       pool: type.pool,
       payload,
       runAt,
-      priority: body.priority ?? type.priority,
-      maxAttempts: body.maxAttempts ?? type.maxAttempts,
-      timeoutSeconds: body.timeoutSeconds ?? type.timeoutSeconds,
+      priority: body.priority,
+      maxAttempts: body.maxAttempts,
+      timeoutSeconds: body.timeoutSeconds,
+      defaults: { priority: type.priority, maxAttempts: type.maxAttempts, timeoutSeconds: type.timeoutSeconds },
       callbackUrl: body.callbackUrl,
     });
   };
