@@ -29,7 +29,7 @@ export const putJobTypeBody = z
       .max(366 * 86_400)
       .nullable()
       .default(null)
-      .describe('How long results are meant to be kept. Recorded, not yet enforced.'),
+      .describe('How long results are meant to be kept. Recorded, not yet enforced: retention per type is RETENTION_OVERRIDES of the scheduler.'),
   })
   .strict();
 export type PutJobTypeBody = z.infer<typeof putJobTypeBody>;
