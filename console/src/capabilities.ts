@@ -23,6 +23,10 @@ interface RegisteredType {
   description?: string;
   schema?: JsonSchema;
   payloadSchema?: JsonSchema;
+  /** The api's registry (GET /job-types) puts the schema in the latest version. */
+  latest?: { schema?: JsonSchema };
+  /** Set once retired: submits of it are refused. */
+  retiredAt?: string | null;
 }
 
 /** The job type registry, once the api has one: each type with its JSON Schema. */
@@ -31,10 +35,11 @@ async function registeredTypes(document: OpenApiDocument): Promise<JobTypeInfo[]
   const items = Array.isArray(reply) ? reply : (reply.items ?? []);
   const options = typesFromDocument(document)[0]?.options ?? {};
   return items
+    .filter((item) => !item.retiredAt)
     .map((item) => ({
       name: item.name ?? item.type ?? '',
       description: item.description,
-      payload: item.payloadSchema ?? item.schema ?? {},
+      payload: item.payloadSchema ?? item.schema ?? item.latest?.schema ?? {},
       options,
       root: document,
     }))

@@ -73,7 +73,7 @@ describe('the console in a browser', () => {
     const alert = page.getByRole('alert');
     await alert.waitFor();
     const text = (await alert.textContent()) ?? '';
-    expect(text).toMatch(/The API refused the job \(HTTP 400\)/);
+    expect(text).toMatch(/The API refused the job \(HTTP 422\)/);
     expect(text).toContain('payload.ms');
     expect(text).toMatch(/Request id [0-9a-f-]{36}/);
     await screenshot(page, 'submit-refused');

@@ -96,16 +96,16 @@ describe('public HTTP contracts through the gateway', () => {
     expect(list.items).toEqual([]);
   });
 
-  it('answers 403 without the scope, 400 with zod issues, 413 over the limit, 405 for a wrong method', async () => {
+  it('answers 403 without the scope, 422 naming an unknown type or the failing payload paths, 413 over the limit, 405 for a wrong method', async () => {
     const reader = new ConveyorClient(platform.gatewayUrl, await mint({ sub: 'rita', tenant: 'demo', scope: 'jobs:read' }));
     expect((await reader.submit({ type: 'noop', payload: {} })).res.status).toBe(403);
 
     const unknown = await demo.submit({ type: 'no.such.type', payload: {} });
-    expect(unknown.res.status).toBe(400);
-    expect(unknown.body.details).toBeTruthy();
+    expect(unknown.res.status).toBe(422);
+    expect(unknown.body.details).toEqual([{ path: ['type'], message: 'unknown job type "no.such.type"' }]);
     const invalid = await demo.submit({ type: 'sleep', payload: { ms: 'soon' } });
-    expect(invalid.res.status).toBe(400);
-    expect(JSON.stringify(invalid.body.details)).toContain('ms');
+    expect(invalid.res.status).toBe(422);
+    expect(invalid.body.details).toEqual([{ path: ['payload', 'ms'], keyword: 'type', message: 'must be integer' }]);
 
     const huge = await demo.request('/jobs', { method: 'POST', body: JSON.stringify({ type: 'noop', payload: { x: 'y'.repeat(2 * 1024 * 1024) } }) });
     expect(huge.status).toBe(413);

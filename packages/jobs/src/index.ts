@@ -9,3 +9,4 @@ export * from './jobs.repo.js';
 export * from './outbox/index.js';
 export * from './provision.js';
 export * from './dead-letters.js';
+export * from './job-types/index.js';

@@ -21,6 +21,15 @@ export interface NewJob {
   traceparent?: string;
   traceId?: string;
   requestId?: string;
+  /** The registered version the payload was validated against (job_type_versions). */
+  typeVersion?: number;
+  /** The worker pool it routes to (the registered type's). */
+  pool?: string;
+  /**
+   * The registered type's defaults, for the options the request left out. Not part of the request
+   * hash: a retry of the same request stays a replay after an operator changes a default.
+   */
+  defaults?: { priority: number; maxAttempts: number; timeoutSeconds: number };
 }
 
 export type CreateJobOutcome =
@@ -86,16 +95,17 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
     name: 'jobs.create-jobs',
     text: `WITH inserted AS (
        INSERT INTO jobs (id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds,
-                         run_at, callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags)
+                         run_at, callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags,
+                         type_version, pool)
        -- Tags travel as one JSON array per job: unnest would flatten a two-dimensional text[].
        SELECT u.id, u.tenant, u.owner, u.type, u.payload, u.status, u.priority, u.max_attempts, u.timeout_seconds, u.run_at,
               u.callback_url, u.idempotency_key, u.request_hash, u.traceparent, u.trace_id, u.request_id,
-              ARRAY(SELECT jsonb_array_elements_text(u.tags))
+              ARRAY(SELECT jsonb_array_elements_text(u.tags)), u.type_version, u.pool
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::smallint[],
                      $8::int[], $9::int[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[],
-                     $15::text[], $16::text[], $17::jsonb[])
+                     $15::text[], $16::text[], $17::jsonb[], $18::int[], $19::text[])
            AS u(id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds, run_at,
-                callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags)
+                callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags, type_version, pool)
        ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING id, status, type
      ), event AS (
@@ -110,9 +120,9 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
       column((r) => r.job.type),
       column((r) => JSON.stringify(r.job.payload ?? {})),
       column((r) => r.status),
-      column((r) => r.job.priority ?? 0),
-      column((r) => r.job.maxAttempts ?? 3),
-      column((r) => r.job.timeoutSeconds ?? 300),
+      column((r) => r.job.priority ?? r.job.defaults?.priority ?? 0),
+      column((r) => r.job.maxAttempts ?? r.job.defaults?.maxAttempts ?? 3),
+      column((r) => r.job.timeoutSeconds ?? r.job.defaults?.timeoutSeconds ?? 300),
       column((r) => r.job.runAt ?? null),
       column((r) => r.job.callbackUrl ?? null),
       column((r) => r.job.idempotencyKey ?? null),
@@ -121,6 +131,8 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
       column((r) => r.job.traceId ?? null),
       column((r) => r.job.requestId ?? null),
       column((r) => JSON.stringify(r.job.tags ?? [])),
+      column((r) => r.job.typeVersion ?? null),
+      column((r) => r.job.pool ?? null),
     ],
   });
   const created = new Map(inserted.map((row) => [row.id, row.status]));

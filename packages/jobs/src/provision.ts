@@ -32,9 +32,13 @@ export interface Provisioned {
   bucket: string;
 }
 
-/** The subscription attributes every pool queue must have, whatever an earlier run left. */
+/**
+ * The subscription attributes every pool queue must have, whatever an earlier run left. The filter
+ * is on the `pool` attribute (the registered type's pool, set by the bridge), not on the type: a
+ * type registered at run time reaches its pool's queue without re-provisioning.
+ */
 export function subscriptionAttributes(pool: WorkerPool): Record<string, string> {
-  return { RawMessageDelivery: 'true', FilterPolicy: JSON.stringify({ type: [...pool.jobTypes] }) };
+  return { RawMessageDelivery: 'true', FilterPolicy: JSON.stringify({ pool: [pool.name] }) };
 }
 
 export function queueAttributes(pool: WorkerPool, deadLetterArn: string, topicArn: string, queueArn?: string): Record<string, string> {
@@ -133,7 +137,7 @@ async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
 
 /**
  * Creates (or confirms) everything the pipeline needs: Kafka topics, the SNS topic, one queue and
- * DLQ per worker pool subscribed by a `type` filter with raw delivery, and the results bucket.
+ * DLQ per worker pool subscribed by a `pool` filter with raw delivery, and the results bucket.
  * Safe to run any number of times and from several places (`make dev`, the Helm hook).
  */
 export async function provision(options: ProvisionOptions): Promise<Provisioned> {

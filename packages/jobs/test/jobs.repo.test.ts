@@ -96,4 +96,14 @@ describe('createJob against real Postgres', () => {
     const keyed = await pool.query("SELECT count(*)::int AS n FROM jobs WHERE idempotency_key = 'batch-key'");
     expect(keyed.rows[0].n).toBe(2);
   });
+
+  it('fills options left out from the type’s defaults, which are not part of the request: a replay after a default changed is still a replay', async () => {
+    const job = { ...base, idempotencyKey: 'defaults-key', typeVersion: 2, pool: 'default' };
+    const first = await createJob(pool, { ...job, defaults: { priority: 4, maxAttempts: 6, timeoutSeconds: 30 } });
+    const { rows } = await pool.query('SELECT priority, max_attempts, timeout_seconds, type_version, pool FROM jobs WHERE id = $1', [first.jobId]);
+    expect(rows[0]).toEqual({ priority: 4, max_attempts: 6, timeout_seconds: 30, type_version: 2, pool: 'default' });
+    const replay = await createJob(pool, { ...job, defaults: { priority: 0, maxAttempts: 9, timeoutSeconds: 60 } });
+    expect(replay).toMatchObject({ kind: 'replayed', jobId: first.jobId });
+    expect((await createJob(pool, { ...job, maxAttempts: 9 })).kind).toBe('conflict');
+  });
 });

@@ -37,7 +37,7 @@ describe('provision against real Kafka and the SNS/SQS/S3 emulator', () => {
     expect(topics.map((t) => t.partitions.length)).toEqual([3, 3]);
   });
 
-  it('sets visibility, redrive and raw, type-filtered subscriptions per pool; the bucket exists', async () => {
+  it('sets visibility, redrive and raw, pool-filtered subscriptions per pool; the bucket exists', async () => {
     for (const [i, q] of topo.queues.entries()) {
       const provisioned = first.queues[i]!;
       expect(provisioned.queueUrl).toContain(q.queue);
@@ -51,7 +51,7 @@ describe('provision against real Kafka and the SNS/SQS/S3 emulator', () => {
     await expect(s3.send(new HeadBucketCommand({ Bucket: bucket }))).resolves.toBeDefined();
   });
 
-  it('routes a message by its type attribute, raw, to exactly one pool queue', async () => {
+  it('routes a message by its pool attribute, raw, to exactly one pool queue, whatever its type', async () => {
     const receive = async (url: string) =>
       (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 1, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] })))
         .Messages ?? [];
@@ -60,21 +60,22 @@ describe('provision against real Kafka and the SNS/SQS/S3 emulator', () => {
       new PublishCommand({
         TopicArn: first.snsTopicArn,
         Message: '{"kind":"report"}',
-        MessageAttributes: { type: { DataType: 'String', StringValue: 'report.generate' } },
+        MessageAttributes: { type: { DataType: 'String', StringValue: 'report.generate' }, pool: { DataType: 'String', StringValue: 'reports' } },
       }),
     );
     await sns.send(
       new PublishCommand({
         TopicArn: first.snsTopicArn,
-        Message: '{"kind":"noop"}',
-        MessageAttributes: { type: { DataType: 'String', StringValue: 'noop' } },
+        Message: '{"kind":"registered"}',
+        // A type registered at run time, in an existing pool: no subscription names it.
+        MessageAttributes: { type: { DataType: 'String', StringValue: 'billing.invoice-send' }, pool: { DataType: 'String', StringValue: 'default' } },
       }),
     );
     const onReports = await receive(reports!.queueUrl);
     const onDefault = await receive(defaults!.queueUrl);
     expect(onReports.map((m) => m.Body)).toEqual(['{"kind":"report"}']);
     expect(onReports[0]!.MessageAttributes?.type?.StringValue).toBe('report.generate');
-    expect(onDefault.map((m) => m.Body)).toEqual(['{"kind":"noop"}']);
+    expect(onDefault.map((m) => m.Body)).toEqual(['{"kind":"registered"}']);
   });
 
   it('changes nothing and does not fail when run again', async () => {

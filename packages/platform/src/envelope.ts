@@ -18,6 +18,12 @@ export const jobEnvelopeSchema = z.object({
   createdAt: z.iso.datetime({ offset: true }),
   maxAttempts: z.number().int().min(1).max(100).default(3),
   timeoutSeconds: z.number().int().min(1).max(86_400).default(300),
+  /**
+   * The worker pool the job routes to (its registered type's). SNS filter policies route on it, so
+   * a type registered at run time reaches its pool's queue with no change to any subscription.
+   * Absent on messages written before the registry; the bridge then takes topology.ts's pool.
+   */
+  pool: z.string().min(1).max(64).optional(),
 });
 
 export type JobEnvelope = z.infer<typeof jobEnvelopeSchema>;
@@ -111,13 +117,14 @@ export function fromKafkaHeaders(headers: IHeaders | undefined): MessageContext 
 
 type Attributes = Record<string, SnsAttribute & SqsAttribute>;
 
-/** SNS/SQS message attributes: `type` for filter policies, trace and request ids for continuity. */
-export function toMessageAttributes(message: MessageContext, type?: string): Attributes {
+/** SNS/SQS message attributes: `pool` for filter policies, `type`, trace and request ids for continuity. */
+export function toMessageAttributes(message: MessageContext, type?: string, pool?: string): Attributes {
   const attributes: Attributes = {};
   const put = (name: string, value: string | undefined) => {
     if (value) attributes[name] = { DataType: 'String', StringValue: value };
   };
   put('type', type);
+  put('pool', pool);
   put('traceparent', message.traceparent);
   put('tracestate', message.tracestate);
   put(REQUEST_ID, message.requestId);

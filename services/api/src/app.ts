@@ -24,6 +24,7 @@ import { pointsRoutes } from './routes/points.js';
 import { reportRoutes } from './routes/reports.js';
 import type { RouteDef } from './routes/route.js';
 import { webhookRoutes, type TargetPolicy, type WebhookSecrets } from './webhooks/index.js';
+import { jobTypeRoutes, type JobTypeRegistry } from './job-types/index.js';
 
 export interface AppDeps {
   pool: Pool;
@@ -53,6 +54,8 @@ export interface AppDeps {
   webhookPolicy: TargetPolicy;
   /** Each pool's DLQ, which POST /dlq/redrive sweeps after requeuing. */
   deadLetters?: DeadLetterQueues;
+  /** The registered job types (started: loaded and listening) that POST /jobs validates against. */
+  jobTypes: JobTypeRegistry;
   now?: () => Date;
 }
 
@@ -75,6 +78,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     jsonBody: body,
     submitted: deps.metrics && jobsSubmittedCounter(deps.metrics.registry),
     webhookPolicy: deps.webhookPolicy,
+    jobTypes: deps.jobTypes,
   };
   const events: RequestHandler =
     deps.eventsHandler ??
@@ -93,6 +97,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     ...pointsRoutes({ ...shared, maxGrant: deps.pointsMaxGrant }),
     ...notificationRoutes(shared),
     ...webhookRoutes({ secrets: deps.webhookSecrets, jsonBody: body }),
+    ...jobTypeRoutes({ pool: deps.pool, registry: deps.jobTypes, jsonBody: body }),
   ];
 }
 

@@ -43,6 +43,8 @@ export const configSchema = z
     BODY_LIMIT_BYTES: env.int(1024 * 1024, 1),
     OUTBOX_BATCH_SIZE: env.int(500, 1),
     OUTBOX_POLL_INTERVAL_MS: env.int(1000, 50),
+    /** Full reload of the job type registry: the fallback for a change notification lost while disconnected. */
+    JOB_TYPES_REFRESH_MS: env.int(30_000, 100),
     /**
      * Encrypts each tenant's webhook signing secrets at rest (AES-256-GCM, key derived by HKDF).
      * Changing it makes the stored secrets unreadable: tenants must then rotate.

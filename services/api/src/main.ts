@@ -3,6 +3,7 @@ import { createOutboxSignal, startOutboxRelay, topology } from '@conveyor/jobs';
 import { createApp } from './app.js';
 import { configSchema } from './config.js';
 import { createJobEventsHandler, startJobEventsConsumer } from './events/index.js';
+import { JobTypeRegistry } from './job-types/index.js';
 import { createSecretBox, createWebhookMetrics, startWebhookDispatcher, targetPolicy, WebhookSecrets } from './webhooks/index.js';
 
 runMain('api', async () => {
@@ -33,6 +34,9 @@ runMain('api', async () => {
   const webhookSecrets = new WebhookSecrets(pool, createSecretBox(config.WEBHOOK_SECRETS_KEY));
   const webhookPolicy = targetPolicy(config.WEBHOOK_ALLOWED_HOSTS, config.WEBHOOK_ALLOWED_CIDRS);
   const webhookMetrics = createWebhookMetrics(metrics.registry);
+  // Loaded before the first request: a submit is never refused for a type the cache has not read yet.
+  const jobTypes = new JobTypeRegistry({ pool, logger: logger.child({ component: 'job-types' }), refreshMs: config.JOB_TYPES_REFRESH_MS });
+  await jobTypes.start();
   const app = createApp({
     pool,
     outbox,
@@ -49,6 +53,7 @@ runMain('api', async () => {
     webhookSecrets,
     webhookPolicy,
     deadLetters: { sqs: createSqsClient(aws), queues: names.queues },
+    jobTypes,
   });
   // Every stored job reaches Kafka through the outbox, whatever happens to this process.
   const relay = await startOutboxRelay({
@@ -86,6 +91,7 @@ runMain('api', async () => {
     .addReadinessCheck('postgres', () => pool.query('SELECT 1'))
     .addReadinessCheck('kafka', () => pingKafka(kafka))
     .onDrainStart('sse streams', () => eventsHandler.close())
+    .onStop('job types', () => jobTypes.stop())
     .onStop('postgres', () => pool.end())
     .onStop('s3', async () => signingS3.destroy())
     .onStop('outbox relay', () => relay.stop())

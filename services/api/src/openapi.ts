@@ -27,6 +27,7 @@ import { poolList, poolNameParam, poolStatus } from './pools/schemas.js';
 import { retryReply } from './retry/schemas.js';
 import { jobListReply, searchJobsQuery } from './search/schemas.js';
 import { rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
+import { EXAMPLE_JOB_TYPE, jobTypeDetailView, jobTypeListReply, jobTypeNameParam, putJobTypeBody } from './job-types/schemas.js';
 
 type Responses = RouteConfig['responses'];
 
@@ -38,7 +39,18 @@ type Responses = RouteConfig['responses'];
 const ErrorSchema = errorReply.meta({ id: 'Error' });
 const JobAccepted = jobAcceptedReply.meta({ id: 'JobAccepted' });
 const Job = jobView.meta({ id: 'Job' });
-const CreateJob = z.discriminatedUnion('type', createJobBodies() as [z.ZodObject, ...z.ZodObject[]]).meta({ id: 'CreateJob' });
+// anyOf, not a discriminated union: a registered type's body is the catch-all beside the built-ins.
+const CreateJob = z.union(createJobBodies() as [z.ZodObject, ...z.ZodObject[]]).meta({ id: 'CreateJob' });
+const JobType = jobTypeDetailView.meta({ id: 'JobType' });
+/** The README's type, as the registry answers once it is registered (and later retired). */
+const JOB_TYPE_VERSION = {
+  name: 'billing.invoice-send', version: 1, ...EXAMPLE_JOB_TYPE, priority: 0, maxPayloadBytes: 65536, resultRetentionSeconds: null,
+  createdAt: '2026-12-06T09:00:00.000Z',
+};
+const JOB_TYPE = {
+  name: 'billing.invoice-send', latestVersion: 1, retiredAt: null, createdAt: '2026-12-06T09:00:00.000Z', updatedAt: '2026-12-06T09:00:00.000Z',
+  latest: JOB_TYPE_VERSION,
+};
 
 /** One example per operation, consistent with each other (the same job throughout). */
 const JOB_ID = '3f6c2b1a-9d4e-4c7b-8a21-5e0f6d7c8b9a';
@@ -102,7 +114,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       202: accepted(JobAccepted),
       ...writeErrors,
       422: error(
-        'callbackUrl refused: it holds credentials (user:password@), or its host is a literal private, loopback, link-local, unique-local, CGNAT, multicast, unspecified or metadata address the operator has not allowed. `error` says which. Or runAt outside the window (`details.earliest`, `details.latest`).',
+        'The type is unknown, retired, not submittable through POST /jobs (points.grant), or has no such typeVersion (`details[0].path` is `type` or `typeVersion`); or the payload fails the registered JSON Schema of the type (`details`: `{path, message, keyword}` per failing place, paths starting at `payload`). Or callbackUrl refused: it holds credentials (user:password@), or its host is a literal private, loopback, link-local, unique-local, CGNAT, multicast, unspecified or metadata address the operator has not allowed. `error` says which. Or runAt outside the window (`details.earliest`, `details.latest`).',
       ),
     },
   });
@@ -434,6 +446,53 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     responses: {
       200: { description: 'The pool.', content: { 'application/json': { schema: poolStatus, example: poolExample } } },
       404: error('pool not found'),
+    },
+  });
+  route({
+    method: 'get',
+    path: '/job-types',
+    summary: 'The registered job types, each with its latest version (scope jobs:read)',
+    responses: { 200: { description: 'Every type, retired ones included, by name.', content: json(jobTypeListReply, { items: [JOB_TYPE] }) } },
+  });
+  route({
+    method: 'get',
+    path: '/job-types/{name}',
+    summary: 'One job type with every version, oldest first (scope jobs:read)',
+    request: { params: jobTypeNameParam },
+    responses: { 200: { description: 'The type.', content: json(JobType, { ...JOB_TYPE, versions: [JOB_TYPE_VERSION] }) }, 404: error('job type not found') },
+  });
+  route({
+    method: 'put',
+    path: '/job-types/{name}',
+    summary: 'Register a job type, or a new version of it (scope conveyor:admin)',
+    description:
+      'Idempotent: a body equal to the latest version changes nothing (200); a new type, a changed schema, pool or default, or a retired type adds a version (201), which becomes the default of submits at once on every api replica. Jobs keep the version they were validated against. `pool` must be one of the pools the platform runs; the type reaches that pool\'s queue without any other change.',
+    request: {
+      params: jobTypeNameParam,
+      body: { required: true, content: { 'application/json': { schema: putJobTypeBody, example: EXAMPLE_JOB_TYPE } } },
+    },
+    responses: {
+      200: { description: 'Unchanged: the body equals the latest version.', content: json(JobType, { ...JOB_TYPE, versions: [JOB_TYPE_VERSION] }) },
+      201: { description: 'A version was added.', headers: { Location: { schema: { type: 'string' } } }, content: json(JobType, { ...JOB_TYPE, versions: [JOB_TYPE_VERSION] }) },
+      400: error('Invalid body or name: `details` holds the zod issues.'),
+      403: error('Missing scope conveyor:admin.'),
+      413: error('Body over the limit.'),
+      415: error('Body is not JSON.'),
+      422: error('The schema is not a valid JSON Schema (draft 2020-12, ajv strict mode): `details.reason` is ajv\'s.'),
+    },
+  });
+  route({
+    method: 'delete',
+    path: '/job-types/{name}',
+    summary: 'Retire a job type (scope conveyor:admin)',
+    description:
+      'New submits of the type are refused (422); jobs already accepted run and keep their version; every version stays readable. Idempotent. PUT revives the type with a new version.',
+    request: { params: jobTypeNameParam },
+    responses: {
+      200: { description: 'The retired type.', content: json(JobType, { ...JOB_TYPE, retiredAt: '2026-12-07T09:00:00.000Z', updatedAt: '2026-12-07T09:00:00.000Z', versions: [JOB_TYPE_VERSION] }) },
+      403: error('Missing scope conveyor:admin.'),
+      404: error('job type not found'),
+      409: error('A built-in type cannot be retired.'),
     },
   });
   registry.registerPath({

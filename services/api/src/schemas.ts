@@ -40,24 +40,43 @@ export const jobOptionsShape = {
   tags: z.array(tag).max(MAX_TAGS).optional().describe(`Free labels to find the job by (GET /jobs?tags=), at most ${MAX_TAGS}.`),
 };
 
-/** Everything but the payload, which is validated by the type's own schema once the type is known. */
+const typeVersion = z
+  .number()
+  .int()
+  .min(1)
+  .optional()
+  .describe('The registered version of the type to validate against; the latest when absent (GET /job-types/{name}).');
+
+/**
+ * Everything but the payload, which the registered JSON Schema of the type validates once the
+ * type is known (routes/jobs.ts): an unknown type is 422, not 400, as it names no registered type.
+ */
 export const createJobEnvelope = z
   .object({
-    type: z.enum(PUBLIC_JOB_TYPES),
+    type: z.string().min(1).max(128).describe('A registered job type (GET /job-types).'),
+    typeVersion,
     // Present, even if empty: `{}` for types that take nothing.
     payload: z.unknown().refine((v) => v !== undefined, { message: 'payload is required' }),
     ...jobOptionsShape,
   })
   .strict();
 
-/** One request body per job type, for the document: the same payload schemas the handlers use. */
+/**
+ * The document's request bodies: one per built-in type (the payload schemas its handlers use), and
+ * one for any type registered at run time, whose payload schema GET /job-types/{name} serves.
+ */
 export function createJobBodies(): z.ZodObject[] {
-  return PUBLIC_JOB_TYPES.map((type) =>
+  const builtins = PUBLIC_JOB_TYPES.map((type) =>
     z
-      .object({ type: z.literal(type), payload: JOB_TYPES.get(type)!.payload, ...jobOptionsShape })
+      .object({ type: z.literal(type), typeVersion, payload: JOB_TYPES.get(type)!.payload, ...jobOptionsShape })
       .strict()
       .describe(`A ${type} job.`),
   );
+  const registered = z
+    .object({ type: z.string(), typeVersion, payload: z.unknown(), ...jobOptionsShape })
+    .strict()
+    .describe('A job of a registered type: its payload must match the JSON Schema of that type (GET /job-types/{name}).');
+  return [...builtins, registered];
 }
 
 export const idempotencyKey = z

@@ -50,7 +50,7 @@ describe('api job endpoints (real process, real Postgres and S3 emulator)', () =
     expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60).toBe(true);
     expect(res.headers.get('x-request-id')).toBe('req-accept-1');
     const row = await jobRow(body.jobId);
-    expect(row).toMatchObject({ tenant: 'demo', owner: 'user-1', type: 'sleep', status: 'queued', max_attempts: 5, priority: 3 });
+    expect(row).toMatchObject({ tenant: 'demo', owner: 'user-1', type: 'sleep', status: 'queued', max_attempts: 5, priority: 3, type_version: 1, pool: 'default' });
     expect(row.payload).toEqual({ ms: 10 });
     expect(row.published_at).toBeNull();
     expect(row.request_id).toBe('req-accept-1');
@@ -58,26 +58,31 @@ describe('api job endpoints (real process, real Postgres and S3 emulator)', () =
     expect(row.traceparent).toMatch(new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-0[01]$`));
   });
 
-  it('answers 400 with the zod issues for an unknown type, an invalid payload or bad options', async () => {
+  it('answers 400 with the zod issues for a bad envelope, 422 naming the field for an unknown type or an invalid payload', async () => {
     const unknown = await submit({ type: 'nope', payload: {} }, { 'x-request-id': 'req-bad-1' });
-    expect(unknown.status).toBe(400);
+    expect(unknown.status).toBe(422);
     const unknownBody = (await unknown.json()) as { error: string; details: Array<{ path: string[] }>; requestId: string };
     expect(unknownBody.requestId).toBe('req-bad-1');
+    expect(unknownBody.error).toBe('unknown job type "nope"');
     expect(unknownBody.details.map((i) => i.path)).toEqual([['type']]);
 
     const invalid = await submit({ type: 'sleep', payload: { ms: -1 } });
-    expect(invalid.status).toBe(400);
-    const invalidBody = (await invalid.json()) as { details: Array<{ path: unknown[]; code: string }> };
-    expect(invalidBody.details[0]).toMatchObject({ path: ['payload', 'ms'], code: 'too_small' });
+    expect(invalid.status).toBe(422);
+    const invalidBody = (await invalid.json()) as { error: string; details: Array<{ path: unknown[]; keyword: string }> };
+    expect(invalidBody.error).toBe('payload does not match the schema of sleep v1');
+    expect(invalidBody.details[0]).toMatchObject({ path: ['payload', 'ms'], keyword: 'minimum', message: 'must be >= 0' });
 
     expect((await submit({ type: 'sleep' })).status).toBe(400);
     expect((await submit({ type: 'noop', payload: {}, maxAttempts: 0 })).status).toBe(400);
     expect((await submit({ type: 'noop', payload: {}, surprise: true })).status).toBe(400);
     expect((await submit({ type: 'noop', payload: {}, callbackUrl: 'ftp://x' })).status).toBe(400);
+    expect((await submit({ type: 'noop', payload: {}, typeVersion: 99 })).status).toBe(422);
     // Grants are created only with their reservation.
-    expect((await submit({ type: 'points.grant', payload: {} })).status).toBe(400);
+    expect((await submit({ type: 'points.grant', payload: {} })).status).toBe(422);
+    // What JSON Schema cannot say stays in the built-in's zod schema: still refused, with the path.
     const report = await submit({ type: 'report.generate', payload: { from: '2026-02-01T00:00:00Z', to: '2026-01-01T00:00:00Z' } });
-    expect(report.status).toBe(400);
+    expect(report.status).toBe(422);
+    expect(((await report.json()) as { details: Array<{ path: unknown[] }> }).details[0]!.path).toEqual(['payload', 'from']);
   });
 
   it('answers 413 over the body limit or the type’s payload limit, 400 for malformed JSON, 415 for non-JSON', async () => {

@@ -5,6 +5,7 @@ import { createLogger, createPool } from '@conveyor/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
 import { createSecretBox, STRICT_POLICY, WebhookSecrets } from '../src/webhooks/index.js';
+import { JobTypeRegistry } from '../src/job-types/index.js';
 import { gatewayAs, startApi, type ApiUnderTest } from './support/api-under-test.js';
 
 type Doc = { openapi: string; paths: Record<string, Record<string, { requestBody?: unknown; responses: Record<string, unknown> }>> };
@@ -31,6 +32,7 @@ function appRoutes(): Set<string> {
     logger,
     webhookSecrets: new WebhookSecrets(pool, createSecretBox('x'.repeat(16))),
     webhookPolicy: STRICT_POLICY,
+    jobTypes: new JobTypeRegistry({ pool, logger, refreshMs: 60_000 }),
   });
   void pool.end();
   const found = new Set<string>();
@@ -80,6 +82,7 @@ describe('GET /openapi.json', () => {
       'post /jobs', 'get /jobs', 'get /jobs/{jobId}', 'delete /jobs/{jobId}', 'get /jobs/{jobId}/result',
       'get /jobs/{jobId}/events', 'post /generate-report', 'post /points/reservations', 'get /points/{userId}',
       'get /notifications/unread', 'post /notifications/{id}/read', 'get /openapi.json',
+      'get /job-types', 'get /job-types/{name}', 'put /job-types/{name}', 'delete /job-types/{name}',
     ]) {
       expect(documented.has(route), route).toBe(true);
     }
@@ -87,11 +90,11 @@ describe('GET /openapi.json', () => {
 
   it('answers every documented route in the running process (never the router’s 404 or a 405)', async () => {
     const client = gatewayAs(env.api.url, { tenant: 'docs', subject: 'u' });
-    const sample: Record<string, string> = { jobId: '00000000-0000-4000-8000-000000000000', id: '00000000-0000-4000-8000-000000000000', userId: 'u' };
+    const sample: Record<string, string> = { name: 'noop', jobId: '00000000-0000-4000-8000-000000000000', id: '00000000-0000-4000-8000-000000000000', userId: 'u' };
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const method of Object.keys(item)) {
         const url = path.replace(/\{(\w+)\}/g, (_, name: string) => sample[name]!);
-        const res = await client(url, { method: method.toUpperCase(), ...(method === 'post' ? { body: {} } : {}) });
+        const res = await client(url, { method: method.toUpperCase(), ...(method === 'post' || method === 'put' ? { body: {} } : {}) });
         const text = await res.text();
         expect(res.status, `${method} ${path}`).not.toBe(405);
         if (res.status === 404) expect(JSON.parse(text).error, `${method} ${path}`).not.toBe('not found');
@@ -131,12 +134,15 @@ describe('GET /openapi.json', () => {
     }
   });
 
-  it('documents a request body per job type from the catalog schemas, the error shape and Retry-After', () => {
+  it('documents a request body per built-in job type from the catalog schemas, one for registered types, the error shape and Retry-After', () => {
     const text = JSON.stringify(doc);
-    const createJob = (doc as unknown as { components: { schemas: Record<string, { oneOf: Array<{ properties: { type: { enum: string[] }; payload: { required?: string[] } } }> }> } })
+    const createJob = (doc as unknown as { components: { schemas: Record<string, { anyOf: Array<{ properties: { type: { enum?: string[] }; payload: { required?: string[] } } }> }> } })
       .components.schemas.CreateJob!;
-    const byType = Object.fromEntries(createJob.oneOf.map((s) => [s.properties.type.enum[0], s.properties.payload]));
+    const builtins = createJob.anyOf.filter((s) => s.properties.type.enum);
+    const byType = Object.fromEntries(builtins.map((s) => [s.properties.type.enum![0], s.properties.payload]));
     expect(Object.keys(byType).sort()).toEqual(['noop', 'report.generate', 'sleep']);
+    expect(createJob.anyOf).toHaveLength(4);
+    expect(doc.paths['/job-types/{name}']!.put!.responses).toHaveProperty('422');
     expect(byType.sleep!.required).toEqual(['ms']);
     expect(doc.paths['/jobs']!.post!.responses['202']).toMatchObject({ headers: { 'Retry-After': expect.any(Object), Location: expect.any(Object) } });
     expect(doc.paths['/jobs/{jobId}/result']!.get!.responses).toHaveProperty('303');

@@ -1,5 +1,6 @@
 import type { PublishBatchRequestEntry } from '@aws-sdk/client-sns';
 import { fromKafkaHeaders, parseEnvelope, toMessageAttributes, type KafkaMessage } from '@conveyor/platform';
+import { poolOf } from '@conveyor/jobs';
 
 /** Where a record came from, for SNS entry ids, rejected events and logs. */
 export interface RecordRef {
@@ -39,7 +40,12 @@ export function classify(ref: RecordRef, message: Pick<KafkaMessage, 'value' | '
     entry: {
       Id: entryId(ref),
       Message: message.value!.toString(),
-      MessageAttributes: toMessageAttributes(fromKafkaHeaders(message.headers), parsed.envelope.type),
+      // SNS routes on `pool`; a record written before the registry has none and routes as it did then.
+      MessageAttributes: toMessageAttributes(
+        fromKafkaHeaders(message.headers),
+        parsed.envelope.type,
+        parsed.envelope.pool ?? poolOf(parsed.envelope.type)?.name,
+      ),
     },
   };
 }

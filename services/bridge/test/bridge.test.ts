@@ -54,11 +54,12 @@ class SnsProxy {
   }
 }
 
-function envelope(type: string) {
+/** Without `pool`, the record is one written before the registry: the bridge routes it by topology.ts. */
+function envelope(type: string, pool?: string) {
   const jobId = randomUUID();
   return {
     jobId,
-    value: JSON.stringify({ v: 1, jobId, type, tenant: 'demo', payload: { n: 1 }, createdAt: new Date().toISOString(), maxAttempts: 3, timeoutSeconds: 60 }),
+    value: JSON.stringify({ v: 1, jobId, type, tenant: 'demo', payload: { n: 1 }, createdAt: new Date().toISOString(), maxAttempts: 3, timeoutSeconds: 60, pool }),
   };
 }
 
@@ -176,7 +177,8 @@ describe('bridge service: Kafka jobs.requested -> SNS -> SQS pool queues', () =>
   it('delivers each record to its pool queue with the raw body and type, traceparent, request_id attributes', async () => {
     const bridge = await startBridge();
     await waitForHttp(`${bridge.url}/readyz`, 200);
-    const noops = Array.from({ length: 30 }, () => envelope('noop'));
+    // 5 of a type no code knows, registered in the default pool: routed by their pool alone.
+    const noops = [...Array.from({ length: 25 }, () => envelope('noop')), ...Array.from({ length: 5 }, () => envelope('billing.invoice-send', 'default'))];
     const reports = Array.from({ length: 10 }, () => envelope('report.generate'));
     await produce([...noops, ...reports].map((e) => ({ key: e.jobId, value: e.value })));
     const [defaultQueue, reportsQueue] = provisioned.queues;
@@ -190,6 +192,7 @@ describe('bridge service: Kafka jobs.requested -> SNS -> SQS pool queues', () =>
     const sample = onReports[0]!;
     expect(sample.Body).toBe(reports.find((r) => r.jobId === JSON.parse(sample.Body!).jobId)!.value);
     expect(sample.MessageAttributes?.type?.StringValue).toBe('report.generate');
+    expect(sample.MessageAttributes?.pool?.StringValue).toBe('reports');
     // The bridge continues the trace with its own publish span: same trace id, a new span id.
     expect(sample.MessageAttributes?.traceparent?.StringValue).toMatch(new RegExp(`^00-${TRACEPARENT.split('-')[1]}-[0-9a-f]{16}-01$`));
     expect(sample.MessageAttributes?.request_id?.StringValue).toBe(`req-${JSON.parse(sample.Body!).jobId}`);

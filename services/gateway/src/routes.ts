@@ -47,6 +47,11 @@ export const ROUTES: readonly Route[] = [
   // The tenant's webhook signing secret: whoever may submit jobs with a callbackUrl configures their receivers.
   { method: 'GET', template: '/webhooks/secret', target: 'proxy', scope: 'jobs:write' },
   { method: 'POST', template: '/webhooks/secret/rotate', target: 'proxy', scope: 'jobs:write' },
+  // The job type registry: every client may read what it can submit; registering and retiring is the operator's.
+  { method: 'GET', template: '/job-types', target: 'proxy', scope: 'jobs:read' },
+  { method: 'GET', template: '/job-types/:name', target: 'proxy', scope: 'jobs:read' },
+  { method: 'PUT', template: '/job-types/:name', target: 'proxy', scope: 'conveyor:admin' },
+  { method: 'DELETE', template: '/job-types/:name', target: 'proxy', scope: 'conveyor:admin' },
   // The api's document with the gateway's own operations added (openapi.ts).
   { method: 'GET', template: '/openapi.json', target: 'openapi', scope: null },
   { method: 'POST', template: '/auth/login', target: 'login', scope: null },

@@ -1,5 +1,6 @@
 import { serializeEnvelope, toKafkaHeaders, type IHeaders, type MessageContext } from '@conveyor/platform';
 import type { UnpublishedEventRow, UnpublishedJobRow } from './outbox.sql.js';
+import { poolOf } from '../topology.js';
 
 export interface OutboxMessage {
   key: string;
@@ -36,6 +37,8 @@ export function jobMessage(row: UnpublishedJobRow, carried: MessageContext = con
       createdAt: row.created_at.toISOString(),
       maxAttempts: row.max_attempts,
       timeoutSeconds: row.timeout_seconds,
+      // A job from before the registry routes as it did then: by topology.ts.
+      pool: row.pool ?? poolOf(row.type)?.name,
     }),
     headers: toKafkaHeaders({ ...carried, runAt: row.run_at?.toISOString() }),
   };

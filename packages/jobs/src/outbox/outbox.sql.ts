@@ -27,6 +27,8 @@ export interface UnpublishedJobRow {
   timeout_seconds: number;
   traceparent: string | null;
   request_id: string | null;
+  /** The registered type's pool; null on jobs created before the registry. */
+  pool: string | null;
 }
 
 export interface UnpublishedEventRow {
@@ -58,6 +60,7 @@ export interface ClaimedRow {
   timeout_seconds: number | null;
   traceparent: string | null;
   request_id: string | null;
+  pool: string | null;
 }
 
 /**
@@ -73,7 +76,7 @@ export function claimBatch(limit: number): Statement {
   return {
     name: 'outbox.claim-batch',
     text: `WITH job_rows AS (
-             SELECT id, type, tenant, payload, created_at, run_at, max_attempts, timeout_seconds, traceparent, request_id
+             SELECT id, type, tenant, payload, created_at, run_at, max_attempts, timeout_seconds, traceparent, request_id, pool
                FROM jobs
               WHERE id = ANY (ARRAY(SELECT id FROM jobs
                                      WHERE status = 'queued' AND published_at IS NULL
@@ -91,11 +94,11 @@ export function claimBatch(limit: number): Statement {
            )
            SELECT 'job' AS kind, id::text AS id, NULL::uuid AS job_id, type, tenant, NULL::text AS owner,
                   NULL::text AS job_type, payload AS body, created_at, run_at, max_attempts, timeout_seconds,
-                  traceparent, request_id
+                  traceparent, request_id, pool
              FROM job_rows
            UNION ALL
            SELECT 'event', e.id::text, e.job_id, e.type, j.tenant, j.owner, j.type, e.data, e.created_at,
-                  NULL, NULL, NULL, j.traceparent, j.request_id
+                  NULL, NULL, NULL, j.traceparent, j.request_id, NULL
              FROM event_rows e JOIN jobs j ON j.id = e.job_id`,
     values: [limit],
   };
@@ -136,6 +139,7 @@ export function splitClaim(rows: readonly ClaimedRow[]): { jobs: UnpublishedJobR
         timeout_seconds: row.timeout_seconds!,
         traceparent,
         request_id,
+        pool: row.pool,
       });
     } else {
       events.push({

@@ -18,7 +18,7 @@ interface ItemError {
 }
 
 /** One item as POST /jobs would take it, its Idempotency-Key a field of its own; or why not. */
-function parseItem(item: unknown, index: number, deps: Pick<JobRoutesDeps, 'now' | 'runAtWindow' | 'webhookPolicy'>) {
+function parseItem(item: unknown, index: number, deps: Pick<JobRoutesDeps, 'now' | 'runAtWindow' | 'webhookPolicy' | 'jobTypes'>) {
   try {
     if (item === null || typeof item !== 'object' || Array.isArray(item)) return { submission: parseSubmission(item, deps) };
     const { idempotencyKey: key, ...body } = item as Record<string, unknown>;
@@ -30,7 +30,7 @@ function parseItem(item: unknown, index: number, deps: Pick<JobRoutesDeps, 'now'
   }
 }
 
-export function batchRoutes(deps: Pick<JobRoutesDeps, 'inserter' | 'jsonBody' | 'now' | 'runAtWindow' | 'webhookPolicy' | 'submitted'>): RouteDef[] {
+export function batchRoutes(deps: Pick<JobRoutesDeps, 'inserter' | 'jsonBody' | 'now' | 'runAtWindow' | 'webhookPolicy' | 'submitted' | 'jobTypes'>): RouteDef[] {
   const submit: RequestHandler = async (req, res) => {
     if (req.headers['idempotency-key'] !== undefined) {
       throw new HttpError(400, 'a batch takes an idempotencyKey on each item, not an Idempotency-Key header');

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { CANCEL_CHANNEL, jobType, poolOf, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
+import { CANCEL_CHANNEL, poolOf, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
 import type { Pool } from '@conveyor/platform';
 import { HttpError, requestIdOf } from '../http-errors.js';
 import { identityOf, readTenant } from '../identity.js';
@@ -16,6 +16,7 @@ import { acceptedRetryAfter, sendAccepted } from './accepted.js';
 import type { SubmittedCounter } from '../metrics.js';
 import type { RouteDef } from './route.js';
 import { assertCallbackUrlAllowed, type TargetPolicy } from '../webhooks/index.js';
+import { resolveType, validPayload, type JobTypeRegistry } from '../job-types/index.js';
 
 export interface JobRoutesDeps {
   pool: Pool;
@@ -29,6 +30,7 @@ export interface JobRoutesDeps {
   runAtWindow: RunAtWindow;
   submitted?: SubmittedCounter;
   webhookPolicy: TargetPolicy;
+  jobTypes: JobTypeRegistry;
 }
 
 export function idempotencyKeyOf(req: Request): string | undefined {
@@ -38,13 +40,18 @@ export function idempotencyKeyOf(req: Request): string | undefined {
 
 /** Validates, stores and answers 202; the caller supplies the type's already-validated payload. */
 export async function acceptJob(
-  deps: Pick<JobRoutesDeps, 'inserter' | 'stats' | 'now' | 'submitted'>,
+  deps: Pick<JobRoutesDeps, 'inserter' | 'stats' | 'now' | 'submitted' | 'jobTypes'>,
   req: Request,
   res: Parameters<RequestHandler>[1],
   job: Omit<NewJob, 'tenant' | 'owner' | 'traceparent' | 'traceId' | 'requestId' | 'idempotencyKey'>,
 ): Promise<void> {
   const identity = identityOf(res);
+  // Routes with a fixed built-in type (reports, reservations) validate with its zod schema: the job
+  // records the type's latest registered version and pool, as a POST /jobs without typeVersion would.
+  const latest = job.typeVersion === undefined ? deps.jobTypes.latestOf(job.type) : undefined;
   const outcome = await deps.inserter.create({
+    typeVersion: latest?.version,
+    pool: latest?.pool,
     ...job,
     tenant: identity.tenant,
     owner: identity.subject,
@@ -69,22 +76,29 @@ export function checkPayloadSize(type: string, payload: unknown, maxPayloadBytes
 /** What POST /jobs stores, from its body: validated, or an HttpError (400, 413, 422) saying why. */
 export type Submission = Parameters<typeof acceptJob>[3];
 
-/** Validates one job as POST /jobs takes it; POST /jobs/batch runs it on every item. */
-export function parseSubmission(input: unknown, deps: Pick<JobRoutesDeps, 'now' | 'runAtWindow' | 'webhookPolicy'>): Submission {
+/**
+ * Validates one job as POST /jobs takes it, against its registered type (the latest version unless
+ * the body names one); POST /jobs/batch runs it on every item.
+ */
+export function parseSubmission(input: unknown, deps: Pick<JobRoutesDeps, 'now' | 'runAtWindow' | 'webhookPolicy' | 'jobTypes'>): Submission {
   const body = parseOr400(createJobEnvelope, input ?? {});
-  const type = jobType(body.type)!;
+  const resolved = resolveType(deps.jobTypes, body.type, body.typeVersion);
+  const { type } = resolved;
   checkPayloadSize(body.type, body.payload, type.maxPayloadBytes);
-  const payload = parseOr400(type.payload, body.payload, ['payload']);
+  const payload = validPayload(resolved, body.payload);
   assertCallbackUrlAllowed(body.callbackUrl, deps.webhookPolicy);
   const runAt = body.runAt ? new Date(body.runAt) : undefined;
   if (runAt) checkRunAt('runAt', runAt, deps.now(), deps.runAtWindow);
   return {
     type: body.type,
+    typeVersion: type.version,
+    pool: type.pool,
     payload,
     runAt,
     priority: body.priority,
     maxAttempts: body.maxAttempts,
     timeoutSeconds: body.timeoutSeconds,
+    defaults: { priority: type.priority, maxAttempts: type.maxAttempts, timeoutSeconds: type.timeoutSeconds },
     callbackUrl: body.callbackUrl,
     tags: normalizeTags(body.tags),
   };

@@ -8,7 +8,7 @@ import type { RouteDef } from './route.js';
 const REPORT = 'report.generate';
 
 /** Seed 003: POST /generate-report is POST /jobs with the type fixed and the body as payload. */
-export function reportRoutes(deps: Pick<JobRoutesDeps, 'inserter' | 'stats' | 'now' | 'jsonBody' | 'submitted'>): RouteDef[] {
+export function reportRoutes(deps: Pick<JobRoutesDeps, 'inserter' | 'stats' | 'now' | 'jsonBody' | 'submitted' | 'jobTypes'>): RouteDef[] {
   const maxPayloadBytes = jobType(REPORT)!.maxPayloadBytes;
   const generate: RequestHandler = async (req, res) => {
     checkPayloadSize(REPORT, req.body, maxPayloadBytes);

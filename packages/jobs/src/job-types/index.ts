@@ -1,0 +1,2 @@
+export * from './registry.repo.js';
+export * from './builtins.js';

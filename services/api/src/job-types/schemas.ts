@@ -1,0 +1,73 @@
+/** The zod schemas of the job type endpoints: routes.ts validates with them, openapi.ts documents them. */
+import { z } from 'zod';
+import { JOB_DEFAULTS, WORKER_POOLS } from '@conveyor/jobs';
+
+/** Dotted lowercase words, as the built-ins (`points.grant`): they become SNS attribute values and metric labels. */
+export const JOB_TYPE_NAME = /^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$/;
+export const jobTypeName = z
+  .string()
+  .max(64)
+  .regex(JOB_TYPE_NAME, 'lowercase letters and digits in words joined by ".", "_" or "-", such as billing.invoice-send');
+export const jobTypeNameParam = z.object({ name: jobTypeName });
+
+const poolNames = WORKER_POOLS.map((p) => p.name) as [string, ...string[]];
+
+export const putJobTypeBody = z
+  .object({
+    schema: z
+      .record(z.string(), z.unknown())
+      .describe('JSON Schema (draft 2020-12) of the payload; compiled in ajv strict mode, so unknown keywords and formats are refused.'),
+    pool: z.enum(poolNames).describe('The worker pool whose queue receives the jobs: one of the pools the platform runs.'),
+    maxAttempts: z.number().int().min(1).max(100).default(JOB_DEFAULTS.maxAttempts),
+    timeoutSeconds: z.number().int().min(1).max(86_400).default(JOB_DEFAULTS.timeoutSeconds),
+    priority: z.number().int().min(-100).max(100).default(JOB_DEFAULTS.priority),
+    maxPayloadBytes: z.number().int().min(2).max(1024 * 1024).default(64 * 1024).describe('Largest payload, as serialised JSON bytes (413 above).'),
+    resultRetentionSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(366 * 86_400)
+      .nullable()
+      .default(null)
+      .describe('How long results are meant to be kept. Recorded, not yet enforced: retention per type is RETENTION_OVERRIDES of the scheduler.'),
+  })
+  .strict();
+export type PutJobTypeBody = z.infer<typeof putJobTypeBody>;
+
+/** The example of PUT /job-types/{name} in the document: what the README's curl and the e2e test register. */
+export const EXAMPLE_JOB_TYPE = {
+  schema: {
+    type: 'object',
+    properties: { invoiceId: { type: 'string', minLength: 1 }, amountCents: { type: 'integer', minimum: 1 } },
+    required: ['invoiceId', 'amountCents'],
+    additionalProperties: false,
+  },
+  pool: 'default',
+  maxAttempts: 5,
+  timeoutSeconds: 60,
+} satisfies z.input<typeof putJobTypeBody>;
+
+export const jobTypeVersionView = z.object({
+  name: z.string(),
+  version: z.number().int(),
+  schema: z.record(z.string(), z.unknown()),
+  pool: z.string(),
+  maxAttempts: z.number().int(),
+  timeoutSeconds: z.number().int(),
+  priority: z.number().int(),
+  maxPayloadBytes: z.number().int(),
+  resultRetentionSeconds: z.number().int().nullable(),
+  createdAt: z.iso.datetime(),
+});
+
+export const jobTypeView = z.object({
+  name: z.string(),
+  latestVersion: z.number().int().describe('The version a submit without typeVersion is validated against.'),
+  retiredAt: z.iso.datetime().nullable().describe('Set by DELETE: new submits are refused (422); jobs already accepted run.'),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+  latest: jobTypeVersionView,
+});
+
+export const jobTypeDetailView = jobTypeView.extend({ versions: z.array(jobTypeVersionView).describe('Oldest first.') });
+export const jobTypeListReply = z.object({ items: z.array(jobTypeView) });
