@@ -367,6 +367,17 @@ describe('GET /jobs pagination', () => {
     expect(item).toMatchObject({ status: 'cancelled', type: expect.any(String), createdAt: expect.any(String) });
   });
 
+  it('filters by phase as a Job names it (status=running&phase=queued), still takes a phase as status (deprecated), and refuses a phase with a final status', async () => {
+    const queued = await all('&status=running&phase=queued', 100);
+    expect(queued.ids.sort()).toEqual(created.slice(5).sort());
+    expect((await all('&phase=queued', 100)).ids.sort()).toEqual(created.slice(5).sort());
+    expect((await all('&phase=processing', 100)).ids).toEqual([]);
+    expect((await all('&status=queued', 100)).ids.sort()).toEqual(created.slice(5).sort());
+    const refused = await lister('/jobs?status=success&phase=queued');
+    expect(refused.status).toBe(400);
+    expect(JSON.stringify(await refused.json())).toContain('narrows status=running');
+  });
+
   it('answers 400 for bad parameters and treats injection attempts as plain values', async () => {
     for (const query of ['limit=0', 'limit=101', 'limit=abc', 'status=done', 'cursor=abc', 'cursor=%27%3B--', 'sort=asc', 'status=queued&status=failed']) {
       const res = await lister(`/jobs?${query}`);

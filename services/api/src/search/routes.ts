@@ -9,12 +9,20 @@ import { toJobView } from '../job-view.js';
 import { parseOr400 } from '../request.js';
 import type { RouteDef } from '../routes/route.js';
 import { searchJobs } from './queries.js';
-import { searchJobsQuery, tagList } from './schemas.js';
-
-const RUNNING: readonly JobStatus[] = ['scheduled', 'queued', 'processing', 'retrying'];
+import { PHASES, searchJobsQuery, tagList, type SearchJobsQuery } from './schemas.js';
 
 function badQuery(path: string, message: string): HttpError {
   return new HttpError(400, 'invalid request', [{ code: 'custom', path: [path], message }]);
+}
+
+/** The stored statuses a query's `status` and `phase` select (a phase in `status` is the deprecated spelling of `phase`). */
+function statusesOf(query: Pick<SearchJobsQuery, 'status' | 'phase'>): readonly JobStatus[] | undefined {
+  if (query.phase !== undefined && query.status !== undefined && query.status !== 'running') {
+    throw badQuery('phase', `narrows status=running; a job that is ${query.status} has no phase`);
+  }
+  if (query.phase !== undefined) return [query.phase];
+  if (query.status === 'running') return PHASES;
+  return query.status === undefined ? undefined : [query.status];
 }
 
 export function searchRoutes(deps: { pool: Pool }): RouteDef[] {
@@ -36,7 +44,7 @@ export function searchRoutes(deps: { pool: Pool }): RouteDef[] {
     }
     const page = await searchJobs(deps.pool, {
       tenant: query.tenant ?? readable,
-      statuses: query.status === 'running' ? RUNNING : query.status ? [query.status] : undefined,
+      statuses: statusesOf(query),
       type: query.type,
       tags,
       from,

@@ -3,12 +3,18 @@ import { z } from 'zod';
 import { JOB_STATUSES } from '@conveyor/jobs';
 import { MAX_TAGS, idempotencyKey, instant, jobView, tag } from '../schemas.js';
 
-export const LIST_STATUSES = ['running', ...JOB_STATUSES] as const;
+/** The public status of a Job, and the phases of a running one: the same two fields as the Job itself. */
+export const PUBLIC_STATUSES = ['running', 'success', 'failed', 'cancelled'] as const;
+export const PHASES = ['scheduled', 'queued', 'processing', 'retrying'] as const satisfies readonly (typeof JOB_STATUSES)[number][];
 export const SORTS = ['-createdAt', 'createdAt'] as const;
 
 export const searchJobsQuery = z
   .object({
-    status: z.enum(LIST_STATUSES).optional().describe('`running` matches every phase of a job in flight.'),
+    status: z
+      .enum([...PUBLIC_STATUSES, ...PHASES])
+      .optional()
+      .describe('A Job `status`; `running` matches every phase of a job in flight. A phase here is deprecated (use `phase`), accepted until the next release.'),
+    phase: z.enum(PHASES).optional().describe('Narrows `status=running` (which it implies) to one phase, as a Job\'s `phase` says.'),
     type: z.string().min(1).max(128).optional(),
     tags: z
       .string()
