@@ -90,6 +90,7 @@ runMain('api', async () => {
     .setHandler(app)
     .addReadinessCheck('postgres', () => pool.query('SELECT 1'))
     .addReadinessCheck('kafka', () => pingKafka(kafka))
+    .addReadinessCheck('job types', async () => jobTypes.assertLoaded())
     .onDrainStart('sse streams', () => eventsHandler.close())
     .onStop('job types', () => jobTypes.stop())
     .onStop('postgres', () => pool.end())

@@ -15,7 +15,7 @@ const envelope = {
 };
 
 describe('classify', () => {
-  it('keeps the body byte for byte and carries type, traceparent and request_id as attributes', () => {
+  it('keeps the body byte for byte and carries type, pool, traceparent and request_id as attributes', () => {
     const value = Buffer.from(JSON.stringify(envelope));
     const c = classify(ref, { value, headers: { traceparent: Buffer.from('00-abc-def-01'), request_id: Buffer.from('req-1') } });
     expect(c.kind).toBe('publish');
@@ -24,9 +24,13 @@ describe('classify', () => {
     expect(c.entry.Message).toBe(value.toString());
     expect(c.entry.MessageAttributes).toEqual({
       type: { DataType: 'String', StringValue: 'report.generate' },
+      // A record from before the registry names no pool: topology.ts's pool of its type.
+      pool: { DataType: 'String', StringValue: 'reports' },
       traceparent: { DataType: 'String', StringValue: '00-abc-def-01' },
       request_id: { DataType: 'String', StringValue: 'req-1' },
     });
+    const routed = classify(ref, { value: Buffer.from(JSON.stringify({ ...envelope, type: 'team.resize', pool: 'default' })), headers: {} });
+    expect(routed.kind === 'publish' && routed.entry.MessageAttributes?.pool).toEqual({ DataType: 'String', StringValue: 'default' });
   });
 
   it('rejects a record that is not an envelope, keeping its job id when readable', () => {

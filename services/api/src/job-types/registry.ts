@@ -29,12 +29,21 @@ export class JobTypeRegistry {
   private readonly validators = new Map<string, ValidateFunction>();
   private listener: { stop: () => Promise<void> } | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private loaded = false;
+  private loadError: unknown;
 
   constructor(private readonly options: JobTypeRegistryOptions) {}
 
-  /** Loads every type; resolves once the cache is complete, so the api never serves from an empty one. */
+  /**
+   * Loads every type, then follows changes. Postgres down at start is not fatal (readiness says so,
+   * as for every other dependency): the listener's reconnect and the refresh load the types later,
+   * and until then a submit fails as the database does (503), never a 422 for a type that exists.
+   */
   async start(): Promise<void> {
-    await this.reload();
+    await this.reload().catch((err: unknown) => {
+      this.loadError = err;
+      this.options.logger.warn({ err }, 'could not load job types yet; retrying');
+    });
     this.listener = startListener({
       pool: this.options.pool,
       channel: JOB_TYPES_CHANNEL,
@@ -52,12 +61,18 @@ export class JobTypeRegistry {
     await this.listener?.stop();
   }
 
+  /** For readiness: throws until every type has been loaded once. */
+  assertLoaded(): void {
+    if (!this.loaded) throw new Error('job types not loaded yet');
+  }
+
   /** Reloads one type, or all of them. */
   async reload(name?: string): Promise<void> {
     const loaded = await loadJobTypes(this.options.pool, name);
     if (name === undefined) {
       this.heads = new Map();
       this.versions = new Map();
+      this.loaded = true;
     } else {
       this.heads.delete(name);
     }
@@ -68,6 +83,8 @@ export class JobTypeRegistry {
   }
 
   resolve(name: string, version?: number): Resolution {
+    // The load's own error: a database that cannot be reached is the api's usual 503 with Retry-After.
+    if (!this.loaded) throw this.loadError ?? new Error('job types not loaded yet');
     const head = this.heads.get(name);
     if (!head) return { kind: 'unknown' };
     if (head.retiredAt) return { kind: 'retired', retiredAt: head.retiredAt };
