@@ -170,7 +170,7 @@ async function poison(deps: RunnerDeps, message: Message, reason: string, error:
 type Outcome = { ok: true; result: JobResult } | { ok: false; error: unknown };
 
 /** The job's own timeout and attempts, within what its type allows. */
-function capped(job: ClaimedJob, type: JobTypeDefinition): ClaimedJob {
+export function capped(job: ClaimedJob, type: JobTypeDefinition): ClaimedJob {
   return {
     ...job,
     timeoutSeconds: Math.min(job.timeoutSeconds, type.timeout ?? Infinity),

@@ -44,7 +44,7 @@ export function defineJobType<P>(definition: JobTypeDefinition<P>): JobTypeDefin
 }
 
 /** Checks a payload against the definition's schema: the payload to run, or the issues as one line. */
-export async function validatePayload(type: JobTypeDefinition, payload: unknown): Promise<{ ok: true; value: unknown } | { ok: false; error: string }> {
+export async function validatePayload(type: AnyJobTypeDefinition, payload: unknown): Promise<{ ok: true; value: unknown } | { ok: false; error: string }> {
   if (!type.schema) return { ok: true, value: payload };
   const outcome = await type.schema['~standard'].validate(payload);
   if (!outcome.issues) return { ok: true, value: outcome.value };
