@@ -13,6 +13,7 @@ FROM base AS manifests
 COPY package.json package-lock.json ./
 COPY packages/platform/package.json packages/platform/
 COPY packages/jobs/package.json packages/jobs/
+COPY packages/worker-sdk/package.json packages/worker-sdk/
 COPY services/gateway/package.json services/gateway/
 COPY services/api/package.json services/api/
 COPY services/bridge/package.json services/bridge/
@@ -43,6 +44,7 @@ RUN apt-get update \
 COPY --from=prod-deps /app/ ./
 COPY --from=build /app/packages/platform/dist packages/platform/dist
 COPY --from=build /app/packages/jobs/dist packages/jobs/dist
+COPY --from=build /app/packages/worker-sdk/dist packages/worker-sdk/dist
 COPY packages/jobs/migrations packages/jobs/migrations
 ENV NODE_ENV=production HOME=/tmp
 USER 10001:10001

@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.cache/**', '.run/**', 'charts/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', 'packages/worker-sdk/pack/**', '.cache/**', '.run/**', 'charts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -88,6 +88,25 @@ describe('the pipeline end to end through the gateway', () => {
     expect(types.indexOf('started')).toBeLessThan(types.indexOf('succeeded'));
   });
 
+  it('shows a handler\'s ctx.progress(percent, message) in GET /jobs/{id} while it runs and in the event stream', async () => {
+    // sleep reports (step / steps) * 100 with the note `step n of steps`: 3000 ms is 6 steps.
+    const { body } = await client.submit({ type: 'sleep', payload: { ms: 3000 } });
+    const jobId = String(body.jobId);
+    let running: Record<string, unknown> = {};
+    await expect
+      .poll(async () => (running = (await client.job(jobId)).body), { timeout: 30_000, interval: 100 })
+      .toMatchObject({ status: 'running', phase: 'processing', progressMessage: expect.stringMatching(/^step [1-5] of 6$/) });
+    // The note and the fraction come from one report (or the fraction from a later one).
+    const step = Number(/^step (\d)/.exec(String(running.progressMessage))![1]);
+    expect(running.progress).toBeGreaterThanOrEqual(step / 6 - 1e-9);
+    const res = await client.request(`/jobs/${jobId}/events`, { headers: { accept: 'text/event-stream' } });
+    const text = await res.text(); // replays what happened so far, ends after the terminal event
+    const progress = [...text.matchAll(/^event: progress\ndata: (.+)$/gm)].map((m) => JSON.parse(m[1]!) as Record<string, unknown>);
+    expect(progress.map((p) => p.data)).toEqual(
+      [1, 2, 3, 4, 5].map((step) => expect.objectContaining({ progress: expect.closeTo(step / 6, 6), message: `step ${step} of 6`, attempt: 1 })),
+    );
+  });
+
   it('leaves a completion notice for the owner', async () => {
     const { body } = await client.submit({ type: 'noop', payload: {} });
     await client.waitForFinish(String(body.jobId));

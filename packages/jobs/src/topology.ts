@@ -41,13 +41,16 @@ export function topology(namespace = ''): Topology {
   return {
     topics: { requested: `${ns}jobs.requested`, events: `${ns}jobs.events` },
     snsTopic: `${ns}jobs`,
-    queues: WORKER_POOLS.map((pool) => ({
-      pool,
-      queue: `${ns}conveyor-${pool.name}`,
-      deadLetterQueue: `${ns}conveyor-${pool.name}-dlq`,
-    })),
+    queues: WORKER_POOLS.map((pool) => ({ pool, ...poolQueueNames(namespace, pool.name) })),
     consumerGroups: { bridge: `${ns}conveyor-bridge`, events: `${ns}conveyor-events` },
   };
+}
+
+/** A pool's queue and DLQ names: built-in pools and the pools teams run with the worker SDK alike. */
+export function poolQueueNames(namespace: string, pool: string): { queue: string; deadLetterQueue: string } {
+  if (!NAMESPACE.test(namespace)) throw new Error(`namespace "${namespace}" must match ${NAMESPACE}`);
+  const ns = namespace ? `${namespace}-` : '';
+  return { queue: `${ns}conveyor-${pool}`, deadLetterQueue: `${ns}conveyor-${pool}-dlq` };
 }
 
 export function poolOf(type: string): WorkerPool | undefined {

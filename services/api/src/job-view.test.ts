@@ -23,8 +23,8 @@ const row: JobRow = {
 
 describe('toJobView', () => {
   it('shows a job in flight as running with its phase and progress', () => {
-    const view = toJobView({ ...row, status: 'processing', attempts: 1, progress: 0.4 });
-    expect(view).toMatchObject({ status: 'running', phase: 'processing', progress: 0.4, attempts: 1, traceId: 'abc' });
+    const view = toJobView({ ...row, status: 'processing', attempts: 1, progress: 0.4, progressMessage: 'page 4 of 10' });
+    expect(view).toMatchObject({ status: 'running', phase: 'processing', progress: 0.4, progressMessage: 'page 4 of 10', attempts: 1, traceId: 'abc' });
     expect(view.downloadUrl).toBeUndefined();
     expect(view).toMatchObject({ tenant: 'demo', tags: ['env:prod'] });
   });

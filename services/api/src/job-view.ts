@@ -8,6 +8,8 @@ export interface JobRow {
   attempts: number;
   maxAttempts: number;
   progress: number | null;
+  /** Read with one job only (findJob), not in lists. */
+  progressMessage?: string | null;
   error: string | null;
   runAt: Date | null;
   createdAt: Date;
@@ -26,6 +28,7 @@ export interface JobView {
   status: 'running' | 'success' | 'failed' | 'cancelled';
   phase?: Phase;
   progress?: number;
+  progressMessage?: string;
   attempts: number;
   maxAttempts: number;
   createdAt: string;
@@ -62,6 +65,7 @@ export function toJobView(row: JobRow): JobView {
   if (visible.status === 'running') {
     view.phase = visible.phase;
     if (row.progress !== null) view.progress = row.progress;
+    if (row.progressMessage) view.progressMessage = row.progressMessage;
     if (row.cancelRequested) view.cancelRequested = true;
   }
   if (row.runAt) view.runAt = row.runAt.toISOString();

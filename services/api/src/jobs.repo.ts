@@ -18,9 +18,17 @@ export const JOB_COLUMNS = `id AS "jobId", tenant, tags, type, status, attempts,
 /** created_at exactly as stored (microseconds), for the keyset cursor. */
 export const CURSOR_AT = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorAt"`;
 
+/**
+ * The note of the current attempt's latest progress report: it lives in its `progress` event only
+ * (job_events_job index, newest first), so only the one-job read pays for it, not lists.
+ */
+const PROGRESS_MESSAGE = `(SELECT e.data->>'message' FROM job_events e
+    WHERE e.job_id = jobs.id AND e.type = 'progress' AND (e.data->>'attempt')::int = jobs.attempts
+    ORDER BY e.id DESC LIMIT 1) AS "progressMessage"`;
+
 export async function findJob(db: Queryable, jobId: string, tenant: string | null): Promise<JobRow | undefined> {
   const { rows } = await db.query<JobRow>(
-    `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)`,
+    `SELECT ${JOB_COLUMNS}, ${PROGRESS_MESSAGE} FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)`,
     [jobId, tenant],
   );
   return rows[0];

@@ -127,6 +127,7 @@ export const jobView = z.object({
     .optional()
     .describe('A delayed job turns `queued` up to the scheduler\'s dispatch lead (2 s by default) before its runAt, and never starts before it.'),
   progress: z.number().min(0).max(1).optional(),
+  progressMessage: z.string().optional().describe('The note of the latest progress report (a worker SDK handler\'s ctx.progress(percent, message)).'),
   attempts: z.number().int(),
   maxAttempts: z.number().int(),
   createdAt: z.iso.datetime(),

@@ -5,7 +5,7 @@ import { migrateJobsSchema } from '@conveyor/jobs';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 import { awsOptions } from '../../../test/support/infra.js';
 import type { RunningService } from '../../../test/support/service-process.js';
-import { createPoolQueues, enqueue, eventsOf, startWorker, topology, uniqueNamespace, waitForStatus, type PoolQueues } from './support.js';
+import { createPoolQueues, enqueue, eventsOf, startWorker, topology, uniqueNamespace, waitForStatus, type PoolQueues } from '../../../packages/worker-sdk/test/support.js';
 
 describe('worker drain on SIGTERM (KEDA scale-in)', () => {
   let db: TestDatabase;

@@ -19,7 +19,7 @@ import {
   waitFor,
   waitForStatus,
   type PoolQueues,
-} from './support.js';
+} from '../../../packages/worker-sdk/test/support.js';
 
 /** As many reservations as issue 4 asks the ledger to survive, each delivered at least twice. */
 const RESERVATIONS = 500;

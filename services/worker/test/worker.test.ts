@@ -21,7 +21,7 @@ import {
   waitFor,
   waitForStatus,
   type PoolQueues,
-} from './support.js';
+} from '../../../packages/worker-sdk/test/support.js';
 
 describe('worker against real Postgres and SQS', () => {
   let db: TestDatabase;
@@ -251,7 +251,11 @@ describe('worker against real Postgres and SQS', () => {
     const good = await enqueue(pool, sqs, queues.queueUrl, { type: 'noop', payload: {} });
 
     await waitForStatus(pool, good, 'success');
-    expect(await waitForStatus(pool, unknownType.jobId, 'failed')).toMatchObject({ attempts: 0, error: expect.stringMatching(/unknown type/) });
+    // The reason names the type and what this worker runs instead.
+    expect(await waitForStatus(pool, unknownType.jobId, 'failed')).toMatchObject({
+      attempts: 0,
+      error: 'unknown type: job type "report.generate" is not run by this worker (pool default runs noop, sleep, points.grant)',
+    });
     expect(await waitForStatus(pool, badPayload.jobId, 'failed')).toMatchObject({ attempts: 0, error: expect.stringMatching(/invalid payload/) });
     const dead = await waitFor('five poison messages in the DLQ', async () => {
       const metrics = await (await fetch(`${worker.url}/metrics`)).text();
@@ -263,6 +267,7 @@ describe('worker against real Postgres and SQS', () => {
     expect(dead).toMatch(/poison_messages_total\{reason="unknown job",service="worker"\} 1/);
     const bodies = (await drainQueue(sqs, queues.dlqUrl, 1)).map((m) => m.Body);
     expect(bodies).toContain('not json at all');
+    expect(bodies).toContain(unknownType.body);
     expect(bodies.length).toBeGreaterThanOrEqual(5);
     expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);
   });

@@ -9,8 +9,11 @@ export interface JobContext {
   attempt: number;
   /** Fires on cancellation, timeout or worker shutdown; long handlers must stop when it does. */
   signal: AbortSignal;
-  /** Reports progress between 0 and 1. */
-  progress: (fraction: number) => Promise<void>;
+  /**
+   * Reports progress, 0 to 100, with an optional note ("page 3 of 10"): stored on the job (GET
+   * /jobs/{id}: progress 0..1 and progressMessage) and sent as a `progress` event.
+   */
+  progress: (percent: number, message?: string) => Promise<void>;
   db: Pool;
   logger: Logger;
 }

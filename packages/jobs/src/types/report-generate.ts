@@ -97,7 +97,7 @@ export const reportGenerate = defineJobType({
       range,
     );
     if (ctx.signal.aborted) throw ctx.signal.reason;
-    await ctx.progress(payload.detail ? 0.3 : 0.9);
+    await ctx.progress(payload.detail ? 30 : 90, 'rows read');
 
     const jobs = payload.detail
       ? (

@@ -12,7 +12,7 @@ export const sleep = defineJobType({
     const steps = Math.min(10, Math.max(1, Math.floor(ms / 500)));
     for (let step = 1; step <= steps; step++) {
       await delay(ms / steps, undefined, { signal: ctx.signal });
-      if (step < steps) await ctx.progress(step / steps);
+      if (step < steps) await ctx.progress((step / steps) * 100, `step ${step} of ${steps}`);
     }
     return { json: { sleptMs: ms } };
   },

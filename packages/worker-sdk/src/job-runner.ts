@@ -10,8 +10,9 @@ import {
   type Logger,
   type Pool,
 } from '@conveyor/platform';
-import { jobType, PermanentJobError, type JobContext, type JobResult, type JobType, type Queryable } from '@conveyor/jobs';
+import { PermanentJobError, type JobContext, type JobResult, type Queryable } from '@conveyor/jobs';
 import { decideUnclaimed } from './claim-decision.js';
+import { validatePayload, type JobTypeDefinition } from './job-type.js';
 import {
   cancelRunningJob,
   cancelUnstarted,
@@ -37,8 +38,9 @@ import { decideFailure, retryDelaySeconds, type BackoffPolicy } from './retry.js
 
 export interface RunnerSettings {
   workerId: string;
-  /** The job types this worker's pool runs; anything else on its queue is poison. */
-  jobTypes: readonly string[];
+  pool: string;
+  /** The job types this worker runs, by name; anything else on its queue is poison. */
+  jobTypes: ReadonlyMap<string, JobTypeDefinition>;
   leaseSeconds: number;
   heartbeatMs: number;
   /** Visibility each heartbeat grants the message (the pool's visibility timeout). */
@@ -78,6 +80,7 @@ class RunAborted extends Error {
 
 const tracer = trace.getTracer('@conveyor/worker');
 const MAX_ERROR_CHARS = 2_000;
+const MAX_PROGRESS_MESSAGE_CHARS = 500;
 
 /**
  * Handles one SQS message from receipt to its last word: poison -> DLQ; not claimable -> ack,
@@ -115,17 +118,18 @@ export async function handleMessage(deps: RunnerDeps, message: Message, shutdown
 
 async function dispatch(deps: RunnerDeps, message: Message, envelope: JobEnvelope, shutdown: AbortSignal, span: Span): Promise<void> {
   const { settings } = deps;
-  const type = settings.jobTypes.includes(envelope.type) ? jobType(envelope.type) : undefined;
+  const type = settings.jobTypes.get(envelope.type);
   if (!type) {
-    return poison(deps, message, 'unknown type', `job type "${envelope.type}" is not run by this worker pool`, envelope.jobId);
+    const known = [...settings.jobTypes.keys()].join(', ');
+    return poison(deps, message, 'unknown type', `job type "${envelope.type}" is not run by this worker (pool ${settings.pool} runs ${known})`, envelope.jobId);
   }
-  const payload = type.payload.safeParse(envelope.payload);
-  if (!payload.success) return poison(deps, message, 'invalid payload', z.prettifyError(payload.error), envelope.jobId);
+  const payload = await validatePayload(type, envelope.payload);
+  if (!payload.ok) return poison(deps, message, 'invalid payload', payload.error, envelope.jobId);
 
   const job = await deps.runs.claim(envelope.jobId);
   if (!job) return settleUnclaimed(deps, message, envelope);
   span.setAttribute('conveyor.job.attempt', job.attempt);
-  await run(deps, message, type, payload.data, job, shutdown);
+  await run(deps, message, type, payload.value, capped(job, type), shutdown);
 }
 
 async function settleUnclaimed(deps: RunnerDeps, message: Message, envelope: JobEnvelope): Promise<void> {
@@ -165,10 +169,19 @@ async function poison(deps: RunnerDeps, message: Message, reason: string, error:
 
 type Outcome = { ok: true; result: JobResult } | { ok: false; error: unknown };
 
-async function run(deps: RunnerDeps, message: Message, type: JobType, payload: unknown, job: ClaimedJob, shutdown: AbortSignal): Promise<void> {
+/** The job's own timeout and attempts, within what its type allows. */
+export function capped(job: ClaimedJob, type: JobTypeDefinition): ClaimedJob {
+  return {
+    ...job,
+    timeoutSeconds: Math.min(job.timeoutSeconds, type.timeout ?? Infinity),
+    maxAttempts: Math.min(job.maxAttempts, type.retries === undefined ? Infinity : type.retries + 1),
+  };
+}
+
+async function run(deps: RunnerDeps, message: Message, type: JobTypeDefinition, payload: unknown, job: ClaimedJob, shutdown: AbortSignal): Promise<void> {
   const { db, metrics, logger, settings } = deps;
   const lease: RunLease = { jobId: job.jobId, workerId: settings.workerId, attempt: job.attempt };
-  const log = logger.child({ type: job.type, attempt: job.attempt });
+  const log = logger.child({ type: job.type, version: type.version, attempt: job.attempt });
   metrics.started.inc({ type: job.type });
   observeTraced(metrics.enqueueToStart, { type: job.type }, Math.max(0, Date.now() - job.createdAt.getTime()) / 1000);
   // A run time already past when the job was stored is not lateness: the job was asked for late.
@@ -191,10 +204,12 @@ async function run(deps: RunnerDeps, message: Message, type: JobType, payload: u
     signal,
     db,
     logger: log,
-    progress: async (fraction) => {
-      if (!Number.isFinite(fraction)) return;
+    progress: async (percent, note) => {
+      if (!Number.isFinite(percent)) return;
+      const fraction = Math.min(100, Math.max(0, percent)) / 100;
+      const text = note === undefined ? null : String(note).slice(0, MAX_PROGRESS_MESSAGE_CHARS);
       // Progress is informative: failing to record it must not fail the job.
-      await recordProgress(deps.events, lease, Math.min(1, Math.max(0, fraction))).catch((error: unknown) => {
+      await recordProgress(deps.events, lease, fraction, text).catch((error: unknown) => {
         metrics.errors.inc({ operation: 'progress' });
         log.warn({ err: error }, 'could not record progress');
       });
@@ -204,7 +219,7 @@ async function run(deps: RunnerDeps, message: Message, type: JobType, payload: u
   const started = performance.now();
   let outcome: Outcome;
   try {
-    outcome = { ok: true, result: await untilAborted(type.handle(payload, ctx), signal) };
+    outcome = { ok: true, result: await untilAborted(type.handler(payload, ctx), signal) };
   } catch (error) {
     outcome = { ok: false, error };
   } finally {

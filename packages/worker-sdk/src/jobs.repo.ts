@@ -216,8 +216,13 @@ export function releaseJob(db: Queryable, lease: RunLease): Promise<boolean> {
   );
 }
 
-export function recordProgress(db: Queryable, lease: RunLease, fraction: number): Promise<boolean> {
-  return leasedTransition(db, lease, `progress = $5`, 'progress', { progress: fraction }, [fraction]);
+/**
+ * The job's progress (0..1) on its row; the note only in the `progress` event, which the event
+ * stream carries and GET /jobs/{id} reads back (the current attempt's latest).
+ */
+export function recordProgress(db: Queryable, lease: RunLease, fraction: number, message: string | null): Promise<boolean> {
+  const data = { progress: fraction, attempt: lease.attempt, ...(message === null ? {} : { message }) };
+  return leasedTransition(db, lease, `progress = $5`, 'progress', data, [fraction]);
 }
 
 const WAITING: readonly JobStatus[] = ['scheduled', 'queued', 'retrying'];

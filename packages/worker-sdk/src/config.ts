@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import { awsEnv, commonEnv, databaseEnv, env } from '@conveyor/platform';
-import { topologyEnv, WORKER_POOLS } from '@conveyor/jobs';
-
-const poolNames = WORKER_POOLS.map((p) => p.name) as [string, ...string[]];
+import { topologyEnv } from '@conveyor/jobs';
 
 export const configSchema = z
   .object({
@@ -12,8 +10,8 @@ export const configSchema = z
     ...topologyEnv,
     /** /healthz, /readyz and /metrics (this service takes no other HTTP traffic). */
     OPS_PORT: env.port(9083),
-    /** Which pool's queue this worker drains (topology WORKER_POOLS). */
-    WORKER_POOL: z.enum(poolNames).default('default'),
+    /** Which pool's queue this worker drains, when runWorker is not given one (its queue: conveyor-<pool>). */
+    WORKER_POOL: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lowercase letters, digits and dashes, at most 40').optional(),
     /** Most handlers running at once in this process. */
     WORKER_CONCURRENCY: env.int(16, 1),
     /** Delayed jobs received ahead of their run time and held for it (no handler slot); 0 never holds. */

@@ -36,14 +36,23 @@ export interface PoolQueues {
 /** The pool's queue and DLQ with the attributes provisioning gives them (visibility, redrive). */
 export async function createPoolQueues(sqs: SQSClient, t: Topology, poolName = 'default'): Promise<PoolQueues> {
   const q = t.queues.find((x) => x.pool.name === poolName)!;
-  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: q.deadLetterQueue }));
+  return createQueues(sqs, q, q.pool);
+}
+
+/** A queue and its DLQ by name (any pool's, a team's too), redriving after maxReceiveCount receives. */
+export async function createQueues(
+  sqs: SQSClient,
+  names: { queue: string; deadLetterQueue: string },
+  pool: { visibilityTimeoutSeconds: number; maxReceiveCount: number },
+): Promise<PoolQueues> {
+  const dlq = await sqs.send(new CreateQueueCommand({ QueueName: names.deadLetterQueue }));
   const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }));
   const queue = await sqs.send(
     new CreateQueueCommand({
-      QueueName: q.queue,
+      QueueName: names.queue,
       Attributes: {
-        VisibilityTimeout: String(q.pool.visibilityTimeoutSeconds),
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes!.QueueArn, maxReceiveCount: q.pool.maxReceiveCount }),
+        VisibilityTimeout: String(pool.visibilityTimeoutSeconds),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes!.QueueArn, maxReceiveCount: pool.maxReceiveCount }),
       },
     }),
   );
