@@ -101,7 +101,8 @@ export const reservationBody = z
   })
   .strict()
   .refine((b) => (b.runAt === undefined) !== (b.executeAt === undefined), { message: 'give runAt (executeAt is its deprecated name), not both', path: ['runAt'] })
-  .transform(({ executeAt, runAt, ...rest }) => ({ ...rest, runAt: (runAt ?? executeAt)! }));
+  // The field the client used, so an error names what it sent.
+  .transform(({ executeAt, runAt, ...rest }) => ({ ...rest, runAt: (runAt ?? executeAt)!, runAtField: runAt === undefined ? 'executeAt' : 'runAt' }));
 
 export const jobIdParam = z.object({ jobId: z.guid() });
 export const notificationIdParam = z.object({ id: z.guid() });

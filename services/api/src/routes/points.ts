@@ -38,7 +38,7 @@ export function pointsRoutes(deps: PointsRoutesDeps): RouteDef[] {
     }
     const identity = identityOf(res);
     const executeAt = new Date(body.runAt);
-    checkRunAt('runAt', executeAt, deps.now(), deps.runAtWindow);
+    checkRunAt(body.runAtField, executeAt, deps.now(), deps.runAtWindow);
     const outcome = await createReservation(deps.pool, {
       tenant: identity.tenant,
       owner: identity.subject,
