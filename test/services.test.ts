@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { provision, topology } from '@conveyor/jobs';
-import { createKafka, createLogger, createS3Client, createSnsClient, createSqsClient } from '@conveyor/platform';
+import { migrateJobsSchema, provision, topology } from '@conveyor/jobs';
+import { createKafka, createLogger, createPool, createS3Client, createSnsClient, createSqsClient } from '@conveyor/platform';
 import { awsOptions, infra, uniqueName } from './support/infra.js';
 import { spawnService, startService, waitForHttp, type RunningService } from './support/service-process.js';
 import { waitUntil } from './support/wait.js';
@@ -20,6 +20,10 @@ beforeAll(async () => {
   const [sns, sqs, s3] = [createSnsClient(awsOptions), createSqsClient(awsOptions), createS3Client(awsOptions)];
   const kafkaClient = createKafka({ brokers: infra.kafkaBrokers, clientId: 'services-test', logger });
   await provision({ kafka: kafkaClient, sns, sqs, s3, topology: topology(bridgeNamespace), bucket: bridgeNamespace, partitions: 1 });
+  // The api is ready only once it has read the registered job types: the database must be migrated, as make start does.
+  const pool = createPool({ connectionString: infra.postgresUrl, max: 1 });
+  await migrateJobsSchema(pool);
+  await pool.end();
   for (const client of [sns, sqs, s3]) client.destroy();
 });
 

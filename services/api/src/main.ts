@@ -88,12 +88,16 @@ runMain('api', async () => {
   });
   service
     .setHandler(app)
-    .addReadinessCheck('postgres', () => pool.query('SELECT 1'))
+    // Ready on Postgres once the job types were read from it too (a migrated schema, not just a connection).
+    .addReadinessCheck('postgres', async () => {
+      await pool.query('SELECT 1');
+      jobTypes.assertLoaded();
+    })
     .addReadinessCheck('kafka', () => pingKafka(kafka))
-    .addReadinessCheck('job types', async () => jobTypes.assertLoaded())
     .onDrainStart('sse streams', () => eventsHandler.close())
-    .onStop('job types', () => jobTypes.stop())
     .onStop('postgres', () => pool.end())
+    // Stops before the pool ends (last registered, first stopped): its LISTEN holds a pooled connection.
+    .onStop('job types', () => jobTypes.stop())
     .onStop('s3', async () => signingS3.destroy())
     .onStop('outbox relay', () => relay.stop())
     .onStop('outbox signal', async () => outbox.stop())
