@@ -13,7 +13,7 @@ describe('a job told from its events', () => {
     event('retried', 3, { attempt: 1, error: 'timed out after 1 s', runAt: at(5) }),
     event('queued', 4, { reason: 'retry' }),
     event('started', 5, { attempt: 2, worker: 'w-2' }),
-    event('progress', 6, { progress: 0.5 }),
+    event('progress', 6, { progress: 0.5, message: 'half the rows' }),
     event('failed', 7, { attempt: 2, error: 'gave up after 2 attempts', reason: 'attempts exhausted' }),
   ];
 
@@ -32,7 +32,8 @@ describe('a job told from its events', () => {
   it('keeps only the latest progress event in the timeline, with readable titles and details', () => {
     const timeline = timelineOf(events);
     expect(timeline.map((e) => e.type)).toEqual(['created', 'started', 'retried', 'queued', 'started', 'progress', 'failed']);
-    expect(timeline.find((e) => e.type === 'progress')).toMatchObject({ title: 'Progress', detail: '50 %' });
+    expect(timeline.find((e) => e.type === 'progress')).toMatchObject({ title: 'Progress', detail: '50 % — half the rows' });
+    expect(timelineOf([event('progress', 1, { progress: 0.25 })])[0]).toMatchObject({ detail: '25 %' });
     expect(timeline.at(-1)).toMatchObject({ title: 'Failed', detail: 'gave up after 2 attempts — attempts exhausted' });
     expect(progressOf(events)).toBe(0.5);
   });

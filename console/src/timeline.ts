@@ -52,7 +52,9 @@ function describe(event: JobEvent): string | undefined {
     case 'started':
       return [typeof d.attempt === 'number' ? `attempt ${d.attempt}` : undefined, text(d.worker) ? `on ${String(d.worker)}` : undefined].filter(Boolean).join(' ') || undefined;
     case 'progress':
-      return typeof d.progress === 'number' ? `${Math.round(d.progress * 100)} %` : undefined;
+      if (typeof d.progress !== 'number') return undefined;
+      // The handler's note (ctx.progress(percent, message)) says what the number means.
+      return typeof d.message === 'string' && d.message !== '' ? `${Math.round(d.progress * 100)} % — ${d.message}` : `${Math.round(d.progress * 100)} %`;
     case 'retried':
       return [text(d.error), text(d.runAt) ? `next attempt at ${new Date(String(d.runAt)).toLocaleString()}` : undefined].filter(Boolean).join('; ') || undefined;
     case 'failed':
