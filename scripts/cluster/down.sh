@@ -136,6 +136,9 @@ verify() {
   fi
   if ((failed)); then
     echo "cluster-down: 0 passed, 1 failed"
+    # The record belongs to this cluster: a later cluster-up records the machine afresh instead of
+    # comparing against a state that no longer holds (host-diff keeps what differed).
+    rm -f "$CLUSTER_RUN/host-before"
     exit 1
   fi
   log "verified: no process, mount, link, route, network namespace or iptables rule left"
