@@ -6,13 +6,8 @@ INFRA_NAME=down
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL=(zipkin redis prometheus sqs kafka postgres)
-services=("$@")
-((${#services[@]})) || services=("${ALL[@]}")
-for s in "${services[@]}"; do
-  [[ -x "$INFRA_DIR/$s.sh" && " ${ALL[*]} " == *" $s "* ]] ||
-    die "unknown service '$s' (known: ${ALL[*]})"
-done
+services=()
+select_services zipkin redis prometheus sqs kafka postgres -- "$@"
 
 failed=()
 for s in "${services[@]}"; do

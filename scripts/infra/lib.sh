@@ -33,6 +33,23 @@ die() {
   exit 1
 }
 
+# select_services ORDER... -- NAMES: fills the array `services` with the NAMES given (every one of
+# ORDER when none is), refusing a name that is not in ORDER. up and down walk ORDER in opposite directions.
+select_services() {
+  local known=() name
+  while (($#)) && [[ $1 != -- ]]; do
+    known+=("$1")
+    shift
+  done
+  shift
+  services=("$@")
+  ((${#services[@]})) || services=("${known[@]}")
+  for name in "${services[@]}"; do
+    [[ -x "$INFRA_DIR/$name.sh" && " ${known[*]} " == *" $name "* ]] ||
+      die "unknown service '$name' (known: ${known[*]})"
+  done
+}
+
 # usage "install|start|stop|status" -- print usage and exit 2
 usage() {
   printf 'usage: %s {%s}\n' "$(basename "$0")" "$1" >&2

@@ -6,13 +6,8 @@ INFRA_NAME=up
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL=(postgres kafka sqs prometheus redis zipkin)
-services=("$@")
-((${#services[@]})) || services=("${ALL[@]}")
-for s in "${services[@]}"; do
-  [[ -x "$INFRA_DIR/$s.sh" && " ${ALL[*]} " == *" $s "* ]] ||
-    die "unknown service '$s' (known: ${ALL[*]})"
-done
+services=()
+select_services postgres kafka sqs prometheus redis zipkin -- "$@"
 
 started=$SECONDS
 for s in "${services[@]}"; do

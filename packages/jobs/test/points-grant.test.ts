@@ -1,23 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createPool, type Pool } from '@conveyor/platform';
-import { createJob, jobType, migrateJobsSchema, PermanentJobError, type JobContext } from '@conveyor/jobs';
+import { createPool, type Pool } from '@conveyor/platform';
+import { createJob, jobType, migrateJobsSchema, PermanentJobError } from '@conveyor/jobs';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
-
-/** A handler context as the worker builds one, recording progress instead of writing it. */
-function handlerContext(db: Pool, tenant = 'demo', progress: number[] = []): JobContext {
-  return {
-    jobId: randomUUID(),
-    tenant,
-    attempt: 1,
-    signal: new AbortController().signal,
-    progress: async (f) => {
-      progress.push(f);
-    },
-    db,
-    logger: createLogger({ service: 'test', level: 'silent' }),
-  };
-}
+import { handlerContext } from './handler-context.js';
 
 describe('points.grant handler against real Postgres', () => {
   let db: TestDatabase;

@@ -1,29 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createPool, type Pool } from '@conveyor/platform';
-import { createJob, jobType, migrateJobsSchema, type JobContext } from '@conveyor/jobs';
+import { createPool, type Pool } from '@conveyor/platform';
+import { createJob, jobType, migrateJobsSchema } from '@conveyor/jobs';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
+import { handlerContext } from './handler-context.js';
 
 interface Report {
   totals: { jobs: number; succeeded: number; failed: number; successRate: number };
   byType: Array<{ type: string; total: number; succeeded: number; failed: number; successRate: number | null; p50Ms: number; p95Ms: number; p99Ms: number }>;
   byTypeAndStatus: Array<{ type: string; status: string; count: number }>;
   jobs?: Array<{ jobId: string; durationMs: number | null }>;
-}
-
-/** A handler context as the worker builds one, recording progress instead of writing it. */
-function handlerContext(db: Pool, tenant = 'demo', progress: number[] = []): JobContext {
-  return {
-    jobId: randomUUID(),
-    tenant,
-    attempt: 1,
-    signal: new AbortController().signal,
-    progress: async (f) => {
-      progress.push(f);
-    },
-    db,
-    logger: createLogger({ service: 'test', level: 'silent' }),
-  };
 }
 
 describe('report.generate handler against real Postgres', () => {

@@ -1,17 +1,6 @@
-import { isTerminal, type JobStatus } from '@conveyor/jobs';
+import { isTerminal, type UnclaimedJob } from '@conveyor/jobs';
 
-/** The row as seen when a claim did not take it. */
-export interface UnclaimedJob {
-  status: JobStatus;
-  cancelRequested: boolean;
-  /** Runs started so far (a run that died counts), and the most the job may have. */
-  attempts: number;
-  maxAttempts: number;
-  /** Milliseconds since the last heartbeat, by the database's clock; null when it never beat. */
-  heartbeatAgeMs: number | null;
-  /** Milliseconds until run_at by the database's clock: 0 when due, null without a run_at. */
-  dueInMs: number | null;
-}
+export type { UnclaimedJob };
 
 /**
  * Why a delivered message did not start its job, and what to do with the message:

@@ -10,9 +10,6 @@ import {
   type Logger,
   type Pool,
 } from '@conveyor/platform';
-import { PermanentJobError, type JobContext, type JobResult, type Queryable } from '@conveyor/jobs';
-import { decideUnclaimed } from './claim-decision.js';
-import { validatePayload, type JobTypeDefinition } from './job-type.js';
 import {
   cancelRunningJob,
   cancelUnstarted,
@@ -20,20 +17,28 @@ import {
   failJob,
   failUnstarted,
   heartbeat,
+  PermanentJobError,
   readJob,
   recordProgress,
   releaseJob,
+  putResult,
+  resultKey,
   retryJob,
   type ClaimedJob,
+  type JobContext,
+  type JobResult,
+  type Queryable,
+  type ResultBucket,
   type RunLease,
   type StoredResult,
-} from './jobs.repo.js';
+} from '@conveyor/jobs';
+import { decideUnclaimed } from './claim-decision.js';
+import { validatePayload, type JobTypeDefinition } from './job-type.js';
 import type { WorkerMetrics } from './metrics.js';
 import type { JobQueuePort, Message } from './queue.consumer.js';
 import type { RunBatcher } from './run-batcher.js';
 import type { RunningJobs } from './running-jobs.js';
-import { placeResult, resultKey } from './result-placement.js';
-import type { ResultStorePort } from './results.store.js';
+import { placeResult } from './result-placement.js';
 import { decideFailure, retryDelaySeconds, type BackoffPolicy } from './retry.js';
 
 export interface RunnerSettings {
@@ -62,7 +67,7 @@ export interface RunnerDeps {
   /** Claims and completions, batched across the messages in flight. */
   runs: RunBatcher;
   queue: JobQueuePort;
-  results: ResultStorePort;
+  results: ResultBucket;
   metrics: WorkerMetrics;
   logger: Logger;
   settings: RunnerSettings;
@@ -251,7 +256,7 @@ async function succeed(deps: RunnerDeps, message: Message, lease: RunLease, job:
   let stored: StoredResult;
   if (placement.kind === 'object') {
     const key = resultKey(job.tenant, job.jobId);
-    await deps.results.put(key, placement.body, placement.contentType);
+    await putResult(deps.results, key, placement.body, placement.contentType);
     stored = { result: placement.summary, resultKey: key };
   } else {
     stored = { result: placement.result, resultKey: null };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJobType, validatePayload } from './job-type.js';
 import { capped } from './job-runner.js';
-import type { ClaimedJob } from './jobs.repo.js';
+import type { ClaimedJob } from '@conveyor/jobs';
 
 const handler = async () => ({ json: null });
 

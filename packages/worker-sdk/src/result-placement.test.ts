@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { placeResult, resultKey } from './result-placement.js';
+import { resultKey } from '@conveyor/jobs';
+import { placeResult } from './result-placement.js';
 
 describe('result placement', () => {
   it('keeps a small JSON result inline as {json}', () => {

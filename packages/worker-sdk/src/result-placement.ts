@@ -17,7 +17,3 @@ export function placeResult(result: JobResult, maxInlineBytes: number): ResultPl
   }
   return { kind: 'object', body, contentType, summary: { contentType, bytes: body.length } };
 }
-
-export function resultKey(tenant: string, jobId: string): string {
-  return `results/${tenant}/${jobId}`;
-}

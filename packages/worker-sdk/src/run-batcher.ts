@@ -1,6 +1,5 @@
 import DataLoader from 'dataloader';
-import type { Queryable } from '@conveyor/jobs';
-import { claimJobs, completeJobs, type ClaimedJob, type Completion, type RunLease, type StoredResult } from './jobs.repo.js';
+import { claimJobs, completeJobs, type ClaimedJob, type Completion, type Queryable, type RunLease, type StoredResult } from '@conveyor/jobs';
 
 /** Everything started in one turn of the event loop (a received batch of messages, say) shares a statement. */
 const sameTurn = (send: () => void) => setImmediate(send);

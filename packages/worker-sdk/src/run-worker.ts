@@ -10,7 +10,6 @@ import { RunningJobs } from './running-jobs.js';
 import { createWorkerMetrics, registerQueueDepth } from './metrics.js';
 import { Poller } from './poller.js';
 import { SqsJobQueue } from './queue.consumer.js';
-import { S3ResultStore } from './results.store.js';
 
 export interface RunWorkerOptions {
   /** The worker pool whose queue (`conveyor-<pool>`) this process drains; default WORKER_POOL, else `default`. */
@@ -84,7 +83,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
     running,
     runs: new RunBatcher(events, workerId, config.LEASE_SECONDS),
     queue,
-    results: new S3ResultStore(s3, config.S3_BUCKET),
+    results: { s3, bucket: config.S3_BUCKET },
     metrics: workerMetrics,
     logger,
     settings: {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLAIM_JOBS_SQL, COMPLETE_JOBS_SQL } from '../src/jobs.repo.js';
+import { CLAIM_JOBS_SQL, COMPLETE_JOBS_SQL } from '@conveyor/jobs';
 import { byIndex, explainScans, seededDatabase } from '../../../test/support/plans.js';
 
 /**

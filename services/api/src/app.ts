@@ -1,17 +1,15 @@
 import express, { type RequestHandler } from 'express';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { OutboxSignal } from '@conveyor/jobs';
+import { fetchPoolStats, signResultUrl, type OutboxSignal } from '@conveyor/jobs';
 import type { Logger, Pool, ServiceMetrics } from '@conveyor/platform';
 import { activeTraceExemplar, nameServerSpan, observeTraced } from '@conveyor/platform';
 import { errorHandler, methodNotAllowed, notFound } from './http-errors.js';
 import { requireIdentity } from './identity.js';
-import { fetchPoolStats } from './jobs.repo.js';
 import { JobInserter } from './job-inserter.js';
 import { jobsSubmittedCounter } from './metrics.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { PoolStatsCache } from './pool-stats.js';
 import { checkRequestText, jsonBody, requestContext } from './request.js';
-import { resultUrlSigner } from './results.store.js';
 import { batchRoutes } from './batch/routes.js';
 import { dlqRoutes, type DeadLetterQueues } from './dlq/routes.js';
 import { poolRoutes } from './pools/routes.js';
@@ -86,7 +84,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
       res.status(503).json({ error: 'event stream not available', requestId: res.locals.requestId });
     });
   return [
-    ...jobRoutes({ ...shared, signResultUrl: resultUrlSigner(deps.s3, deps.bucket, deps.resultUrlTtlSeconds) }),
+    ...jobRoutes({ ...shared, signResultUrl: (key) => signResultUrl({ s3: deps.s3, bucket: deps.bucket }, key, deps.resultUrlTtlSeconds) }),
     ...searchRoutes(shared),
     ...retryRoutes(shared),
     ...batchRoutes(shared),

@@ -1,26 +1,6 @@
-import { publicStatus, type JobStatus, type Phase } from '@conveyor/jobs';
+import { publicStatus, type JobRow, type Phase, type ResultRow } from '@conveyor/jobs';
 
-/** A job as jobs.repo reads it (columns renamed in the SQL). */
-export interface JobRow {
-  jobId: string;
-  type: string;
-  status: JobStatus;
-  attempts: number;
-  maxAttempts: number;
-  progress: number | null;
-  /** Read with one job only (findJob), not in lists. */
-  progressMessage?: string | null;
-  error: string | null;
-  runAt: Date | null;
-  createdAt: Date;
-  updatedAt: Date;
-  startedAt: Date | null;
-  finishedAt: Date | null;
-  traceId: string | null;
-  cancelRequested: boolean;
-  tenant: string;
-  tags: string[];
-}
+export type { JobRow };
 
 export interface JobView {
   jobId: string;
@@ -85,13 +65,6 @@ export type ResultReply =
   | { kind: 'text'; contentType: string; text: string }
   | { kind: 'object'; key: string; contentType?: string }
   | { kind: 'empty' };
-
-export interface ResultRow {
-  status: JobStatus;
-  result: unknown;
-  resultKey: string | null;
-  error: string | null;
-}
 
 /** Results are stored as contract 7 says: {json}, {contentType, text}, or a result_key in S3. */
 export function resultReply(row: ResultRow): ResultReply {

@@ -1,10 +1,6 @@
-/** A worker pool's live numbers behind the Retry-After estimate. */
-export interface PoolStats {
-  /** Queued or retrying jobs of the pool (counted up to a cap: beyond it the estimate is maxed anyway). */
-  backlog: number;
-  completedPerSecond: number;
-  meanRunSeconds: number | null;
-}
+import type { PoolStats } from '@conveyor/jobs';
+
+export type { PoolStats };
 
 export type FetchPoolStats = (jobTypes: readonly string[]) => Promise<PoolStats>;
 

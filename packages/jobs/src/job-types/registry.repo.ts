@@ -1,5 +1,5 @@
 import type { Pool } from '@conveyor/platform';
-import type { Queryable } from '../jobs.repo.js';
+import type { Queryable } from '../store/create.js';
 
 /** Every api replica LISTENs here; the payload is the name of the type that changed. */
 export const JOB_TYPES_CHANNEL = 'conveyor_job_types';

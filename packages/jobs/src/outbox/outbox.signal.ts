@@ -1,5 +1,5 @@
 import type { Logger, Pool } from '@conveyor/platform';
-import type { Queryable } from '../jobs.repo.js';
+import type { Queryable } from '../store/create.js';
 
 /** The channel relays and event streams LISTEN on, and the payload that says job events were written. */
 export const OUTBOX_CHANNEL = 'conveyor_outbox';

@@ -1,14 +1,12 @@
 import type { Request, RequestHandler } from 'express';
-import { CANCEL_CHANNEL, poolOf, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
+import { cancelJob, CANCEL_CHANNEL, countAhead, findJob, findResult, poolOf, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
 import type { Pool } from '@conveyor/platform';
 import { HttpError, requestIdOf } from '../http-errors.js';
 import { identityOf, readTenant } from '../identity.js';
 import { resultReply, toJobView } from '../job-view.js';
-import { cancelJob, countAhead, findJob, findResult } from '../jobs.repo.js';
 import type { JobInserter } from '../job-inserter.js';
 import type { PoolStatsCache } from '../pool-stats.js';
 import { parseIdOr404, parseOr400, traceOf } from '../request.js';
-import type { SignResultUrl } from '../results.store.js';
 import { estimateRetryAfter } from '../retry-after.js';
 import { checkRunAt, type RunAtWindow } from '../run-at.js';
 import { createJobEnvelope, idempotencyKey, jobIdParam, normalizeTags } from '../schemas.js';
@@ -24,7 +22,7 @@ export interface JobRoutesDeps {
   inserter: JobInserter;
   outbox: OutboxSignal;
   stats: PoolStatsCache;
-  signResultUrl: SignResultUrl;
+  signResultUrl: (key: string) => Promise<string>;
   jsonBody: RequestHandler;
   now: () => Date;
   runAtWindow: RunAtWindow;

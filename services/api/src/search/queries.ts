@@ -1,8 +1,6 @@
 /** The search's one statement: parameterised, keyset-paged on (created_at, id). */
-import type { JobStatus, Queryable } from '@conveyor/jobs';
+import { CURSOR_AT, JOB_COLUMNS, type JobRow, type JobStatus, type Query, type Queryable } from '@conveyor/jobs';
 import type { Cursor } from '../cursor.js';
-import type { JobRow } from '../job-view.js';
-import { CURSOR_AT, JOB_COLUMNS, type Query } from '../jobs.repo.js';
 
 export interface JobSearch {
   /** `null`: every tenant (scope conveyor:admin). */

@@ -1,6 +1,5 @@
-import { DeleteObjectsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Counter, Gauge, type Logger, type Registry } from '@conveyor/platform';
-import type { Queryable } from '@conveyor/jobs';
+import { deleteResults, type Queryable, type ResultBucket } from '@conveyor/jobs';
 import { startPeriodic } from '../periodic.js';
 import type { FinishedJobsRule } from './policy.js';
 import { deleteFinishedJobs, deleteNotifications, forgetIdempotencyKeys, readTableStats, type TableStats } from './retention.repo.js';
@@ -18,7 +17,7 @@ export interface RetentionOptions {
   /** Rows per statement: short transactions, so no lock is held long and autovacuum keeps up. */
   batchSize: number;
   /** Where large results live; their objects are deleted with their jobs. */
-  results?: { s3: S3Client; bucket: string };
+  results?: ResultBucket;
   logger: Logger;
   metrics: RetentionMetrics;
   /** Aborted when this replica stops leading: no batch starts after that. */
@@ -32,20 +31,10 @@ export interface RetentionSummary {
   notifications: number;
 }
 
-/** S3's DeleteObjects takes at most this many keys. */
-const S3_DELETE_LIMIT = 1000;
-
 async function deleteResultObjects(results: NonNullable<RetentionOptions['results']>, keys: string[], logger: Logger): Promise<number> {
-  let deleted = 0;
-  for (let i = 0; i < keys.length; i += S3_DELETE_LIMIT) {
-    const chunk = keys.slice(i, i + S3_DELETE_LIMIT);
-    const reply = await results.s3.send(
-      new DeleteObjectsCommand({ Bucket: results.bucket, Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true } }),
-    );
-    // The rows are gone already; an object left behind is what the bucket's lifecycle rule is for.
-    for (const error of reply.Errors ?? []) logger.warn({ key: error.Key, code: error.Code }, 'result object of a deleted job not deleted');
-    deleted += chunk.length - (reply.Errors?.length ?? 0);
-  }
+  const { deleted, failed } = await deleteResults(results, keys);
+  // The rows are gone already; an object left behind is what the bucket's lifecycle rule is for.
+  for (const { key, code } of failed) logger.warn({ key, code }, 'result object of a deleted job not deleted');
   return deleted;
 }
 

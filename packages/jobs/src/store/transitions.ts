@@ -1,5 +1,20 @@
-import type { JobEventType, JobResult, JobStatus, Queryable } from '@conveyor/jobs';
-import type { UnclaimedJob } from './claim-decision.js';
+import type { JobEventType, JobStatus } from '../status.js';
+import type { JobResult } from '../types/job-type.js';
+import type { Queryable } from './create.js';
+
+/** The row as seen when a claim did not take it. */
+export interface UnclaimedJob {
+  status: JobStatus;
+  cancelRequested: boolean;
+  /** Runs started so far (a run that died counts), and the most the job may have. */
+  attempts: number;
+  maxAttempts: number;
+  /** Milliseconds since the last heartbeat, by the database's clock; null when it never beat. */
+  heartbeatAgeMs: number | null;
+  /** Milliseconds until run_at by the database's clock: 0 when due, null without a run_at. */
+  dueInMs: number | null;
+}
+
 
 /** The job as a claim hands it to the runner. */
 export interface ClaimedJob {
@@ -284,4 +299,41 @@ export async function failAbandoned(db: Queryable, jobId: string, leaseSeconds: 
     [jobId, leaseSeconds, ABANDONED_LAST_ATTEMPT],
   );
   return rows[0]!.n === 1;
+}
+
+export type CancelOutcome =
+  | { kind: 'not-found' }
+  | { kind: 'finished'; status: JobStatus }
+  | { kind: 'cancelled' }
+  | { kind: 'abort-requested' };
+
+/**
+ * Contract 8 in one statement: the row is locked, so a worker's claim (a conditional UPDATE on
+ * queued/retrying) either ran before us, and the job is processing (its worker aborts it), or runs
+ * after and finds it cancelled. Waiting jobs end at once, with their `cancelled` event.
+ */
+/** `tenant` null: an administrator (scope conveyor:admin) cancelling any tenant's job. */
+export async function cancelJob(db: Queryable, jobId: string, tenant: string | null): Promise<CancelOutcome> {
+  const { rows } = await db.query<{ previous: JobStatus; status: JobStatus | null }>(
+    `WITH target AS (
+       SELECT id, status FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2) FOR UPDATE
+     ), changed AS (
+       UPDATE jobs j SET cancel_requested = true,
+              status = CASE WHEN t.status = 'processing' THEN j.status ELSE 'cancelled' END,
+              finished_at = CASE WHEN t.status = 'processing' THEN j.finished_at ELSE now() END,
+              updated_at = now()
+       FROM target t
+       WHERE j.id = t.id AND t.status IN ('scheduled', 'queued', 'processing', 'retrying')
+       RETURNING j.id, j.status, t.status AS previous
+     ), event AS (
+       INSERT INTO job_events (job_id, type, data)
+       SELECT id, 'cancelled', jsonb_build_object('previous', previous, 'by', 'api') FROM changed WHERE status = 'cancelled'
+     )
+     SELECT t.status AS previous, c.status FROM target t LEFT JOIN changed c ON c.id = t.id`,
+    [jobId, tenant],
+  );
+  const row = rows[0];
+  if (!row) return { kind: 'not-found' };
+  if (row.status === null) return { kind: 'finished', status: row.previous };
+  return row.status === 'cancelled' ? { kind: 'cancelled' } : { kind: 'abort-requested' };
 }

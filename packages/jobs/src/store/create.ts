@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from '@conveyor/platform';
-import type { JobEventType, JobStatus } from './status.js';
+import type { JobEventType, JobStatus } from '../status.js';
 
 /** Anything that runs a query: a pool, or a client inside a transaction. */
 export type Queryable = Pick<Pool | PoolClient, 'query'>;

@@ -1,14 +1,50 @@
 /**
- * The api's reads and writes of jobs (creation itself is @conveyor/jobs createJob). Every query is
- * parameterised and scoped by tenant; `tenant = null` (scope conveyor:admin) reads across tenants.
+ * Reads of jobs for the api: one job, its result, and a pool's backlog. Every query is parameterised
+ * and scoped by tenant; `tenant = null` (scope conveyor:admin) reads across tenants.
  */
-import type { Queryable, JobStatus } from '@conveyor/jobs';
-import type { JobRow, ResultRow } from './job-view.js';
-import type { PoolStats } from './pool-stats.js';
+import type { JobStatus } from '../status.js';
+import type { Queryable } from './create.js';
 
 export interface Query {
   text: string;
   values: unknown[];
+}
+
+/** A job as findJob and the api's searches read it (columns renamed in the SQL). */
+export interface JobRow {
+  jobId: string;
+  type: string;
+  status: JobStatus;
+  attempts: number;
+  maxAttempts: number;
+  progress: number | null;
+  /** Read with one job only (findJob), not in lists. */
+  progressMessage?: string | null;
+  error: string | null;
+  runAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  traceId: string | null;
+  cancelRequested: boolean;
+  tenant: string;
+  tags: string[];
+}
+
+export interface ResultRow {
+  status: JobStatus;
+  result: unknown;
+  resultKey: string | null;
+  error: string | null;
+}
+
+/** A worker pool's live numbers behind the Retry-After estimate. */
+export interface PoolStats {
+  /** Queued or retrying jobs of the pool (counted up to a cap: beyond it the estimate is maxed anyway). */
+  backlog: number;
+  completedPerSecond: number;
+  meanRunSeconds: number | null;
 }
 
 export const JOB_COLUMNS = `id AS "jobId", tenant, tags, type, status, attempts, max_attempts AS "maxAttempts", progress, error,
@@ -40,43 +76,6 @@ export async function findResult(db: Queryable, jobId: string, tenant: string | 
     [jobId, tenant],
   );
   return rows[0];
-}
-
-export type CancelOutcome =
-  | { kind: 'not-found' }
-  | { kind: 'finished'; status: JobStatus }
-  | { kind: 'cancelled' }
-  | { kind: 'abort-requested' };
-
-/**
- * Contract 8 in one statement: the row is locked, so a worker's claim (a conditional UPDATE on
- * queued/retrying) either ran before us, and the job is processing (its worker aborts it), or runs
- * after and finds it cancelled. Waiting jobs end at once, with their `cancelled` event.
- */
-/** `tenant` null: an administrator (scope conveyor:admin) cancelling any tenant's job. */
-export async function cancelJob(db: Queryable, jobId: string, tenant: string | null): Promise<CancelOutcome> {
-  const { rows } = await db.query<{ previous: JobStatus; status: JobStatus | null }>(
-    `WITH target AS (
-       SELECT id, status FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2) FOR UPDATE
-     ), changed AS (
-       UPDATE jobs j SET cancel_requested = true,
-              status = CASE WHEN t.status = 'processing' THEN j.status ELSE 'cancelled' END,
-              finished_at = CASE WHEN t.status = 'processing' THEN j.finished_at ELSE now() END,
-              updated_at = now()
-       FROM target t
-       WHERE j.id = t.id AND t.status IN ('scheduled', 'queued', 'processing', 'retrying')
-       RETURNING j.id, j.status, t.status AS previous
-     ), event AS (
-       INSERT INTO job_events (job_id, type, data)
-       SELECT id, 'cancelled', jsonb_build_object('previous', previous, 'by', 'api') FROM changed WHERE status = 'cancelled'
-     )
-     SELECT t.status AS previous, c.status FROM target t LEFT JOIN changed c ON c.id = t.id`,
-    [jobId, tenant],
-  );
-  const row = rows[0];
-  if (!row) return { kind: 'not-found' };
-  if (row.status === null) return { kind: 'finished', status: row.previous };
-  return row.status === 'cancelled' ? { kind: 'cancelled' } : { kind: 'abort-requested' };
 }
 
 /** Counting stops here: past it, the Retry-After estimate is at its maximum anyway. */
