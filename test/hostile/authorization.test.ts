@@ -145,6 +145,8 @@ describe('authorization and tenant isolation', () => {
         ['DELETE', `/jobs/${enc}`],
         ['GET', `/points/${enc}`],
         ['POST', `/notifications/${enc}/read`],
+        ['GET', `/jobs/${enc}/deliveries`],
+        ['POST', `/jobs/${demoJob.id}/deliveries/${enc}/redeliver`],
         ['GET', `/jobs/${demoJob.id}/events`, { headers: { 'last-event-id': attack } }],
         ['POST', '/jobs', { body: JSON.stringify({ type: attack, payload: {} }) }],
         ['POST', '/jobs', { body: JSON.stringify({ type: 'noop', payload: { q: attack } }), headers: { 'idempotency-key': attack.replace(/[^\x20-\x7e]/g, '') } }],
@@ -162,7 +164,7 @@ describe('authorization and tenant isolation', () => {
         expect(Date.now() - started, `${method} ${path} was slowed by pg_sleep`).toBeLessThan(4_000);
       }
     }
-    expect(tried).toBe(attacks.length * 14);
+    expect(tried).toBe(attacks.length * 16);
     const { rows } = await db.query(
       "SELECT count(*)::int AS n FROM information_schema.tables WHERE table_name IN ('jobs', 'job_events', 'points_balances', 'points_reservations', 'notifications')",
     );

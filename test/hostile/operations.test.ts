@@ -126,6 +126,50 @@ describe('hostile input to the operations API', () => {
     });
   });
 
+  describe('webhook deliveries', () => {
+    it('answers 404 for another tenant\'s job and delivery exactly as for missing or malformed ids, and changes nothing', async () => {
+      // demo's job had no callbackUrl: a delivered webhook of it is stored as the dispatcher leaves one.
+      const { rows } = await db.query<{ id: string }>(
+        `INSERT INTO webhook_deliveries (event_id, job_id, tenant, url, destination, body, status, attempts, finished_at)
+         SELECT max(id), $1, 'demo', 'https://hooks.example.com/x', 'https://hooks.example.com:443', '{}', 'delivered', 1, now() FROM job_events WHERE job_id = $1
+         RETURNING id`,
+        [demoJob],
+      );
+      const deliveryId = rows[0]!.id;
+      const row = async () => (await db.query('SELECT status, attempts, updated_at, redelivered_at FROM webhook_deliveries WHERE id = $1', [deliveryId])).rows[0];
+      const before = await row();
+      const missing = '0b4c4d2e-8d1c-4a8e-9f00-000000000000';
+      const pairs: Array<[string, string, string]> = [
+        ['GET', `/jobs/${demoJob}/deliveries`, `/jobs/${missing}/deliveries`],
+        ['POST', `/jobs/${demoJob}/deliveries/${deliveryId}/redeliver`, `/jobs/${missing}/deliveries/${missing}/redeliver`],
+      ];
+      for (const [method, theirsPath, missingPath] of pairs) {
+        const theirs = await mallory.request(theirsPath, { method });
+        const absent = await mallory.request(missingPath, { method });
+        expect(theirs.status, theirsPath).toBe(404);
+        expect(absent.status, missingPath).toBe(404);
+        const [a, b] = [(await theirs.json()) as Record<string, unknown>, (await absent.json()) as Record<string, unknown>];
+        expect({ ...a, requestId: undefined }).toEqual({ ...b, requestId: undefined });
+      }
+      for (const path of ["/jobs/1'%20OR%20'1'='1/deliveries", `/jobs/${demoJob}'%20OR%20tenant='demo/deliveries`, '/jobs/%00/deliveries']) {
+        expect((await mallory.request(path)).status, path).toBeGreaterThanOrEqual(400);
+        expect((await mallory.request(path)).status, path).toBeLessThan(500);
+      }
+      const injected = await demo.request(`/jobs/${demoJob}/deliveries/${encodeURIComponent(`${deliveryId}' OR '1'='1`)}/redeliver`, { method: 'POST' });
+      expect(injected.status).toBe(404);
+      expect(await row()).toEqual(before);
+      // The owner sees it, and may send it again.
+      const mine = (await (await demo.request(`/jobs/${demoJob}/deliveries`)).json()) as { items: Array<{ deliveryId: string }> };
+      expect(mine.items.map((d) => d.deliveryId)).toEqual([deliveryId]);
+    });
+
+    it('answers 405 for another method and 401 without a token', async () => {
+      expect((await mallory.request(`/jobs/${demoJob}/deliveries`, { method: 'POST', body: '{}' })).status).toBe(405);
+      expect((await fetch(`${platform.gatewayUrl}/jobs/${demoJob}/deliveries`)).status).toBe(401);
+      expect((await fetch(`${platform.gatewayUrl}/jobs/${demoJob}/deliveries/${demoJob}/redeliver`, { method: 'POST' })).status).toBe(401);
+    });
+  });
+
   describe('batch', () => {
     const post = (client: ConveyorClient, body: string, headers: Record<string, string> = {}) => client.request('/jobs/batch', { method: 'POST', body, headers });
 

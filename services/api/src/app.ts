@@ -21,7 +21,7 @@ import { notificationRoutes } from './notifications/routes.js';
 import { pointsRoutes } from './routes/points.js';
 import { reportRoutes } from './routes/reports.js';
 import type { RouteDef } from './routes/route.js';
-import { webhookRoutes, type TargetPolicy, type WebhookSecrets } from './webhooks/index.js';
+import { deliveryLogRoutes, webhookRoutes, type DeliveryLogDeps, type TargetPolicy, type WebhookSecrets } from './webhooks/index.js';
 import { jobTypeRoutes, type JobTypeRegistry } from './job-types/index.js';
 
 export interface AppDeps {
@@ -50,6 +50,8 @@ export interface AppDeps {
   webhookSecrets: WebhookSecrets;
   /** Where a callbackUrl may point (WEBHOOK_ALLOWED_HOSTS / _CIDRS); checked at submit. */
   webhookPolicy: TargetPolicy;
+  /** The webhook dispatcher's side of GET /jobs/{id}/deliveries and redeliver: its breakers, its wake-up. */
+  webhookLog: Omit<DeliveryLogDeps, 'pool' | 'logger'>;
   /** Each pool's DLQ, which POST /dlq/redrive sweeps after requeuing. */
   deadLetters?: DeadLetterQueues;
   /** The registered job types (started: loaded and listening) that POST /jobs validates against. */
@@ -95,6 +97,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     ...pointsRoutes({ ...shared, maxGrant: deps.pointsMaxGrant }),
     ...notificationRoutes(shared),
     ...webhookRoutes({ secrets: deps.webhookSecrets, jsonBody: body }),
+    ...deliveryLogRoutes({ ...deps.webhookLog, pool: deps.pool, logger: deps.logger }),
     ...jobTypeRoutes({ pool: deps.pool, registry: deps.jobTypes, jsonBody: body }),
   ];
 }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { bootstrap, createKafka, createPool, createS3Client, createSqsClient, pingKafka, runMain } from '@conveyor/platform';
 import { createOutboxSignal, startOutboxRelay, topology } from '@conveyor/jobs';
 import { createApp } from './app.js';
@@ -52,6 +53,8 @@ runMain('api', async () => {
     eventsHandler,
     webhookSecrets,
     webhookPolicy,
+    // The dispatcher starts below; requests, and so these calls, only come after service.start().
+    webhookLog: { circuit: (tenant, destination) => webhooks.circuit(tenant, destination), wake: () => webhooks.wake(), instance: `${hostname()}/${process.pid}` },
     deadLetters: { sqs: createSqsClient(aws), queues: names.queues },
     jobTypes,
   });

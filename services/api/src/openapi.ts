@@ -26,7 +26,7 @@ import { MAX_REDRIVE, deadLetterPage, listDeadLettersQuery, redriveBody, redrive
 import { poolList, poolNameParam, poolStatus } from './pools/schemas.js';
 import { retryReply } from './retry/schemas.js';
 import { jobListReply, searchJobsQuery } from './search/schemas.js';
-import { rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
+import { deliveryList, deliveryParams, deliveryView, rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
 import { EXAMPLE_JOB_TYPE, jobTypeDetailView, jobTypeListReply, jobTypeNameParam, putJobTypeBody } from './job-types/schemas.js';
 
 type Responses = RouteConfig['responses'];
@@ -364,6 +364,59 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       200: { description: 'The new current secret and the previous one.', content: json(webhookSecretReply, ex.rotatedSecrets) },
       400: error('Invalid body: `details` holds the zod issues.'),
       415: error('Body is not JSON.'),
+    },
+  });
+  const deliveryExample = {
+    deliveryId: '5b1f0c9e-2a7d-4e3b-9c41-8d6e0f2a7b13',
+    url: 'https://hooks.example.com/conveyor',
+    status: 'delivered',
+    attempts: 2,
+    nextAttemptAt: null,
+    lastStatusCode: 204,
+    lastError: null,
+    failureReason: null,
+    createdAt: '2026-12-06T10:00:01.300Z',
+    finishedAt: '2026-12-06T10:00:02.650Z',
+    circuit: { state: 'closed', observedBy: 'api-7d9f8c6b5-x2k4q/1' },
+    attemptLog: [
+      { attempt: 1, startedAt: '2026-12-06T10:00:01.310Z', latencyMs: 42, statusCode: 500, error: 'webhook receiver answered 500', nextAttemptAt: '2026-12-06T10:00:02.600Z' },
+      { attempt: 2, startedAt: '2026-12-06T10:00:02.610Z', latencyMs: 38, statusCode: 204, error: null, nextAttemptAt: null },
+    ],
+  };
+  const deliveriesDescription =
+    'Visible as the job is (a tenant\'s own, every tenant\'s with scope conveyor:admin); another tenant\'s job or delivery is 404 as a missing one. `circuit` is the breaker of the tenant\'s destination in the api instance that answered (`observedBy`): breakers live in each instance\'s memory.';
+  route({
+    method: 'get',
+    path: '/jobs/{jobId}/deliveries',
+    summary: "The job's webhook deliveries: every attempt, status code, latency, next retry, and the destination's circuit breaker",
+    description: `One delivery per terminal event of a job with a callbackUrl (a re-run job may have several), oldest first; none for a job without one. ${deliveriesDescription}`,
+    request: { params: jobIdParam },
+    responses: {
+      200: { description: 'Every delivery with its attempts.', content: json(deliveryList, { items: [deliveryExample] }) },
+      404: error('job not found'),
+    },
+  });
+  route({
+    method: 'post',
+    path: '/jobs/{jobId}/deliveries/{deliveryId}/redeliver',
+    summary: 'Send a delivered or failed webhook delivery again (scope jobs:write)',
+    description: `The delivery becomes pending, due now, with the full retry budget (WEBHOOK_MAX_ATTEMPTS) and age limit again, and is sent by the same durable dispatcher as any delivery: signed anew, with the same body and Conveyor-Event-Id (it is the same event; receivers deduplicate by it). Attempts keep their numbers. No body is read. ${deliveriesDescription}`,
+    request: { params: deliveryParams },
+    responses: {
+      202: {
+        description: 'Stored: the delivery as it is right after (usually pending, due now; an attempt may already be in flight).',
+        content: json(deliveryView, { ...deliveryExample, status: 'pending', nextAttemptAt: '2026-12-06T11:00:00.000Z', finishedAt: null }),
+      },
+      404: error('job not found, or delivery not found (of this job)'),
+      409: {
+        description: 'The delivery is still pending (being sent, or waiting for its next attempt): there is nothing to redeliver yet.',
+        content: {
+          'application/json': {
+            schema: ErrorSchema,
+            example: { error: 'the delivery is still pending: it is being sent or waits for its next attempt; redeliver it once it is delivered or failed', requestId: 'req-1' },
+          },
+        },
+      },
     },
   });
   const jobExample = '0f8fad5b-d9cb-469f-a165-70867728950e';

@@ -32,6 +32,7 @@ function appRoutes(): Set<string> {
     logger,
     webhookSecrets: new WebhookSecrets(pool, createSecretBox('x'.repeat(16))),
     webhookPolicy: STRICT_POLICY,
+    webhookLog: { circuit: () => ({ state: 'closed' }), wake: () => undefined, instance: 'test' },
     jobTypes: new JobTypeRegistry({ pool, logger, refreshMs: 60_000 }),
   });
   void pool.end();
@@ -90,7 +91,7 @@ describe('GET /openapi.json', () => {
 
   it('answers every documented route in the running process (never the router’s 404 or a 405)', async () => {
     const client = gatewayAs(env.api.url, { tenant: 'docs', subject: 'u' });
-    const sample: Record<string, string> = { name: 'noop', jobId: '00000000-0000-4000-8000-000000000000', id: '00000000-0000-4000-8000-000000000000', userId: 'u' };
+    const sample: Record<string, string> = { name: 'noop', jobId: '00000000-0000-4000-8000-000000000000', id: '00000000-0000-4000-8000-000000000000', deliveryId: '00000000-0000-4000-8000-000000000000', userId: 'u' };
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const method of Object.keys(item)) {
         const url = path.replace(/\{(\w+)\}/g, (_, name: string) => sample[name]!);

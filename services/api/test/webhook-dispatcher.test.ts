@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, createPool, Registry, type Pool } from '@conveyor/platform';
 import { createJob, migrateJobsSchema } from '@conveyor/jobs';
 import { insertDeliveries } from '../src/webhooks/deliveries.repo.js';
+import { listDeliveries, redeliver } from '../src/webhooks/log.queries.js';
 import {
   createSecretBox,
   createWebhookMetrics,
@@ -98,6 +99,32 @@ describe('webhook dispatcher (real Postgres, real HTTP receiver)', () => {
       await waitUntil(async () => (await statusOf(eventId)).status === 'delivered', 10_000, "the quiet tenant's webhook");
       const hit = receiver.hits.find((h) => h.path === '/ok')!;
       expect(hit.at - sent).toBeLessThan(2_000);
+    } finally {
+      await dispatcher.stop();
+    }
+  });
+
+  it('gives a redelivered delivery the whole retry budget again, and logs every attempt in order', async () => {
+    const dispatcher = start({ maxAttempts: 2 });
+    try {
+      const { jobId, eventId } = await store('redo', `http://127.0.0.1:${receiver.port}/poison-redo`);
+      await waitUntil(async () => (await statusOf(eventId)).status === 'failed', 10_000, 'the first give-up');
+      expect(await statusOf(eventId)).toEqual({ status: 'failed', failure_reason: 'attempts', attempts: 2 });
+      const [delivery] = await listDeliveries(pool, jobId);
+      expect(await redeliver(pool, jobId, delivery!.id, 'another-tenant')).toEqual({ kind: 'not-found' });
+      expect(await redeliver(pool, jobId, delivery!.id, 'redo')).toEqual({ kind: 'redelivered' });
+      expect(await redeliver(pool, jobId, delivery!.id, null)).toEqual({ kind: 'pending' });
+      dispatcher.wake();
+      // Two more attempts (not one: the budget counts from the redelivery), then given up again.
+      await waitUntil(async () => (await statusOf(eventId)).status === 'failed', 10_000, 'the second give-up');
+      expect(await statusOf(eventId)).toEqual({ status: 'failed', failure_reason: 'attempts', attempts: 4 });
+      const [logged] = await listDeliveries(pool, jobId);
+      expect(logged!.attemptLog.map((a) => [a.attempt, a.statusCode, a.nextAttemptAt === null])).toEqual([
+        [1, 503, false],
+        [2, 503, true],
+        [3, 503, false],
+        [4, 503, true],
+      ]);
     } finally {
       await dispatcher.stop();
     }

@@ -31,6 +31,9 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', template: '/jobs/:id/result', target: 'proxy', scope: 'jobs:read' },
   { method: 'GET', template: '/jobs/:id/events', target: 'proxy', scope: 'jobs:read', stream: true },
   { method: 'POST', template: '/jobs/:id/retry', target: 'proxy', scope: 'jobs:write' },
+  // A job's webhook log is read as the job is; sending a delivery again is a write, like a retry.
+  { method: 'GET', template: '/jobs/:id/deliveries', target: 'proxy', scope: 'jobs:read' },
+  { method: 'POST', template: '/jobs/:id/deliveries/:deliveryId/redeliver', target: 'proxy', scope: 'jobs:write' },
   { method: 'POST', template: '/jobs/batch', target: 'proxy', scope: 'jobs:write', perJob: true },
   // Dead letters span tenants: operators only.
   { method: 'GET', template: '/dlq', target: 'proxy', scope: 'conveyor:admin' },

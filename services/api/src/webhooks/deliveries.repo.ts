@@ -20,7 +20,10 @@ export interface ClaimedDelivery {
   destination: string;
   body: string;
   attempts: number;
-  createdAt: Date;
+  /** Attempts since the delivery was stored or last redelivered: the ones WEBHOOK_MAX_ATTEMPTS counts. */
+  budgetUsed: number;
+  /** When the delivery was stored or last redelivered: its age limit counts from here. */
+  since: Date;
 }
 
 /** `scheme://host:port` of a URL; `(invalid)` for what is not one (it fails as blocked when attempted). */
@@ -94,7 +97,8 @@ export async function claimDue(db: Queryable, o: ClaimOptions): Promise<ClaimedD
            UPDATE webhook_deliveries w SET claim_token = $1, next_attempt_at = now() + $5::int * interval '1 millisecond'
            FROM picked WHERE w.id = picked.id AND w.status = 'pending' AND w.next_attempt_at <= now()
            RETURNING w.id, w.event_id::text AS "eventId", w.job_id AS "jobId", w.tenant, w.url, w.destination, w.body,
-                     w.attempts, w.created_at AS "createdAt"`,
+                     w.attempts, w.attempts - w.attempts_before_redelivery AS "budgetUsed",
+                     coalesce(w.redelivered_at, w.created_at) AS since`,
     values: [o.token, o.busyKeys, o.maxKeys, o.perKey, o.leaseMs],
   });
   return rows;

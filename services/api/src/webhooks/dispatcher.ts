@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger, Pool } from '@conveyor/platform';
 import { claimDue, isolationKey, recordAttempt, releaseClaims, type ClaimedDelivery } from './deliveries.repo.js';
 import type { WebhookMetrics } from './metrics.js';
-import { EndpointBreakers, isOpenCircuit, isPermanent, postWebhook, WebhookRejected } from './sender.js';
+import { EndpointBreakers, isOpenCircuit, type CircuitView, isPermanent, postWebhook, WebhookRejected } from './sender.js';
 import type { WebhookSecrets } from './secrets.js';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, signWebhook } from './signature.js';
 import { blockedTargetOf, callbackUrlProblem, webhookAgent, type TargetPolicy } from './target.js';
@@ -37,6 +37,8 @@ export interface DispatcherOptions {
 export interface WebhookDispatcher {
   /** Look for due deliveries now (the consumer stored some). */
   wake(): void;
+  /** The circuit breaker of a tenant's destination as this process sees it (breakers live in memory, per process). */
+  circuit(tenant: string, destination: string): CircuitView;
   /** Stops claiming, lets requests in flight finish for up to `drainMs`, then puts the rest back. */
   stop(drainMs?: number): Promise<void>;
 }
@@ -81,11 +83,11 @@ export function startWebhookDispatcher(options: DispatcherOptions): WebhookDispa
   const leaseMs = o.timeoutMs + 30_000;
 
   const decide = (delivery: ClaimedDelivery, error: unknown): Outcome => {
-    const attempts = delivery.attempts + 1;
+    const attempts = delivery.budgetUsed + 1;
     if (blockedTargetOf(error)) return { status: 'failed', reason: 'blocked' };
     if (isPermanent(error)) return { status: 'failed', reason: 'rejected' };
     if (attempts >= o.maxAttempts) return { status: 'failed', reason: 'attempts' };
-    if (Date.now() - delivery.createdAt.getTime() > o.maxAgeMs) return { status: 'failed', reason: 'expired' };
+    if (Date.now() - delivery.since.getTime() > o.maxAgeMs) return { status: 'failed', reason: 'expired' };
     return { status: 'pending', retryInMs: backoffDelay(attempts, { baseMs: o.backoffBaseMs, maxMs: o.backoffMaxMs }, o.random) };
   };
 
@@ -136,7 +138,7 @@ export function startWebhookDispatcher(options: DispatcherOptions): WebhookDispa
     switch (outcome.status) {
       case 'delivered':
         metrics.delivered.inc();
-        metrics.deliverySeconds.observe((Date.now() - delivery.createdAt.getTime()) / 1000);
+        metrics.deliverySeconds.observe((Date.now() - delivery.since.getTime()) / 1000);
         log.info({ attempts: delivery.attempts + 1, statusCode, latencyMs: Math.round(latencyMs) }, 'webhook delivered');
         break;
       case 'pending':
@@ -218,6 +220,7 @@ export function startWebhookDispatcher(options: DispatcherOptions): WebhookDispa
 
   return {
     wake,
+    circuit: (tenant, destination) => breakers.state(isolationKey({ tenant, destination })),
     stop: async (drainMs = 5_000) => {
       if (stopped) return;
       stopped = true;

@@ -61,6 +61,12 @@ export interface BreakerOptions {
   idleMs: number;
 }
 
+export interface CircuitView {
+  state: 'closed' | 'open' | 'half-open';
+  /** While open: how long until a probe is let through. */
+  reopensInMs?: number;
+}
+
 interface Entry {
   breaker: CircuitBreaker<[() => Promise<number>], number>;
   lastUsed: number;
@@ -91,6 +97,17 @@ export class EndpointBreakers {
     const entry = this.entries.get(key);
     if (!entry?.breaker.opened) return 0;
     return Math.max(0, entry.openedAt + this.options.resetTimeoutMs - this.now());
+  }
+
+  /**
+   * The key's breaker as this process sees it. A key without a breaker here (never sent to from
+   * this process, or idle and swept) is `closed`: the next delivery would be sent.
+   */
+  state(key: string): CircuitView {
+    const entry = this.entries.get(key);
+    if (entry?.breaker.opened) return { state: 'open', reopensInMs: this.reopensIn(key) };
+    if (entry?.breaker.halfOpen) return { state: 'half-open' };
+    return { state: 'closed' };
   }
 
   /** Drops breakers that are closed and idle; returns how many remain. */
