@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,4 +116,32 @@ describe('make start', () => {
     const groups = ((await rules.json()) as { data: { groups: Array<{ name: string }> } }).data.groups.map((g) => g.name);
     expect(groups).toContain('conveyor.slo.recording');
   }, 90_000);
+
+  // Last: it stops the stack. `stop` used `pkill -f` on the services' paths, which also ended any
+  // other process of this checkout (tests' and the bench's services, a second make start).
+  it('make stop ends exactly the processes it started, and no other process of this checkout', async () => {
+    const pidFiles = readdirSync(stack.logDir).filter((f) => f.endsWith('.pid'));
+    expect(pidFiles.length).toBe(4 + WORKER_POOLS.length);
+    const started = pidFiles.map((f) => Number(readFileSync(path.join(stack.logDir, f), 'utf8').trim()));
+    // A process whose command line is what the old pattern matched: the api of this checkout.
+    const bystander = spawn('sleep', ['600'], { argv0: `node ${ROOT}/services/api/dist/main.js`, stdio: 'ignore' });
+    try {
+      expect(readFileSync(`/proc/${bystander.pid}/cmdline`, 'utf8')).toContain(`${ROOT}/services/api/dist/main.js`);
+      await stack.make('stop');
+      expect(started.filter(isAlive)).toEqual([]);
+      expect(isAlive(bystander.pid!)).toBe(true);
+    } finally {
+      bystander.kill('SIGKILL');
+    }
+  }, 120_000);
 });
+
+/** Running, not merely a zombie its (re)parent has not reaped yet. */
+function isAlive(pid: number): boolean {
+  try {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+    return state !== undefined && state !== 'Z';
+  } catch {
+    return false;
+  }
+}
