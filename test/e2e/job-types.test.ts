@@ -5,6 +5,7 @@ import { topology } from '@conveyor/jobs';
 import pg from 'pg';
 import { awsOptions } from '../support/infra.js';
 import { startPlatform, type Platform } from '../support/platform.js';
+import { waitUntil } from '../support/wait.js';
 import { startService, type RunningService } from '../support/service-process.js';
 import { EXAMPLE_JOB_TYPE } from '../../services/api/src/job-types/schemas.js';
 import { ConveyorClient } from './client.js';
@@ -31,7 +32,8 @@ describe('job types: registered, not compiled', () => {
   let db: pg.Pool;
 
   beforeAll(async () => {
-    platform = await startPlatform({ pools: ['reports'] });
+    // Retention every half second: a result past its type's resultRetentionSeconds is dropped at once.
+    platform = await startPlatform({ pools: ['reports'], env: { RETENTION_INTERVAL_MS: '500' } });
     apiB = await startService('api', { ...platform.env, JOB_TYPES_REFRESH_MS: '3600000' });
     gatewayB = await startService('gateway', { ...platform.env, API_URL: apiB.url });
     admin = new ConveyorClient(platform.gatewayUrl, await platform.login('admin@example.com', 'admin-password'));
@@ -161,6 +163,26 @@ describe('job types: registered, not compiled', () => {
     const noV9 = await demo.submit({ type: NAME, typeVersion: 9, payload: {} });
     expect(noV9.res.status).toBe(422);
     expect(noV9.body.details).toEqual([{ path: ['typeVersion'], message: `job type "${NAME}" has no version 9 (latest: 2)` }]);
+  });
+
+  it("keeps a result for the type's resultRetentionSeconds, then answers 410 and keeps the job", async () => {
+    const current = (await (await admin.request('/job-types/report.generate')).json()) as { versions: Array<Record<string, unknown>> };
+    const latest = current.versions.at(-1)!;
+    const { schema, pool, maxAttempts, timeoutSeconds, priority, maxPayloadBytes } = latest;
+    const added = await put(admin, 'report.generate', { schema, pool, maxAttempts, timeoutSeconds, priority, maxPayloadBytes, resultRetentionSeconds: 60 });
+    expect(added.status).toBe(201);
+
+    const { body } = await demo.submit({ type: 'report.generate', payload: { format: 'json' } });
+    const jobId = String(body.jobId);
+    expect(await demo.waitForFinish(jobId)).toMatchObject({ status: 'success' });
+    expect((await demo.request(`/jobs/${jobId}/result`)).status).toBe(200);
+
+    // A minute and more after it finished, as the scheduler's retention sees it.
+    await db.query(`UPDATE jobs SET finished_at = now() - interval '61 seconds' WHERE id = $1`, [jobId]);
+    let gone: Response | undefined;
+    await waitUntil(async () => (gone = await demo.request(`/jobs/${jobId}/result`)).status === 410, 15_000, 'the result to expire');
+    expect(await gone!.json()).toMatchObject({ error: expect.stringContaining('the result expired'), details: { expiredAt: expect.any(String) } });
+    expect((await demo.job(jobId)).body).toMatchObject({ status: 'success' });
   });
 
   it('retires a type: new submits 422, every version stays readable, built-ins cannot be retired', async () => {

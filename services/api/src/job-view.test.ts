@@ -40,7 +40,7 @@ describe('toJobView', () => {
 });
 
 describe('resultReply', () => {
-  const base = { result: null, resultKey: null, error: null };
+  const base = { result: null, resultKey: null, error: null, resultExpiredAt: null };
   it('refuses results of jobs that have none', () => {
     expect(resultReply({ ...base, status: 'processing' })).toEqual({ kind: 'not-finished' });
     expect(resultReply({ ...base, status: 'failed', error: 'x' })).toEqual({ kind: 'no-result', status: 'failed', error: 'x' });
@@ -59,5 +59,10 @@ describe('resultReply', () => {
       resultReply({ ...base, status: 'success', resultKey: 'results/t/j', result: { contentType: 'text/csv', bytes: 9 } }),
     ).toEqual({ kind: 'object', key: 'results/t/j', contentType: 'text/csv' });
     expect(resultReply({ ...base, status: 'success' })).toEqual({ kind: 'empty' });
+  });
+
+  it('answers expired once retention dropped the result', () => {
+    const expiredAt = new Date('2026-12-01T00:00:00Z');
+    expect(resultReply({ ...base, status: 'success', resultExpiredAt: expiredAt })).toEqual({ kind: 'expired', expiredAt });
   });
 });

@@ -64,13 +64,15 @@ export type ResultReply =
   | { kind: 'json'; value: unknown }
   | { kind: 'text'; contentType: string; text: string }
   | { kind: 'object'; key: string; contentType?: string }
-  | { kind: 'empty' };
+  | { kind: 'empty' }
+  | { kind: 'expired'; expiredAt: Date };
 
 /** Results are stored as contract 7 says: {json}, {contentType, text}, or a result_key in S3. */
 export function resultReply(row: ResultRow): ResultReply {
   if (row.status === 'failed') return { kind: 'no-result', status: 'failed', error: row.error ?? 'job failed' };
   if (row.status === 'cancelled') return { kind: 'no-result', status: 'cancelled' };
   if (row.status !== 'success') return { kind: 'not-finished' };
+  if (row.resultExpiredAt) return { kind: 'expired', expiredAt: row.resultExpiredAt };
   const result = (row.result ?? {}) as { json?: unknown; contentType?: unknown; text?: unknown };
   if (row.resultKey) {
     return { kind: 'object', key: row.resultKey, ...(typeof result.contentType === 'string' ? { contentType: result.contentType } : {}) };

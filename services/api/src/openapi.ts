@@ -194,6 +194,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       303: { description: 'Large result: Location is a short-lived signed S3 URL.', headers: { Location: { schema: { type: 'string', format: 'uri' } } } },
       404: error('job not found'),
       409: error('job not finished, or it failed or was cancelled and has no result (`details.status`).'),
+      410: error("the result expired: the job type's resultRetentionSeconds after the job finished, retention dropped it (`details.expiredAt`); the job stays."),
     },
   });
   const itemError = (index: number, status: number, error: string, details?: unknown) => ({ index, status, error, ...(details ? { details } : {}) });

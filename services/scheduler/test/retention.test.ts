@@ -107,7 +107,44 @@ describe('retention against real Postgres and the S3 emulator', () => {
     expect(text).toMatch(/conveyor_table_bytes\{table="job_events"\} [1-9]/);
 
     const again = await retentionPass({ db: pool, policy, batchSize: 5, results: { s3, bucket }, logger, metrics });
-    expect(again).toEqual({ jobs: 0, resultObjects: 0, idempotencyKeys: 0, notifications: 0 });
+    expect(again).toEqual({ jobs: 0, expiredResults: 0, resultObjects: 0, idempotencyKeys: 0, notifications: 0 });
+  });
+
+  it("drops results kept past their job type's resultRetentionSeconds, with their objects, and keeps the jobs", async () => {
+    const policy: RetentionPolicy = { finishedJobs: finishedJobsRules(null, []), idempotencyKeySeconds: null, notificationSeconds: null };
+    const tenant = uniqueName('t');
+    /** A succeeded job of a type keeping results `keep` seconds (null: forever), finished `ageSeconds` ago. */
+    const succeeded = async (keep: number | null, ageSeconds: number, objectKey?: string) => {
+      const defaults = { priority: 0, maxAttempts: 3, timeoutSeconds: 60, resultRetentionSeconds: keep };
+      const { jobId } = await createJob(pool, { tenant, owner: 'u1', type: 'noop', payload: {}, defaults });
+      await pool.query(
+        `UPDATE jobs SET status = 'success', result = '{"json":{"n":1}}', result_key = $3, finished_at = now() - make_interval(secs => $2) WHERE id = $1`,
+        [jobId, ageSeconds, objectKey ?? null],
+      );
+      if (objectKey) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: objectKey, Body: '{"big":true}' }));
+      return jobId;
+    };
+    const objectKey = `results/${tenant}/${uniqueName('big')}`;
+    const due = await Promise.all([succeeded(60, 120, objectKey), ...Array.from({ length: 6 }, () => succeeded(3600, 3700))]);
+    const keptYoung = await succeeded(3600, 600);
+    const keptForever = await succeeded(null, 400 * DAY);
+
+    const registry = new Registry();
+    const metrics = createRetentionMetrics(registry, pool, policy);
+    const summary = await retentionPass({ db: pool, policy, batchSize: 5, results: { s3, bucket }, logger, metrics });
+    expect(summary).toMatchObject({ jobs: 0, expiredResults: due.length, resultObjects: 1 });
+
+    const { rows } = await pool.query<{ id: string; result: unknown; result_key: string | null; result_expired_at: Date | null }>(
+      'SELECT id, result, result_key, result_expired_at FROM jobs WHERE id = ANY($1::uuid[])',
+      [[...due, keptYoung, keptForever]],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const id of due) expect(byId.get(id), id).toMatchObject({ result: null, result_key: null, result_expired_at: expect.any(Date) });
+    for (const id of [keptYoung, keptForever]) expect(byId.get(id), id).toMatchObject({ result: { json: { n: 1 } }, result_expired_at: null });
+    expect(await objectExists(objectKey)).toBe(false);
+    expect(await registry.metrics()).toContain(`conveyor_retention_removed_total{table="expired_results"} ${due.length}`);
+
+    expect(await retentionPass({ db: pool, policy, batchSize: 5, results: { s3, bucket }, logger, metrics })).toMatchObject({ expiredResults: 0 });
   });
 
   it('forgets idempotency keys after their window, so the key makes a new job, and expires notifications on their own clock', async () => {
@@ -139,6 +176,10 @@ describe('retention against real Postgres and the S3 emulator', () => {
     expect(await plan(`SELECT id FROM jobs WHERE status IN ('success', 'failed', 'cancelled') AND finished_at < now() - interval '30 days' ORDER BY finished_at LIMIT 1000`)).toContain('jobs_finished');
     expect(await plan(`SELECT id FROM jobs WHERE idempotency_key IS NOT NULL AND created_at < now() - interval '1 day' ORDER BY created_at LIMIT 1000`)).toContain('jobs_idempotency_created');
     expect(await plan(`SELECT id FROM notifications WHERE created_at < now() - interval '30 days' ORDER BY created_at LIMIT 1000`)).toContain('notifications_created');
+    expect(
+      await plan(`SELECT id FROM jobs WHERE status = 'success' AND result_retention_seconds IS NOT NULL AND result_expired_at IS NULL
+                    AND finished_at < now() - make_interval(secs => result_retention_seconds) ORDER BY finished_at LIMIT 1000`),
+    ).toContain('jobs_result_expiry');
     client.release(true);
   });
 });

@@ -29,7 +29,7 @@ export interface NewJob {
    * The registered type's defaults, for the options the request left out. Not part of the request
    * hash: a retry of the same request stays a replay after an operator changes a default.
    */
-  defaults?: { priority: number; maxAttempts: number; timeoutSeconds: number };
+  defaults?: { priority: number; maxAttempts: number; timeoutSeconds: number; resultRetentionSeconds?: number | null };
 }
 
 export type CreateJobOutcome =
@@ -96,16 +96,17 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
     text: `WITH inserted AS (
        INSERT INTO jobs (id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds,
                          run_at, callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags,
-                         type_version, pool)
+                         type_version, pool, result_retention_seconds)
        -- Tags travel as one JSON array per job: unnest would flatten a two-dimensional text[].
        SELECT u.id, u.tenant, u.owner, u.type, u.payload, u.status, u.priority, u.max_attempts, u.timeout_seconds, u.run_at,
               u.callback_url, u.idempotency_key, u.request_hash, u.traceparent, u.trace_id, u.request_id,
-              ARRAY(SELECT jsonb_array_elements_text(u.tags)), u.type_version, u.pool
+              ARRAY(SELECT jsonb_array_elements_text(u.tags)), u.type_version, u.pool, u.result_retention_seconds
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::smallint[],
                      $8::int[], $9::int[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[],
-                     $15::text[], $16::text[], $17::jsonb[], $18::int[], $19::text[])
+                     $15::text[], $16::text[], $17::jsonb[], $18::int[], $19::text[], $20::int[])
            AS u(id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds, run_at,
-                callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags, type_version, pool)
+                callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags, type_version, pool,
+                result_retention_seconds)
        ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING id, status, type
      ), event AS (
@@ -133,6 +134,7 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
       column((r) => JSON.stringify(r.job.tags ?? [])),
       column((r) => r.job.typeVersion ?? null),
       column((r) => r.job.pool ?? null),
+      column((r) => r.job.defaults?.resultRetentionSeconds ?? null),
     ],
   });
   const created = new Map(inserted.map((row) => [row.id, row.status]));

@@ -37,6 +37,8 @@ export interface ResultRow {
   result: unknown;
   resultKey: string | null;
   error: string | null;
+  /** When retention dropped the result (the type's resultRetentionSeconds); null while kept. */
+  resultExpiredAt: Date | null;
 }
 
 /** A worker pool's live numbers behind the Retry-After estimate. */
@@ -72,7 +74,7 @@ export async function findJob(db: Queryable, jobId: string, tenant: string | nul
 
 export async function findResult(db: Queryable, jobId: string, tenant: string | null): Promise<ResultRow | undefined> {
   const { rows } = await db.query<ResultRow>(
-    `SELECT status, result, result_key AS "resultKey", error FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)`,
+    `SELECT status, result, result_key AS "resultKey", error, result_expired_at AS "resultExpiredAt" FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)`,
     [jobId, tenant],
   );
   return rows[0];

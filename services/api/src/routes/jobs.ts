@@ -96,7 +96,12 @@ export function parseSubmission(input: unknown, deps: Pick<JobRoutesDeps, 'now' 
     priority: body.priority,
     maxAttempts: body.maxAttempts,
     timeoutSeconds: body.timeoutSeconds,
-    defaults: { priority: type.priority, maxAttempts: type.maxAttempts, timeoutSeconds: type.timeoutSeconds },
+    defaults: {
+      priority: type.priority,
+      maxAttempts: type.maxAttempts,
+      timeoutSeconds: type.timeoutSeconds,
+      resultRetentionSeconds: type.resultRetentionSeconds,
+    },
     callbackUrl: body.callbackUrl,
     tags: normalizeTags(body.tags),
   };
@@ -153,6 +158,10 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
       case 'empty':
         res.status(204).end();
         return;
+      case 'expired':
+        throw new HttpError(410, `the result expired at ${reply.expiredAt.toISOString()}: its job type keeps results for a limited time`, {
+          expiredAt: reply.expiredAt.toISOString(),
+        });
     }
   };
 

@@ -42,6 +42,35 @@ export async function deleteFinishedJobs(db: Queryable, rules: FinishedJobsRule[
   return { count: rows.length, resultKeys: rows.flatMap((r) => (r.result_key ? [r.result_key] : [])), reached };
 }
 
+export interface ExpiredResults {
+  count: number;
+  /** Objects in the results bucket of the results dropped. */
+  resultKeys: string[];
+}
+
+/**
+ * Drops up to `limit` results kept longer than their job type's resultRetentionSeconds after the
+ * job finished (copied onto the job at submit); the job and its events stay. Reads jobs_result_expiry,
+ * which holds only the kept results of types with a limit.
+ */
+export async function expireResults(db: Queryable, limit: number): Promise<ExpiredResults> {
+  const { rows } = await db.query<{ result_key: string | null }>(
+    `WITH due AS (
+       SELECT id, result_key FROM jobs
+        WHERE status = 'success' AND result_retention_seconds IS NOT NULL AND result_expired_at IS NULL
+          AND finished_at < now() - make_interval(secs => result_retention_seconds)
+        ORDER BY finished_at
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED
+     )
+     UPDATE jobs j SET result = NULL, result_key = NULL, result_expired_at = now(), updated_at = now()
+       FROM due WHERE j.id = due.id
+     RETURNING due.result_key`,
+    [limit],
+  );
+  return { count: rows.length, resultKeys: rows.flatMap((r) => (r.result_key ? [r.result_key] : [])) };
+}
+
 /** Forgets up to `limit` idempotency keys older than `keepSeconds`: a later submit with the key makes a new job. */
 export async function forgetIdempotencyKeys(db: Queryable, keepSeconds: number, limit: number): Promise<number> {
   const { rowCount } = await db.query(

@@ -2,7 +2,7 @@ import { Counter, Gauge, type Logger, type Registry } from '@conveyor/platform';
 import { deleteResults, type Queryable, type ResultBucket } from '@conveyor/jobs';
 import { startPeriodic } from '../periodic.js';
 import type { FinishedJobsRule } from './policy.js';
-import { deleteFinishedJobs, deleteNotifications, forgetIdempotencyKeys, readTableStats, type TableStats } from './retention.repo.js';
+import { deleteFinishedJobs, deleteNotifications, expireResults, forgetIdempotencyKeys, readTableStats, type TableStats } from './retention.repo.js';
 
 export interface RetentionPolicy {
   finishedJobs: FinishedJobsRule[];
@@ -26,6 +26,8 @@ export interface RetentionOptions {
 
 export interface RetentionSummary {
   jobs: number;
+  /** Results dropped past their job type's resultRetentionSeconds (the jobs stay). */
+  expiredResults: number;
   resultObjects: number;
   idempotencyKeys: number;
   notifications: number;
@@ -52,18 +54,27 @@ async function drain(signal: AbortSignal | undefined, batchSize: number, batch: 
 /** One pass: everything past its policy, in batches of `batchSize`. */
 export async function retentionPass(options: RetentionOptions): Promise<RetentionSummary> {
   const { db, policy, batchSize, results, logger, metrics, signal } = options;
-  const summary: RetentionSummary = { jobs: 0, resultObjects: 0, idempotencyKeys: 0, notifications: 0 };
+  const summary: RetentionSummary = { jobs: 0, expiredResults: 0, resultObjects: 0, idempotencyKeys: 0, notifications: 0 };
+  // Rows first, then their objects: an object a failed delete leaves behind belongs to no row.
+  const removeObjects = async (keys: string[]) => {
+    if (!results || keys.length === 0) return;
+    const objects = await deleteResultObjects(results, keys, logger);
+    summary.resultObjects += objects;
+    metrics.removed.inc({ table: 'results' }, objects);
+  };
   let from: Date | null = null;
   summary.jobs = await drain(signal, batchSize, async () => {
     const deleted = await deleteFinishedJobs(db, policy.finishedJobs, from, batchSize);
     from = deleted.reached ?? from;
     metrics.removed.inc({ table: 'jobs' }, deleted.count);
-    if (results && deleted.resultKeys.length > 0) {
-      const objects = await deleteResultObjects(results, deleted.resultKeys, logger);
-      summary.resultObjects += objects;
-      metrics.removed.inc({ table: 'results' }, objects);
-    }
+    await removeObjects(deleted.resultKeys);
     return deleted.count;
+  });
+  summary.expiredResults = await drain(signal, batchSize, async () => {
+    const expired = await expireResults(db, batchSize);
+    metrics.removed.inc({ table: 'expired_results' }, expired.count);
+    await removeObjects(expired.resultKeys);
+    return expired.count;
   });
   const keys = policy.idempotencyKeySeconds;
   if (keys !== null) {
@@ -99,11 +110,11 @@ export function longestKeep(policy: RetentionPolicy): Record<string, number> {
 export function createRetentionMetrics(registry: Registry, db: Queryable, policy: RetentionPolicy) {
   const removed = new Counter({
     name: 'conveyor_retention_removed_total',
-    help: 'Rows (and result objects) removed by retention, by table (jobs, notifications, idempotency_keys, results).',
+    help: 'Rows (and result objects) removed by retention, by table (jobs, notifications, idempotency_keys, results, expired_results: results dropped from jobs kept).',
     labelNames: ['table'] as const,
     registers: [registry],
   });
-  for (const table of ['jobs', 'notifications', 'idempotency_keys', 'results']) removed.inc({ table }, 0);
+  for (const table of ['jobs', 'notifications', 'idempotency_keys', 'results', 'expired_results']) removed.inc({ table }, 0);
   const keep = new Gauge({
     name: 'conveyor_retention_keep_seconds',
     help: 'The longest a row of the table may be kept by the retention policy (absent: kept forever).',
