@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { setPoolPaused } from '@conveyor/jobs';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { readUntil } from '../support/wait.js';
 import { ConveyorClient } from './client.js';
@@ -19,7 +20,8 @@ const N = 24;
  * Pausing a worker pool (issues 22 and 23) through the real gateway, api, bridge and scheduler, with
  * TWO workers of the pool, on real Postgres, Kafka and the SQS emulator: jobs submitted while paused
  * are accepted and held (not one starts, none is received over and over), a running job finishes,
- * and after the resume each held job runs exactly once, with nothing in the DLQ.
+ * and after the resume each held job runs exactly once, with nothing in the DLQ. Also when the
+ * workers missed the pause's notification: the claim refuses the jobs and tells them.
  */
 describe('pause and resume a pool through the gateway', () => {
   let platform: Platform;
@@ -45,8 +47,16 @@ describe('pause and resume a pool through the gateway', () => {
       )
     ).rows;
 
+  const submitNoop = async (i: number) => {
+    const { res, body } = await demo.submit({ type: 'noop', payload: { i } });
+    expect(res.status).toBe(202);
+    return String(body.jobId);
+  };
+
   beforeAll(async () => {
-    platform = await startPlatform({ pools: ['default'] });
+    // The workers re-read the pause state only when told (NOTIFY) or when a claim finds the pool
+    // paused: the first test shows the notification alone is prompt, the second the claim's guard.
+    platform = await startPlatform({ pools: ['default'], workerEnv: { POOL_PAUSE_REFRESH_MS: '600000' } });
     await platform.startWorker('default');
     demo = new ConveyorClient(platform.gatewayUrl, await platform.login());
     admin = new ConveyorClient(platform.gatewayUrl, await platform.login('admin@example.com', 'admin-password'));
@@ -81,11 +91,7 @@ describe('pause and resume a pool through the gateway', () => {
     expect(again.body).toMatchObject({ paused: true, pausedAt: paused.body.pausedAt, pausedBy: paused.body.pausedBy, pauseReason: 'e2e maintenance' });
 
     const ids: string[] = [];
-    for (let i = 0; i < N; i++) {
-      const { res, body } = await demo.submit({ type: 'noop', payload: { i } });
-      expect(res.status).toBe(202);
-      ids.push(String(body.jobId));
-    }
+    for (let i = 0; i < N; i++) ids.push(await submitNoop(i));
     expect((await demo.waitForFinish(runningId, 30_000)).status, 'the running job finished while paused').toBe('success');
 
     // Every held message reaches the queue and stays there, visible: no worker keeps receiving it.
@@ -119,4 +125,20 @@ describe('pause and resume a pool through the gateway', () => {
       { action: 'resumed', actor: paused.body.pausedBy, reason: null },
     ]);
   }, 180_000);
+
+  it('holds the jobs when the workers missed the notification: the claim refuses them and the workers stop receiving', async () => {
+    // Written as the api writes it, but without the NOTIFY: as if every worker missed it.
+    expect((await setPoolPaused(db, 'default', true, 'e2e-direct', 'missed notification')).changed).toBe(true);
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push(await submitNoop(i));
+    await until('the held messages in SQS', () => pool(admin), (p) => p.queue?.waiting === ids.length && p.queue?.inFlight === 0);
+    await new Promise((r) => setTimeout(r, 4_000));
+    expect((await pool(admin)).queue).toMatchObject({ waiting: ids.length, inFlight: 0, deadLetters: 0 });
+    expect((await started(ids)).every((row) => row.n === 0), 'no held job started').toBe(true);
+
+    expect((await post(admin, '/pools/default/resume')).body.paused).toBe(false);
+    for (const id of ids) expect((await demo.waitForFinish(id, 60_000)).status, id).toBe('success');
+    expect((await started(ids)).map((row) => row.n), 'each held job started exactly once').toEqual(ids.map(() => 1));
+    expect((await pool(admin)).queue!.deadLetters, 'nothing went to the DLQ').toBe(0);
+  }, 120_000);
 });
