@@ -100,6 +100,10 @@ describe('pause and resume a pool through the gateway', () => {
     const held = await pool(admin);
     expect(held).toMatchObject({ paused: true, pausedAt: paused.body.pausedAt, queue: { waiting: N, inFlight: 0, deadLetters: 0 } });
     expect((await pool(demo)).paused, 'a tenant sees the pause too').toBe(true);
+    // Both workers heard it (their gauge), not just the one that happened to look.
+    for (const worker of platform.services.workers) {
+      expect(await (await fetch(`${worker.opsUrl}/metrics`)).text(), worker.opsUrl).toMatch(/^conveyor_worker_pool_paused\{pool="default"[^}]*\} 1$/m);
+    }
     expect((await started(ids)).every((row) => row.n === 0), 'no held job started').toBe(true);
     for (const id of ids.slice(0, 3)) {
       const { res, body } = await demo.job(id);
@@ -114,6 +118,9 @@ describe('pause and resume a pool through the gateway', () => {
 
     for (const id of ids) expect((await demo.waitForFinish(id, 60_000)).status, id).toBe('success');
     expect((await started(ids)).map((row) => row.n), 'each held job started exactly once').toEqual(ids.map(() => 1));
+    for (const worker of platform.services.workers) {
+      expect(await (await fetch(`${worker.opsUrl}/metrics`)).text(), worker.opsUrl).toMatch(/^conveyor_worker_pool_paused\{pool="default"[^}]*\} 0$/m);
+    }
     const after = await until('the queue drained', () => pool(admin), (p) => p.queue?.waiting === 0 && p.queue?.inFlight === 0);
     expect(after.queue!.deadLetters, 'nothing went to the DLQ').toBe(0);
 

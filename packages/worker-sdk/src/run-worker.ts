@@ -79,7 +79,9 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
     onWake: (jobId) => (jobId ? running.cancelRequested(jobId) : running.checkAll()),
   });
   const paused = new PoolPause();
+  paused.onChange((now) => workerMetrics.paused.set({ pool: poolName }, now ? 1 : 0));
   const pauseWatch = await watchPoolPause({ db: pool, listenPool, pool: poolName, gate: paused, logger, refreshMs: config.POOL_PAUSE_REFRESH_MS });
+  workerMetrics.paused.set({ pool: poolName }, paused.paused ? 1 : 0);
   const deps = {
     pauseFound: pauseWatch.refresh,
     db: pool,
