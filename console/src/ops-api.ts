@@ -12,16 +12,18 @@ export interface PoolStatus {
   estimatedDrainSeconds: number | null;
   workers: { alive: number; slots: number };
   observedAt: string;
-  /** Why the pool is paused, when flow control says. */
-  pausedReason?: string;
+  /** When, by whom (their subject) and why the pool was paused; null while it runs. */
+  pausedAt: string | null;
+  pausedBy: string | null;
+  pauseReason: string | null;
 }
 
 export function listPools(signal: AbortSignal): Promise<PoolStatus[]> {
   return getJson<{ pools: PoolStatus[] }>('/pools', { signal }).then((r) => r.pools);
 }
 
-export function pausePool(name: string, action: 'pause' | 'resume'): Promise<unknown> {
-  return sendJson('POST', `/pools/${encodeURIComponent(name)}/${action}`, {});
+export function pausePool(name: string, action: 'pause' | 'resume', reason?: string): Promise<PoolStatus> {
+  return sendJson('POST', `/pools/${encodeURIComponent(name)}/${action}`, reason ? { reason } : {});
 }
 
 export interface DeadLetter {

@@ -6,6 +6,7 @@ import { createSqsClient } from '@conveyor/platform';
 import { awsOptions } from '../support/infra.js';
 import { queueCensus } from '../support/queue-census.js';
 import { startPlatform, type Platform } from '../support/platform.js';
+import { readUntil } from '../support/wait.js';
 import { ConveyorClient } from './client.js';
 
 interface Listed {
@@ -40,15 +41,7 @@ describe('operations API through the gateway', () => {
     expect(res.status, query).toBe(200);
     return (await res.json()) as Page;
   };
-  const until = async <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await read();
-      if (done(value)) return value;
-      if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)}`);
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  };
+  const until = <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000) => readUntil(what, read, done, timeoutMs);
   /** Every page of a search; `between` runs after each page (jobs arriving while a client pages). */
   const walk = async (client: ConveyorClient, query: string, between: () => Promise<void> = async () => undefined) => {
     const seen: Listed[] = [];

@@ -306,6 +306,32 @@ describe('hostile input to the operations API', () => {
       expect((await mallory.request('/pools', { method: 'POST', body: '{}' })).status).toBe(405);
       expect((await fetch(`${platform.gatewayUrl}/pools`)).status).toBe(401);
     });
+
+    it('lets only conveyor:admin pause or resume, answers 404 for an unknown pool and 400/415 with the reason for a bad body, changing nothing', async () => {
+      const root = new ConveyorClient(platform.gatewayUrl, await tokens.valid({ sub: 'root', tenant: 'ops', scope: 'conveyor:admin' }, '30m'));
+      const controls = async () => (await db.query('SELECT pool, paused FROM pool_controls')).rows;
+      for (const action of ['pause', 'resume']) {
+        expect((await mallory.request(`/pools/reports/${action}`, { method: 'POST' })).status, action).toBe(403);
+        expect((await mallory.request(`/pools/nope/${action}`, { method: 'POST' })).status, action).toBe(403);
+        expect((await fetch(`${platform.gatewayUrl}/pools/reports/${action}`, { method: 'POST' })).status, action).toBe(401);
+        expect((await root.request(`/pools/nope/${action}`, { method: 'POST' })).status, action).toBe(404);
+        expect((await root.request(`/pools/reports/${action}`)).status, `GET ${action}`).toBe(405);
+      }
+      const bodies: Array<[string, string]> = [
+        ['{"reason":""}', 'reason'],
+        [JSON.stringify({ reason: 'x'.repeat(501) }), 'reason'],
+        ['{"reason":7}', 'reason'],
+        ['{"paused":true}', ''],
+        ['[]', ''],
+      ];
+      for (const [body, where] of bodies) {
+        const res = await root.request('/pools/reports/pause', { method: 'POST', body });
+        expect(res.status, body.slice(0, 40)).toBe(400);
+        if (where) expect((await issues(res)).map((i) => i.path[0]), body.slice(0, 40)).toContain(where);
+      }
+      const text = await root.request('/pools/reports/pause', { method: 'POST', body: 'pause', headers: { 'content-type': 'text/plain' } });
+      expect(text.status).toBe(415);
+      expect(await controls(), 'nothing was paused').toEqual([]);
+    });
   });
 });
-

@@ -4,6 +4,7 @@ import { formatDuration, formatNumber, formatTime } from '../format';
 import { useAction, useInterval, useLoad } from '../hooks';
 import { listPools, pausePool, type PoolStatus } from '../ops-api';
 import { addSample, linePath, loadSamples, saveSamples, WINDOW_MS, type Sample } from '../samples';
+import { isAdmin, useSession } from '../session';
 import { ConfirmButton, ErrorNotice, Loading, Page, Success } from '../ui';
 
 const REFRESH_MS = 10_000;
@@ -13,6 +14,7 @@ export function Pools() {
   const caps = useLoad(() => capabilities(), []);
   const [samples, setSamples] = useState<Record<string, Sample[]>>(loadSamples);
   const action = useAction();
+  const [reason, setReason] = useState('');
   useInterval(pools.reload, REFRESH_MS);
 
   // Every answer is a sample of each pool, timed by when the api read it.
@@ -29,10 +31,13 @@ export function Pools() {
     });
   }, [pools.data]);
 
-  const canPause = caps.data?.has('post', '/pools/{name}/pause') ?? false;
+  const { session } = useSession();
+  // The gateway lets only conveyor:admin pause: a tenant who opens this page gets no buttons to be refused.
+  const canPause = isAdmin(session) && (caps.data?.has('post', '/pools/{name}/pause') ?? false);
   const toggle = (pool: PoolStatus) =>
     action.run(async () => {
-      await pausePool(pool.name, pool.paused ? 'resume' : 'pause');
+      await pausePool(pool.name, pool.paused ? 'resume' : 'pause', pool.paused ? undefined : reason.trim() || undefined);
+      setReason('');
       pools.reload();
       return pool.paused ? `Pool ${pool.name} resumed: its jobs run again.` : `Pool ${pool.name} paused: its jobs are accepted and wait.`;
     });
@@ -69,12 +74,22 @@ export function Pools() {
                     confirmLabel="Pause pool"
                     onConfirm={() => toggle(pool)}
                     disabled={action.busy}
-                  />
+                  >
+                    <label class="field">
+                      <span>Reason (optional)</span>
+                      <input type="text" maxLength={500} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+                    </label>
+                  </ConfirmButton>
                 )
               ) : null}
             </header>
             <p class="muted small">Runs {pool.jobTypes.join(', ')}</p>
-            {pool.pausedReason ? <p class="notice notice-warn">{pool.pausedReason}</p> : null}
+            {pool.paused ? (
+              <p class="notice notice-warn">
+                Paused {pool.pausedAt ? formatTime(pool.pausedAt) : ''} by {pool.pausedBy ?? 'unknown'}
+                {pool.pauseReason ? `: ${pool.pauseReason}` : ''}. New jobs are accepted and wait; running jobs finish.
+              </p>
+            ) : null}
             <dl class="stats">
               <Stat label="Waiting" value={formatNumber(pool.jobs.waiting)} />
               <Stat label="Running" value={formatNumber(pool.jobs.processing)} />

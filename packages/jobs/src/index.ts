@@ -11,3 +11,4 @@ export * from './outbox/index.js';
 export * from './provision.js';
 export * from './dead-letters.js';
 export * from './job-types/index.js';
+export * from './pool-controls.js';

@@ -8,6 +8,7 @@ const job = (over: Partial<UnclaimedJob>): UnclaimedJob => ({
   maxAttempts: 3,
   heartbeatAgeMs: null,
   dueInMs: null,
+  poolPaused: false,
   ...over,
 });
 
@@ -51,5 +52,14 @@ describe('what to do with a message whose job was not claimed', () => {
     expect(decideUnclaimed(job({ status: 'queued', dueInMs: 1_500 }), 60)).toBe('not due');
     expect(decideUnclaimed(job({ status: 'queued', dueInMs: 0 }), 60)).toBe('later');
     expect(decideUnclaimed(job({ status: 'queued', dueInMs: 1_500, cancelRequested: true }), 60)).toBe('cancel');
+  });
+
+  it('hands back a runnable job of a paused pool, but still settles what a pause does not hold', () => {
+    expect(decideUnclaimed(job({ status: 'queued', poolPaused: true }), 60)).toBe('paused');
+    expect(decideUnclaimed(job({ status: 'retrying', dueInMs: 0, poolPaused: true }), 60)).toBe('paused');
+    expect(decideUnclaimed(job({ status: 'queued', dueInMs: 1_500, poolPaused: true }), 60)).toBe('paused');
+    expect(decideUnclaimed(job({ status: 'success', poolPaused: true }), 60)).toBe('ack');
+    expect(decideUnclaimed(job({ status: 'queued', cancelRequested: true, poolPaused: true }), 60)).toBe('cancel');
+    expect(decideUnclaimed(job({ status: 'processing', heartbeatAgeMs: 1_000, poolPaused: true }), 60)).toBe('ack');
   });
 });

@@ -11,9 +11,11 @@ export type { UnclaimedJob };
  * - `poison`: no such job: the message goes to the DLQ.
  * - `not due`: dispatched ahead of its run_at, which is still ahead by the database's clock (this
  *   worker's clock runs fast, or the message came without its run time): retry when it is due.
+ * - `paused`: runnable but its pool is paused: hand the message back (visible again at once, for
+ *   whichever worker receives after the resume) and tell the poller to stop receiving.
  * - `later`: not runnable yet (a lost race with a claim being written): retry after a while.
  */
-export type UnclaimedAction = 'ack' | 'cancel' | 'exhausted' | 'poison' | 'not due' | 'later';
+export type UnclaimedAction = 'ack' | 'cancel' | 'exhausted' | 'poison' | 'not due' | 'paused' | 'later';
 
 export function decideUnclaimed(job: UnclaimedJob | undefined, leaseSeconds: number): UnclaimedAction {
   if (!job) return 'poison';
@@ -28,6 +30,7 @@ export function decideUnclaimed(job: UnclaimedJob | undefined, leaseSeconds: num
   // The scheduler sends a delayed job when it is due, and so a failed job's next attempt (this is
   // the old attempt's message: its worker stopped between storing the retry and deleting it).
   if (job.status === 'scheduled' || (job.status === 'retrying' && ahead)) return 'ack';
+  if (job.poolPaused) return 'paused';
   if (ahead) return 'not due';
   // Claimable but not claimed: the row changed between the claim and this read.
   return 'later';

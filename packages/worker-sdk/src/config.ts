@@ -25,6 +25,8 @@ export const configSchema = z
     RETRY_BACKOFF_BASE_SECONDS: env.int(2, 1),
     /** Longest wait before a retry; the scheduler sends it when due, so any length works: a day bounds a typo. */
     RETRY_BACKOFF_MAX_SECONDS: env.int(300, 1).refine((v) => v <= 86_400, 'at most 86400 (a day)'),
+    /** How often the worker re-reads whether its pool is paused, in case it missed the notification. */
+    POOL_PAUSE_REFRESH_MS: env.int(5_000, 100),
     /** How long SIGTERM waits for running handlers; unset = SHUTDOWN_GRACE_MS minus 3 s for releasing the rest. */
     WORKER_DRAIN_MS: z.coerce.number().int().min(0).optional(),
   })

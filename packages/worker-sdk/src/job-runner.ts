@@ -71,6 +71,8 @@ export interface RunnerDeps {
   metrics: WorkerMetrics;
   logger: Logger;
   settings: RunnerSettings;
+  /** The claim found the pool paused before this process heard of it: re-read the pause state now. */
+  pauseFound?: () => void;
 }
 
 /** Why a run stopped before its handler finished. */
@@ -139,7 +141,7 @@ async function dispatch(deps: RunnerDeps, message: Message, envelope: JobEnvelop
 
 async function settleUnclaimed(deps: RunnerDeps, message: Message, envelope: JobEnvelope): Promise<void> {
   const { db, queue, metrics, logger, settings } = deps;
-  const job = await readJob(db, envelope.jobId);
+  const job = await readJob(db, envelope.jobId, settings.pool);
   const action = decideUnclaimed(job, settings.leaseSeconds);
   switch (action) {
     case 'ack':
@@ -159,6 +161,11 @@ async function settleUnclaimed(deps: RunnerDeps, message: Message, envelope: Job
     case 'not due':
       // Back on the queue once run_at has passed by the database's clock, not ours.
       return queue.setVisibility(message, Math.ceil(job!.dueInMs! / 1000));
+    case 'paused':
+      deps.pauseFound?.();
+      logger.info({ type: envelope.type, pool: settings.pool }, 'pool is paused: handing the message back');
+      // Visible at once: no worker of a paused pool receives, and the first to after the resume runs it.
+      return queue.setVisibility(message, 0);
     case 'later':
       return queue.setVisibility(message, retryDelaySeconds(1, settings.backoff, settings.random));
   }

@@ -50,6 +50,12 @@ export function createWorkerMetrics(registry: Registry, concurrency: number, poo
     }),
     inFlight: new Gauge({ name: 'conveyor_worker_in_flight', help: 'Handlers running now.', registers }),
     held: new Gauge({ name: 'conveyor_worker_held_messages', help: 'Messages received ahead of their run time, held until it.', registers }),
+    paused: new Gauge({
+      name: 'conveyor_worker_pool_paused',
+      help: '1 while this worker holds its pool paused (receives nothing), 0 while it runs, by worker pool.',
+      labelNames: ['pool'] as const,
+      registers,
+    }),
     concurrency: new Gauge({
       name: 'conveyor_worker_concurrency',
       help: 'Most handlers this worker runs at once, by worker pool (one series per live worker).',

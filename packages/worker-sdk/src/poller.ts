@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { fromMessageAttributes, type Logger } from '@conveyor/platform';
 import type { WorkerMetrics } from './metrics.js';
+import type { PoolPause } from './pool-pause.js';
 import type { JobQueuePort, Message } from './queue.consumer.js';
 
 export interface PollerOptions {
@@ -33,6 +34,8 @@ export interface PollerDeps {
   handle: (message: Message, release: AbortSignal) => Promise<void>;
   metrics: WorkerMetrics;
   logger: Logger;
+  /** While the pool is paused the poller receives nothing, and hands back what it holds. */
+  pause?: PoolPause;
 }
 
 /**
@@ -41,6 +44,9 @@ export interface PollerDeps {
  * exception is a delayed job dispatched ahead of its run time: it is held, without a slot, until
  * then, and takes the next free slot ahead of new receives (a receive that returns while such jobs
  * took its slots leaves its messages next in line).
+ *
+ * While the pool is paused it does not receive; a receive already waiting when the pause came
+ * hands its messages back at once (visible again, unstarted), and so are the held ones.
  */
 export class Poller {
   private readonly inFlight = new Set<Promise<void>>();
@@ -58,7 +64,16 @@ export class Poller {
   constructor(
     private readonly deps: PollerDeps,
     private readonly options: PollerOptions,
-  ) {}
+  ) {
+    deps.pause?.onChange((paused) => {
+      if (paused) void this.returnHeld();
+      this.notifyChange();
+    });
+  }
+
+  private get paused(): boolean {
+    return this.deps.pause?.paused ?? false;
+  }
 
   private get holding(): boolean {
     return this.options.maxHeld > 0;
@@ -85,7 +100,7 @@ export class Poller {
     while (!signal.aborted) {
       this.startDue();
       const free = this.options.concurrency - this.inFlight.size - this.due.length;
-      if (free <= 0 || (this.holding && this.held.size + this.due.length >= this.options.maxHeld)) {
+      if (this.paused || free <= 0 || (this.holding && this.held.size + this.due.length >= this.options.maxHeld)) {
         await this.nextChange();
         continue;
       }
@@ -98,6 +113,11 @@ export class Poller {
         metrics.errors.inc({ operation: 'receive' });
         logger.warn({ err: error }, 'receiving from SQS failed; retrying');
         await delay(this.options.errorPauseMs ?? 1_000, undefined, { signal }).catch(() => undefined);
+        continue;
+      }
+      if (this.paused) {
+        // Received by a long poll that began before the pause: not started, so not claimed.
+        await this.handBack(messages, 'the pool was paused while they were received');
         continue;
       }
       const now = Date.now();
@@ -163,19 +183,25 @@ export class Poller {
 
   /** Held and due messages go back to the queue at once, for another worker to take. */
   private async returnHeld(): Promise<void> {
-    const { queue, metrics, logger } = this.deps;
     const messages = [...this.held.keys(), ...this.due.splice(0)];
     for (const timer of this.held.values()) clearTimeout(timer);
-    metrics.held.dec(this.held.size);
+    this.deps.metrics.held.dec(this.held.size);
     this.held.clear();
+    this.notifyChange();
+    await this.handBack(messages, 'they were held for their run time');
+  }
+
+  /** Makes unstarted messages visible again at once. */
+  private async handBack(messages: Message[], why: string): Promise<void> {
+    const { queue, metrics, logger } = this.deps;
     if (messages.length === 0) return;
-    logger.info({ held: messages.length }, 'returning messages held for their run time to the queue');
+    logger.info({ messages: messages.length, why }, 'returning unstarted messages to the queue');
     await Promise.all(
       messages.map((message) =>
         queue.setVisibility(message, 0).catch((error: unknown) => {
           // It comes back after its visibility timeout instead.
-          metrics.errors.inc({ operation: 'return held message' });
-          logger.warn({ err: error, messageId: message.MessageId }, 'could not return a held message');
+          metrics.errors.inc({ operation: 'return unstarted message' });
+          logger.warn({ err: error, messageId: message.MessageId }, 'could not return an unstarted message');
         }),
       ),
     );

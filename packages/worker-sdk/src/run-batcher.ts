@@ -13,10 +13,10 @@ export class RunBatcher {
   private readonly claims: DataLoader<string, ClaimedJob | undefined>;
   private readonly completions: DataLoader<Completion, boolean, Completion>;
 
-  constructor(db: Queryable, workerId: string, leaseSeconds: number) {
+  constructor(db: Queryable, workerId: string, leaseSeconds: number, pool: string) {
     this.claims = new DataLoader(
       async (jobIds) => {
-        const won = await claimJobs(db, jobIds, workerId, leaseSeconds);
+        const won = await claimJobs(db, jobIds, workerId, leaseSeconds, pool);
         // A job delivered twice in one batch is claimed once: only its first delivery runs it.
         return jobIds.map((id) => {
           const job = won.get(id);

@@ -9,6 +9,7 @@ import { RunBatcher } from './run-batcher.js';
 import { RunningJobs } from './running-jobs.js';
 import { createWorkerMetrics, registerQueueDepth } from './metrics.js';
 import { Poller } from './poller.js';
+import { PoolPause, watchPoolPause } from './pool-pause.js';
 import { SqsJobQueue } from './queue.consumer.js';
 
 export interface RunWorkerOptions {
@@ -67,21 +68,27 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
   const outbox = createOutboxSignal({ pool, logger });
   const events = outbox.track(pool);
   const running = new RunningJobs();
-  // The api announces a running job's cancellation here: its run checks at once, not at its next
-  // heartbeat. LISTEN holds its connection for good: its own, so the runs' pool keeps all of its.
-  const listenPool = createPool({ connectionString: config.DATABASE_URL, max: 1, applicationName: `${name}-listen` });
+  // The api announces a running job's cancellation and a pool's pause here: its run checks at once,
+  // not at its next heartbeat. Each LISTEN holds its connection for good: their own, so the runs'
+  // pool keeps all of its.
+  const listenPool = createPool({ connectionString: config.DATABASE_URL, max: 2, applicationName: `${name}-listen` });
   const cancellations = startListener({
     pool: listenPool,
     channel: CANCEL_CHANNEL,
     logger,
     onWake: (jobId) => (jobId ? running.cancelRequested(jobId) : running.checkAll()),
   });
+  const paused = new PoolPause();
+  paused.onChange((now) => workerMetrics.paused.set({ pool: poolName }, now ? 1 : 0));
+  const pauseWatch = await watchPoolPause({ db: pool, listenPool, pool: poolName, gate: paused, logger, refreshMs: config.POOL_PAUSE_REFRESH_MS });
+  workerMetrics.paused.set({ pool: poolName }, paused.paused ? 1 : 0);
   const deps = {
+    pauseFound: pauseWatch.refresh,
     db: pool,
     events,
     announceDue: outbox.due,
     running,
-    runs: new RunBatcher(events, workerId, config.LEASE_SECONDS),
+    runs: new RunBatcher(events, workerId, config.LEASE_SECONDS, poolName),
     queue,
     results: { s3, bucket: config.S3_BUCKET },
     metrics: workerMetrics,
@@ -98,7 +105,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
     },
   };
   const poller = new Poller(
-    { queue, handle: (message, release) => handleMessage(deps, message, release), metrics: workerMetrics, logger },
+    { queue, handle: (message, release) => handleMessage(deps, message, release), metrics: workerMetrics, logger, pause: paused },
     {
       concurrency,
       waitSeconds: config.RECEIVE_WAIT_SECONDS,
@@ -114,8 +121,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
     .addReadinessCheck('postgres', () => pool.query('SELECT 1'))
     .addReadinessCheck('sqs', () => queue.ping())
     .onStop('postgres', () => pool.end())
-    .onStop('cancel listener', async () => {
-      await cancellations.stop();
+    .onStop('cancel and pause listeners', async () => {
+      await Promise.all([cancellations.stop(), pauseWatch.stop()]);
       await listenPool.end();
     })
     .onStop('outbox signal', async () => outbox.stop())
@@ -129,7 +136,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
   await service.start();
   poller.start();
   logger.info(
-    { pool: poolName, queue: names.queue, concurrency, jobTypes: [...jobTypes.values()].map((t) => `${t.name}@${t.version}`) },
+    { pool: poolName, paused: paused.paused, queue: names.queue, concurrency, jobTypes: [...jobTypes.values()].map((t) => `${t.name}@${t.version}`) },
     'polling',
   );
   return { logger, stop: () => service.stop() };

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { awsOptions } from '../../../test/support/infra.js';
 import { createWorkerMetrics } from '../src/metrics.js';
 import { Poller } from '../src/poller.js';
+import { PoolPause } from '../src/pool-pause.js';
 import { SqsJobQueue, type Message } from '../src/queue.consumer.js';
 import { createPoolQueues, uniqueNamespace, waitFor } from './support.js';
 
@@ -15,7 +16,7 @@ describe('Poller against the SNS/SQS emulator: delayed jobs received ahead of th
   const sqs = createSqsClient(awsOptions);
   afterAll(() => sqs.destroy());
 
-  async function setUp(options: { concurrency: number; maxHeld: number }) {
+  async function setUp(options: { concurrency: number; maxHeld: number; pause?: PoolPause }) {
     const t = topology(uniqueNamespace('poller'));
     const { queueUrl } = await createPoolQueues(sqs, t);
     const pool = t.queues.find((q) => q.pool.name === 'default')!;
@@ -30,6 +31,7 @@ describe('Poller against the SNS/SQS emulator: delayed jobs received ahead of th
         queue,
         metrics,
         logger,
+        pause: options.pause,
         handle: async (message: Message) => {
           started.set(message.Body!, Date.now());
           // 'blocker' keeps its slot until the test lets go.
@@ -113,6 +115,31 @@ describe('Poller against the SNS/SQS emulator: delayed jobs received ahead of th
     try {
       await waitFor('the early message', async () => started.has('early'), 3_000);
       expect(started.get('early')!).toBeLessThan(runAt.getTime());
+    } finally {
+      await poller.stop();
+    }
+  });
+
+  it('while its pool is paused receives nothing and hands back held messages; after the resume everything runs once', async () => {
+    const gate = new PoolPause();
+    const { poller, send, started, waitHeld, depth } = await setUp({ concurrency: 4, maxHeld: 100, pause: gate });
+    const runAt = new Date(Date.now() + 3_000);
+    await send('delayed', runAt);
+    poller.start();
+    try {
+      await waitHeld(1);
+      gate.set(true);
+      await waitHeld(0);
+      for (let i = 0; i < 3; i++) await send(`while-paused-${i}`);
+      // Longer than a long poll (1 s here) and past the delayed message's run time.
+      await sleep(Math.max(0, runAt.getTime() - Date.now()) + 1_500);
+      expect([...started.keys()]).toEqual([]);
+      // Visible and unreceived: a long pause adds nothing to their receive counts.
+      await waitFor('the held messages visible', async () => JSON.stringify(await depth()) === JSON.stringify({ visible: 4, inFlight: 0 }), 3_000);
+
+      gate.set(false);
+      await waitFor('every message', async () => started.size === 4, 5_000);
+      expect([...started.keys()].sort()).toEqual(['delayed', 'while-paused-0', 'while-paused-1', 'while-paused-2']);
     } finally {
       await poller.stop();
     }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '@conveyor/platform';
-import { createJob, migrateJobsSchema, type Queryable } from '@conveyor/jobs';
+import { createJob, migrateJobsSchema, readJob, setPoolPaused, type Queryable } from '@conveyor/jobs';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 import { RunBatcher } from '../src/run-batcher.js';
 
@@ -24,7 +24,7 @@ describe('RunBatcher against real Postgres', () => {
   it('claims a received batch with one statement, runs a job delivered twice once, and completes together', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 10; i++) ids.push((await createJob(pool, { tenant: 't', owner: 'o', type: 'noop', payload: { i } })).jobId);
-    const runs = new RunBatcher(counted, 'worker-a', 30);
+    const runs = new RunBatcher(counted, 'worker-a', 30, 'default');
 
     statements = 0;
     const claimed = await Promise.all([...ids, ids[3]!].map((id) => runs.claim(id)));
@@ -51,5 +51,28 @@ describe('RunBatcher against real Postgres', () => {
     const byId = new Map(rows.map((r) => [r.id, r]));
     ids.slice(0, 9).forEach((id, i) => expect(byId.get(id)).toMatchObject({ status: 'success', result: { json: { i } }, events: ['created', 'started', 'succeeded'] }));
     expect(byId.get(ids[9]!)).toMatchObject({ status: 'processing', events: ['created', 'started'] });
+  });
+
+  it('claims nothing of a paused pool, even for a worker that has not heard of the pause, and all of it after the resume', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await createJob(pool, { tenant: 't', owner: 'o', type: 'noop', payload: { i } })).jobId);
+    const paused = new RunBatcher(pool, 'worker-p', 30, 'default');
+    const other = new RunBatcher(pool, 'worker-o', 30, 'reports');
+
+    expect(await setPoolPaused(pool, 'default', true, 'admin@example.com', 'deploy')).toMatchObject({ changed: true, control: { paused: true, pausedBy: 'admin@example.com', reason: 'deploy' } });
+    expect((await setPoolPaused(pool, 'default', true, 'someone-else', null)).changed, 'a repeat changes nothing').toBe(false);
+    expect(await Promise.all(ids.map((id) => paused.claim(id)))).toEqual([undefined, undefined, undefined]);
+    expect(await readJob(pool, ids[0]!, 'default')).toMatchObject({ status: 'queued', attempts: 0, poolPaused: true });
+    // Another pool's pause state is its own.
+    expect(await readJob(pool, ids[0]!, 'reports')).toMatchObject({ poolPaused: false });
+    expect(await other.claim(ids[0]!)).toMatchObject({ jobId: ids[0] });
+
+    expect((await setPoolPaused(pool, 'default', false, 'admin@example.com', null)).control).toEqual({ paused: false, pausedBy: null, pausedAt: null, reason: null });
+    expect((await Promise.all(ids.slice(1).map((id) => paused.claim(id)))).map((job) => job?.jobId)).toEqual(ids.slice(1));
+    const { rows } = await pool.query<{ action: string; actor: string }>("SELECT action, actor FROM pool_control_events WHERE pool = 'default' ORDER BY id");
+    expect(rows).toEqual([
+      { action: 'paused', actor: 'admin@example.com' },
+      { action: 'resumed', actor: 'admin@example.com' },
+    ]);
   });
 });

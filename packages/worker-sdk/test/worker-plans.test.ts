@@ -33,7 +33,7 @@ describe('worker claim and completion plans against real Postgres', () => {
     plan.filter((s) => / on jobs$| jobs_/.test(s) && !s.includes('jobs_pkey') && !s.startsWith('Bitmap Heap Scan'));
 
   it('claims ten queued jobs by primary key, without scanning the queued or processing ones', async () => {
-    const plan = await explainScans(database.pool, CLAIM_JOBS_SQL, [await ids('queued'), 'w2', 30]);
+    const plan = await explainScans(database.pool, CLAIM_JOBS_SQL, [await ids('queued'), 'w2', 30, 'default']);
     expect(otherReadsOfJobs(plan)).toEqual([]);
     expect(byIndex(plan, 'jobs_pkey')).not.toEqual([]);
   });

@@ -91,7 +91,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     ...retryRoutes(shared),
     ...batchRoutes(shared),
     ...dlqRoutes({ ...shared, deadLetters: deps.deadLetters, logger: deps.logger }),
-    ...poolRoutes({ pool: deps.pool, queues: deps.deadLetters, logger: deps.logger }),
+    ...poolRoutes({ pool: deps.pool, jsonBody: body, queues: deps.deadLetters, logger: deps.logger }),
     { method: 'get', path: EVENTS_PATH, handlers: [events] },
     ...reportRoutes(shared),
     ...pointsRoutes({ ...shared, maxGrant: deps.pointsMaxGrant }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resultReply, toJobView, type JobRow } from './job-view.js';
+import { resultReply, toJobView, waitingReason, type JobRow } from './job-view.js';
 
 const created = new Date('2026-01-01T00:00:00.000Z');
 const row: JobRow = {
@@ -64,5 +64,21 @@ describe('resultReply', () => {
   it('answers expired once retention dropped the result', () => {
     const expiredAt = new Date('2026-12-01T00:00:00Z');
     expect(resultReply({ ...base, status: 'success', resultExpiredAt: expiredAt })).toEqual({ kind: 'expired', expiredAt });
+  });
+});
+
+describe('why a job waits', () => {
+  const now = new Date('2026-01-01T00:00:10.000Z');
+  const later = new Date('2026-01-01T00:01:00.000Z');
+  const past = new Date('2026-01-01T00:00:00.000Z');
+
+  it('names its run time first, then its pool\'s pause, then the queue', () => {
+    expect(waitingReason('scheduled', later, now, true)).toBe('scheduled');
+    expect(waitingReason('queued', later, now, false), 'dispatched ahead of its run time').toBe('scheduled');
+    expect(waitingReason('retrying', later, now, true)).toBe('retry_backoff');
+    expect(waitingReason('retrying', past, now, true)).toBe('pool_paused');
+    expect(waitingReason('queued', null, now, true)).toBe('pool_paused');
+    expect(waitingReason('queued', past, now, false)).toBe('queued');
+    expect(waitingReason('processing', null, now, true), 'a running job does not wait').toBeUndefined();
   });
 });

@@ -1,4 +1,5 @@
 import { publicStatus, type JobRow, type Phase, type ResultRow } from '@conveyor/jobs';
+import type { WaitingReason } from './schemas.js';
 
 export type { JobRow };
 
@@ -18,6 +19,7 @@ export interface JobView {
   finishedAt?: string;
   traceId?: string;
   cancelRequested?: boolean;
+  waitingReason?: WaitingReason;
   downloadUrl?: string;
   error?: string;
   tenant: string;
@@ -55,6 +57,18 @@ export function toJobView(row: JobRow): JobView {
   if (visible.status === 'success') view.downloadUrl = `${jobPath(row.jobId)}/result`;
   if (visible.status === 'failed') view.error = row.error ?? 'job failed';
   return view;
+}
+
+/**
+ * Why a job that has not started waits, from what is known for sure: its phase, its run time by
+ * the api's clock and its pool's pause state; undefined once it runs.
+ */
+export function waitingReason(phase: Phase, runAt: Date | null, now: Date, poolPaused: boolean): WaitingReason | undefined {
+  if (phase === 'processing') return undefined;
+  const ahead = runAt !== null && runAt > now;
+  if (phase === 'scheduled' || (phase === 'queued' && ahead)) return 'scheduled';
+  if (phase === 'retrying' && ahead) return 'retry_backoff';
+  return poolPaused ? 'pool_paused' : 'queued';
 }
 
 /** What GET /jobs/{id}/result answers, decided from the stored row alone. */

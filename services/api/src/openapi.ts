@@ -23,7 +23,7 @@ import {
 } from './schemas.js';
 import { MAX_BATCH_JOBS, batchBodyDocument, batchInvalidDetails, batchReply } from './batch/schemas.js';
 import { MAX_REDRIVE, deadLetterPage, listDeadLettersQuery, redriveBody, redriveReply } from './dlq/schemas.js';
-import { poolList, poolNameParam, poolStatus } from './pools/schemas.js';
+import { pauseBody, poolList, poolNameParam, poolStatus } from './pools/schemas.js';
 import { retryReply } from './retry/schemas.js';
 import { jobListReply, searchJobsQuery } from './search/schemas.js';
 import { deliveryList, deliveryParams, deliveryView, rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
@@ -474,6 +474,9 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     name: 'default',
     jobTypes: ['noop', 'sleep', 'points.grant'],
     paused: false,
+    pausedAt: null,
+    pausedBy: null,
+    pauseReason: null,
     queue: { waiting: 120, inFlight: 16, delayed: 0, deadLetters: 3 },
     jobs: { waiting: 136, processing: 16 },
     oldestWaitingSeconds: 4.2,
@@ -501,6 +504,36 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       200: { description: 'The pool.', content: { 'application/json': { schema: poolStatus, example: poolExample } } },
       404: error('pool not found'),
     },
+  });
+  const pausedExample = { ...poolExample, paused: true, pausedAt: '2030-01-31T09:00:00.000Z', pausedBy: 'admin@example.com', pauseReason: 'database maintenance', workers: { alive: 1, slots: 0 } };
+  const pauseResponses = (example: z.input<typeof poolStatus>) => ({
+    200: { description: 'The pool\'s state after the call (the same answer when it already was in that state).', content: { 'application/json': { schema: poolStatus, example } } },
+    400: error('Bad body (`details` holds the issues): an unknown field, an empty or too long reason.'),
+    404: error('pool not found'),
+    415: error('Body is not JSON.'),
+  });
+  route({
+    method: 'post',
+    path: '/pools/{name}/pause',
+    summary: 'Pause a worker pool: jobs are still accepted and held until it is resumed (scope conveyor:admin)',
+    description:
+      'Durable (Postgres) and idempotent: pausing a paused pool answers 200 with its state and keeps who paused it and when. Every worker of the pool hears of it at once (and re-reads it every few seconds), stops receiving from the pool\'s queue and hands back messages it received but did not start; jobs already running finish. The claim itself refuses a paused pool\'s jobs, so a worker that has not heard yet holds them too. A waiting job of a paused pool shows `waitingReason: pool_paused`. Who paused, when and why is recorded as an event.',
+    request: {
+      params: poolNameParam,
+      body: { required: false, content: { 'application/json': { schema: pauseBody, examples: { reason: { value: { reason: 'database maintenance' } }, none: { value: {} } } } } },
+    },
+    responses: pauseResponses(pausedExample),
+  });
+  route({
+    method: 'post',
+    path: '/pools/{name}/resume',
+    summary: 'Resume a paused worker pool: its held jobs run (scope conveyor:admin)',
+    description: 'Idempotent: resuming a running pool answers 200 with its state. The workers start receiving again; the held jobs\' messages are still in the queue and run once each. A reason, if given, goes to the audit event.',
+    request: {
+      params: poolNameParam,
+      body: { required: false, content: { 'application/json': { schema: pauseBody, examples: { reason: { value: { reason: 'maintenance over' } }, none: { value: {} } } } } },
+    },
+    responses: pauseResponses(poolExample),
   });
   route({
     method: 'get',

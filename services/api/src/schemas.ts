@@ -119,6 +119,9 @@ export const errorReply = z.object({
 export const jobAcceptedReply = z.object({ jobId: z.uuid(), statusUrl: z.string() });
 export const reservationAcceptedReply = jobAcceptedReply.extend({ reservationId: z.uuid() });
 
+export const WAITING_REASONS = ['scheduled', 'retry_backoff', 'pool_paused', 'queued'] as const;
+export type WaitingReason = (typeof WAITING_REASONS)[number];
+
 export const jobView = z.object({
   jobId: z.uuid(),
   type: z.string(),
@@ -138,6 +141,12 @@ export const jobView = z.object({
   finishedAt: z.iso.datetime().optional(),
   traceId: z.string().optional(),
   cancelRequested: z.boolean().optional(),
+  waitingReason: z
+    .enum(WAITING_REASONS)
+    .optional()
+    .describe(
+      'GET /jobs/{id} only, while the job waits to start: `scheduled` (its runAt is ahead), `retry_backoff` (a failed attempt\'s next one is due at runAt), `pool_paused` (its pool is paused: it runs after the resume), `queued` (due, waiting for a worker of its pool). Concurrency limits and quotas are not reasons yet.',
+    ),
   downloadUrl: z.string().optional().describe('Present when status is `success`.'),
   error: z.string().optional().describe('Present when status is `failed`.'),
   tenant: z.string(),

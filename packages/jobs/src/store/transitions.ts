@@ -13,6 +13,8 @@ export interface UnclaimedJob {
   heartbeatAgeMs: number | null;
   /** Milliseconds until run_at by the database's clock: 0 when due, null without a run_at. */
   dueInMs: number | null;
+  /** The worker's pool is paused (pool_controls): the claim refuses its jobs until it is resumed. */
+  poolPaused: boolean;
 }
 
 
@@ -48,6 +50,8 @@ export const CLAIM_JOBS_SQL = `WITH claimed AS (
        UPDATE jobs SET status = 'processing', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
                        locked_by = $2, progress = NULL, updated_at = now()
        WHERE id = ANY($1::uuid[]) AND NOT cancel_requested AND (run_at IS NULL OR run_at <= now())
+         -- A paused pool's jobs wait, even for a worker that has not heard of the pause yet.
+         AND NOT EXISTS (SELECT 1 FROM pool_controls WHERE pool = $4 AND paused)
          AND CASE status WHEN 'queued' THEN true
                          WHEN 'retrying' THEN true
                          WHEN 'processing' THEN (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $3))
@@ -66,26 +70,28 @@ export const CLAIM_JOBS_SQL = `WITH claimed AS (
  * Claim (contract 7): one conditional UPDATE takes each queued or retrying job, or a processing one
  * whose worker stopped heartbeating with attempts left (a run that died counts as an attempt), unless
  * cancellation was requested or its run_at is still ahead by Postgres' clock (delayed jobs are dispatched early; this is what keeps them from
- * starting early). The `started` events are written in the same statement, so each status change
+ * starting early), or the worker's pool is paused. The `started` events are written in the same statement, so each status change
  * and its event commit together. Returns the jobs this worker won, by id; the others are not
  * claimable now.
  */
-export async function claimJobs(db: Queryable, jobIds: readonly string[], workerId: string, leaseSeconds: number): Promise<Map<string, ClaimedJob>> {
+export async function claimJobs(db: Queryable, jobIds: readonly string[], workerId: string, leaseSeconds: number, pool: string): Promise<Map<string, ClaimedJob>> {
   const { rows } = await db.query<ClaimedJob>({
     name: 'worker.claim-jobs',
     text: CLAIM_JOBS_SQL,
-    values: [jobIds, workerId, leaseSeconds],
+    values: [jobIds, workerId, leaseSeconds, pool],
   });
   return new Map(rows.map((row) => [row.jobId, row]));
 }
 
-export async function readJob(db: Queryable, jobId: string): Promise<UnclaimedJob | undefined> {
+/** The job as the claim saw it, and whether `pool` (the worker's) is paused. */
+export async function readJob(db: Queryable, jobId: string, pool: string): Promise<UnclaimedJob | undefined> {
   const { rows } = await db.query<UnclaimedJob>(
     `SELECT status, cancel_requested AS "cancelRequested", attempts, max_attempts AS "maxAttempts",
             (EXTRACT(EPOCH FROM now() - heartbeat_at) * 1000)::float8 AS "heartbeatAgeMs",
-            GREATEST(0, EXTRACT(EPOCH FROM run_at - now()) * 1000)::float8 AS "dueInMs"
+            GREATEST(0, EXTRACT(EPOCH FROM run_at - now()) * 1000)::float8 AS "dueInMs",
+            EXISTS (SELECT 1 FROM pool_controls WHERE pool = $2 AND paused) AS "poolPaused"
      FROM jobs WHERE id = $1`,
-    [jobId],
+    [jobId, pool],
   );
   return rows[0];
 }

@@ -1,15 +1,29 @@
-/** GET /pools, GET /pools/{name}: each worker pool's backlog, throughput and queues. */
+/**
+ * GET /pools, GET /pools/{name}: each worker pool's backlog, throughput, queues and pause state.
+ * POST /pools/{name}/pause and /resume (scope conveyor:admin at the gateway): the state lives in
+ * pool_controls, and the workers hear of a change on POOL_CONTROL_CHANNEL.
+ */
 import type { RequestHandler } from 'express';
-import { WORKER_POOLS, queueUrl, type WorkerPool } from '@conveyor/jobs';
+import {
+  announcePoolControl,
+  POOL_RUNNING,
+  readPoolControl,
+  readPoolControls,
+  setPoolPaused,
+  WORKER_POOLS,
+  queueUrl,
+  type PoolControl,
+  type WorkerPool,
+} from '@conveyor/jobs';
 import { readQueueDepth, type Logger, type Pool } from '@conveyor/platform';
 import type { DeadLetterQueues } from '../dlq/routes.js';
 import { identityOf, readTenant } from '../identity.js';
-import { parseIdOr404 } from '../request.js';
+import { parseIdOr404, parseOr400 } from '../request.js';
 import type { RouteDef } from '../routes/route.js';
 import { poolJobNumbers } from './queries.js';
-import { poolNameParam } from './schemas.js';
+import { pauseBody, poolNameParam } from './schemas.js';
 
-export function poolRoutes(deps: { pool: Pool; queues?: DeadLetterQueues; logger?: Logger }): RouteDef[] {
+export function poolRoutes(deps: { pool: Pool; jsonBody: RequestHandler; queues?: DeadLetterQueues; logger?: Logger }): RouteDef[] {
   const urls = new Map<string, Promise<string | undefined>>();
   const urlOf = (name: string) => {
     let url = urls.get(name);
@@ -36,14 +50,17 @@ export function poolRoutes(deps: { pool: Pool; queues?: DeadLetterQueues; logger
     }
   };
 
-  const status = async (pool: WorkerPool, tenant: string | null) => {
+  const status = async (pool: WorkerPool, tenant: string | null, control: PoolControl) => {
     // SQS counts every tenant's messages: only an admin (tenant null) sees them.
     const [jobs, queue] = await Promise.all([poolJobNumbers(deps.pool, pool.jobTypes, tenant), tenant === null ? queueNumbers(pool) : null]);
     const perSecond1m = jobs.finished1m / 60;
     return {
       name: pool.name,
       jobTypes: [...pool.jobTypes],
-      paused: false,
+      paused: control.paused,
+      pausedAt: control.pausedAt?.toISOString() ?? null,
+      pausedBy: control.pausedBy,
+      pauseReason: control.reason,
       queue,
       jobs: { waiting: jobs.waiting, processing: jobs.processing },
       oldestWaitingSeconds: jobs.oldestWaitingSeconds === null ? null : Math.max(0, jobs.oldestWaitingSeconds),
@@ -56,14 +73,35 @@ export function poolRoutes(deps: { pool: Pool; queues?: DeadLetterQueues; logger
 
   const list: RequestHandler = async (_req, res) => {
     const tenant = readTenant(identityOf(res));
-    res.status(200).json({ pools: await Promise.all(WORKER_POOLS.map((pool) => status(pool, tenant))) });
+    const controls = await readPoolControls(deps.pool);
+    res.status(200).json({ pools: await Promise.all(WORKER_POOLS.map((pool) => status(pool, tenant, controls.get(pool.name) ?? POOL_RUNNING))) });
+  };
+  const poolOf = (req: Parameters<RequestHandler>[0]) => {
+    const { name } = parseIdOr404(poolNameParam, req.params, 'pool');
+    return WORKER_POOLS.find((p) => p.name === name)!;
   };
   const show: RequestHandler = async (req, res) => {
-    const { name } = parseIdOr404(poolNameParam, req.params, 'pool');
-    res.status(200).json(await status(WORKER_POOLS.find((p) => p.name === name)!, readTenant(identityOf(res))));
+    const pool = poolOf(req);
+    res.status(200).json(await status(pool, readTenant(identityOf(res)), await readPoolControl(deps.pool, pool.name)));
+  };
+
+  /** Idempotent: pausing a paused pool (or resuming a running one) answers 200 with its state and writes nothing. */
+  const control = (paused: boolean): RequestHandler => async (req, res) => {
+    const pool = poolOf(req);
+    // On a resume the reason goes to the audit event only.
+    const { reason } = parseOr400(pauseBody, req.body ?? {});
+    const actor = identityOf(res).subject;
+    const outcome = await setPoolPaused(deps.pool, pool.name, paused, actor, reason ?? null);
+    if (outcome.changed) {
+      deps.logger?.info({ pool: pool.name, actor, reason }, paused ? 'pool paused' : 'pool resumed');
+      await announcePoolControl(deps.pool, pool.name);
+    }
+    res.status(200).json(await status(pool, null, outcome.control));
   };
   return [
     { method: 'get', path: '/pools', handlers: [list] },
     { method: 'get', path: '/pools/:name', handlers: [show] },
+    { method: 'post', path: '/pools/:name/pause', handlers: [deps.jsonBody, control(true)] },
+    { method: 'post', path: '/pools/:name/resume', handlers: [deps.jsonBody, control(false)] },
   ];
 }

@@ -1,4 +1,4 @@
-/** GET /pools and GET /pools/{name}: what a worker pool is doing. */
+/** GET /pools, GET /pools/{name} and POST /pools/{name}/pause, /resume: what a worker pool is doing. */
 import { z } from 'zod';
 import { poolName } from '../dlq/schemas.js';
 
@@ -7,7 +7,10 @@ export const poolNameParam = z.object({ name: poolName });
 export const poolStatus = z.object({
   name: z.string(),
   jobTypes: z.array(z.string()),
-  paused: z.boolean().describe('Always false: pausing a pool is not built yet.'),
+  paused: z.boolean().describe('A paused pool accepts jobs and holds them: its workers receive nothing and claim nothing until it is resumed; running jobs finish.'),
+  pausedAt: z.iso.datetime().nullable().describe('When the pool was paused; null while it runs.'),
+  pausedBy: z.string().nullable().describe('Who paused it (their subject); null while it runs.'),
+  pauseReason: z.string().nullable().describe('The reason given when it was paused, if any.'),
   queue: z
     .object({
       waiting: z.number().int().describe('Visible messages in the pool\'s SQS queue.'),
@@ -32,3 +35,10 @@ export const poolStatus = z.object({
 });
 
 export const poolList = z.object({ pools: z.array(poolStatus) });
+
+export const MAX_PAUSE_REASON = 500;
+
+/** POST /pools/{name}/pause and /resume: an optional reason, kept with the pause and in the audit event. */
+export const pauseBody = z
+  .object({ reason: z.string().min(1).max(MAX_PAUSE_REASON).optional().describe('Why, for whoever looks at the pool next.') })
+  .strict();

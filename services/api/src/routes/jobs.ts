@@ -1,9 +1,9 @@
 import type { Request, RequestHandler } from 'express';
-import { cancelJob, CANCEL_CHANNEL, countAhead, findJob, findResult, poolOf, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
+import { cancelJob, CANCEL_CHANNEL, countAhead, findJob, findResult, poolOf, readPoolControl, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
 import type { Pool } from '@conveyor/platform';
 import { HttpError, requestIdOf } from '../http-errors.js';
 import { identityOf, readTenant } from '../identity.js';
-import { resultReply, toJobView } from '../job-view.js';
+import { resultReply, toJobView, waitingReason } from '../job-view.js';
 import type { JobInserter } from '../job-inserter.js';
 import type { PoolStatsCache } from '../pool-stats.js';
 import { parseIdOr404, parseOr400, traceOf } from '../request.js';
@@ -123,6 +123,10 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
     }
     const phase = row.status as Phase;
     const pool = poolOf(row.type);
+    if (phase !== 'processing') {
+      const paused = pool ? (await readPoolControl(deps.pool, pool.name)).paused : false;
+      view.waitingReason = waitingReason(phase, row.runAt, deps.now(), paused);
+    }
     const stats = pool ? await deps.stats.get(pool.name, pool.jobTypes) : undefined;
     const ahead = pool && (phase === 'queued' || phase === 'retrying') ? await countAhead(deps.pool, pool.jobTypes, row.createdAt) : 0;
     const retryAfter = estimateRetryAfter({
