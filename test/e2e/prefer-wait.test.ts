@@ -51,6 +51,14 @@ describe('submit with Prefer: wait through the gateway', () => {
     await demo.request(`/jobs/${String(body.jobId)}`, { method: 'DELETE' });
   });
 
+  it('holds the longest wait (30 s) without the gateway or a server timeout cutting it short', async () => {
+    const started = Date.now();
+    const { res, body } = await demo.submit({ type: 'sleep', payload: { ms: 60_000 } }, '/jobs', waitFor(30));
+    expect(res.status, JSON.stringify(body)).toBe(202);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(30_000);
+    await demo.request(`/jobs/${String(body.jobId)}`, { method: 'DELETE' });
+  }, 60_000);
+
   it('answers a job that failed in time with the failed job (200)', async () => {
     const { res, body } = await demo.submit({ type: 'sleep', payload: { ms: 10_000 }, timeoutSeconds: 1, maxAttempts: 1 }, '/jobs', waitFor(20));
     expect(res.status, JSON.stringify(body)).toBe(200);

@@ -23,7 +23,7 @@ runMain('api', async () => {
   const signingS3 = createS3Client(config.S3_PUBLIC_ENDPOINT ? { ...aws, endpoint: config.S3_PUBLIC_ENDPOINT } : aws);
   // One LISTEN connection for the event streams and the submits that wait (Prefer: wait).
   const jobEvents = new OutboxListener({ pool, logger, safetyPollMs: config.SSE_SAFETY_POLL_MS });
-  const waiter = new JobWaiter({ db: pool, events: jobEvents, maxWaiters: config.PREFER_WAIT_MAX_WAITERS, logger });
+  const waiter = new JobWaiter({ db: pool, events: jobEvents, maxWaiters: config.PREFER_WAIT_MAX_WAITERS, logger, registry: metrics.registry });
   const eventsHandler = createJobEventsHandler({
     listener: jobEvents,
     pool,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, createPool, type Pool } from '@conveyor/platform';
+import { createLogger, createPool, Registry, type Pool } from '@conveyor/platform';
 import { cancelJob, createJob, createOutboxSignal, migrateJobsSchema, type OutboxSignal, type Queryable } from '@conveyor/jobs';
 import { OutboxListener } from '../src/events/index.js';
 import { JobWaiter } from '../src/wait/job-waiter.js';
@@ -87,11 +87,13 @@ describe('JobWaiter (real Postgres, LISTEN/NOTIFY)', () => {
     expect(jobs.size).toBe(0);
   });
 
-  it('checks every waiting job with one query per wake-up, and answers busy over the bound', async () => {
-    const jobs = waiter(20);
+  it('checks every waiting job with one query per wake-up, and answers busy over the bound (counted)', async () => {
+    const registry = new Registry();
+    const jobs = new JobWaiter({ db: counted, events, maxWaiters: 20, logger, registry });
     const ids = await Promise.all(Array.from({ length: 20 }, () => newJob()));
     const waits = ids.map((id) => jobs.wait(id, 20_000));
     expect(await jobs.wait(await newJob(), 20_000)).toBe('busy');
+    expect(await registry.getSingleMetricAsString('conveyor_prefer_wait_waiting')).toContain('conveyor_prefer_wait_waiting 20');
     await new Promise((r) => setTimeout(r, 300));
     queries = 0;
     await Promise.all(ids.map((id) => end(id)));
@@ -101,6 +103,9 @@ describe('JobWaiter (real Postgres, LISTEN/NOTIFY)', () => {
     const again = await newJob();
     await end(again);
     expect(await jobs.wait(again, 5_000)).toBe('ended');
+    const totals = await registry.getSingleMetricAsString('conveyor_prefer_wait_total');
+    expect(totals).toContain('conveyor_prefer_wait_total{outcome="busy"} 1');
+    expect(totals).toContain('conveyor_prefer_wait_total{outcome="ended"} 21');
   });
 
   it('answers every wait with timeout on close, and takes no more', async () => {

@@ -1,5 +1,5 @@
 import { endedAmong, type Queryable } from '@conveyor/jobs';
-import type { Logger } from '@conveyor/platform';
+import { Counter, Gauge, type Logger, type Registry } from '@conveyor/platform';
 
 /** What a wait ended with: the job ended, the time ran out (or the client left, or the api drains), or no room to wait. */
 export type WaitOutcome = 'ended' | 'timeout' | 'busy';
@@ -11,6 +11,7 @@ export interface JobWaiterOptions {
   /** PREFER_WAIT_MAX_WAITERS: requests held open at once; the next one is answered 202 at once. */
   maxWaiters: number;
   logger: Logger;
+  registry?: Registry;
 }
 
 /**
@@ -25,8 +26,27 @@ export class JobWaiter {
   private checking = false;
   private again = false;
   private closed = false;
+  private readonly outcomes: Counter<'outcome'>;
 
-  constructor(private readonly options: JobWaiterOptions) {}
+  constructor(private readonly options: JobWaiterOptions) {
+    const registers = options.registry ? [options.registry] : [];
+    const waiting = () => this.count;
+    new Gauge({
+      name: 'conveyor_prefer_wait_waiting',
+      help: 'Submits held open by Prefer: wait, waiting for their job to end.',
+      registers,
+      collect() {
+        this.set(waiting());
+      },
+    });
+    // 'busy' climbing means PREFER_WAIT_MAX_WAITERS is too low for the traffic (or a replica too few).
+    this.outcomes = new Counter({
+      name: 'conveyor_prefer_wait_total',
+      help: 'Waits of Prefer: wait submits, by outcome: ended (answered with the outcome), timeout, busy (over the bound).',
+      labelNames: ['outcome'] as const,
+      registers,
+    });
+  }
 
   get size(): number {
     return this.count;
@@ -34,7 +54,10 @@ export class JobWaiter {
 
   /** Resolves once job `jobId` is in a final state, or with 'timeout' after `ms` or when `signal` aborts. */
   wait(jobId: string, ms: number, signal?: AbortSignal): Promise<WaitOutcome> {
-    if (this.closed || this.count >= this.options.maxWaiters) return Promise.resolve('busy');
+    if (this.closed || this.count >= this.options.maxWaiters) {
+      this.outcomes.inc({ outcome: 'busy' });
+      return Promise.resolve('busy');
+    }
     if (signal?.aborted) return Promise.resolve('timeout');
     return new Promise<WaitOutcome>((resolve) => {
       const done = (outcome: WaitOutcome) => {
@@ -48,6 +71,7 @@ export class JobWaiter {
           this.unsubscribe?.();
           this.unsubscribe = undefined;
         }
+        this.outcomes.inc({ outcome });
         resolve(outcome);
       };
       const left = () => done('timeout');
