@@ -83,6 +83,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     webhookPolicy: deps.webhookPolicy,
     jobTypes: deps.jobTypes,
     waiter: deps.waiter,
+    logger: deps.logger,
     signResultUrl: (key: string) => signResultUrl({ s3: deps.s3, bucket: deps.bucket }, key, deps.resultUrlTtlSeconds),
   };
   const events: RequestHandler =

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { cancelJob, CANCEL_CHANNEL, countAhead, findJob, findResult, poolOf, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
-import type { Pool } from '@conveyor/platform';
+import type { Logger, Pool } from '@conveyor/platform';
 import { HttpError, requestIdOf } from '../http-errors.js';
 import { identityOf, readTenant } from '../identity.js';
 import { resultReply, toJobView } from '../job-view.js';
@@ -35,6 +35,7 @@ export interface JobRoutesDeps {
   jobTypes: JobTypeRegistry;
   /** Holds a submit with `Prefer: wait=N` until its job ends; without one the preference is ignored. */
   waiter?: JobWaiter;
+  logger?: Logger;
 }
 
 export function idempotencyKeyOf(req: Request): string | undefined {
@@ -43,7 +44,7 @@ export function idempotencyKeyOf(req: Request): string | undefined {
 }
 
 /** What every single-job submit needs: POST /jobs and POST /generate-report. */
-export type AcceptDeps = Pick<JobRoutesDeps, 'pool' | 'inserter' | 'stats' | 'now' | 'submitted' | 'jobTypes' | 'waiter' | 'signResultUrl'>;
+export type AcceptDeps = Pick<JobRoutesDeps, 'pool' | 'inserter' | 'stats' | 'now' | 'submitted' | 'jobTypes' | 'waiter' | 'signResultUrl' | 'logger'>;
 
 /**
  * Validates, stores and answers 202; the caller supplies the type's already-validated payload.

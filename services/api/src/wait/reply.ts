@@ -1,4 +1,5 @@
 import type { Response } from 'express';
+import type { Logger } from '@conveyor/platform';
 import { findJob, findResult, isTerminal, type Queryable } from '@conveyor/jobs';
 import { resultReply, toJobView } from '../job-view.js';
 import { sendResult } from '../routes/result.js';
@@ -8,6 +9,7 @@ export interface WaitReplyDeps {
   pool: Queryable;
   waiter?: JobWaiter;
   signResultUrl: (key: string) => Promise<string>;
+  logger?: Logger;
 }
 
 /**
@@ -23,6 +25,18 @@ export async function answerOnceEnded(deps: WaitReplyDeps, res: Response, jobId:
   res.once('close', onClose);
   const outcome = await deps.waiter.wait(jobId, seconds * 1000, left.signal).finally(() => res.off('close', onClose));
   if (outcome !== 'ended' || res.closed) return false;
+  try {
+    return await answerEnded(deps, res, jobId, tenant, seconds);
+  } catch (error) {
+    // The job is stored: a 202 lets the client follow it, where a 5xx would invite a second submit.
+    if (res.headersSent) throw error;
+    deps.logger?.warn({ err: error, jobId }, 'could not read the outcome of a waited job; answering 202');
+    res.removeHeader('Preference-Applied');
+    return false;
+  }
+}
+
+async function answerEnded(deps: WaitReplyDeps, res: Response, jobId: string, tenant: string, seconds: number): Promise<boolean> {
   const result = await findResult(deps.pool, jobId, tenant);
   if (!result || !isTerminal(result.status)) return false;
   if (result.status === 'success') {
