@@ -23,6 +23,7 @@ import { reportRoutes } from './routes/reports.js';
 import type { RouteDef } from './routes/route.js';
 import { deliveryLogRoutes, webhookRoutes, type DeliveryLogDeps, type TargetPolicy, type WebhookSecrets } from './webhooks/index.js';
 import { jobTypeRoutes, type JobTypeRegistry } from './job-types/index.js';
+import type { JobWaiter } from './wait/job-waiter.js';
 
 export interface AppDeps {
   pool: Pool;
@@ -56,6 +57,8 @@ export interface AppDeps {
   deadLetters?: DeadLetterQueues;
   /** The registered job types (started: loaded and listening) that POST /jobs validates against. */
   jobTypes: JobTypeRegistry;
+  /** Holds submits with `Prefer: wait=N` until their job ends (wait/); without one the preference is ignored. */
+  waiter?: JobWaiter;
   now?: () => Date;
 }
 
@@ -79,6 +82,9 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     submitted: deps.metrics && jobsSubmittedCounter(deps.metrics.registry),
     webhookPolicy: deps.webhookPolicy,
     jobTypes: deps.jobTypes,
+    waiter: deps.waiter,
+    logger: deps.logger,
+    signResultUrl: (key: string) => signResultUrl({ s3: deps.s3, bucket: deps.bucket }, key, deps.resultUrlTtlSeconds),
   };
   const events: RequestHandler =
     deps.eventsHandler ??
@@ -86,7 +92,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
       res.status(503).json({ error: 'event stream not available', requestId: res.locals.requestId });
     });
   return [
-    ...jobRoutes({ ...shared, signResultUrl: (key) => signResultUrl({ s3: deps.s3, bucket: deps.bucket }, key, deps.resultUrlTtlSeconds) }),
+    ...jobRoutes(shared),
     ...searchRoutes(shared),
     ...retryRoutes(shared),
     ...batchRoutes(shared),

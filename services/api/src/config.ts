@@ -70,6 +70,8 @@ export const configSchema = z
     SSE_MAX_STREAMS: env.int(2_000, 1),
     SSE_HEARTBEAT_MS: env.int(15_000, 1_000),
     SSE_SAFETY_POLL_MS: env.int(5_000, 100),
+    /** Submits held open at once by Prefer: wait; past it a submit is answered 202 at once. */
+    PREFER_WAIT_MAX_WAITERS: env.int(1_000, 0),
     /** How long the jobs.events consumer lets the broker gather events per fetch (notices and webhooks wait up to this). */
     EVENTS_FETCH_WAIT_MS: z.coerce.number().int().min(10).max(5_000).default(200),
   })

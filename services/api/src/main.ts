@@ -3,7 +3,8 @@ import { bootstrap, createKafka, createPool, createS3Client, createSqsClient, pi
 import { createOutboxSignal, startOutboxRelay, topology } from '@conveyor/jobs';
 import { createApp } from './app.js';
 import { configSchema } from './config.js';
-import { createJobEventsHandler, startJobEventsConsumer } from './events/index.js';
+import { createJobEventsHandler, OutboxListener, startJobEventsConsumer } from './events/index.js';
+import { JobWaiter } from './wait/job-waiter.js';
 import { JobTypeRegistry } from './job-types/index.js';
 import { createSecretBox, createWebhookMetrics, startWebhookDispatcher, targetPolicy, WebhookSecrets } from './webhooks/index.js';
 
@@ -20,7 +21,11 @@ runMain('api', async () => {
   };
   // Signing makes no request: a client for the public endpoint only shapes the URLs clients get.
   const signingS3 = createS3Client(config.S3_PUBLIC_ENDPOINT ? { ...aws, endpoint: config.S3_PUBLIC_ENDPOINT } : aws);
+  // One LISTEN connection for the event streams and the submits that wait (Prefer: wait).
+  const jobEvents = new OutboxListener({ pool, logger, safetyPollMs: config.SSE_SAFETY_POLL_MS });
+  const waiter = new JobWaiter({ db: pool, events: jobEvents, maxWaiters: config.PREFER_WAIT_MAX_WAITERS, logger, registry: metrics.registry });
   const eventsHandler = createJobEventsHandler({
+    listener: jobEvents,
     pool,
     logger,
     registry: metrics.registry,
@@ -57,6 +62,7 @@ runMain('api', async () => {
     webhookLog: { circuit: (tenant, destination) => webhooks.circuit(tenant, destination), wake: () => webhooks.wake(), instance: `${hostname()}/${process.pid}` },
     deadLetters: { sqs: createSqsClient(aws), queues: names.queues },
     jobTypes,
+    waiter,
   });
   // Every stored job reaches Kafka through the outbox, whatever happens to this process.
   const relay = await startOutboxRelay({
@@ -98,9 +104,12 @@ runMain('api', async () => {
     })
     .addReadinessCheck('kafka', () => pingKafka(kafka))
     .onDrainStart('sse streams', () => eventsHandler.close())
+    // Waiting submits are answered 202 at once: their clients follow the job as without the preference.
+    .onDrainStart('waiting submits', async () => waiter.close())
     .onStop('postgres', () => pool.end())
     // Stops before the pool ends (last registered, first stopped): its LISTEN holds a pooled connection.
     .onStop('job types', () => jobTypes.stop())
+    .onStop('job events listener', () => jobEvents.close())
     .onStop('s3', async () => signingS3.destroy())
     .onStop('outbox relay', () => relay.stop())
     .onStop('outbox signal', async () => outbox.stop())

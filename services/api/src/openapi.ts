@@ -27,6 +27,7 @@ import { pauseBody, poolList, poolNameParam, poolStatus } from './pools/schemas.
 import { retryReply } from './retry/schemas.js';
 import { jobListReply, searchJobsQuery } from './search/schemas.js';
 import { deliveryList, deliveryParams, deliveryView, rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
+import { preferHeader, waitedHeaders } from './wait/schemas.js';
 import { EXAMPLE_JOB_TYPE, jobTypeDetailView, jobTypeListReply, jobTypeNameParam, putJobTypeBody } from './job-types/schemas.js';
 
 type Responses = RouteConfig['responses'];
@@ -67,6 +68,11 @@ const ex = {
     createdAt: '2026-12-06T10:00:00.000Z', updatedAt: '2026-12-06T10:00:00.700Z', startedAt: '2026-12-06T10:00:00.120Z', finishedAt: '2026-12-06T10:00:00.690Z',
     traceId: '4bf92f3577b34da6a3ce929d0e0e4736', downloadUrl: `/jobs/${JOB_ID}/result`,
   },
+  failedJob: {
+    jobId: JOB_ID, type: 'sleep', status: 'failed', attempts: 3, maxAttempts: 3, tenant: 'acme', tags: [],
+    createdAt: '2026-12-06T10:00:00.000Z', updatedAt: '2026-12-06T10:01:31.000Z', startedAt: '2026-12-06T10:01:00.120Z', finishedAt: '2026-12-06T10:01:30.990Z',
+    error: 'timed out after 30 s',
+  },
 
   secrets: {
     current: { id: '0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a', secret: 'whsec_3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', createdAt: '2026-12-01T09:00:00.000Z', expiresAt: null },
@@ -103,15 +109,43 @@ export function buildOpenApiDocument(): Record<string, unknown> {
   };
   const outsidePolicy = (what: string) => ({ 422: error(what) });
   const idempotencyHeader = z.object({ 'Idempotency-Key': idempotencyKey.optional() });
+  const submitHeaders = idempotencyHeader.extend({ Prefer: preferHeader });
+  // A submit that waited (Prefer: wait) and saw its job end answers its outcome instead of 202.
+  const waited = (result: unknown): Responses => ({
+    200: {
+      description:
+        'Prefer: wait honoured, the job ended in time. Succeeded: its result as GET /jobs/{jobId}/result gives it (JSON as JSON, text with its own content type). Failed or cancelled: the job (`status`, `error`), as GET /jobs/{jobId} gives it.',
+      headers: waitedHeaders,
+      content: {
+        'application/json': {
+          schema: z.unknown(),
+          examples: { success: { summary: 'The job succeeded: its result', value: result }, failed: { summary: 'The job failed: the job, with its error', value: ex.failedJob } },
+        },
+        'text/csv': { schema: z.string(), example: 'type,status,count\nnoop,success,42\n' },
+      },
+    },
+    204: { description: 'Prefer: wait honoured; the job succeeded without a result.', headers: waitedHeaders },
+    303: {
+      description: 'Prefer: wait honoured; the job succeeded with a large result: Location is its short-lived signed S3 URL (as GET /jobs/{jobId}/result).',
+      headers: { Location: { schema: { type: 'string', format: 'uri' } }, ...waitedHeaders },
+    },
+  });
+  const acceptedSubmit: Responses[string] = {
+    ...accepted(JobAccepted),
+    description: 'Accepted: the job is stored and will run. With Prefer: wait, the job did not end within it (no Preference-Applied), or too many requests already wait.',
+  };
   const route = (config: RouteConfig) => registry.registerPath({ security, ...config, responses: { ...malformed, ...config.responses, ...common } });
 
   route({
     method: 'post',
     path: '/jobs',
     summary: 'Submit a job',
-    request: { headers: idempotencyHeader, body: { required: true, content: json(CreateJob, ex.createJob) } },
+    description:
+      'Answers 202 with the job to follow. `Prefer: wait=N` (up to 30 s) asks to wait for quick jobs: if the job ends within N seconds the answer is its outcome (200 with the result or the failed job, 204, or 303 to a stored result) with `Preference-Applied: wait=N`; otherwise the 202. A repeated Idempotency-Key waits for the job it names.',
+    request: { headers: submitHeaders, body: { required: true, content: json(CreateJob, ex.createJob) } },
     responses: {
-      202: accepted(JobAccepted),
+      ...waited({ sleptMs: 500 }),
+      202: acceptedSubmit,
       ...writeErrors,
       422: error(
         'The type is unknown, retired, not submittable through POST /jobs (points.grant), or has no such typeVersion (`details[0].path` is `type` or `typeVersion`); or the payload fails the registered JSON Schema of the type (`details`: `{path, message, keyword}` per failing place, paths starting at `payload`). Or callbackUrl refused: it holds credentials (user:password@), or its host is a literal private, loopback, link-local, unique-local, CGNAT, multicast, unspecified or metadata address the operator has not allowed. `error` says which. Or runAt outside the window (`details.earliest`, `details.latest`).',
@@ -203,7 +237,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     path: '/jobs/batch',
     summary: `Submit up to ${MAX_BATCH_JOBS} jobs at once, stored together`,
     description:
-      `Each item is a POST /jobs body with its own optional \`idempotencyKey\` (the Idempotency-Key header is refused here). Every item is validated first; if any is invalid nothing is stored and the answer is 422 listing them by index. Otherwise all are stored in one statement and the answer has one result per item, in order. The gateway's per-user rate limit counts each job (a batch of 100 spends 100 of the minute's allowance; the per-second burst counts the request once), and the body limit (BODY_LIMIT_BYTES, 1 MiB) applies to the whole batch.`,
+      `Each item is a POST /jobs body with its own optional \`idempotencyKey\` (the Idempotency-Key header is refused here). Every item is validated first; if any is invalid nothing is stored and the answer is 422 listing them by index. Otherwise all are stored in one statement and the answer has one result per item, in order. The gateway's per-user rate limit counts each job (a batch of 100 spends 100 of the minute's allowance; the per-second burst counts the request once), and the body limit (BODY_LIMIT_BYTES, 1 MiB) applies to the whole batch. Prefer: wait is not honoured here (the answer never waits for the jobs); submit one job with POST /jobs to wait for it.`,
     request: {
       body: {
         required: true,
@@ -314,8 +348,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     method: 'post',
     path: '/generate-report',
     summary: 'Submit a report.generate job',
-    request: { headers: idempotencyHeader, body: { required: false, content: json(generateReportBody, { format: 'csv', rows: 100 }) } },
-    responses: { 202: accepted(JobAccepted), ...writeErrors },
+    description: 'POST /jobs with the type fixed; `Prefer: wait=N` as there.',
+    request: { headers: submitHeaders, body: { required: false, content: json(generateReportBody, { format: 'csv', rows: 100 }) } },
+    responses: { ...waited({
+      tenant: 'acme', from: '2026-12-05T10:00:00.000Z', to: '2026-12-06T10:00:00.000Z',
+      totals: { jobs: 42, succeeded: 40, failed: 2, successRate: 0.952 }, byType: [], byTypeAndStatus: [],
+    }), 202: acceptedSubmit, ...writeErrors },
   });
   route({
     method: 'post',

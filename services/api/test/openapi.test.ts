@@ -147,6 +147,14 @@ describe('GET /openapi.json', () => {
     expect(byType.sleep!.required).toEqual(['ms']);
     expect(doc.paths['/jobs']!.post!.responses['202']).toMatchObject({ headers: { 'Retry-After': expect.any(Object), Location: expect.any(Object) } });
     expect(doc.paths['/jobs/{jobId}/result']!.get!.responses).toHaveProperty('303');
+    // Prefer: wait on the single submits: the header, the outcomes it may bring, Preference-Applied on them.
+    for (const path of ['/jobs', '/generate-report']) {
+      const submit = doc.paths[path]!.post! as unknown as { parameters: Array<{ name: string; in: string }>; responses: Record<string, { headers?: Record<string, unknown> }> };
+      expect(submit.parameters, path).toContainEqual(expect.objectContaining({ name: 'Prefer', in: 'header' }));
+      for (const status of ['200', '204', '303']) expect(submit.responses[status]?.headers, `${path} ${status}`).toHaveProperty('Preference-Applied');
+      expect(submit.responses['202']!.headers).not.toHaveProperty('Preference-Applied');
+    }
+    expect(JSON.stringify(doc.paths['/jobs/batch'])).not.toContain('Preference-Applied');
     expect(text).toContain('"#/components/schemas/Error"');
     expect(doc.paths['/jobs']!.post!.responses).toHaveProperty('413');
   });

@@ -171,7 +171,8 @@ export function createApiProxy(settings: { apiUrl: string; internalToken: string
           }),
           body: body as never,
           signal: abort,
-          headersTimeout: 30_000,
+          // Longer than the longest Prefer: wait the api honours (30 s) plus its own work.
+          headersTimeout: 45_000,
           bodyTimeout: stream ? 0 : 60_000,
         });
       } catch (error) {

@@ -80,6 +80,18 @@ export async function findResult(db: Queryable, jobId: string, tenant: string | 
   return rows[0];
 }
 
+/**
+ * Which of `jobIds` are in a final state: one query for every request waiting on a job (Prefer:
+ * wait), however many. The ids come from the waiters' own submissions, so no tenant scope here.
+ */
+export async function endedAmong(db: Queryable, jobIds: readonly string[]): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM jobs WHERE id = ANY($1::uuid[]) AND status IN ('success', 'failed', 'cancelled')`,
+    [jobIds],
+  );
+  return rows.map((row) => row.id);
+}
+
 /** Counting stops here: past it, the Retry-After estimate is at its maximum anyway. */
 export const BACKLOG_COUNT_CAP = 10_000;
 

@@ -20,6 +20,8 @@ export interface JobEventsHandlerOptions {
   safetyPollMs?: number;
   /** Rows per catch-up query, so a job with a long history streams in bounded chunks. */
   batchSize?: number;
+  /** The process's LISTEN fan-out, when shared (with Prefer: wait); its owner closes it. Else the handler makes and closes its own. */
+  listener?: OutboxListener;
 }
 
 export type JobEventsHandler = ((req: Request, res: Response) => Promise<void>) & {
@@ -53,7 +55,7 @@ export function createJobEventsHandler(options: JobEventsHandlerOptions): JobEve
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const batchSize = options.batchSize ?? 500;
   const limiter = new StreamLimiter({ perTenant: options.maxStreamsPerTenant ?? 20, total: options.maxStreams ?? 2_000 });
-  const listener = new OutboxListener({ pool, logger, safetyPollMs: options.safetyPollMs ?? 5_000 });
+  const listener = options.listener ?? new OutboxListener({ pool, logger, safetyPollMs: options.safetyPollMs ?? 5_000 });
   const closers = new Set<() => void>();
   const registers = options.registry ? [options.registry] : [];
   new Gauge({
@@ -180,7 +182,7 @@ export function createJobEventsHandler(options: JobEventsHandlerOptions): JobEve
     close: {
       value: async () => {
         for (const finish of [...closers]) finish();
-        await listener.close();
+        if (!options.listener) await listener.close();
       },
     },
     openStreams: { get: () => limiter.size },

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { cancelJob, CANCEL_CHANNEL, countAhead, findJob, findResult, poolOf, readPoolControl, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
-import type { Pool } from '@conveyor/platform';
+import type { Logger, Pool } from '@conveyor/platform';
 import { HttpError, requestIdOf } from '../http-errors.js';
 import { identityOf, readTenant } from '../identity.js';
 import { resultReply, toJobView, waitingReason } from '../job-view.js';
@@ -11,6 +11,10 @@ import { estimateRetryAfter } from '../retry-after.js';
 import { checkRunAt, type RunAtWindow } from '../run-at.js';
 import { createJobEnvelope, idempotencyKey, jobIdParam, normalizeTags } from '../schemas.js';
 import { acceptedRetryAfter, sendAccepted } from './accepted.js';
+import { sendResult } from './result.js';
+import { answerOnceEnded } from '../wait/reply.js';
+import { parsePreferWait } from '../wait/prefer.js';
+import type { JobWaiter } from '../wait/job-waiter.js';
 import type { SubmittedCounter } from '../metrics.js';
 import type { RouteDef } from './route.js';
 import { assertCallbackUrlAllowed, type TargetPolicy } from '../webhooks/index.js';
@@ -29,6 +33,9 @@ export interface JobRoutesDeps {
   submitted?: SubmittedCounter;
   webhookPolicy: TargetPolicy;
   jobTypes: JobTypeRegistry;
+  /** Holds a submit with `Prefer: wait=N` until its job ends; without one the preference is ignored. */
+  waiter?: JobWaiter;
+  logger?: Logger;
 }
 
 export function idempotencyKeyOf(req: Request): string | undefined {
@@ -36,9 +43,16 @@ export function idempotencyKeyOf(req: Request): string | undefined {
   return header === undefined ? undefined : parseOr400(idempotencyKey, header, ['Idempotency-Key']);
 }
 
-/** Validates, stores and answers 202; the caller supplies the type's already-validated payload. */
+/** What every single-job submit needs: POST /jobs and POST /generate-report. */
+export type AcceptDeps = Pick<JobRoutesDeps, 'pool' | 'inserter' | 'stats' | 'now' | 'submitted' | 'jobTypes' | 'waiter' | 'signResultUrl' | 'logger'>;
+
+/**
+ * Validates, stores and answers 202; the caller supplies the type's already-validated payload.
+ * With `Prefer: wait=N` it first waits up to N seconds for the job (a replayed Idempotency-Key
+ * waits for the job it names) and answers its outcome if it ended (wait/reply.ts).
+ */
 export async function acceptJob(
-  deps: Pick<JobRoutesDeps, 'inserter' | 'stats' | 'now' | 'submitted' | 'jobTypes'>,
+  deps: AcceptDeps,
   req: Request,
   res: Parameters<RequestHandler>[1],
   job: Omit<NewJob, 'tenant' | 'owner' | 'traceparent' | 'traceId' | 'requestId' | 'idempotencyKey'>,
@@ -60,6 +74,10 @@ export async function acceptJob(
     throw new HttpError(409, 'Idempotency-Key was already used with a different request');
   }
   deps.submitted?.inc({ type: job.type, outcome: outcome.kind });
+  // The answer depends on Prefer, whichever it is: caches must not serve one for the other.
+  res.vary('Prefer');
+  const wait = parsePreferWait(req.headers.prefer);
+  if (wait !== undefined && (await answerOnceEnded(deps, res, outcome.jobId, identity.tenant, wait))) return;
   sendAccepted(res, outcome.jobId, acceptedRetryAfter(deps.stats, job.type, outcome.status, job.runAt, deps.now()));
 }
 
@@ -144,29 +162,7 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
     const { jobId } = parseIdOr404(jobIdParam, req.params, 'job');
     const row = await findResult(deps.pool, jobId, readTenant(identityOf(res)));
     if (!row) throw new HttpError(404, 'job not found');
-    const reply = resultReply(row);
-    switch (reply.kind) {
-      case 'not-finished':
-        throw new HttpError(409, 'job not finished');
-      case 'no-result':
-        throw new HttpError(409, `job ${reply.status}: it has no result`, { status: reply.status, ...(reply.error ? { reason: reply.error } : {}) });
-      case 'json':
-        res.status(200).json(reply.value);
-        return;
-      case 'text':
-        res.status(200).type(reply.contentType).send(reply.text);
-        return;
-      case 'object':
-        res.redirect(303, await deps.signResultUrl(reply.key));
-        return;
-      case 'empty':
-        res.status(204).end();
-        return;
-      case 'expired':
-        throw new HttpError(410, `the result expired at ${reply.expiredAt.toISOString()}: its job type keeps results for a limited time`, {
-          expiredAt: reply.expiredAt.toISOString(),
-        });
-    }
+    await sendResult(res, resultReply(row), deps.signResultUrl);
   };
 
   /**

@@ -2,13 +2,13 @@ import type { RequestHandler } from 'express';
 import { jobType } from '@conveyor/jobs';
 import { parseOr400 } from '../request.js';
 import { generateReportBody } from '../schemas.js';
-import { acceptJob, checkPayloadSize, type JobRoutesDeps } from './jobs.js';
+import { acceptJob, checkPayloadSize, type AcceptDeps, type JobRoutesDeps } from './jobs.js';
 import type { RouteDef } from './route.js';
 
 const REPORT = 'report.generate';
 
 /** Seed 003: POST /generate-report is POST /jobs with the type fixed and the body as payload. */
-export function reportRoutes(deps: Pick<JobRoutesDeps, 'inserter' | 'stats' | 'now' | 'jsonBody' | 'submitted' | 'jobTypes'>): RouteDef[] {
+export function reportRoutes(deps: AcceptDeps & Pick<JobRoutesDeps, 'jsonBody'>): RouteDef[] {
   const maxPayloadBytes = jobType(REPORT)!.maxPayloadBytes;
   const generate: RequestHandler = async (req, res) => {
     checkPayloadSize(REPORT, req.body, maxPayloadBytes);
