@@ -52,24 +52,23 @@ export function listDeadLetters(filter: DlqFilter, cursor: string | undefined, s
   return getJson(`/dlq${query({ ...filter, cursor, limit: 50 })}`, { signal });
 }
 
+/** POST /dlq/redrive's reply: a redrive is done when it answers (an interrupted one is simply sent again). */
 export interface Redrive {
   redriveId: string;
-  status: 'requeuing' | 'sweeping' | 'done';
+  status: 'done';
+  matched: number;
   requeued: number;
+  more: boolean;
   deletedMessages: number;
-  matched?: number;
+  sweptAll: boolean;
   createdAt: string;
-  finishedAt: string | null;
+  finishedAt: string;
 }
 
 export type RedriveRequest = { jobIds: string[] } | { filter: DlqFilter } | { all: true };
 
 export function startRedrive(request: RedriveRequest): Promise<Redrive> {
   return sendJson<Redrive>('POST', '/dlq/redrive', request);
-}
-
-export function getRedrive(redriveId: string, signal?: AbortSignal): Promise<Redrive> {
-  return getJson<Redrive>(`/dlq/redrives/${encodeURIComponent(redriveId)}`, { signal });
 }
 
 export interface DeliveryAttempt {

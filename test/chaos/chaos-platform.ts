@@ -152,3 +152,16 @@ function gatewaySigningKey(): string {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
+
+/**
+ * An access token of the admin dev user, through the gateway: it has conveyor:admin (the DLQ) and
+ * points:grant (reservations).
+ */
+export async function adminToken(gatewayUrl: string): Promise<string> {
+  const res = await fetch(`${gatewayUrl}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'admin@example.com', password: 'admin-password' }),
+  });
+  return ((await res.json()) as { accessToken: string }).accessToken;
+}

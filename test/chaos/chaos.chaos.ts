@@ -4,7 +4,7 @@ import { createSqsClient } from '@conveyor/platform';
 import { topology } from '@conveyor/jobs';
 import { GetQueueUrlCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { awsOptions } from '../support/infra.js';
-import { startChaosPlatform, type ChaosPlatform, type ServiceName } from './chaos-platform.js';
+import { adminToken, startChaosPlatform, type ChaosPlatform, type ServiceName } from './chaos-platform.js';
 import {
   duplicateDeliveries,
   infra,
@@ -73,13 +73,8 @@ describe('chaos: no accepted job is lost, no effect happens twice', () => {
     db = new pg.Pool({ connectionString: platform.database.url, max: 3 });
     db.on('error', () => {}); // Postgres restarts drop idle clients; the next query reconnects.
     sqs = createSqsClient(awsOptions);
-    const res = await fetch(`${platform.gatewayUrl}/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      // The load reserves points too, which takes the points:grant scope: the admin dev user has it.
-      body: JSON.stringify({ email: 'admin@example.com', password: 'admin-password' }),
-    });
-    token = ((await res.json()) as { accessToken: string }).accessToken;
+    // The load reserves points too, which takes the points:grant scope: the admin dev user has it.
+    token = await adminToken(platform.gatewayUrl);
   }, 300_000);
 
   afterAll(async () => {

@@ -10,7 +10,9 @@ const TERMINAL_EVENTS = new Set(['succeeded', 'failed', 'cancelled']);
  * admits no tolerated duplicates:
  *  - the first event is `created`, exactly once;
  *  - `succeeded`/`failed` come only after a `started` (an attempt ran), `retried` only after one;
- *  - exactly one terminal event (`succeeded`, `failed`, `cancelled`), and it is the last;
+ *  - exactly one terminal event (`succeeded`, `failed`, `cancelled`) per life, and it is the
+ *    life's last event; a `retried` after a terminal event (a manual retry or DLQ redrive) starts
+ *    a new life, and the last life ends terminal too;
  *  - `started` appears once per claim: their count equals jobs.attempts.
  * Duplicates are tolerated by design only on the Kafka event log (the outbox relay is
  * at-least-once: a relay killed between send and `published_at` sends again); consumers
@@ -20,9 +22,14 @@ export function eventOrderProblems(types: string[], attempts: number): string[] 
   const problems: string[] = [];
   if (types[0] !== 'created') problems.push(`first event is ${types[0] ?? 'missing'}`);
   if (types.filter((t) => t === 'created').length !== 1) problems.push('created not exactly once');
-  const terminals = types.filter((t) => TERMINAL_EVENTS.has(t));
-  if (terminals.length !== 1) problems.push(`${terminals.length} terminal events`);
-  else if (!TERMINAL_EVENTS.has(types.at(-1)!)) problems.push(`${types.at(-1)} after ${terminals[0]}`);
+  // Lives: the events up to each terminal event that a `retried` reopens.
+  let ended: string | undefined;
+  for (const t of types) {
+    if (ended && t !== 'retried') problems.push(`${t} after ${ended}`);
+    if (t === 'retried') ended = undefined;
+    else if (TERMINAL_EVENTS.has(t)) ended ??= t;
+  }
+  if (!ended) problems.push('no terminal event last');
   let started = 0;
   for (const t of types) {
     if (t === 'started') started++;

@@ -2,7 +2,7 @@ import { useLocation } from 'preact-iso';
 import { useEffect, useState } from 'preact/hooks';
 import { formatTime, shortId } from '../format';
 import { asApiError, useAction, useLoad } from '../hooks';
-import { getRedrive, listDeadLetters, listPools, startRedrive, type DeadLetter, type DlqFilter, type Redrive, type RedriveRequest } from '../ops-api';
+import { listDeadLetters, listPools, startRedrive, type DeadLetter, type DlqFilter, type Redrive, type RedriveRequest } from '../ops-api';
 import { filterQuery } from '../filters';
 import { isoToLocal } from '../schema-form';
 import { ConfirmButton, ErrorNotice, FilterActions, Loading, Page } from '../ui';
@@ -31,20 +31,6 @@ export function DeadLetters() {
     setSelected(new Set());
   }, [key]);
 
-  // Follows a redrive until it is done, then lists again.
-  useEffect(() => {
-    if (!redrive || redrive.status === 'done') return;
-    const id = setTimeout(() => {
-      getRedrive(redrive.redriveId)
-        .then((next) => {
-          setRedrive({ ...next, matched: redrive.matched });
-          if (next.status === 'done') page.reload();
-        })
-        .catch(() => setRedrive({ ...redrive }));
-    }, 700);
-    return () => clearTimeout(id);
-  }, [redrive]);
-
   const items = [...(page.data?.items ?? []), ...more.items];
   const cursor = more.items.length > 0 ? more.cursor : page.data?.nextCursor;
   const hasFilter = Object.keys(filter).length > 0;
@@ -56,10 +42,11 @@ export function DeadLetters() {
 
   const run = (request: RedriveRequest, what: string) =>
     action.run(async () => {
-      const started = await startRedrive(request);
-      setRedrive(started);
+      const done = await startRedrive(request);
+      setRedrive(done);
       setSelected(new Set());
-      return `Redrive of ${what} started: ${started.matched ?? '?'} dead letter(s) go back to their queues.`;
+      page.reload();
+      return `Redrive of ${what}: ${done.requeued} of ${done.matched} dead letter(s) went back to their queues.`;
     });
 
   const toggle = (jobId: string, on: boolean) =>
@@ -155,8 +142,8 @@ export function DeadLetters() {
           {action.done ? <p>{action.done}</p> : null}
           {redrive ? (
             <p>
-              Redrive <code>{shortId(redrive.redriveId)}</code>: {redrive.status === 'done' ? 'done' : redrive.status}, {redrive.requeued} requeued
-              {redrive.matched !== undefined ? ` of ${redrive.matched}` : ''}.
+              Redrive <code>{shortId(redrive.redriveId)}</code>: {redrive.deletedMessages} message(s) removed from the dead-letter queues.
+              {redrive.more || !redrive.sweptAll ? ' Not finished (more dead letters, or messages still to sweep): run it again.' : ''}
             </p>
           ) : null}
         </div>

@@ -1,4 +1,4 @@
-import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueUrlCommand, QueueDoesNotExist, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, GetQueueUrlCommand, QueueDoesNotExist, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { parseEnvelope } from '@conveyor/platform';
 
 /** A queue's URL by name; undefined when it does not exist (not provisioned, or deleted). */
@@ -16,12 +16,17 @@ export interface SweepResult {
   deleted: number;
   /** Every receive ended empty before the deadline: no visible message was left unread. */
   complete: boolean;
+  /**
+   * Messages hidden from this sweep when it ended: received by another sweep, running or killed
+   * midway, and back when their visibility ends; the next sweep handles them.
+   */
+  inFlight: number;
 }
 
 export interface SweepOptions {
   /** Of the job ids given, those whose job is no longer dead (requeued, or ended otherwise). */
   notDead: (jobIds: readonly string[]) => Promise<Set<string>>;
-  /** How long received messages stay hidden: longer than the sweep may take. */
+  /** How long received messages stay hidden: longer than the sweep may take (its deadline and 10 s by default). */
   visibilitySeconds?: number;
   deadlineMs?: number;
 }
@@ -37,8 +42,11 @@ export interface SweepOptions {
  */
 export async function sweepDeadLetters(sqs: SQSClient, queueName: string, options: SweepOptions): Promise<SweepResult> {
   const url = await queueUrl(sqs, queueName);
-  if (!url) return { received: 0, deleted: 0, complete: true };
-  const deadline = Date.now() + (options.deadlineMs ?? 20_000);
+  if (!url) return { received: 0, deleted: 0, complete: true, inFlight: 0 };
+  const deadlineMs = options.deadlineMs ?? 20_000;
+  const deadline = Date.now() + deadlineMs;
+  // Only as long as the sweep may last: what a killed sweep hid is back for the next one soon.
+  const visibilitySeconds = options.visibilitySeconds ?? Math.ceil(deadlineMs / 1000) + 10;
   const kept: string[] = [];
   const seen = new Set<string>();
   let received = 0;
@@ -47,7 +55,7 @@ export async function sweepDeadLetters(sqs: SQSClient, queueName: string, option
   try {
     while (Date.now() < deadline) {
       const { Messages = [] } = await sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: options.visibilitySeconds ?? 60, WaitTimeSeconds: 1 }),
+        new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: visibilitySeconds, WaitTimeSeconds: 1 }),
       );
       const fresh = Messages.filter((m) => m.ReceiptHandle && m.MessageId && !seen.has(m.MessageId));
       if (fresh.length === 0) {
@@ -77,5 +85,11 @@ export async function sweepDeadLetters(sqs: SQSClient, queueName: string, option
       await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: url, Entries: entries })).catch(() => undefined);
     }
   }
-  return { received, deleted, complete };
+  return { received, deleted, complete, inFlight: await hiddenMessages(sqs, url) };
+}
+
+/** Messages received and neither deleted nor visible again (an approximate count, exact on one node). */
+async function hiddenMessages(sqs: SQSClient, url: string): Promise<number> {
+  const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessagesNotVisible'] }));
+  return Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
 }

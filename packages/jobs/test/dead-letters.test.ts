@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateQueueCommand, DeleteQueueCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '@conveyor/platform';
 import { sweepDeadLetters } from '@conveyor/jobs';
 import { awsOptions, uniqueName } from '../../../test/support/infra.js';
@@ -50,8 +50,31 @@ describe('sweepDeadLetters against the SQS emulator', () => {
     expect(afterCrash.length).toBeGreaterThan(stillDead.length + 1);
 
     const done = await sweepDeadLetters(sqs, queue, { notDead, visibilitySeconds: 10 });
-    expect(done.complete).toBe(true);
+    expect(done).toMatchObject({ complete: true, inFlight: 0 });
     // Each dead job's message once, and the message that is not a job, left for a person to look at.
+    expect(await census()).toEqual(['?', ...stillDead].sort());
+  });
+
+  it('says so when another sweep (a killed one) still hides messages: they are not swept yet', async () => {
+    const late = Array.from({ length: 3 }, () => randomUUID());
+    for (const id of late) requeued.add(id);
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: url,
+        Entries: late.map((jobId, j) => ({ Id: String(j), MessageBody: JSON.stringify({ v: 1, jobId, type: 'noop', tenant: 't', payload: {}, createdAt: new Date().toISOString() }) })),
+      }),
+    );
+    // The killed sweep's receive: its messages stay hidden until their visibility ends.
+    let hidden = 0;
+    while (hidden === 0) {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 2 }));
+      hidden = Messages.length;
+    }
+    const swept = await sweepDeadLetters(sqs, queue, { notDead, visibilitySeconds: 10 });
+    expect(swept.complete).toBe(true);
+    expect(swept.inFlight).toBe(hidden);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await sweepDeadLetters(sqs, queue, { notDead, visibilitySeconds: 10 })).toMatchObject({ complete: true, inFlight: 0 });
     expect(await census()).toEqual(['?', ...stillDead].sort());
   });
 });

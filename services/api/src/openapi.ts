@@ -487,7 +487,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     method: 'post',
     path: '/dlq/redrive',
     summary: 'Requeue dead letters: some by id, those matching a filter, or all (scope conveyor:admin)',
-    description: `Each selected job is requeued as POST /jobs/{jobId}/retry requeues one (a \`retried\` event carries who and the redriveId), at most ${MAX_REDRIVE} per request, in one statement; then their old messages are deleted from the DLQs. Killed midway nothing is lost (a message is deleted only after its job was requeued) or run twice (a stale message belongs to a job running again, and no worker reads a DLQ); the next redrive sweeps what is left.`,
+    description: `Each selected job is requeued as POST /jobs/{jobId}/retry requeues one (a \`retried\` event carries who and the redriveId), at most ${MAX_REDRIVE} per request, in one statement; then their old messages are deleted from the DLQs. Killed midway nothing is lost (a message is deleted only after its job was requeued) or run twice (a stale message belongs to a job running again, and no worker reads a DLQ); the next redrive sweeps what is left. A redrive is synchronous and its reply is its only record: when the reply says \`more: true\` or \`sweptAll: false\`, or none came (the api was killed), send the same request again.`,
     request: {
       body: {
         required: true,
@@ -496,11 +496,17 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     },
     responses: {
       200: {
-        description: 'Requeued and swept.',
+        description: 'Requeued and swept (`sweptAll`), or requeued and partly swept: send it again.',
         content: {
           'application/json': {
             schema: redriveReply,
-            example: { redriveId: jobExample, status: 'done', matched: 2, requeued: 2, more: false, deletedMessages: 2, sweptAll: true, createdAt: '2030-01-31T10:00:00.000Z', finishedAt: '2030-01-31T10:00:01.200Z' },
+            examples: {
+              done: { value: { redriveId: jobExample, status: 'done', matched: 2, requeued: 2, more: false, deletedMessages: 2, sweptAll: true, createdAt: '2030-01-31T10:00:00.000Z', finishedAt: '2030-01-31T10:00:01.200Z' } },
+              sendAgain: {
+                summary: 'After a redrive whose api was killed: its jobs were requeued, some of their messages are still hidden',
+                value: { redriveId: jobExample, status: 'done', matched: 0, requeued: 0, more: false, deletedMessages: 4980, sweptAll: false, createdAt: '2030-01-31T10:00:00.000Z', finishedAt: '2030-01-31T10:00:03.400Z' },
+              },
+            },
           },
         },
       },

@@ -86,7 +86,7 @@ export function dlqRoutes(deps: DlqRoutesDeps): RouteDef[] {
             deadlineMs: Math.max(0, deadline - Date.now()),
           });
           deletedMessages += swept.deleted;
-          sweptAll &&= swept.complete;
+          sweptAll &&= swept.complete && swept.inFlight === 0;
         } catch (err) {
           // The requeue stands; the messages left are harmless until the next sweep.
           deps.logger?.warn({ err, queue: deadLetterQueue }, 'could not sweep a dead-letter queue');

@@ -57,7 +57,11 @@ export const redriveReply = z.object({
   requeued: z.number().int().describe('Of those, requeued now (the others were requeued by a concurrent redrive).'),
   more: z.boolean().describe(`True when the selection reached ${MAX_REDRIVE}: send the same request again for the rest.`),
   deletedMessages: z.number().int().describe('Messages of requeued jobs removed from the pools\' DLQs.'),
-  sweptAll: z.boolean().describe('False when the DLQ sweep ran out of time; what it left is removed by the next redrive, and is harmless meanwhile.'),
+  sweptAll: z
+    .boolean()
+    .describe(
+      'False when the DLQ sweep ran out of time, or found messages hidden by another sweep (one running, or one whose api was killed: they are visible again within 30 s). What it left is removed by the next redrive, and is harmless meanwhile: send the redrive again.',
+    ),
   createdAt: z.iso.datetime(),
   finishedAt: z.iso.datetime(),
 });
