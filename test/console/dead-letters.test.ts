@@ -72,6 +72,17 @@ describe('dead letters in the console', () => {
     expect(titles.indexOf('Redriven from the dead letters')).toBeGreaterThan(titles.indexOf('Started'));
     expect(await page.locator('.timeline li', { hasText: 'Redriven from the dead letters' }).textContent()).toContain('was failed, by user-admin');
     await screenshot(page, 'dead-letter-redriven');
+
+    // At 360 px the list and the inspector fit the screen (each row becomes a card).
+    const narrow = await newPage({ width: 360 });
+    await logIn(narrow, ADMIN);
+    await narrow.goto(`${gatewayUrl()}/console/dead-letters`);
+    await narrow.locator('tbody tr').first().waitFor();
+    await narrow.locator('tbody tr').first().getByRole('button', { name: /^Inspect job/ }).click();
+    await narrow.locator('section.inspector pre.code').waitFor();
+    expect(await narrow.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
+    expect((await accessibilityCheck(narrow)).violations).toEqual([]);
+    await screenshot(narrow, 'dead-letters-360');
   });
 
   it('shows a user without conveyor:admin neither the page in the menu nor any of its actions', async () => {
@@ -82,6 +93,7 @@ describe('dead letters in the console', () => {
     await page.getByRole('heading', { level: 1, name: 'Dead letters' }).waitFor();
     await page.getByText('Dead letters are for operators').waitFor();
     expect(await page.locator('main button').count()).toBe(0);
+    expect((await accessibilityCheck(page)).violations).toEqual([]);
     expect(await page.locator('main table').count()).toBe(0);
   });
 });
