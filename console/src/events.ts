@@ -16,12 +16,15 @@ export interface FollowHandlers {
 
 const RECONNECT_MS = [1_000, 2_000, 5_000, 10_000];
 
-/** Follows until the job's terminal event, an API error, or `signal` aborts. */
+/** Follows until the job's last terminal event, an API error, or `signal` aborts. */
 export async function followJobEvents(jobId: string, handlers: FollowHandlers, signal: AbortSignal): Promise<void> {
   let lastId: string | undefined;
   let failures = 0;
+  // The latest event seen is a terminal one (succeeded, failed, cancelled).
+  let settled = false;
   while (!signal.aborted) {
-    let ended = false;
+    let received = 0;
+    let closed = false;
     try {
       const res = await request(`/jobs/${encodeURIComponent(jobId)}/events`, {
         headers: { accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
@@ -39,8 +42,10 @@ export async function followJobEvents(jobId: string, handlers: FollowHandlers, s
         if (value.id) lastId = value.id;
         const event: JobEvent = { id: value.id ?? String(Date.now()), type: parsed.type, data: (parsed.data ?? {}) as Record<string, unknown>, createdAt: parsed.createdAt };
         handlers.onEvent(event);
-        if (TERMINAL_EVENTS.has(event.type)) ended = true;
+        received += 1;
+        settled = TERMINAL_EVENTS.has(event.type);
       }
+      closed = true;
     } catch (error) {
       if (signal.aborted) return;
       if (error instanceof ApiError && error.status !== 0 && error.status !== 429 && error.status < 500) {
@@ -48,8 +53,14 @@ export async function followJobEvents(jobId: string, handlers: FollowHandlers, s
         return;
       }
     }
-    // The api ends the stream after the job's final event; anything else was a dropped connection.
-    if (ended || signal.aborted) return;
+    if (signal.aborted) return;
+    // The api ends a stream at a terminal event, even a replayed one: a job retried or redriven
+    // after it has more. So ask once more from there at once; nothing new means the job has ended.
+    if (settled && closed) {
+      if (received === 0) return;
+      continue;
+    }
+    // Anything else was a dropped connection.
     handlers.onConnection?.(false);
     const wait = RECONNECT_MS[Math.min(failures++, RECONNECT_MS.length - 1)]!;
     await new Promise((resolve) => setTimeout(resolve, wait));

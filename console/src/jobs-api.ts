@@ -4,15 +4,9 @@ import { getJson, query, request, sendJson } from './api';
 
 /**
  * A job as GET /jobs/{id} shows it: the api's own type (the console compiles against the api's
- * source, so a renamed field fails its build), plus what newer apis add, read when present.
+ * source, so a renamed field fails its build).
  */
-export type Job = JobView & {
-  payload?: unknown;
-  tags?: string[];
-  /** Why a job waits (flow control). */
-  waitingReason?: string;
-  tenant?: string;
-};
+export type Job = JobView;
 
 export interface JobPage {
   items: Job[];

@@ -37,4 +37,16 @@ describe('a job told from its events', () => {
     expect(timeline.at(-1)).toMatchObject({ title: 'Failed', detail: 'gave up after 2 attempts — attempts exhausted' });
     expect(progressOf(events)).toBe(0.5);
   });
+
+  it('tells a retry or a redrive of an ended job from a failed attempt', () => {
+    const again = timelineOf([
+      event('failed', 1, { attempt: 1, error: 'timed out after 1 s' }),
+      event('retried', 2, { by: 'user-admin', previous: 'failed', attempt: 2, redrive: 'r-1' }),
+      event('retried', 3, { by: 'user-demo', previous: 'cancelled', attempt: 3 }),
+    ]);
+    expect(again.slice(1)).toMatchObject([
+      { title: 'Redriven from the dead letters', detail: 'was failed, by user-admin' },
+      { title: 'Retried', detail: 'was cancelled, by user-demo' },
+    ]);
+  });
 });

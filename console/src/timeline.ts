@@ -44,8 +44,19 @@ function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
+/** A `retried` event with `previous` is a person's retry (or a redrive) of an ended job, not a failed attempt. */
+function runAgain(event: JobEvent): boolean {
+  return event.type === 'retried' && text(event.data.previous) !== undefined;
+}
+
+function titleOf(event: JobEvent): string {
+  if (runAgain(event)) return event.data.redrive ? 'Redriven from the dead letters' : 'Retried';
+  return TITLES[event.type] ?? event.type;
+}
+
 function describe(event: JobEvent): string | undefined {
   const d = event.data;
+  if (runAgain(event)) return [`was ${String(d.previous)}`, text(d.by) ? `by ${String(d.by)}` : undefined].filter(Boolean).join(', ');
   switch (event.type) {
     case 'created':
       return text(d.status) ? `as ${String(d.status)}` : undefined;
@@ -73,7 +84,7 @@ export function timelineOf(events: readonly JobEvent[]): TimelineEntry[] {
   const lastProgress = events.findLast((e) => e.type === 'progress');
   return events
     .filter((e) => e.type !== 'progress' || e === lastProgress)
-    .map((e) => ({ id: e.id, at: e.createdAt, type: e.type, title: TITLES[e.type] ?? e.type, ...(describe(e) ? { detail: describe(e) } : {}) }));
+    .map((e) => ({ id: e.id, at: e.createdAt, type: e.type, title: titleOf(e), ...(describe(e) ? { detail: describe(e) } : {}) }));
 }
 
 /** Each run of the handler, from its `started` event to what ended it. */

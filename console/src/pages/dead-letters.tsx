@@ -5,7 +5,9 @@ import { asApiError, useAction, useLoad } from '../hooks';
 import { listDeadLetters, listPools, startRedrive, type DeadLetter, type DlqFilter, type Redrive, type RedriveRequest } from '../ops-api';
 import { filterQuery } from '../filters';
 import { isoToLocal } from '../schema-form';
+import { isAdmin, useSession } from '../session';
 import { ConfirmButton, ErrorNotice, FilterActions, Loading, Page } from '../ui';
+import { DeadLetterInspector } from './dead-letter-inspector';
 
 const FILTERS = ['pool', 'type', 'tenant', 'error', 'from', 'to'] as const;
 
@@ -15,7 +17,20 @@ function filterFrom(query: Record<string, string>): DlqFilter {
   return filter;
 }
 
+/** Dead letters are every tenant's: without conveyor:admin the page says so and offers nothing to do. */
 export function DeadLetters() {
+  const { session } = useSession();
+  if (isAdmin(session)) return <DeadLetterList />;
+  return (
+    <Page title="Dead letters">
+      <p class="notice" role="status">
+        Dead letters are for operators: they need the scope <code>conveyor:admin</code>, which your session does not have.
+      </p>
+    </Page>
+  );
+}
+
+function DeadLetterList() {
   const { query, route } = useLocation();
   const filter = filterFrom(query);
   const key = JSON.stringify(filter);
@@ -24,12 +39,20 @@ export function DeadLetters() {
   const [more, setMore] = useState<{ items: DeadLetter[]; cursor: string | null }>({ items: [], cursor: null });
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [redrive, setRedrive] = useState<Redrive | undefined>();
+  const [inspected, setInspected] = useState<{ letter: DeadLetter; redriven: boolean } | undefined>();
   const action = useAction();
 
   useEffect(() => {
     setMore({ items: [], cursor: null });
     setSelected(new Set());
   }, [key]);
+
+  const closeInspector = () => {
+    const jobId = inspected?.letter.jobId;
+    setInspected(undefined);
+    // Back to the row's button it was opened from, when the row is still listed.
+    if (jobId) setTimeout(() => document.getElementById(`inspect-${jobId}`)?.focus());
+  };
 
   const items = [...(page.data?.items ?? []), ...more.items];
   const cursor = more.items.length > 0 ? more.cursor : page.data?.nextCursor;
@@ -40,9 +63,10 @@ export function DeadLetters() {
     route(`/console/dead-letters${filterQuery(event.currentTarget as HTMLFormElement, FILTERS)}`);
   };
 
-  const run = (request: RedriveRequest, what: string) =>
+  const run = (request: RedriveRequest, what: string, after?: () => void) =>
     action.run(async () => {
       const done = await startRedrive(request);
+      after?.();
       setRedrive(done);
       setSelected(new Set());
       page.reload();
@@ -148,6 +172,20 @@ export function DeadLetters() {
           ) : null}
         </div>
       ) : null}
+      {inspected ? (
+        <DeadLetterInspector
+          letter={inspected.letter}
+          redriven={inspected.redriven}
+          busy={action.busy}
+          onRedrive={() => {
+            const { letter } = inspected;
+            void run({ jobIds: [letter.jobId] }, `job ${shortId(letter.jobId)}`, () =>
+              setInspected((i) => (i && i.letter.jobId === letter.jobId ? { ...i, redriven: true } : i)),
+            );
+          }}
+          onClose={closeInspector}
+        />
+      ) : null}
 
       <ErrorNotice error={page.error} title="Could not list the dead letters" />
       {page.loading && !page.data ? <Loading label="Loading dead letters…" /> : null}
@@ -173,6 +211,9 @@ export function DeadLetters() {
                 <th scope="col">Attempts</th>
                 <th scope="col">Last error</th>
                 <th scope="col">Died</th>
+                <th scope="col">
+                  <span class="visually-hidden">Inspect</span>
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -194,6 +235,11 @@ export function DeadLetters() {
                   </td>
                   <td data-label="Last error">{d.error ? <code class="wrap">{d.error}</code> : '—'}</td>
                   <td data-label="Died">{formatTime(d.diedAt)}</td>
+                  <td data-label="">
+                    <button type="button" class="secondary" id={`inspect-${d.jobId}`} aria-expanded={inspected?.letter.jobId === d.jobId} onClick={() => setInspected({ letter: d, redriven: false })}>
+                      Inspect<span class="visually-hidden"> job {d.jobId}</span>
+                    </button>
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -23,6 +23,14 @@ const STREAM_TEXT: Record<Stream, string> = {
   failed: 'The event stream is unavailable',
 };
 
+/** GET /jobs/{id}'s waitingReason, said for a person (the code stays visible for searching the docs). */
+const WAITING_TEXT: Record<string, string> = {
+  scheduled: 'its run time is ahead',
+  retry_backoff: 'a failed attempt’s next one is due at its run time',
+  pool_paused: 'its pool is paused: it runs after the resume',
+  queued: 'it is due and waits for a worker of its pool',
+};
+
 export function JobPage() {
   const { params } = useRoute();
   const jobId = params.id ?? '';
@@ -115,7 +123,7 @@ export function JobPage() {
             ) : null}
             <CopyButton label="Copy as curl" text={() => curlCommand({ url: `${origin}/jobs/${jobId}` })} />
             {data.payload !== undefined ? (
-              <CopyButton label="Copy submit as curl" text={() => curlCommand({ method: 'POST', url: `${origin}/jobs`, body: { type: data.type, payload: data.payload } })} />
+              <CopyButton label="Copy submit as curl" text={() => curlCommand({ method: 'POST', url: `${origin}/jobs`, body: { type: data.type, payload: data.payload, ...(data.tags?.length ? { tags: data.tags } : {}) } })} />
             ) : null}
           </>
         ) : null
@@ -144,7 +152,14 @@ export function JobPage() {
                         </span>,
                       ]
                     : null,
-                  data.waitingReason ? ['Waiting because', data.waitingReason] : null,
+                  data.waitingReason
+                    ? [
+                        'Waiting because',
+                        <>
+                          {WAITING_TEXT[data.waitingReason] ?? data.waitingReason} (<code>{data.waitingReason}</code>)
+                        </>,
+                      ]
+                    : null,
                   data.cancelRequested ? ['Cancellation', 'requested: the worker is aborting it'] : null,
                   ['Attempts', `${data.attempts} of at most ${data.maxAttempts}`],
                   ['Created', formatTime(data.createdAt)],
@@ -195,7 +210,10 @@ export function JobPage() {
           {data.payload !== undefined ? (
             <section class="card" aria-labelledby="payload-title">
               <h2 id="payload-title">Payload</h2>
-              <pre class="code">{JSON.stringify(data.payload, null, 2)}</pre>
+              {/* Text, never markup: Preact escapes it, so a payload can hold anything. */}
+              <pre class="code" tabIndex={0} aria-labelledby="payload-title">
+                {JSON.stringify(data.payload, null, 2)}
+              </pre>
             </section>
           ) : null}
           {data.status === 'success' ? <Result job={data} /> : null}

@@ -24,6 +24,8 @@ export interface JobView {
   error?: string;
   tenant: string;
   tags: string[];
+  /** GET /jobs/{id} only: the submitted payload. */
+  payload?: unknown;
 }
 
 export function jobPath(jobId: string): string {

@@ -62,11 +62,12 @@ const ex = {
   runningJob: {
     jobId: JOB_ID, type: 'sleep', status: 'running', phase: 'processing', progress: 0.4, attempts: 1, maxAttempts: 3,
     createdAt: '2026-12-06T10:00:00.000Z', updatedAt: '2026-12-06T10:00:00.800Z', startedAt: '2026-12-06T10:00:00.120Z', traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+    tenant: 'acme', tags: [], payload: { ms: 500 },
   },
   finishedJob: {
     jobId: JOB_ID, type: 'sleep', status: 'success', attempts: 1, maxAttempts: 3,
     createdAt: '2026-12-06T10:00:00.000Z', updatedAt: '2026-12-06T10:00:00.700Z', startedAt: '2026-12-06T10:00:00.120Z', finishedAt: '2026-12-06T10:00:00.690Z',
-    traceId: '4bf92f3577b34da6a3ce929d0e0e4736', downloadUrl: `/jobs/${JOB_ID}/result`,
+    traceId: '4bf92f3577b34da6a3ce929d0e0e4736', downloadUrl: `/jobs/${JOB_ID}/result`, tenant: 'acme', tags: [], payload: { ms: 500 },
   },
   failedJob: {
     jobId: JOB_ID, type: 'sleep', status: 'failed', attempts: 3, maxAttempts: 3, tenant: 'acme', tags: [],

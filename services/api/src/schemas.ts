@@ -151,6 +151,7 @@ export const jobView = z.object({
   error: z.string().optional().describe('Present when status is `failed`.'),
   tenant: z.string(),
   tags: z.array(z.string()).describe('The labels given at submit, sorted.'),
+  payload: z.unknown().optional().describe('GET /jobs/{id} only: the payload given at submit, as stored. Lists and `Prefer: wait` replies leave it out.'),
 });
 
 export const cancelReply = z.object({

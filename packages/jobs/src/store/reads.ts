@@ -20,6 +20,8 @@ export interface JobRow {
   progress: number | null;
   /** Read with one job only (findJob), not in lists. */
   progressMessage?: string | null;
+  /** Read with one job only (findJob): payloads can be large, lists stay light. */
+  payload?: unknown;
   error: string | null;
   runAt: Date | null;
   createdAt: Date;
@@ -66,7 +68,7 @@ const PROGRESS_MESSAGE = `(SELECT e.data->>'message' FROM job_events e
 
 export async function findJob(db: Queryable, jobId: string, tenant: string | null): Promise<JobRow | undefined> {
   const { rows } = await db.query<JobRow>(
-    `SELECT ${JOB_COLUMNS}, ${PROGRESS_MESSAGE} FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)`,
+    `SELECT ${JOB_COLUMNS}, payload, ${PROGRESS_MESSAGE} FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)`,
     [jobId, tenant],
   );
   return rows[0];

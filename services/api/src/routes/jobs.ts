@@ -3,7 +3,7 @@ import { cancelJob, CANCEL_CHANNEL, countAhead, findJob, findResult, poolOf, rea
 import type { Logger, Pool } from '@conveyor/platform';
 import { HttpError, requestIdOf } from '../http-errors.js';
 import { identityOf, readTenant } from '../identity.js';
-import { resultReply, toJobView, waitingReason } from '../job-view.js';
+import { resultReply, toJobView, waitingReason, type JobView } from '../job-view.js';
 import type { JobInserter } from '../job-inserter.js';
 import type { PoolStatsCache } from '../pool-stats.js';
 import { parseIdOr404, parseOr400, traceOf } from '../request.js';
@@ -134,7 +134,8 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
     const { jobId } = parseIdOr404(jobIdParam, req.params, 'job');
     const row = await findJob(deps.pool, jobId, readTenant(identityOf(res)));
     if (!row) throw new HttpError(404, 'job not found');
-    const view = toJobView(row);
+    // The payload is shown by this one-job read only: lists and wait replies stay light.
+    const view: JobView = { ...toJobView(row), payload: row.payload };
     if (view.status !== 'running') {
       res.status(200).json(view);
       return;
