@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { exportJWK, exportPKCS8, exportSPKI, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
+import { calculateJwkThumbprint, exportJWK, exportPKCS8, exportSPKI, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendRaw } from '../../../test/support/raw-http.js';
 import { spawnService, startService, type RunningService } from '../../../test/support/service-process.js';
@@ -532,7 +532,7 @@ describe('gateway rate limits, with a node:http server standing in for the api',
   });
 
   it('shares the allowance across replicas through Redis and checks Redis for readiness', async () => {
-    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
     const env = {
       API_URL: api.url,
       REDIS_URL: 'redis://127.0.0.1:16379',
@@ -543,10 +543,12 @@ describe('gateway rate limits, with a node:http server standing in for the api',
     const [a, b] = await Promise.all([gateway(env), gateway(env)]);
     const ready = (await (await fetch(`${a.opsUrl}/readyz`)).json()) as { checks: Record<string, { ok: boolean }> };
     expect(ready.checks.redis?.ok).toBe(true);
-    const jwks = (await (await fetch(`${a.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
+    // The kid as the gateway names its dev key (the JWK thumbprint): fetching /.well-known/jwks.json
+    // would spend the anonymous allowance this Redis shares with every other gateway on the machine.
+    const kid = await calculateJwkThumbprint(await exportJWK(publicKey));
     // A subject no earlier run used, since Redis keeps the counters for the minute.
     const token = await new SignJWT(claims())
-      .setProtectedHeader({ alg: 'ES256', kid: jwks.keys[0]!.kid })
+      .setProtectedHeader({ alg: 'ES256', kid })
       .setSubject(`user-${Date.now()}-${Math.random()}`)
       .setIssuer(ISSUER)
       .setAudience(AUDIENCE)
