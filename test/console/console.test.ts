@@ -103,6 +103,10 @@ describe('the console in a browser', () => {
     await logIn(page);
     await page.locator('tbody tr').first().waitFor();
     await page.getByLabel('Status').selectOption('failed');
+    // The list refreshes under the form (every 5 s, or on demand): a refresh between choosing and applying keeps the choice.
+    const refreshed = page.waitForResponse((response) => new URL(response.url()).pathname === '/jobs');
+    await page.getByRole('button', { name: 'Refresh', exact: true }).click();
+    await refreshed;
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.waitForURL(/status=failed/);
     const row = page.locator('tbody tr', { has: page.locator(`a[href="/console/jobs/${failed}"]`) });

@@ -102,13 +102,15 @@ function DeadLetterList() {
       }
     >
       <p class="muted">Jobs that failed for good, of every tenant: their message is in their pool's dead-letter queue. A redrive runs them again.</p>
+      {/* Uncontrolled fields (defaults only; the key remounts them on a new filter): the list refreshes under them, and a
+          controlled field would snap back to the applied filter between choosing and applying. */}
       <form class="filters" onSubmit={apply} key={key} aria-label="Filter dead letters">
         <label class="field">
           <span>Pool</span>
-          <select name="pool" value={filter.pool ?? ''}>
+          <select name="pool">
             <option value="">any</option>
             {(pools.data ?? []).map((p) => (
-              <option key={p.name} value={p.name}>
+              <option key={p.name} value={p.name} selected={filter.pool === p.name}>
                 {p.name}
               </option>
             ))}
@@ -116,23 +118,23 @@ function DeadLetterList() {
         </label>
         <label class="field">
           <span>Type</span>
-          <input name="type" value={filter.type ?? ''} placeholder="any" />
+          <input name="type" defaultValue={filter.type ?? ''} placeholder="any" />
         </label>
         <label class="field">
           <span>Tenant</span>
-          <input name="tenant" value={filter.tenant ?? ''} placeholder="any" />
+          <input name="tenant" defaultValue={filter.tenant ?? ''} placeholder="any" />
         </label>
         <label class="field">
           <span>Error contains</span>
-          <input name="error" value={filter.error ?? ''} placeholder="timed out" />
+          <input name="error" defaultValue={filter.error ?? ''} placeholder="timed out" />
         </label>
         <label class="field">
           <span>Died from</span>
-          <input name="from" type="datetime-local" step={1} value={filter.from ? isoToLocal(filter.from) : ''} />
+          <input name="from" type="datetime-local" step={1} defaultValue={filter.from ? isoToLocal(filter.from) : ''} />
         </label>
         <label class="field">
           <span>Died before</span>
-          <input name="to" type="datetime-local" step={1} value={filter.to ? isoToLocal(filter.to) : ''} />
+          <input name="to" type="datetime-local" step={1} defaultValue={filter.to ? isoToLocal(filter.to) : ''} />
         </label>
         <FilterActions clearHref="/console/dead-letters" />
       </form>

@@ -100,14 +100,18 @@ export function Jobs() {
         </nav>
       ) : null}
 
+      {/* Uncontrolled fields (defaults only; the key remounts them on a new filter): the list refreshes under them, and a
+          controlled field would snap back to the applied filter between choosing and applying. */}
       <form class="filters" onSubmit={apply} key={key} aria-label="Filter jobs">
         <label class="field">
           <span>Status</span>
-          <select name="status" value={filters.status ?? ''}>
+          <select name="status">
             <option value="">any</option>
-            <option value="running">running (any phase)</option>
+            <option value="running" selected={filters.status === 'running'}>
+              running (any phase)
+            </option>
             {FINE_STATUSES.map((s) => (
-              <option key={s} value={s}>
+              <option key={s} value={s} selected={filters.status === s}>
                 {s}
               </option>
             ))}
@@ -115,7 +119,7 @@ export function Jobs() {
         </label>
         <label class="field">
           <span>Type</span>
-          <input name="type" list="job-type-names" value={filters.type ?? ''} placeholder="any" autoComplete="off" />
+          <input name="type" list="job-type-names" defaultValue={filters.type ?? ''} placeholder="any" autoComplete="off" />
           <datalist id="job-type-names">
             {typeNames.map((name) => (
               <option key={name} value={name} />
@@ -125,7 +129,7 @@ export function Jobs() {
         {params.has('tags') ? (
           <label class="field">
             <span>Tags</span>
-            <input name="tags" value={filters.tags ?? ''} placeholder="env:prod,customer=42" aria-describedby="tags-help" />
+            <input name="tags" defaultValue={filters.tags ?? ''} placeholder="env:prod,customer=42" aria-describedby="tags-help" />
             <small id="tags-help" class="muted">
               Comma-separated; jobs carrying all of them
             </small>
@@ -134,19 +138,19 @@ export function Jobs() {
         {params.has('from') ? (
           <label class="field">
             <span>Created from</span>
-            <input name="from" type="datetime-local" step={1} value={filters.from ? isoToLocal(filters.from) : ''} />
+            <input name="from" type="datetime-local" step={1} defaultValue={filters.from ? isoToLocal(filters.from) : ''} />
           </label>
         ) : null}
         {params.has('to') ? (
           <label class="field">
             <span>Created before</span>
-            <input name="to" type="datetime-local" step={1} value={filters.to ? isoToLocal(filters.to) : ''} />
+            <input name="to" type="datetime-local" step={1} defaultValue={filters.to ? isoToLocal(filters.to) : ''} />
           </label>
         ) : null}
         {params.has('tenant') && isAdmin(session) ? (
           <label class="field">
             <span>Tenant</span>
-            <input name="tenant" value={filters.tenant ?? ''} placeholder={session?.me.tenant} />
+            <input name="tenant" defaultValue={filters.tenant ?? ''} placeholder={session?.me.tenant} />
           </label>
         ) : null}
         <FilterActions clearHref="/console/jobs" />
