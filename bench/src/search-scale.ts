@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrateJobsSchema } from '@conveyor/jobs';
-import { searchJobs, searchJobsQuery, type JobSearch } from '../../services/api/dist/search/queries.js';
+import { leadingTag, searchJobs, searchJobsQuery, type JobSearch } from '../../services/api/dist/search/queries.js';
 import { infra } from '../../test/support/infra.js';
 import { percentile } from './stats.js';
 
@@ -100,6 +100,8 @@ const SHAPES: Shape[] = [
   { name: 'large tenant, rare tag (1 of 1,000 customers)', search: () => ({ tenant: 'big', tags: [customer()] }) },
   { name: 'large tenant, one-hour window', search: () => ({ tenant: 'big', from: daysAgo(10), to: new Date(daysAgo(10).getTime() + 3_600_000) }) },
   { name: 'large tenant, failed + type + tag', search: () => ({ tenant: 'big', statuses: ['failed'], type: pick(types), tags: ['env-prod'] }) },
+  { name: 'large tenant, failed + rare tag', search: () => ({ tenant: 'big', statuses: ['failed'], tags: [customer()] }) },
+  { name: 'large tenant, rare tag, 20th page (cursor)', search: () => ({ tenant: 'big', tags: [customer()] }), deep: 19 },
   { name: 'large tenant, oldest first', search: () => ({ tenant: 'big', ascending: true }) },
   { name: 'large tenant, 20th page (cursor)', search: () => ({ tenant: 'big', statuses: ['success'] }), deep: 19 },
   { name: 'small tenant, waiting (queued)', search: () => ({ tenant: smallTenant(), statuses: ['queued'] }) },
@@ -111,7 +113,7 @@ const SHAPES: Shape[] = [
 
 /** The index names the plan reads, for the table. */
 async function indexesOf(pool: pg.Pool, search: JobSearch): Promise<string> {
-  const { text, values } = searchJobsQuery(search);
+  const { text, values } = searchJobsQuery(search, await leadingTag(pool, search));
   const { rows } = await pool.query(`EXPLAIN (FORMAT JSON) ${text}`, values);
   const names = new Set<string>();
   const walk = (node: { 'Index Name'?: string; 'Node Type': string; Plans?: unknown[] }) => {

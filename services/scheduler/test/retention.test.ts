@@ -31,7 +31,7 @@ describe('retention against real Postgres and the S3 emulator', () => {
 
   /** A job of `tenant`/`type`, finished `ageDays` ago (or still `status`), with its events and a notification. */
   async function job(tenant: string, type: string, ageDays: number | null, extra: { idempotencyKey?: string; resultKey?: string } = {}): Promise<string> {
-    const { jobId } = await createJob(pool, { tenant, owner: 'u1', type, payload: {}, idempotencyKey: extra.idempotencyKey });
+    const { jobId } = await createJob(pool, { tenant, owner: 'u1', type, payload: {}, idempotencyKey: extra.idempotencyKey, tags: ['env:prod', 'team=a'] });
     if (ageDays !== null) {
       await pool.query(
         `UPDATE jobs SET status = 'success', finished_at = now() - make_interval(days => $2), created_at = now() - make_interval(days => $2 + 1), result_key = $3 WHERE id = $1`,
@@ -90,8 +90,16 @@ describe('retention against real Postgres and the S3 emulator', () => {
       expect(await exists(id), id).toBe(false);
       expect(await count('SELECT count(*) AS n FROM job_events WHERE job_id = $1', id)).toBe(0);
       expect(await count('SELECT count(*) AS n FROM notifications WHERE job_id = $1', id)).toBe(0);
+      expect(await count('SELECT count(*) AS n FROM job_tags WHERE job_id = $1', id)).toBe(0);
     }
-    for (const id of [young, running, keptByTenant, keptForever, shortTypeYoung]) expect(await exists(id), id).toBe(true);
+    for (const id of [young, running, keptByTenant, keptForever, shortTypeYoung]) {
+      expect(await exists(id), id).toBe(true);
+      // Their search rows followed the created_at the test moved back.
+      expect((await pool.query('SELECT t.tag FROM job_tags t JOIN jobs j ON j.id = t.job_id AND j.created_at = t.created_at AND j.tenant = t.tenant WHERE j.id = $1 ORDER BY t.tag', [id])).rows).toEqual([
+        { tag: 'env:prod' },
+        { tag: 'team=a' },
+      ]);
+    }
     expect(await objectExists(resultKey)).toBe(false);
     expect((await pool.query('SELECT job_id FROM points_reservations')).rows).toEqual([{ job_id: null }]);
 

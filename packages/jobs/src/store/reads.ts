@@ -51,12 +51,14 @@ export interface PoolStats {
   meanRunSeconds: number | null;
 }
 
-export const JOB_COLUMNS = `id AS "jobId", tenant, tags, type, status, attempts, max_attempts AS "maxAttempts", progress, error,
-  run_at AS "runAt", created_at AS "createdAt", updated_at AS "updatedAt", started_at AS "startedAt",
-  finished_at AS "finishedAt", trace_id AS "traceId", cancel_requested AS "cancelRequested"`;
+/** Qualified, so a search may join another table (job_tags) beside jobs. */
+export const JOB_COLUMNS = `jobs.id AS "jobId", jobs.tenant, jobs.tags, jobs.type, jobs.status, jobs.attempts,
+  jobs.max_attempts AS "maxAttempts", jobs.progress, jobs.error, jobs.run_at AS "runAt", jobs.created_at AS "createdAt",
+  jobs.updated_at AS "updatedAt", jobs.started_at AS "startedAt", jobs.finished_at AS "finishedAt", jobs.trace_id AS "traceId",
+  jobs.cancel_requested AS "cancelRequested"`;
 
 /** created_at exactly as stored (microseconds), for the keyset cursor. */
-export const CURSOR_AT = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorAt"`;
+export const CURSOR_AT = `to_char(jobs.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorAt"`;
 
 /**
  * The note of the current attempt's latest progress report: it lives in its `progress` event only
