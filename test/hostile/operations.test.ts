@@ -355,6 +355,9 @@ describe('hostile input to the operations API', () => {
       }
       expect(((await (await mallory.request('/schedules')).json()) as { items: unknown[] }).items).toEqual([]);
       expect((await mallory.request('/schedules?tenant=demo')).status).toBe(403);
+      const planted = await mallory.request('/schedules?tenant=demo', { method: 'POST', body: JSON.stringify({ name: 'planted', schedule: '* * * * *', jobType: 'noop' }) });
+      expect(planted.status).toBe(403);
+      expect(await scheduleRow('demo', 'planted')).toBeUndefined();
       // Names are per tenant: taking one another tenant uses reveals nothing.
       expect((await mallory.request('/schedules', { method: 'POST', body: JSON.stringify({ name: 'secret-nightly', schedule: '0 4 * * *', jobType: 'noop', suspend: true }) })).status).toBe(201);
       expect(await scheduleRow('demo', 'secret-nightly')).toEqual(before);

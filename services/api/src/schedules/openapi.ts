@@ -75,6 +75,7 @@ export function registerScheduleOperations({ route, json, error }: Helpers): voi
     responses: {
       201: { ...one('Created.'), headers: { Location: { schema: { type: 'string' } } } },
       ...invalid,
+      403: error('Missing scope jobs:write, or `?tenant=` names another tenant without conveyor:admin.'),
       409: error(`The tenant has a schedule of that name, or already ${MAX_SCHEDULES_PER_TENANT}.`),
     },
   });

@@ -33,13 +33,16 @@ export interface ScheduleRoutesDeps {
 const ADMIN = 'conveyor:admin';
 const notFound = () => new HttpError(404, 'schedule not found');
 
-/** The tenant a request acts for: the caller's, or with conveyor:admin the one `?tenant=` names. */
-function tenantOf(req: Request, identity: Identity): string {
+/**
+ * The tenant a request acts for: the caller's, or with conveyor:admin the one `?tenant=` names.
+ * Without it, another tenant's schedule does not exist (404, as its jobs do not); on the collection
+ * (list, create) naming another tenant is refused (403), which reveals nothing about its schedules.
+ */
+function tenantOf(req: Request, identity: Identity, on: 'item' | 'collection' = 'item'): string {
   const { tenant } = parseOr400(scheduleTenantQuery, req.query, ['query']);
   if (tenant === undefined || tenant === identity.tenant) return identity.tenant;
-  // Another tenant's schedule does not exist for a tenant (as its jobs do not: 404).
-  if (!identity.scopes.has(ADMIN)) throw notFound();
-  return tenant;
+  if (identity.scopes.has(ADMIN)) return tenant;
+  throw on === 'item' ? notFound() : new HttpError(403, `scope ${ADMIN} required to act for another tenant`);
 }
 
 /**
@@ -118,11 +121,10 @@ export function scheduleRoutes(deps: ScheduleRoutesDeps): RouteDef[] {
 
   const list: RequestHandler = async (req, res) => {
     const identity = identityOf(res);
-    const { tenant } = parseOr400(scheduleTenantQuery, req.query, ['query']);
-    if (tenant !== undefined && tenant !== identity.tenant && !identity.scopes.has(ADMIN)) {
-      throw new HttpError(403, `scope ${ADMIN} required to list another tenant's schedules`);
-    }
-    const all = await store.list(tenant ?? (identity.scopes.has(ADMIN) ? null : identity.tenant));
+    const named = parseOr400(scheduleTenantQuery, req.query, ['query']).tenant !== undefined;
+    const tenant = tenantOf(req, identity, 'collection');
+    // An admin without ?tenant= sees every tenant's.
+    const all = await store.list(!named && identity.scopes.has(ADMIN) ? null : tenant);
     res.status(200).json({ items: await Promise.all(all.map(view)) });
   };
 
@@ -132,7 +134,7 @@ export function scheduleRoutes(deps: ScheduleRoutesDeps): RouteDef[] {
 
   const create: RequestHandler = async (req, res) => {
     const identity = identityOf(res);
-    const tenant = tenantOf(req, identity);
+    const tenant = tenantOf(req, identity, 'collection');
     const { name, ...fields } = parseOr400(createScheduleBody, req.body ?? {});
     const spec = checkedSpec(deps.jobTypes, { payload: {}, suspend: false, concurrencyPolicy: 'Allow', ...fields, timeZone: fields.timeZone ?? undefined, startingDeadlineSeconds: fields.startingDeadlineSeconds ?? undefined });
     const created = await store.create(tenant, name, spec, identity.subject);
