@@ -6,6 +6,8 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/dat
 import { infra } from '../../../test/support/infra.js';
 import { startService, type RunningService } from '../../../test/support/service-process.js';
 import { readUntil } from '../../../test/support/wait.js';
+import { scheduleJobsRepo } from '../src/schedules/schedule-jobs.repo.js';
+import { fireKeyPrefix, triggerIdempotencyKey } from '../src/schedules/job-schedule.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -94,5 +96,13 @@ describe('JobSchedules from the schedules table', () => {
     expect(scheduler.output()).toMatch(/JobSchedule removed/);
     await scheduler.stopCleanly();
     scheduler = undefined;
+  });
+
+  it('seeds the last fire from fires only: a later trigger-now does not move the cron times', async () => {
+    const uid = randomUUID();
+    const jobs = scheduleJobsRepo(pool);
+    const fire = await jobs.fire({ tenant: 'acme', owner: 'o', jobType: 'noop', payload: {}, idempotencyKey: `${fireKeyPrefix(uid)}2030-01-01T02:00:00.000Z` });
+    await jobs.fire({ tenant: 'acme', owner: 'o', jobType: 'noop', payload: {}, idempotencyKey: triggerIdempotencyKey(uid, new Date('2030-01-01T09:00:00Z')) });
+    expect(await jobs.lastFire('acme', fireKeyPrefix(uid))).toEqual({ fireTime: new Date('2030-01-01T02:00:00.000Z'), jobId: fire.jobId });
   });
 });
