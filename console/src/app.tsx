@@ -8,6 +8,7 @@ import { JobPage } from './pages/job';
 import { Jobs } from './pages/jobs';
 import { Login } from './pages/login';
 import { Pools } from './pages/pools';
+import { Schedules } from './pages/schedules';
 import { Submit } from './pages/submit';
 import { endSession, hasScope, isAdmin, useSession, type Session } from './session';
 import { Page } from './ui';
@@ -24,6 +25,7 @@ interface NavItem {
 const NAV: NavItem[] = [
   { href: '/console/jobs', label: 'Jobs' },
   { href: '/console/submit', label: 'Submit', scope: 'jobs:write' },
+  { href: '/console/schedules', label: 'Schedules', route: ['get', '/schedules'] },
   { href: '/console/pools', label: 'Pools', route: ['get', '/pools'], admin: true },
   { href: '/console/dead-letters', label: 'Dead letters', route: ['get', '/dlq'], admin: true },
   { href: '/console/admin', label: 'Admin', route: ['get', '/pools'], admin: true },
@@ -129,6 +131,7 @@ function Routes() {
       <Route path="/console/jobs" component={Jobs} />
       <Route path="/console/jobs/:id" component={JobPage} />
       <Route path="/console/submit" component={Submit} />
+      <Route path="/console/schedules" component={Schedules} />
       <Route path="/console/pools" component={Pools} />
       <Route path="/console/dead-letters" component={DeadLetters} />
       <Route path="/console/admin" component={Admin} />

@@ -334,4 +334,97 @@ describe('hostile input to the operations API', () => {
       expect(await controls(), 'nothing was paused').toEqual([]);
     });
   });
+  describe('schedules', () => {
+    const scheduleRow = async (tenant: string, name: string) =>
+      (await db.query('SELECT spec, generation FROM schedules WHERE tenant = $1 AND name = $2', [tenant, name])).rows[0];
+    const scheduleJobs = async (tenant: string) => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE tenant = $1 AND idempotency_key LIKE 'schedule:%'", [tenant])).rows[0]!.n;
+
+    it('answers 404 for another tenant\'s schedule exactly as for a missing one, on every route, and changes nothing', async () => {
+      const created = await demo.request('/schedules', { method: 'POST', body: JSON.stringify({ name: 'secret-nightly', schedule: '0 3 * * *', jobType: 'noop', suspend: true }) });
+      expect(created.status).toBe(201);
+      const before = await scheduleRow('demo', 'secret-nightly');
+      const demoRuns = await scheduleJobs('demo');
+      for (const name of ['secret-nightly', 'missing-one']) {
+        for (const [method, suffix, body] of [['GET', '', undefined], ['PATCH', '', '{"suspend":false}'], ['DELETE', '', undefined], ['POST', '/pause', undefined], ['POST', '/resume', undefined], ['POST', '/trigger', undefined]] as const) {
+          for (const query of ['', '?tenant=demo']) {
+            const res = await mallory.request(`/schedules/${name}${suffix}${query}`, { method, ...(body ? { body } : {}) });
+            expect(res.status, `${method} ${name}${suffix}${query}`).toBe(404);
+            expect(await res.json(), `${method} ${name}${suffix}${query}`).toMatchObject({ error: 'schedule not found' });
+          }
+        }
+      }
+      expect(((await (await mallory.request('/schedules')).json()) as { items: unknown[] }).items).toEqual([]);
+      expect((await mallory.request('/schedules?tenant=demo')).status).toBe(403);
+      const planted = await mallory.request('/schedules?tenant=demo', { method: 'POST', body: JSON.stringify({ name: 'planted', schedule: '* * * * *', jobType: 'noop' }) });
+      expect(planted.status).toBe(403);
+      expect(await scheduleRow('demo', 'planted')).toBeUndefined();
+      // Names are per tenant: taking one another tenant uses reveals nothing.
+      expect((await mallory.request('/schedules', { method: 'POST', body: JSON.stringify({ name: 'secret-nightly', schedule: '0 4 * * *', jobType: 'noop', suspend: true }) })).status).toBe(201);
+      expect(await scheduleRow('demo', 'secret-nightly')).toEqual(before);
+      expect(await scheduleJobs('demo')).toBe(demoRuns);
+    });
+
+    it('answers 400 naming the field for a malformed body, 422 with the reason for what cannot run, 404 for a malformed name, storing nothing', async () => {
+      const count = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM schedules WHERE tenant = $1', [TENANT])).rows[0]!.n;
+      const stored = await count();
+      const bad400: Array<[unknown, string]> = [
+        [{ schedule: '0 * * * *', jobType: 'noop' }, 'name'],
+        [{ name: 'UPPER', schedule: '0 * * * *', jobType: 'noop' }, 'name'],
+        [{ name: 'x'.repeat(64), schedule: '0 * * * *', jobType: 'noop' }, 'name'],
+        [{ name: '-dash', schedule: '0 * * * *', jobType: 'noop' }, 'name'],
+        [{ name: 'ok', schedule: '', jobType: 'noop' }, 'schedule'],
+        [{ name: 'ok', schedule: 7, jobType: 'noop' }, 'schedule'],
+        [{ name: 'ok', schedule: '0 * * * *', jobType: 'noop', suspend: 'yes' }, 'suspend'],
+        [{ name: 'ok', schedule: '0 * * * *', jobType: 'noop', concurrencyPolicy: 'Sometimes' }, 'concurrencyPolicy'],
+        [{ name: 'ok', schedule: '0 * * * *', jobType: 'noop', startingDeadlineSeconds: -1 }, 'startingDeadlineSeconds'],
+        [{ name: 'ok', schedule: '0 * * * *', jobType: 'noop', tenant: 'demo' }, ''],
+        [[], ''],
+      ];
+      for (const [body, where] of bad400) {
+        const res = await mallory.request('/schedules', { method: 'POST', body: JSON.stringify(body) });
+        expect(res.status, JSON.stringify(body).slice(0, 60)).toBe(400);
+        if (where) expect((await issues(res)).map((i) => i.path[0]), JSON.stringify(body).slice(0, 60)).toContain(where);
+      }
+      const bad422: Array<[Record<string, unknown>, RegExp]> = [
+        [{ schedule: '* * * *', jobType: 'noop' }, /schedule/],
+        [{ schedule: '60 * * * *', jobType: 'noop' }, /schedule/],
+        [{ schedule: '0 0 31 2 *', jobType: 'noop' }, /schedule/],
+        [{ schedule: '0 * * * *', timeZone: 'Not/AZone', jobType: 'noop' }, /timeZone|Not\/AZone/],
+        [{ schedule: '0 * * * *', jobType: 'points.grant' }, /points\/reservations/],
+        [{ schedule: '0 * * * *', jobType: 'no-such-type' }, /unknown job type/],
+        [{ schedule: '0 * * * *', jobType: 'sleep', payload: { ms: -5 } }, /payload/],
+      ];
+      for (const [body, reason] of bad422) {
+        const res = await mallory.request('/schedules', { method: 'POST', body: JSON.stringify({ name: 'ok', ...body }) });
+        expect(res.status, JSON.stringify(body)).toBe(422);
+        expect(((await res.json()) as { error: string }).error, JSON.stringify(body)).toMatch(reason);
+      }
+      const text = await mallory.request('/schedules', { method: 'POST', body: 'name=ok', headers: { 'content-type': 'text/plain' } });
+      expect(text.status).toBe(415);
+      const huge = await mallory.request('/schedules', { method: 'POST', body: JSON.stringify({ name: 'ok', schedule: '0 * * * *', jobType: 'noop', payload: { pad: 'x'.repeat(2_000_000) } }) });
+      expect(huge.status).toBe(413);
+      for (const name of ['..%2Fjobs', 'UPPER', '%00', 'a'.repeat(64)]) expect((await mallory.request(`/schedules/${name}`)).status, name).toBeGreaterThanOrEqual(400);
+      expect((await mallory.request('/schedules/UPPER')).status).toBe(404);
+      expect((await mallory.request('/schedules/secret-nightly', { method: 'PUT', body: '{}' })).status).toBe(405);
+      expect((await fetch(`${platform.gatewayUrl}/schedules`)).status).toBe(401);
+      const reader = new ConveyorClient(platform.gatewayUrl, await tokens.valid({ sub: 'reader', tenant: TENANT, scope: 'jobs:read' }, '30m'));
+      expect((await reader.request('/schedules')).status).toBe(200);
+      for (const [method, path] of [['POST', '/schedules'], ['PATCH', '/schedules/secret-nightly'], ['DELETE', '/schedules/secret-nightly'], ['POST', '/schedules/secret-nightly/trigger']] as const) {
+        expect((await reader.request(path, { method, body: '{}' })).status, `${method} ${path}`).toBe(403);
+      }
+      expect(await count()).toBe(stored);
+    });
+
+    it('bounds a tenant to 100 schedules, naming the limit', async () => {
+      const existing = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM schedules WHERE tenant = $1', [TENANT])).rows[0]!.n;
+      for (let i = existing; i < 100; i++) {
+        const res = await mallory.request('/schedules', { method: 'POST', body: JSON.stringify({ name: `s${i}`, schedule: '0 0 1 1 *', jobType: 'noop', suspend: true }) });
+        expect(res.status, `schedule ${i}`).toBe(201);
+      }
+      const over = await mallory.request('/schedules', { method: 'POST', body: JSON.stringify({ name: 'one-too-many', schedule: '0 0 1 1 *', jobType: 'noop' }) });
+      expect(over.status).toBe(409);
+      expect(((await over.json()) as { error: string }).error).toMatch(/at most 100 schedules/);
+      expect((await demo.request('/schedules', { method: 'POST', body: JSON.stringify({ name: 'still-fine', schedule: '0 0 1 1 *', jobType: 'noop', suspend: true }) })).status).toBe(201);
+    });
+  });
 });

@@ -167,6 +167,11 @@ settings. One list so every template loops over the same thing.
 - name: WEBHOOK_ALLOWED_CIDRS
   value: {{ join "," . | quote }}
 {{- end }}
+# /schedules writes JobSchedule custom resources in the release's namespace, where the scheduler watches them.
+- name: SCHEDULES_SOURCE
+  value: kubernetes
+- name: SCHEDULES_NAMESPACE
+  value: {{ .ctx.Release.Namespace | quote }}
 {{- with $v.s3.publicEndpoint }}
 - name: S3_PUBLIC_ENDPOINT
   value: {{ . | quote }}
@@ -240,7 +245,7 @@ cannot drift apart.
 {{- define "conveyor.needs" -}}
 {{- $needs := dict
   "gateway" (dict "api" true)
-  "api" (dict "postgres" true "kafka" true "aws" true "webhooks" true)
+  "api" (dict "postgres" true "kafka" true "aws" true "webhooks" true "kubernetesApi" true)
   "bridge" (dict "kafka" true "aws" true)
   "worker" (dict "postgres" true "aws" true)
   "scheduler" (dict "postgres" true "kafka" true "aws" true "kubernetesApi" true)

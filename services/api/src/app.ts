@@ -23,6 +23,9 @@ import { reportRoutes } from './routes/reports.js';
 import type { RouteDef } from './routes/route.js';
 import { deliveryLogRoutes, webhookRoutes, type DeliveryLogDeps, type TargetPolicy, type WebhookSecrets } from './webhooks/index.js';
 import { jobTypeRoutes, type JobTypeRegistry } from './job-types/index.js';
+import { postgresScheduleStore } from './schedules/queries.js';
+import { scheduleRoutes } from './schedules/routes.js';
+import type { ScheduleStore } from './schedules/store.js';
 import type { JobWaiter } from './wait/job-waiter.js';
 
 export interface AppDeps {
@@ -59,6 +62,8 @@ export interface AppDeps {
   jobTypes: JobTypeRegistry;
   /** Holds submits with `Prefer: wait=N` until their job ends (wait/); without one the preference is ignored. */
   waiter?: JobWaiter;
+  /** Where /schedules keeps JobSchedules: the `schedules` table unless given (Kubernetes: the custom resources). */
+  schedules?: ScheduleStore;
   now?: () => Date;
 }
 
@@ -105,6 +110,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     ...webhookRoutes({ secrets: deps.webhookSecrets, jsonBody: body }),
     ...deliveryLogRoutes({ ...deps.webhookLog, pool: deps.pool, logger: deps.logger }),
     ...jobTypeRoutes({ pool: deps.pool, registry: deps.jobTypes, jsonBody: body }),
+    ...scheduleRoutes({ ...shared, store: deps.schedules ?? postgresScheduleStore(deps.pool) }),
   ];
 }
 

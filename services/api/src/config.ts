@@ -74,6 +74,15 @@ export const configSchema = z
     PREFER_WAIT_MAX_WAITERS: env.int(1_000, 0),
     /** How long the jobs.events consumer lets the broker gather events per fetch (notices and webhooks wait up to this). */
     EVENTS_FETCH_WAIT_MS: z.coerce.number().int().min(10).max(5_000).default(200),
+    /**
+     * The scheduler's setting, read here too so one value decides both: with `kubernetes` /schedules
+     * keeps JobSchedules as custom resources in SCHEDULES_NAMESPACE (the scheduler's watch stays
+     * their one reader); with any other the `schedules` table, which the scheduler fires with `postgres`.
+     */
+    SCHEDULES_SOURCE: z.enum(['postgres', 'kubernetes', 'folder', 'none']).default('postgres'),
+    SCHEDULES_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a Kubernetes namespace name').default('default'),
+    /** Tenant of a custom resource without the `conveyor.dev/tenant` label or annotation, as the scheduler's SCHEDULES_TENANT. */
+    SCHEDULES_TENANT: z.string().min(1).default('system'),
   })
   .superRefine((c, ctx) => {
     checkOpsPortApart(c, ctx);

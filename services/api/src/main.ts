@@ -43,6 +43,13 @@ runMain('api', async () => {
   // Loaded before the first request: a submit is never refused for a type the cache has not read yet.
   const jobTypes = new JobTypeRegistry({ pool, logger: logger.child({ component: 'job-types' }), refreshMs: config.JOB_TYPES_REFRESH_MS });
   await jobTypes.start();
+  // The Kubernetes client is large: loaded only where schedules are custom resources.
+  const schedules =
+    config.SCHEDULES_SOURCE === 'kubernetes'
+      ? await import('./schedules/kubernetes.store.js').then(({ kubernetesScheduleStore, loadKubeConfig }) =>
+          kubernetesScheduleStore({ kc: loadKubeConfig(), namespace: config.SCHEDULES_NAMESPACE, defaultTenant: config.SCHEDULES_TENANT }),
+        )
+      : undefined;
   const app = createApp({
     pool,
     outbox,
@@ -63,6 +70,7 @@ runMain('api', async () => {
     deadLetters: { sqs: createSqsClient(aws), queues: names.queues },
     jobTypes,
     waiter,
+    schedules,
   });
   // Every stored job reaches Kafka through the outbox, whatever happens to this process.
   const relay = await startOutboxRelay({

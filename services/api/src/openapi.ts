@@ -28,6 +28,7 @@ import { retryReply } from './retry/schemas.js';
 import { jobListReply, searchJobsQuery } from './search/schemas.js';
 import { deliveryList, deliveryParams, deliveryView, rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
 import { preferHeader, waitedHeaders } from './wait/schemas.js';
+import { registerScheduleOperations } from './schedules/openapi.js';
 import { EXAMPLE_JOB_TYPE, jobTypeDetailView, jobTypeListReply, jobTypeNameParam, putJobTypeBody } from './job-types/schemas.js';
 
 type Responses = RouteConfig['responses'];
@@ -627,6 +628,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       409: error('A built-in type cannot be retired.'),
     },
   });
+  registerScheduleOperations({ route, json, error });
   registry.registerPath({
     method: 'get',
     path: '/openapi.json',

@@ -76,7 +76,7 @@ runMain('gateway', async () => {
     }) as Middleware,
     cors: cors({
       origin: (origin, callback) => callback(null, origin !== undefined && allowedOrigins.has(origin)),
-      methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
       allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-ID', 'Last-Event-ID', 'traceparent', 'tracestate'],
       exposedHeaders: ['Location', 'Retry-After', 'X-Request-ID', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'RateLimit-Policy'],
       maxAge: 600,

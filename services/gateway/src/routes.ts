@@ -57,6 +57,16 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', template: '/job-types/:name', target: 'proxy', scope: 'jobs:read' },
   { method: 'PUT', template: '/job-types/:name', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'DELETE', template: '/job-types/:name', target: 'proxy', scope: 'conveyor:admin' },
+  // Cron schedules: a tenant manages its own (a schedule only submits what the tenant could submit
+  // itself); conveyor:admin reaches every tenant's through the api's ?tenant=.
+  { method: 'GET', template: '/schedules', target: 'proxy', scope: 'jobs:read' },
+  { method: 'POST', template: '/schedules', target: 'proxy', scope: 'jobs:write' },
+  { method: 'GET', template: '/schedules/:name', target: 'proxy', scope: 'jobs:read' },
+  { method: 'PATCH', template: '/schedules/:name', target: 'proxy', scope: 'jobs:write' },
+  { method: 'DELETE', template: '/schedules/:name', target: 'proxy', scope: 'jobs:write' },
+  { method: 'POST', template: '/schedules/:name/pause', target: 'proxy', scope: 'jobs:write' },
+  { method: 'POST', template: '/schedules/:name/resume', target: 'proxy', scope: 'jobs:write' },
+  { method: 'POST', template: '/schedules/:name/trigger', target: 'proxy', scope: 'jobs:write' },
   // The api's document with the gateway's own operations added (openapi.ts).
   { method: 'GET', template: '/openapi.json', target: 'openapi', scope: null },
   { method: 'POST', template: '/auth/login', target: 'login', scope: null },

@@ -25,8 +25,13 @@ export const configSchema = z
     DISPATCH_LEAD_MS: z.coerce.number().int().min(0).max(10_000).default(2_000),
     /** Re-checks for due jobs even without a notification (a missed NOTIFY, a rolled-back claim). */
     DISPATCH_SAFETY_INTERVAL_MS: env.int(5_000, 100),
-    /** Where JobSchedule documents come from: the Kubernetes API, a folder of YAML, or nowhere. */
-    SCHEDULES_SOURCE: z.enum(['folder', 'kubernetes', 'none']).default('none'),
+    /**
+     * Where JobSchedules come from: the Kubernetes API, the `schedules` table (written by the api's
+     * /schedules outside Kubernetes), a folder of YAML, or nowhere.
+     */
+    SCHEDULES_SOURCE: z.enum(['postgres', 'folder', 'kubernetes', 'none']).default('none'),
+    /** The Postgres source re-reads the table this often besides on every change notification. */
+    SCHEDULES_RESYNC_MS: env.int(30_000, 100),
     SCHEDULES_DIR: z.string().min(1).default('examples/schedules'),
     /** Tenant of a schedule's jobs unless its label or annotation `conveyor.dev/tenant` says otherwise. */
     SCHEDULES_TENANT: z.string().min(1).default('system'),

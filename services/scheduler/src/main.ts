@@ -18,6 +18,7 @@ import { sqsQueueCensus } from './lost-messages/queue.census.js';
 import { ScheduleController, type ScheduleStatusSink } from './schedules/controller.js';
 import { scheduleJobsRepo } from './schedules/schedule-jobs.repo.js';
 import { logStatusSink, startFolderSource } from './schedules/folder.source.js';
+import { postgresStatusSink, startPostgresSource } from './schedules/postgres.source.js';
 import { finishedJobsRules } from './retention/policy.js';
 import { createRetentionMetrics, startRetention, type RetentionPolicy } from './retention/retention.js';
 
@@ -120,11 +121,18 @@ runMain('scheduler', async () => {
 
   const startSchedules = async (signal: AbortSignal) => {
     if (config.SCHEDULES_SOURCE === 'none') return undefined;
-    const sink: ScheduleStatusSink = watched ? watched.k8s.kubernetesStatusSink(watched.kc, logger, config.HOSTNAME) : logStatusSink(logger);
+    const fromTable = config.SCHEDULES_SOURCE === 'postgres';
+    const sink: ScheduleStatusSink = watched
+      ? watched.k8s.kubernetesStatusSink(watched.kc, logger, config.HOSTNAME)
+      : fromTable
+        ? postgresStatusSink(pool, logger)
+        : logStatusSink(logger);
     const controller = new ScheduleController({ jobs: scheduleJobsRepo(outbox.track(pool)), sink, logger, metrics: m, defaultTenant: config.SCHEDULES_TENANT, signal });
     const source = watched
       ? await watched.k8s.startKubernetesSource({ kc: watched.kc, namespace: config.SCHEDULES_WATCH_NAMESPACE, controller, logger })
-      : await startFolderSource({ dir: config.SCHEDULES_DIR, controller, logger });
+      : fromTable
+        ? await startPostgresSource({ pool, controller, logger, resyncMs: config.SCHEDULES_RESYNC_MS })
+        : await startFolderSource({ dir: config.SCHEDULES_DIR, controller, logger });
     return {
       stop: async () => {
         // The controller first: its timers stop at once, while the source's watch winds down.

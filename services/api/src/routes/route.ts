@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 
-export type Method = 'get' | 'post' | 'put' | 'delete';
+export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 /** One route of the app; app.ts mounts them and answers 405 for a known path with another method. */
 export interface RouteDef {

@@ -49,6 +49,8 @@ export function scheduleJobsRepo(db: Queryable): ScheduleJobs {
       const { rows } = await db.query<{ id: string; idempotency_key: string }>(
         `SELECT id, idempotency_key FROM jobs
           WHERE tenant = $1 AND left(idempotency_key, length($2)) = $2
+            -- Fires only: a trigger-now's key (prefix + 'now:') is no fire time.
+            AND substr(idempotency_key, length($2) + 1) ~ '^[0-9]'
           ORDER BY idempotency_key DESC LIMIT 1`,
         [tenant, keyPrefix],
       );
