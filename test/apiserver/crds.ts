@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ApiextensionsV1Api, loadAllYaml, type KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { ApiException, ApiextensionsV1Api, loadAllYaml, type KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
 
 /**
  * Creates every CustomResourceDefinition in the given YAML files (strict field
@@ -30,4 +30,17 @@ export async function installCrds(kc: KubeConfig, files: string[], timeoutMs = 3
     }
   }
   return established;
+}
+
+/** Resolves with the API server's status code and message for a request that must fail. */
+export async function rejection(request: Promise<unknown>): Promise<{ code: number; text: string }> {
+  try {
+    await request;
+  } catch (error) {
+    if (!(error instanceof ApiException)) throw error;
+    // The body is the API server's Status object; its message names the offending fields.
+    const body: unknown = typeof error.body === 'string' ? JSON.parse(error.body) : error.body;
+    return { code: error.code, text: (body as { message?: string }).message ?? JSON.stringify(body) };
+  }
+  throw new Error('the API server accepted the request');
 }

@@ -85,7 +85,8 @@ runMain('scheduler', async () => {
   // lost-messages.ts).
   const electionMode = config.LEADER_ELECTION ?? (config.SCHEDULES_SOURCE === 'kubernetes' ? 'lease' : 'advisory-lock');
   // The Kubernetes client is large: load it only where it is used.
-  const k8s = config.SCHEDULES_SOURCE === 'kubernetes' || electionMode === 'lease' ? await import('./schedules/kubernetes.source.js') : undefined;
+  const operatorMode = config.OPERATOR_RESOURCES ?? (config.SCHEDULES_SOURCE === 'kubernetes' ? 'kubernetes' : 'none');
+  const k8s = config.SCHEDULES_SOURCE === 'kubernetes' || electionMode === 'lease' || operatorMode === 'kubernetes' ? await import('./schedules/kubernetes.source.js') : undefined;
   const kc = k8s?.loadKubeConfig();
   const watched = config.SCHEDULES_SOURCE === 'kubernetes' && k8s && kc ? { k8s, kc } : undefined;
   if (config.SCHEDULES_SOURCE === 'folder') {
@@ -171,7 +172,17 @@ runMain('scheduler', async () => {
       await Promise.all([reconciler.stop(), retention.stop()]);
       throw error;
     });
-    return { stop: async () => void (await Promise.all([reconciler.stop(), retention.stop(), schedules?.stop()])) };
+    // The operator: JobType resources into the job type registry.
+    const operator =
+      operatorMode === 'kubernetes' && kc
+        ? await (await import('./job-types/kubernetes.js'))
+            .startJobTypeOperator({ kc, namespace: config.SCHEDULES_WATCH_NAMESPACE, pool, logger, signal, onError: () => m.loopErrors.inc({ loop: 'job-types' }) })
+            .catch(async (error: unknown) => {
+              await Promise.all([reconciler.stop(), retention.stop(), schedules?.stop()]);
+              throw error;
+            })
+        : undefined;
+    return { stop: async () => void (await Promise.all([reconciler.stop(), retention.stop(), schedules?.stop(), operator?.stop()])) };
   }, logger);
 
   m.isLeader.set(0);
