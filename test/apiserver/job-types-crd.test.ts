@@ -1,36 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CustomObjectsApi, KubeConfig, loadYaml, PatchStrategy, setHeaderOptions, type KubernetesObject } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installCrds, rejection } from './crds.js';
-import { BUILD_TIMEOUT_MS, startApiServer, type ApiServer } from './harness.js';
+import { loadYaml, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { chartCrdFixture, rejection, type ConveyorResource } from './crds.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CRD_FILE = path.join(ROOT, 'charts/conveyor/crds/jobtypes.conveyor.dev.yaml');
-const ref = { group: 'conveyor.dev', version: 'v1alpha1', namespace: 'default', plural: 'jobtypes' };
-
-interface JobType extends KubernetesObject {
-  spec: Record<string, unknown>;
-}
-
-let apiserver: ApiServer;
-let objects: CustomObjectsApi;
-
-const jobType = (name: string, spec: Record<string, unknown>): JobType => ({ apiVersion: 'conveyor.dev/v1alpha1', kind: 'JobType', metadata: { name }, spec });
-const create = (body: JobType) => objects.createNamespacedCustomObject({ ...ref, body, fieldValidation: 'Strict' }) as Promise<JobType>;
+const { ref, objects, root: ROOT, make: jobType, create } = chartCrdFixture('jobtypes.conveyor.dev.yaml', 'JobType', 'jobtypes');
+type JobType = ConveyorResource;
 const schema = { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] };
 const valid = { schema, pool: 'default' };
-
-beforeAll(async () => {
-  apiserver = await startApiServer();
-  const kc = new KubeConfig();
-  kc.loadFromFile(apiserver.kubeconfigPath);
-  objects = kc.makeApiClient(CustomObjectsApi);
-  await installCrds(kc, [CRD_FILE]);
-}, BUILD_TIMEOUT_MS + 120_000);
-
-afterAll(() => apiserver?.stop(), 60_000);
 
 describe('JobType CRD on a real kube-apiserver', () => {
   it('accepts a valid JobType, keeps the schema as written and fills the defaults', async () => {
@@ -93,7 +70,7 @@ describe('JobType CRD on a real kube-apiserver', () => {
   it('keeps spec.name immutable, while other fields may change', async () => {
     await create(jobType('rename-me', { ...valid, name: 'rename.one' }));
     const patch = (spec: Record<string, unknown>) =>
-      objects.patchNamespacedCustomObject({ ...ref, name: 'rename-me', body: { spec } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      objects().patchNamespacedCustomObject({ ...ref, name: 'rename-me', body: { spec } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
     const renamed = await rejection(patch({ name: 'rename.two' }));
     expect(renamed.code).toBe(422);
     expect(renamed.text).toMatch(/spec\.name is immutable/);

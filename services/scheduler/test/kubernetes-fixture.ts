@@ -12,6 +12,7 @@ import { platformEnv } from '../../../test/support/platform.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const CRD_DIR = path.join(ROOT, 'charts/conveyor/crds');
+const KEDA_CRD = path.join(ROOT, 'test/chart/crds/keda.sh_scaledobjects.yaml');
 
 export interface KubernetesFixture {
   db: TestDatabase;
@@ -40,8 +41,10 @@ export async function startKubernetesFixture(prefix: string): Promise<Kubernetes
   kc.loadFromFile(api.kubeconfigPath);
   const objects = kc.makeApiClient(CustomObjectsApi);
   const core = kc.makeApiClient(CoreV1Api);
-  // Every CRD of the chart: the scheduler watches all of them with SCHEDULES_SOURCE=kubernetes.
-  await installCrds(kc, (await readdir(CRD_DIR)).filter((f) => f.endsWith('.yaml')).map((f) => path.join(CRD_DIR, f)));
+  // Every CRD of the chart (the scheduler watches all of them with SCHEDULES_SOURCE=kubernetes) and
+  // KEDA's ScaledObject, which the operator makes for each WorkerPool.
+  const crds = (await readdir(CRD_DIR)).filter((f) => f.endsWith('.yaml')).map((f) => path.join(CRD_DIR, f));
+  await installCrds(kc, [...crds, KEDA_CRD]);
   const namespace = uniqueName(prefix).toLowerCase().replace(/_/g, '-');
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   const env = {

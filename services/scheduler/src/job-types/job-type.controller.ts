@@ -1,20 +1,14 @@
-import { announceJobType, compileJobSchema, JOB_TYPES, InvalidJobSchemaError, registerJobType, retireJobType } from '@conveyor/jobs';
+import { announceJobType, compileJobSchema, InvalidJobSchemaError, JOB_TYPES, registerJobType, retireJobType, type JobTypeSpec } from '@conveyor/jobs';
 import type { Logger, Pool } from '@conveyor/platform';
 import { nextConditions, sameStatus, type ConditionInput } from '../operator/conditions.js';
-import { apiStatus, KeyedQueue, keyOf, type ResourceWriter } from '../operator/resource.js';
-import { checkSpec, FINALIZER, olderThan, typeNameOf, type JobTypeObject, type JobTypeStatus } from './job-type.resource.js';
+import { olderThan, ResourceController, type ResourceControllerOptions } from '../operator/controller.js';
+import { keyOf } from '../operator/resource.js';
+import { checkSpec, FINALIZER, typeNameOf, type JobTypeObject, type JobTypeStatus } from './job-type.resource.js';
 
-export interface JobTypeControllerOptions {
+export interface JobTypeControllerOptions extends ResourceControllerOptions {
   pool: Pool;
-  writer: ResourceWriter;
-  logger: Logger;
   /** Pools a type may name: the platform's and the WorkerPools'. */
   knownPools: () => ReadonlySet<string>;
-  retryMs?: number;
-  /** Aborted when this replica stops leading: from then on nothing is written. */
-  signal?: AbortSignal;
-  onError?: () => void;
-  now?: () => Date;
 }
 
 /**
@@ -22,41 +16,19 @@ export interface JobTypeControllerOptions {
  * (compile the schema, registerJobType, announce): an unchanged spec changes nothing, a changed
  * one becomes the next version. Deleting the resource retires the type, as DELETE /job-types does.
  */
-export class JobTypeController {
-  private readonly queue: KeyedQueue<JobTypeObject>;
-  private readonly now: () => Date;
-
+export class JobTypeController extends ResourceController<JobTypeObject> {
   constructor(private readonly options: JobTypeControllerOptions) {
-    this.now = options.now ?? (() => new Date());
-    this.queue = new KeyedQueue((_key, obj) => this.reconcile(obj), {
-      logger: options.logger,
-      retryMs: options.retryMs ?? 5_000,
-      signal: options.signal,
-      onError: options.onError,
-    });
+    super(options);
   }
 
-  upsert(obj: JobTypeObject): void {
-    this.queue.set(keyOf(obj), obj);
-  }
-
-  /** Gone from the API server (its finalizer already removed): a JobType it blocked may own the name now. */
-  remove(obj: JobTypeObject): void {
-    this.queue.forget(keyOf(obj));
+  /** A JobType it blocked may own the name now. */
+  protected override removed(obj: JobTypeObject): void {
     this.requeueNamed(typeNameOf(obj));
   }
 
-  /** Reconciles every JobType again (a WorkerPool came or went: a pool may now be known). */
-  requeueAll(): void {
-    for (const obj of this.queue.values()) this.queue.enqueue(keyOf(obj));
-  }
-
-  idle(): Promise<void> {
-    return this.queue.idle();
-  }
-
-  stop(): Promise<void> {
-    return this.queue.stop();
+  /** Every JobType seen (for WorkerPool selectors): its namespace, type name and labels. */
+  declared(): Array<{ namespace: string; name: string; labels: Record<string, string> }> {
+    return this.queue.values().map((o) => ({ namespace: o.metadata.namespace ?? 'default', name: typeNameOf(o), labels: o.metadata.labels ?? {} }));
   }
 
   private requeueNamed(name: string): void {
@@ -72,31 +44,22 @@ export class JobTypeController {
       .find((o) => olderThan(o, obj));
   }
 
-  private async reconcile(obj: JobTypeObject): Promise<void> {
-    const { pool, writer, logger } = this.options;
-    const finalizers = obj.metadata.finalizers ?? [];
+  protected async reconcile(obj: JobTypeObject): Promise<void> {
+    const { pool, logger } = this.options;
     const name = typeNameOf(obj);
     const log = logger.child({ jobType: keyOf(obj), name });
 
-    if (obj.metadata.deletionTimestamp) {
-      if (!finalizers.includes(FINALIZER)) return;
-      // Only the owner's deletion retires: a conflicting duplicate never registered anything.
-      // A status version means this object registered the type at some generation.
+    const finished = await this.finalized(obj, FINALIZER, async () => {
+      // Only the owner's deletion retires: a conflicting duplicate never registered anything. A
+      // status version means this object registered the type at some generation.
       const owner = !this.olderClaim(obj) && typeof obj.status?.version === 'number' && !JOB_TYPES.has(name);
       if (owner) {
         if (await retireJobType(pool, name)) await announceJobType(pool, name);
         log.info('JobType deleted: type retired');
       }
-      if (!this.queue.acting) return;
-      await this.guard(() => writer.setFinalizers(obj, finalizers.filter((f) => f !== FINALIZER)));
       this.requeueNamed(name);
-      return;
-    }
-    if (!finalizers.includes(FINALIZER)) {
-      // The update this patch causes reconciles again, with the finalizer in place.
-      if (this.queue.acting) await this.guard(() => writer.setFinalizers(obj, [...finalizers, FINALIZER]));
-      return;
-    }
+    });
+    if (finished) return;
 
     const generation = obj.metadata.generation ?? 1;
     const previous = obj.status;
@@ -118,14 +81,14 @@ export class JobTypeController {
     } else {
       next = await this.register(check.name, check.spec, refuse, status, log);
     }
-    if (!this.queue.acting || sameStatus(previous, next)) return;
+    if (sameStatus(previous, next)) return;
     // A merge patch replaces what it names: an absent version is sent as null so a stale one goes.
-    await this.guard(() => writer.writeStatus(obj, { ...next, version: next.version ?? null }));
+    await this.writeStatus(obj, { ...next, version: next.version ?? null });
   }
 
   private async register(
     name: string,
-    spec: Parameters<typeof registerJobType>[2],
+    spec: JobTypeSpec,
     refuse: (reason: string, message: string) => JobTypeStatus,
     status: (c: ConditionInput, version?: number) => JobTypeStatus,
     log: Logger,
@@ -143,16 +106,5 @@ export class JobTypeController {
       log.info({ version: outcome.version }, 'JobType registered a new version');
     }
     return status({ type: 'Registered', status: 'True', reason: 'Registered', message: `registered as version ${outcome.version}` }, outcome.version);
-  }
-
-  /** A 409 (the object changed since it was read) or 404 (it is gone) waits for the watch's newer news. */
-  private async guard(write: () => Promise<void>): Promise<void> {
-    try {
-      await write();
-    } catch (error) {
-      const code = apiStatus(error);
-      if (code === 409 || code === 404) return;
-      throw error;
-    }
   }
 }

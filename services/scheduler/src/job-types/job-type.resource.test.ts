@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkSpec, olderThan, typeNameOf, type JobTypeObject } from './job-type.resource.js';
+import { olderThan } from '../operator/controller.js';
+import { checkSpec, typeNameOf, type JobTypeObject } from './job-type.resource.js';
 
 const schema = { type: 'object' };
 const pools = new Set(['default', 'team-text']);

@@ -30,14 +30,6 @@ export function typeNameOf(obj: JobTypeObject): string {
   return typeof name === 'string' ? name : obj.metadata.name;
 }
 
-/** Older first; the key breaks ties so every replica picks the same owner. */
-export function olderThan(a: JobTypeObject, b: JobTypeObject): boolean {
-  const ta = new Date(a.metadata.creationTimestamp ?? 0).getTime();
-  const tb = new Date(b.metadata.creationTimestamp ?? 0).getTime();
-  if (ta !== tb) return ta < tb;
-  return `${a.metadata.namespace}/${a.metadata.name}` < `${b.metadata.namespace}/${b.metadata.name}`;
-}
-
 export type SpecCheck =
   | { ok: true; name: string; spec: JobTypeSpec }
   | { ok: false; reason: 'InvalidSpec' | 'BuiltIn' | 'UnknownPool'; message: string };

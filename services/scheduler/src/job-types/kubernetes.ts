@@ -1,13 +1,13 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { WORKER_POOLS } from '@conveyor/jobs';
 import type { Logger, Pool } from '@conveyor/platform';
+import { watchInto } from '../operator/controller.js';
 import { kubernetesWriter } from '../operator/resource.js';
-import { watchResources } from '../operator/watch.js';
 import { JobTypeController } from './job-type.controller.js';
 import { KIND, PLURAL, type JobTypeObject } from './job-type.resource.js';
 
 /** Watches JobTypes and reconciles them into the registry while this replica leads. */
-export async function startJobTypeOperator(options: {
+export function startJobTypeOperator(options: {
   kc: KubeConfig;
   namespace: string;
   pool: Pool;
@@ -25,21 +25,5 @@ export async function startJobTypeOperator(options: {
     onError: options.onError,
     knownPools: () => new Set([...WORKER_POOLS.map((p) => p.name), ...(options.extraPools?.() ?? [])]),
   });
-  const watch = await watchResources<JobTypeObject>({
-    kc,
-    namespace,
-    logger,
-    plural: PLURAL,
-    kind: KIND,
-    onUpsert: (obj) => controller.upsert(obj),
-    onDelete: (obj) => controller.remove(obj),
-  });
-  return {
-    controller,
-    stop: async () => {
-      const stopped = controller.stop();
-      await watch.stop();
-      await stopped;
-    },
-  };
+  return watchInto<JobTypeObject, JobTypeController>(controller, { kc, namespace, logger, plural: PLURAL, kind: KIND });
 }

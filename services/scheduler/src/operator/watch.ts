@@ -51,9 +51,11 @@ export async function watchResources<T extends KubernetesObject>(options: WatchO
   informer.on('delete', (obj) => options.onDelete(obj));
   // 'connect' fires before the list and the watch request are even tried, so it cannot mean healthy.
   informer.on('connect', () => logger.info({ path }, `watching ${kind}s`));
-  const start = (): void => {
+  // Resolves once the first list was handed out (or failed and a restart is scheduled), so a caller
+  // may rely on the objects that existed at start being known.
+  const start = (): Promise<void> => {
     startedAt = Date.now();
-    informer.start().catch(restart);
+    return informer.start().catch(restart);
   };
   // A failed list or a broken watch both land here (the informer stops itself then); one pending
   // restart at a time. A watch that held for a while counts as healthy and resets the backoff.
@@ -64,11 +66,11 @@ export async function watchResources<T extends KubernetesObject>(options: WatchO
     logger.warn({ err, delayMs: Math.round(delay) }, `${kind} list/watch failed; restarting`);
     retry = setTimeout(() => {
       retry = undefined;
-      start();
+      void start();
     }, delay);
   };
   informer.on('error', restart);
-  start();
+  await start();
   return {
     stop: async () => {
       stopped = true;
