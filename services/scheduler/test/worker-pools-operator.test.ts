@@ -154,6 +154,20 @@ describe('the scheduler (operator) reconciles WorkerPools into queues, a Deploym
     expect(condition(stuck, 'Ready')).toMatchObject({ reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "team-text-1" has timed out progressing.' });
   });
 
+  it("reports Scaling from KEDA's own Ready condition once KEDA has written one (no KEDA here: the test writes it)", async () => {
+    const setKeda = (status: string, reason: string, message: string) =>
+      objects.patchNamespacedCustomObjectStatus(
+        { group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects', namespace, name: 'team-text', body: { status: { conditions: [{ type: 'Ready', status, reason, message }] } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    await setKeda('False', 'ScaledObjectCheckFailed', 'no credentials for the SQS trigger');
+    const failing = await until('team-text', 'Scaling False', (p) => condition(p, 'Scaling')?.status === 'False');
+    expect(condition(failing, 'Scaling')).toMatchObject({ reason: 'ScaledObjectCheckFailed', message: 'no credentials for the SQS trigger' });
+    await setKeda('True', 'ScaledObjectReady', 'ScaledObject is defined correctly and is ready for scaling');
+    const scaling = await until('team-text', 'Scaling True', (p) => condition(p, 'Scaling')?.status === 'True');
+    expect(condition(scaling, 'Scaling')).toMatchObject({ reason: 'ScaledObjectReady' });
+  });
+
   it('lets a JobType name the pool once its queue is ready', async () => {
     await objects.createNamespacedCustomObject({
       group: 'conveyor.dev',
