@@ -1,7 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  ApiException,
   CustomObjectsApi,
   KubeConfig,
   KubernetesObjectApi,
@@ -12,7 +11,7 @@ import {
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installCrds } from './crds.js';
+import { installCrds, rejection } from './crds.js';
 import { BUILD_TIMEOUT_MS, startApiServer, type ApiServer } from './harness.js';
 import { waitFor } from '../support/wait.js';
 
@@ -42,19 +41,6 @@ function create(body: JobSchedule, fieldValidation = 'Strict'): Promise<JobSched
 
 function read(name: string): Promise<JobSchedule> {
   return objects.getNamespacedCustomObject({ ...ref, name }) as Promise<JobSchedule>;
-}
-
-/** Resolves with the API server's status code and message for a request that must fail. */
-async function rejection(request: Promise<unknown>): Promise<{ code: number; text: string }> {
-  try {
-    await request;
-  } catch (error) {
-    if (!(error instanceof ApiException)) throw error;
-    // The body is the API server's Status object; its message names the offending fields.
-    const body: unknown = typeof error.body === 'string' ? JSON.parse(error.body) : error.body;
-    return { code: error.code, text: (body as { message?: string }).message ?? JSON.stringify(body) };
-  }
-  throw new Error('the API server accepted the request');
 }
 
 beforeAll(async () => {

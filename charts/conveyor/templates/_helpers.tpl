@@ -191,6 +191,11 @@ settings. One list so every template loops over the same thing.
 # Its Role covers this namespace only.
 - name: SCHEDULES_WATCH_NAMESPACE
   value: {{ .ctx.Release.Namespace | quote }}
+{{- if $v.keda.enabled }}
+# Each WorkerPool's ScaledObject authenticates to SQS as the chart's own pools do.
+- name: WORKER_POOL_TRIGGER_AUTHENTICATION
+  value: {{ printf "%s-aws" (include "conveyor.fullname" .ctx) | quote }}
+{{- end }}
 # Replicas elect one leader on this Lease, in the pod's own namespace, where the Role lets them
 # get, create and update leases; the pod name names the holder and the replica in Events.
 - name: LEADER_ELECTION_LEASE_NAME

@@ -1,5 +1,5 @@
-import { CreateTopicCommand, ListSubscriptionsByTopicCommand, SetSubscriptionAttributesCommand, SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { CreateTopicCommand, ListSubscriptionsByTopicCommand, SetSubscriptionAttributesCommand, SubscribeCommand, UnsubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Kafka, Logger } from '@conveyor/platform';
 import type { Topology, WorkerPool } from './topology.js';
@@ -94,7 +94,8 @@ async function ensureQueue(sqs: SQSClient, name: string, attributes: Record<stri
   try {
     url = (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl!;
   } catch (error) {
-    if (!isAwsError(error, 'QueueNameExists', 'QueueAlreadyExists')) throw error;
+    // SQS's query-compatible code arrives as the error's name on some endpoints (the emulator's among them).
+    if (!isAwsError(error, 'QueueNameExists', 'QueueAlreadyExists', 'AWS.SimpleQueueService.QueueNameExists')) throw error;
     url = (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;
     await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: attributes }));
   }
@@ -135,6 +136,64 @@ async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
   }
 }
 
+export interface PoolQueuesOptions {
+  sns: SNSClient;
+  sqs: SQSClient;
+  snsTopicArn: string;
+  pool: WorkerPool;
+  queue: string;
+  deadLetterQueue: string;
+}
+
+/**
+ * One pool's queue and DLQ, subscribed to the jobs topic by the `pool` filter: for the platform's
+ * pools (provision) and for the WorkerPool resources the operator reconciles alike. Idempotent.
+ */
+export async function provisionPoolQueues(options: PoolQueuesOptions): Promise<ProvisionedQueue> {
+  const { sns, sqs, snsTopicArn, pool, queue, deadLetterQueue } = options;
+  const dlq = await ensureQueue(sqs, deadLetterQueue, {});
+  // The queue's ARN is needed for its own policy, so the policy is set once the queue exists.
+  const main = await ensureQueue(sqs, queue, queueAttributes(pool, dlq.arn, snsTopicArn));
+  await sqs.send(new SetQueueAttributesCommand({ QueueUrl: main.url, Attributes: queueAttributes(pool, dlq.arn, snsTopicArn, main.arn) }));
+  const subscriptionArn = await ensureSubscription(sns, snsTopicArn, main.arn, subscriptionAttributes(pool));
+  return { pool: pool.name, queueUrl: main.url, queueArn: main.arn, deadLetterQueueUrl: dlq.url, deadLetterQueueArn: dlq.arn, subscriptionArn };
+}
+
+/** Undoes provisionPoolQueues: the subscription first (no new messages), then both queues. Idempotent. */
+export async function removePoolQueues(options: Omit<PoolQueuesOptions, 'pool'>): Promise<void> {
+  const { sns, sqs, snsTopicArn, queue, deadLetterQueue } = options;
+  const url = async (name: string) => {
+    try {
+      return (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+    } catch (error) {
+      if (isAwsError(error, 'QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue')) return undefined;
+      throw error;
+    }
+  };
+  const mainUrl = await url(queue);
+  if (mainUrl) {
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: mainUrl, AttributeNames: ['QueueArn'] }));
+    let token: string | undefined;
+    do {
+      const page = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: snsTopicArn, NextToken: token }));
+      for (const sub of page.Subscriptions ?? []) {
+        if (sub.Protocol === 'sqs' && sub.Endpoint === Attributes?.QueueArn && sub.SubscriptionArn) {
+          await sns.send(new UnsubscribeCommand({ SubscriptionArn: sub.SubscriptionArn }));
+        }
+      }
+      token = page.NextToken;
+    } while (token);
+    await sqs.send(new DeleteQueueCommand({ QueueUrl: mainUrl }));
+  }
+  const dlqUrl = await url(deadLetterQueue);
+  if (dlqUrl) await sqs.send(new DeleteQueueCommand({ QueueUrl: dlqUrl }));
+}
+
+/** The jobs topic's ARN (CreateTopic is idempotent: it answers the existing topic's). */
+export async function ensureSnsTopic(sns: SNSClient, name: string): Promise<string> {
+  return (await sns.send(new CreateTopicCommand({ Name: name }))).TopicArn!;
+}
+
 /**
  * Creates (or confirms) everything the pipeline needs: Kafka topics, the SNS topic, one queue and
  * DLQ per worker pool subscribed by a `pool` filter with raw delivery, and the results bucket.
@@ -144,23 +203,10 @@ export async function provision(options: ProvisionOptions): Promise<Provisioned>
   const { kafka, sns, sqs, s3, topology, bucket, partitions = 6, replicationFactor = 1, logger } = options;
   const { requested, events } = topology.topics;
   const created = await ensureKafkaTopics(kafka, [requested, events], partitions, replicationFactor);
-  const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: topology.snsTopic }));
-  const snsTopicArn = TopicArn!;
+  const snsTopicArn = await ensureSnsTopic(sns, topology.snsTopic);
   const queues: ProvisionedQueue[] = [];
   for (const { pool, queue, deadLetterQueue } of topology.queues) {
-    const dlq = await ensureQueue(sqs, deadLetterQueue, {});
-    // The queue's ARN is needed for its own policy, so the policy is set once the queue exists.
-    const main = await ensureQueue(sqs, queue, queueAttributes(pool, dlq.arn, snsTopicArn));
-    await sqs.send(new SetQueueAttributesCommand({ QueueUrl: main.url, Attributes: queueAttributes(pool, dlq.arn, snsTopicArn, main.arn) }));
-    const subscriptionArn = await ensureSubscription(sns, snsTopicArn, main.arn, subscriptionAttributes(pool));
-    queues.push({
-      pool: pool.name,
-      queueUrl: main.url,
-      queueArn: main.arn,
-      deadLetterQueueUrl: dlq.url,
-      deadLetterQueueArn: dlq.arn,
-      subscriptionArn,
-    });
+    queues.push(await provisionPoolQueues({ sns, sqs, snsTopicArn, pool, queue, deadLetterQueue }));
   }
   await ensureBucket(s3, bucket);
   const result = { topics: { requested, events, created }, snsTopicArn, queues, bucket };

@@ -35,7 +35,16 @@ export const configSchema = z
     SCHEDULES_DIR: z.string().min(1).default('examples/schedules'),
     /** Tenant of a schedule's jobs unless its label or annotation `conveyor.dev/tenant` says otherwise. */
     SCHEDULES_TENANT: z.string().min(1).default('system'),
-    /** Kubernetes namespace to watch; empty watches every namespace. */
+    /**
+     * Whether the leader reconciles JobType (and WorkerPool) resources from the Kubernetes API.
+     * Defaults to `kubernetes` with SCHEDULES_SOURCE=kubernetes, else `none`.
+     */
+    OPERATOR_RESOURCES: z.enum(['kubernetes', 'none']).optional(),
+    /** How often the operator re-reads each WorkerPool's Deployment and ScaledObject for its status. */
+    OPERATOR_RESYNC_MS: env.int(30_000, 100),
+    /** KEDA TriggerAuthentication (in the WorkerPool's namespace) of each pool's SQS trigger; empty: KEDA's own identity. */
+    WORKER_POOL_TRIGGER_AUTHENTICATION: z.string().default(''),
+    /** Kubernetes namespace to watch (JobSchedules, JobTypes, WorkerPools); empty watches every namespace. */
     SCHEDULES_WATCH_NAMESPACE: z.string().default(''),
     /** Names this replica in Kubernetes Events (the pod name). */
     HOSTNAME: z.string().min(1).default('scheduler'),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
-import { bootstrap, createKafka, createPool, createS3Client, createSqsClient, observeTraced, pingKafka, recordJobStep, runMain, traceIdOf } from '@conveyor/platform';
+import { bootstrap, createKafka, createPool, createS3Client, createSnsClient, createSqsClient, observeTraced, pingKafka, recordJobStep, runMain, traceIdOf } from '@conveyor/platform';
 import { createOutboxSignal, SCHEDULED_CHANNEL, startListener, startOutboxRelay, topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
 import { createSchedulerMetrics, registerJobBacklog } from './metrics.js';
@@ -16,6 +16,7 @@ import { HandoffWatermark, kafkaTopicOffsets } from './lost-messages/handoff-wat
 import { lostMessageCheck, poolQueues } from './lost-messages/lost-messages.js';
 import { sqsQueueCensus } from './lost-messages/queue.census.js';
 import { ScheduleController, type ScheduleStatusSink } from './schedules/controller.js';
+import type { JobTypeController } from './job-types/job-type.controller.js';
 import { scheduleJobsRepo } from './schedules/schedule-jobs.repo.js';
 import { logStatusSink, startFolderSource } from './schedules/folder.source.js';
 import { postgresStatusSink, startPostgresSource } from './schedules/postgres.source.js';
@@ -86,7 +87,8 @@ runMain('scheduler', async () => {
   // lost-messages.ts).
   const electionMode = config.LEADER_ELECTION ?? (config.SCHEDULES_SOURCE === 'kubernetes' ? 'lease' : 'advisory-lock');
   // The Kubernetes client is large: load it only where it is used.
-  const k8s = config.SCHEDULES_SOURCE === 'kubernetes' || electionMode === 'lease' ? await import('./schedules/kubernetes.source.js') : undefined;
+  const operatorMode = config.OPERATOR_RESOURCES ?? (config.SCHEDULES_SOURCE === 'kubernetes' ? 'kubernetes' : 'none');
+  const k8s = config.SCHEDULES_SOURCE === 'kubernetes' || electionMode === 'lease' || operatorMode === 'kubernetes' ? await import('./schedules/kubernetes.source.js') : undefined;
   const kc = k8s?.loadKubeConfig();
   const watched = config.SCHEDULES_SOURCE === 'kubernetes' && k8s && kc ? { k8s, kc } : undefined;
   if (config.SCHEDULES_SOURCE === 'folder') {
@@ -142,6 +144,55 @@ runMain('scheduler', async () => {
       },
     };
   };
+  const sns = createSnsClient({
+    region: config.AWS_REGION,
+    endpoint: config.AWS_ENDPOINT_URL,
+    accessKeyId: config.AWS_ACCESS_KEY_ID,
+    secretAccessKey: config.AWS_SECRET_ACCESS_KEY,
+  });
+  service.onStop('sns', async () => sns.destroy());
+  const startOperator = async (kubeConfig: NonNullable<typeof kc>, signal: AbortSignal) => {
+    const [{ startJobTypeOperator }, { startWorkerPoolOperator }] = await Promise.all([import('./job-types/kubernetes.js'), import('./worker-pools/kubernetes.js')]);
+    const namespace = config.SCHEDULES_WATCH_NAMESPACE;
+    // The two know each other: a JobType may name a WorkerPool, a WorkerPool may select JobTypes.
+    // WorkerPools are listed first, so JobTypes naming them are never reported UnknownPool at start.
+    const known: { types?: JobTypeController } = {};
+    const pools = await startWorkerPoolOperator({
+      kc: kubeConfig,
+      namespace,
+      sns,
+      sqs,
+      settings: {
+        conveyorNamespace: config.CONVEYOR_NAMESPACE,
+        awsRegion: config.AWS_REGION,
+        awsEndpoint: config.AWS_ENDPOINT_URL,
+        triggerAuthentication: config.WORKER_POOL_TRIGGER_AUTHENTICATION || undefined,
+      },
+      logger,
+      signal,
+      resyncMs: config.OPERATOR_RESYNC_MS,
+      jobTypes: () => known.types?.declared() ?? [],
+      // A JobType naming a pool whose queue just became ready (or went) is reconciled again.
+      onPoolsChanged: () => known.types?.requeueAll(),
+      onError: () => m.loopErrors.inc({ loop: 'worker-pools' }),
+    });
+    const types = await startJobTypeOperator({
+      kc: kubeConfig,
+      namespace,
+      pool,
+      logger,
+      signal,
+      extraPools: () => pools.controller.pools(),
+      onError: () => m.loopErrors.inc({ loop: 'job-types' }),
+    }).catch(async (error: unknown) => {
+      await pools.stop();
+      throw error;
+    });
+    known.types = types.controller;
+    // Selectors see the JobTypes now.
+    pools.controller.requeueAll();
+    return { stop: async () => void (await Promise.all([types.stop(), pools.stop()])) };
+  };
   const work = leaderOnly(async (signal) => {
     const reconciler = startReconciler({
       db: pool,
@@ -179,7 +230,12 @@ runMain('scheduler', async () => {
       await Promise.all([reconciler.stop(), retention.stop()]);
       throw error;
     });
-    return { stop: async () => void (await Promise.all([reconciler.stop(), retention.stop(), schedules?.stop()])) };
+    // The operator: JobType resources into the job type registry, WorkerPools into queues, Deployments and ScaledObjects.
+    const operator = operatorMode === 'kubernetes' && kc ? await startOperator(kc, signal).catch(async (error: unknown) => {
+      await Promise.all([reconciler.stop(), retention.stop(), schedules?.stop()]);
+      throw error;
+    }) : undefined;
+    return { stop: async () => void (await Promise.all([reconciler.stop(), retention.stop(), schedules?.stop(), operator?.stop()])) };
   }, logger);
 
   m.isLeader.set(0);

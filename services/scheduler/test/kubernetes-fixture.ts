@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
@@ -10,7 +11,8 @@ import { uniqueName } from '../../../test/support/infra.js';
 import { platformEnv } from '../../../test/support/platform.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const CRD_FILE = path.join(ROOT, 'charts/conveyor/crds/jobschedules.conveyor.dev.yaml');
+const CRD_DIR = path.join(ROOT, 'charts/conveyor/crds');
+const KEDA_CRD = path.join(ROOT, 'test/chart/crds/keda.sh_scaledobjects.yaml');
 
 export interface KubernetesFixture {
   db: TestDatabase;
@@ -27,7 +29,7 @@ export interface KubernetesFixture {
 }
 
 /**
- * A database with the jobs schema and a real kube-apiserver with the JobSchedule CRD and a fresh
+ * A database with the jobs schema and a real kube-apiserver with the chart's CRDs and a fresh
  * namespace, for scheduler processes run with SCHEDULES_SOURCE=kubernetes.
  */
 export async function startKubernetesFixture(prefix: string): Promise<KubernetesFixture> {
@@ -39,7 +41,10 @@ export async function startKubernetesFixture(prefix: string): Promise<Kubernetes
   kc.loadFromFile(api.kubeconfigPath);
   const objects = kc.makeApiClient(CustomObjectsApi);
   const core = kc.makeApiClient(CoreV1Api);
-  await installCrds(kc, [CRD_FILE]);
+  // Every CRD of the chart (the scheduler watches all of them with SCHEDULES_SOURCE=kubernetes) and
+  // KEDA's ScaledObject, which the operator makes for each WorkerPool.
+  const crds = (await readdir(CRD_DIR)).filter((f) => f.endsWith('.yaml')).map((f) => path.join(CRD_DIR, f));
+  await installCrds(kc, [...crds, KEDA_CRD]);
   const namespace = uniqueName(prefix).toLowerCase().replace(/_/g, '-');
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   const env = {

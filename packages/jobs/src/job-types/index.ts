@@ -1,2 +1,4 @@
 export * from './registry.repo.js';
 export * from './builtins.js';
+export * from './schema.js';
+export * from './spec.js';

@@ -126,3 +126,37 @@ export async function findVersion(db: Queryable, name: string, version: number):
 export async function announceJobType(db: Queryable, name: string): Promise<void> {
   await db.query('SELECT pg_notify($1, $2)', [JOB_TYPES_CHANNEL, name]);
 }
+
+export interface JobTypeHead {
+  name: string;
+  latestVersion: number;
+  retiredAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface HeadRow {
+  name: string;
+  latest_version: number;
+  retired_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export const toHead = (r: HeadRow): JobTypeHead => ({
+  name: r.name,
+  latestVersion: r.latest_version,
+  retiredAt: r.retired_at,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+/** Retires a type (idempotent: the first retirement's time stays); undefined when there is no such type. */
+export async function retireJobType(db: Queryable, name: string): Promise<JobTypeHead | undefined> {
+  const { rows } = await db.query<HeadRow>(
+    `UPDATE job_types SET retired_at = COALESCE(retired_at, now()), updated_at = CASE WHEN retired_at IS NULL THEN now() ELSE updated_at END
+      WHERE name = $1 RETURNING name, latest_version, retired_at, created_at, updated_at`,
+    [name],
+  );
+  return rows[0] && toHead(rows[0]);
+}

@@ -1,28 +1,4 @@
-import { VERSION_COLUMNS, toVersion, type JobTypeVersion, type Queryable } from '@conveyor/jobs';
-
-export interface JobTypeHead {
-  name: string;
-  latestVersion: number;
-  retiredAt: Date | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-interface HeadRow {
-  name: string;
-  latest_version: number;
-  retired_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-}
-
-const toHead = (r: HeadRow): JobTypeHead => ({
-  name: r.name,
-  latestVersion: r.latest_version,
-  retiredAt: r.retired_at,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
+import { VERSION_COLUMNS, toHead, toVersion, type HeadRow, type JobTypeHead, type JobTypeVersion, type Queryable } from '@conveyor/jobs';
 
 /** Every type (or one, by name) with every version: the registry's cache and the admin reads. */
 export async function loadJobTypes(db: Queryable, name?: string): Promise<Array<JobTypeHead & { versions: JobTypeVersion[] }>> {
@@ -40,14 +16,4 @@ export async function loadJobTypes(db: Queryable, name?: string): Promise<Array<
     byName.set(row.name, list);
   }
   return heads.rows.map((h) => ({ ...toHead(h), versions: byName.get(h.name) ?? [] }));
-}
-
-/** Retires a type (idempotent: the first retirement's time stays); undefined when there is no such type. */
-export async function retireJobType(db: Queryable, name: string): Promise<JobTypeHead | undefined> {
-  const { rows } = await db.query<HeadRow>(
-    `UPDATE job_types SET retired_at = COALESCE(retired_at, now()), updated_at = CASE WHEN retired_at IS NULL THEN now() ELSE updated_at END
-      WHERE name = $1 RETURNING name, latest_version, retired_at, created_at, updated_at`,
-    [name],
-  );
-  return rows[0] && toHead(rows[0]);
 }

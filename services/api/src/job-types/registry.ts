@@ -1,7 +1,8 @@
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import { JOB_TYPES_CHANNEL, startListener, type JobTypeVersion } from '@conveyor/jobs';
 import type { Logger, Pool } from '@conveyor/platform';
-import { loadJobTypes, type JobTypeHead } from './queries.js';
+import type { JobTypeHead } from '@conveyor/jobs';
+import { loadJobTypes } from './queries.js';
 import { compileSchema } from './validator.js';
 
 export type Resolution =

@@ -1,11 +1,12 @@
 import type { RequestHandler } from 'express';
-import { announceJobType, JOB_TYPES, registerJobType, type JobTypeVersion } from '@conveyor/jobs';
+import { announceJobType, JOB_TYPES, registerJobType, retireJobType, type JobTypeVersion } from '@conveyor/jobs';
 import type { Pool } from '@conveyor/platform';
 import { HttpError } from '../http-errors.js';
 import { identityOf } from '../identity.js';
 import { parseIdOr404, parseOr400 } from '../request.js';
 import type { RouteDef } from '../routes/route.js';
-import { loadJobTypes, retireJobType, type JobTypeHead } from './queries.js';
+import type { JobTypeHead } from '@conveyor/jobs';
+import { loadJobTypes } from './queries.js';
 import type { JobTypeRegistry } from './registry.js';
 import { jobTypeNameParam, putJobTypeBody } from './schemas.js';
 import { compileSchema } from './validator.js';

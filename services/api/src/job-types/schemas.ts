@@ -1,37 +1,12 @@
 /** The zod schemas of the job type endpoints: routes.ts validates with them, openapi.ts documents them. */
 import { z } from 'zod';
-import { JOB_DEFAULTS, WORKER_POOLS } from '@conveyor/jobs';
+import { jobTypeName, jobTypeSpecSchema, WORKER_POOLS } from '@conveyor/jobs';
 
-/** Dotted lowercase words, as the built-ins (`points.grant`): they become SNS attribute values and metric labels. */
-export const JOB_TYPE_NAME = /^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$/;
-export const jobTypeName = z
-  .string()
-  .max(64)
-  .regex(JOB_TYPE_NAME, 'lowercase letters and digits in words joined by ".", "_" or "-", such as billing.invoice-send');
 export const jobTypeNameParam = z.object({ name: jobTypeName });
 
 const poolNames = WORKER_POOLS.map((p) => p.name) as [string, ...string[]];
 
-export const putJobTypeBody = z
-  .object({
-    schema: z
-      .record(z.string(), z.unknown())
-      .describe('JSON Schema (draft 2020-12) of the payload; compiled in ajv strict mode, so unknown keywords and formats are refused.'),
-    pool: z.enum(poolNames).describe('The worker pool whose queue receives the jobs: one of the pools the platform runs.'),
-    maxAttempts: z.number().int().min(1).max(100).default(JOB_DEFAULTS.maxAttempts),
-    timeoutSeconds: z.number().int().min(1).max(86_400).default(JOB_DEFAULTS.timeoutSeconds),
-    priority: z.number().int().min(-100).max(100).default(JOB_DEFAULTS.priority),
-    maxPayloadBytes: z.number().int().min(2).max(1024 * 1024).default(64 * 1024).describe('Largest payload, as serialised JSON bytes (413 above).'),
-    resultRetentionSeconds: z
-      .number()
-      .int()
-      .min(60)
-      .max(366 * 86_400)
-      .nullable()
-      .default(null)
-      .describe('How long results are meant to be kept. Recorded, not yet enforced: retention per type is RETENTION_OVERRIDES of the scheduler.'),
-  })
-  .strict();
+export const putJobTypeBody = jobTypeSpecSchema(z.enum(poolNames).describe('The worker pool whose queue receives the jobs: one of the pools the platform runs.'));
 export type PutJobTypeBody = z.infer<typeof putJobTypeBody>;
 
 /** The example of PUT /job-types/{name} in the document: what the README's curl and the e2e test register. */

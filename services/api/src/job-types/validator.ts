@@ -1,20 +1,6 @@
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import { compileJobSchema, InvalidJobSchemaError } from '@conveyor/jobs';
 import { HttpError } from '../http-errors.js';
-
-// ajv-formats is CommonJS: its plugin is the module itself under NodeNext.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020, options: { mode: 'fast' | 'full' }) => Ajv2020;
-
-/**
- * One ajv instance for every registered schema. Strict mode refuses unknown keywords and formats
- * (a typo in a schema would otherwise accept everything); `addUsedSchema: false` keeps two schemas
- * with the same `$id` from colliding in the instance; `useDefaults` fills `default`s in, as zod did
- * for the built-ins; remote `$ref`s are never fetched (no loadSchema), so they fail to compile.
- * Formats in ajv-formats' fast mode (one regex each): its full `date-time` took 3 µs a value, six
- * times a whole report.generate payload in zod (scripts/tools/bench-validation.mjs); a schema that
- * wants calendar-exact dates adds a `pattern`, as the built-ins' schemas do.
- */
-const ajv = addFormats(new Ajv2020({ strict: true, allErrors: true, addUsedSchema: false, useDefaults: true }), { mode: 'fast' });
 
 /** One failing place of a payload: the path from the request body's root, as zod issues have. */
 export interface PayloadIssue {
@@ -23,35 +9,14 @@ export interface PayloadIssue {
   keyword: string;
 }
 
-/**
- * Where a schema holds an own `__proto__` key, if anywhere. ajv skips that key without a word, and
- * any code that copies the schema by assignment would turn it into a prototype: refused outright.
- */
-function protoKeyAt(value: unknown, path = ''): string | undefined {
-  if (!value || typeof value !== 'object') return undefined;
-  if (Object.hasOwn(value, '__proto__')) return `${path}/__proto__`;
-  for (const [key, child] of Object.entries(value)) {
-    const found = protoKeyAt(child, `${path}/${key}`);
-    if (found) return found;
-  }
-  return undefined;
-}
-
-/** Compiles a JSON Schema or throws 422 with ajv's reason. */
+/** Compiles a JSON Schema (packages/jobs' shared ajv) or throws 422 with ajv's reason. */
 export function compileSchema(schema: unknown): ValidateFunction {
   try {
-    const proto = protoKeyAt(schema);
-    if (proto) return refuse(`the key __proto__ is not allowed (at ${proto})`);
-    return ajv.compile(schema as object);
+    return compileJobSchema(schema);
   } catch (error) {
-    if (error instanceof HttpError) throw error;
-    // A schema nested deeper than the stack (RangeError) is refused like any other.
-    return refuse(error instanceof Error ? error.message : String(error));
+    if (error instanceof InvalidJobSchemaError) throw new HttpError(422, 'invalid JSON Schema', { reason: error.reason });
+    throw error;
   }
-}
-
-function refuse(reason: string): never {
-  throw new HttpError(422, 'invalid JSON Schema', { reason });
 }
 
 /** `/items/0/name` -> ['payload', 'items', 0, 'name'] (JSON Pointer unescaped). */

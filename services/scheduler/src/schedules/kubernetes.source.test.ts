@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { eventBody, restartDelayMs, schedulesPath, statusPatch, toSchedule } from './kubernetes.source.js';
+import { eventBody, schedulesPath, statusPatch, toSchedule } from './kubernetes.source.js';
+import { restartDelayMs } from '../operator/watch.js';
 
 describe('Kubernetes adapter translations', () => {
   it('lists one namespace or all', () => {

@@ -1,27 +1,14 @@
-import {
-  CoreV1Api,
-  CustomObjectsApi,
-  KubeConfig,
-  PatchStrategy,
-  makeInformer,
-  setHeaderOptions,
-  type CoreV1Event,
-  type KubernetesListObject,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
-import { backoffDelay } from '@conveyor/platform';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, type CoreV1Event, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '@conveyor/platform';
+import { resourcesPath, watchResources } from '../operator/watch.js';
 import type { ScheduleController, ScheduleStatusSink } from './controller.js';
 import type { ScheduleEvent } from './decide.js';
 import { GROUP, KIND, PLURAL, VERSION, scheduleKey, type JobScheduleObject, type JobScheduleStatus } from './job-schedule.js';
 
 const REPORTER = 'conveyor-scheduler';
-/** A watch that stayed up this long was healthy: its failure starts the backoff over. */
-const HEALTHY_WATCH_MS = 10_000;
-
 /** The list/watch path of JobSchedules: one namespace, or all of them when none is given. */
 export function schedulesPath(namespace: string): string {
-  return namespace ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`;
+  return resourcesPath(PLURAL, namespace);
 }
 
 /** A merge patch replaces what it names: absent fields are sent as null so stale values go away. */
@@ -102,11 +89,6 @@ export function toSchedule(obj: WatchedSchedule): JobScheduleObject {
   };
 }
 
-/** Capped exponential backoff with jitter between informer restarts. */
-export function restartDelayMs(attempt: number, maxMs = 30_000): number {
-  return backoffDelay(attempt + 1, { baseMs: 500, maxMs, jitter: 'equal' });
-}
-
 /**
  * List + watch JobSchedules through an informer and feed the controller; the informer's cache
  * resyncs on every restart, so changes missed while disconnected arrive as adds/updates.
@@ -117,49 +99,14 @@ export async function startKubernetesSource(options: {
   controller: ScheduleController;
   logger: Logger;
 }): Promise<{ stop(): Promise<void> }> {
-  const { kc, namespace, controller, logger } = options;
-  const custom = kc.makeApiClient(CustomObjectsApi);
-  const list = (): Promise<KubernetesListObject<WatchedSchedule>> =>
-    namespace
-      ? custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL })
-      : custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL });
-  const informer = makeInformer(kc, schedulesPath(namespace), list);
-  let stopped = false;
-  let attempt = 0;
-  let startedAt = Date.now();
-  let retry: NodeJS.Timeout | undefined;
-
-  const upsert = (obj: WatchedSchedule) => controller.upsert(toSchedule(obj));
-  informer.on('add', upsert);
-  informer.on('update', upsert);
-  informer.on('delete', (obj) => controller.remove(scheduleKey(toSchedule(obj))));
-  // 'connect' fires before the list and the watch request are even tried, so it cannot mean healthy.
-  informer.on('connect', () => logger.info({ path: schedulesPath(namespace) }, 'watching JobSchedules'));
-  const start = (): void => {
-    startedAt = Date.now();
-    informer.start().catch(restart);
-  };
-  // A failed list or a broken watch both land here (the informer stops itself then); one pending
-  // restart at a time. A watch that held for a while counts as healthy and resets the backoff.
-  const restart = (err: unknown): void => {
-    if (stopped || retry) return;
-    if (Date.now() - startedAt > HEALTHY_WATCH_MS) attempt = 0;
-    const delay = restartDelayMs(attempt++);
-    logger.warn({ err, delayMs: Math.round(delay) }, 'JobSchedule list/watch failed; restarting');
-    retry = setTimeout(() => {
-      retry = undefined;
-      start();
-    }, delay);
-  };
-  informer.on('error', restart);
-  start();
-  return {
-    stop: async () => {
-      stopped = true;
-      if (retry) clearTimeout(retry);
-      await informer.stop();
-    },
-  };
+  const { controller } = options;
+  return watchResources<WatchedSchedule>({
+    ...options,
+    plural: PLURAL,
+    kind: KIND,
+    onUpsert: (obj) => controller.upsert(toSchedule(obj)),
+    onDelete: (obj) => controller.remove(scheduleKey(toSchedule(obj))),
+  });
 }
 
 export function loadKubeConfig(): KubeConfig {

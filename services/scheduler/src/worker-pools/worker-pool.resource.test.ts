@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { deploymentManifest, parseSpec, poolJobTypes, queueConflict, readyFromDeployment, scaledObjectManifest, type WorkerPoolObject } from './worker-pool.resource.js';
+
+const pool = (name: string, created = '2030-01-01T00:00:00Z', namespace = 'team'): WorkerPoolObject => ({
+  metadata: { name, namespace, uid: `uid-${namespace}-${name}`, creationTimestamp: new Date(created) },
+  spec: { image: 'registry.example.com/w:1' },
+});
+const settings = { conveyorNamespace: 'ns1', awsRegion: 'eu-west-1', awsEndpoint: 'http://sqs.local:4566/', triggerAuthentication: 'conveyor-aws' };
+
+describe('WorkerPool resources', () => {
+  it('fills the defaults of a minimal spec and names what is wrong in a bad one', () => {
+    expect(parseSpec({ image: 'w:1' })).toEqual({
+      ok: true,
+      spec: { image: 'w:1', replicas: { min: 0, max: 5 }, concurrency: 8, visibilityTimeoutSeconds: 60, maxReceiveCount: 10, targetQueueDepth: 20, drainSeconds: 60, env: [] },
+    });
+    expect(parseSpec({ image: 'w:1', concurrency: 0 })).toMatchObject({ ok: false, message: expect.stringMatching(/^concurrency: Too small/) });
+  });
+
+  it('refuses queue names of a platform pool, and of an older pool, whether as queue or as DLQ', () => {
+    expect(queueConflict(pool('default'), [], 'ns1')).toBe('queue ns1-conveyor-default belongs to the platform pool default');
+    expect(queueConflict(pool('reports-dlq'), [], 'ns1')).toBe('queue ns1-conveyor-reports-dlq belongs to the platform pool reports');
+    const older = pool('text', '2030-01-01T00:00:00Z', 'a');
+    const younger = pool('text', '2030-01-02T00:00:00Z', 'b');
+    expect(queueConflict(younger, [older], 'ns1')).toBe('queue ns1-conveyor-text belongs to WorkerPool a/text, which is older');
+    expect(queueConflict(older, [younger], 'ns1')).toBeUndefined();
+    expect(queueConflict(pool('text-dlq', '2030-01-03T00:00:00Z'), [older], 'ns1')).toMatch(/ns1-conveyor-text-dlq belongs to WorkerPool a\/text/);
+  });
+
+  it('makes a Deployment owned by the pool, without replicas, draining for drainSeconds, with the team env winning', () => {
+    const parsed = parseSpec({ image: 'w:2', concurrency: 4, drainSeconds: 90, env: [{ name: 'AWS_REGION', value: 'us-east-2' }, { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] });
+    if (!parsed.ok) throw new Error(parsed.message);
+    const d = deploymentManifest(pool('text'), parsed.spec, settings);
+    expect(d.metadata.ownerReferences).toEqual([{ apiVersion: 'conveyor.dev/v1alpha1', kind: 'WorkerPool', name: 'text', uid: 'uid-team-text', controller: true, blockOwnerDeletion: true }]);
+    expect(d.spec).not.toHaveProperty('replicas');
+    expect(d.spec.template.spec.terminationGracePeriodSeconds).toBe(90);
+    const env = d.spec.template.spec.containers[0]!.env;
+    expect(env).toContainEqual({ name: 'SHUTDOWN_GRACE_MS', value: '85000' });
+    expect(env).toContainEqual({ name: 'WORKER_CONCURRENCY', value: '4' });
+    expect(env.filter((e) => e.name === 'AWS_REGION')).toEqual([{ name: 'AWS_REGION', value: 'us-east-2' }]);
+    expect(env).toContainEqual({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } });
+  });
+
+  it("scales on the pool's queue at the target depth", () => {
+    const parsed = parseSpec({ image: 'w:1', replicas: { min: 1, max: 9 }, targetQueueDepth: 7 });
+    if (!parsed.ok) throw new Error(parsed.message);
+    const s = scaledObjectManifest(pool('text'), parsed.spec, 'http://q/ns1-conveyor-text', settings);
+    expect(s.spec).toEqual({
+      scaleTargetRef: { name: 'text' },
+      minReplicaCount: 1,
+      maxReplicaCount: 9,
+      triggers: [
+        {
+          type: 'aws-sqs-queue',
+          authenticationRef: { name: 'conveyor-aws' },
+          metadata: { queueURL: 'http://q/ns1-conveyor-text', queueLength: '7', awsRegion: 'eu-west-1', awsEndpoint: 'http://sqs.local:4566' },
+        },
+      ],
+    });
+  });
+
+  it('reads Ready from the Deployment status only', () => {
+    expect(readyFromDeployment(undefined).reason).toBe('DeploymentPending');
+    expect(readyFromDeployment({ metadata: { generation: 2 }, status: { observedGeneration: 1 } }).reason).toBe('DeploymentPending');
+    const available = { type: 'Available', status: 'True' };
+    expect(readyFromDeployment({ metadata: { generation: 1 }, spec: { replicas: 2 }, status: { observedGeneration: 1, availableReplicas: 2, conditions: [available] } })).toEqual({
+      status: 'True',
+      reason: 'Available',
+      message: '2 of 2 replicas available',
+    });
+    expect(readyFromDeployment({ metadata: { generation: 1 }, spec: { replicas: 0 }, status: { observedGeneration: 1 } }).reason).toBe('ScaledToZero');
+    const stuck = { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "x" has timed out progressing.' };
+    expect(readyFromDeployment({ metadata: { generation: 1 }, spec: { replicas: 1 }, status: { observedGeneration: 1, conditions: [stuck] } })).toMatchObject({
+      status: 'False',
+      reason: 'ProgressDeadlineExceeded',
+    });
+  });
+
+  it('resolves its job types from the list, or from JobTypes matching the selector in its namespace', () => {
+    const types = [
+      { namespace: 'team', name: 'b.two', labels: { team: 'text' } },
+      { namespace: 'team', name: 'a.one', labels: { team: 'text' } },
+      { namespace: 'other', name: 'c.three', labels: { team: 'text' } },
+      { namespace: 'team', name: 'd.four', labels: { team: 'img' } },
+    ];
+    const list = parseSpec({ image: 'w', jobTypes: ['z.y', 'a.b'] });
+    const selector = parseSpec({ image: 'w', selector: { matchLabels: { team: 'text' } } });
+    if (!list.ok || !selector.ok) throw new Error('bad spec');
+    expect(poolJobTypes(list.spec, types, 'team')).toEqual(['a.b', 'z.y']);
+    expect(poolJobTypes(selector.spec, types, 'team')).toEqual(['a.one', 'b.two']);
+  });
+});

@@ -1,0 +1,205 @@
+import { z } from 'zod';
+import { poolQueueNames, topology, type WorkerPool } from '@conveyor/jobs';
+import type { ResourceObject } from '../operator/resource.js';
+import { olderThan } from '../operator/controller.js';
+import { GROUP, VERSION } from '../operator/watch.js';
+import type { Condition } from '../operator/conditions.js';
+
+/**
+ * Glossary. WorkerPool: the custom resource declaring a team's pool; its object name is the pool's
+ * name (the jobs' `pool` attribute, the queue conveyor-<name>). Owner: of several WorkerPools whose
+ * queue names collide (or collide with a platform pool's), the platform pool, then the oldest.
+ */
+export const PLURAL = 'workerpools';
+export const KIND = 'WorkerPool';
+/** Held until the pool's queues and subscription are removed. */
+export const FINALIZER = 'conveyor.dev/worker-pool';
+/** The server-side apply field manager of everything the operator makes. */
+export const FIELD_MANAGER = 'conveyor-operator';
+export const POOL_LABEL = 'conveyor.dev/pool';
+
+export interface WorkerPoolStatus {
+  observedGeneration?: number;
+  queue?: string;
+  queueUrl?: string;
+  deadLetterQueueUrl?: string;
+  jobTypes?: string[];
+  conditions?: Condition[];
+}
+
+export type WorkerPoolObject = ResourceObject<Record<string, unknown>, WorkerPoolStatus>;
+
+const specSchema = z.object({
+  image: z.string().min(1),
+  jobTypes: z.array(z.string()).optional(),
+  selector: z.object({ matchLabels: z.record(z.string(), z.string()) }).optional(),
+  replicas: z.object({ min: z.number().int().min(0).default(0), max: z.number().int().min(1).default(5) }).prefault({}),
+  concurrency: z.number().int().min(1).default(8),
+  visibilityTimeoutSeconds: z.number().int().min(10).max(43_200).default(60),
+  maxReceiveCount: z.number().int().min(1).default(10),
+  targetQueueDepth: z.number().int().min(1).default(20),
+  drainSeconds: z.number().int().min(10).default(60),
+  env: z.array(z.looseObject({ name: z.string().min(1) })).default([]),
+});
+export type WorkerPoolSpec = z.infer<typeof specSchema>;
+
+export function parseSpec(spec: unknown): { ok: true; spec: WorkerPoolSpec } | { ok: false; message: string } {
+  const parsed = specSchema.safeParse(spec ?? {});
+  if (parsed.success) return { ok: true, spec: parsed.data };
+  const issue = parsed.error.issues[0]!;
+  return { ok: false, message: `${issue.path.join('.') || 'spec'}: ${issue.message}` };
+}
+
+/** What provisioning needs of a pool (topology.ts' shape, so provision's functions take it as a platform pool). */
+export function poolOf(name: string, spec: WorkerPoolSpec): WorkerPool {
+  return { name, jobTypes: [], visibilityTimeoutSeconds: spec.visibilityTimeoutSeconds, maxReceiveCount: spec.maxReceiveCount };
+}
+
+/**
+ * Why this pool's queue names cannot be used, if they cannot: a platform pool's, or an older
+ * WorkerPool's (another namespace may declare the same name; "x-dlq" makes the DLQ name of "x").
+ */
+export function queueConflict(obj: WorkerPoolObject, others: readonly WorkerPoolObject[], conveyorNamespace: string): string | undefined {
+  const names = poolQueueNames(conveyorNamespace, obj.metadata.name);
+  const mine = new Set([names.queue, names.deadLetterQueue]);
+  for (const platform of topology(conveyorNamespace).queues) {
+    const hit = [platform.queue, platform.deadLetterQueue].find((n) => mine.has(n));
+    if (hit) return `queue ${hit} belongs to the platform pool ${platform.pool.name}`;
+  }
+  for (const other of others) {
+    if (other.metadata.uid === obj.metadata.uid || !olderThan(other, obj)) continue;
+    const theirs = poolQueueNames(conveyorNamespace, other.metadata.name);
+    const hit = [theirs.queue, theirs.deadLetterQueue].find((n) => mine.has(n));
+    if (hit) return `queue ${hit} belongs to WorkerPool ${other.metadata.namespace}/${other.metadata.name}, which is older`;
+  }
+  return undefined;
+}
+
+export interface ManifestSettings {
+  conveyorNamespace: string;
+  awsRegion: string;
+  awsEndpoint?: string;
+  /** KEDA TriggerAuthentication of the SQS trigger; none means KEDA's own identity. */
+  triggerAuthentication?: string;
+}
+
+function owned(obj: WorkerPoolObject, kind: string, apiVersion: string) {
+  const labels = { 'app.kubernetes.io/name': 'conveyor-worker', 'app.kubernetes.io/managed-by': FIELD_MANAGER, [POOL_LABEL]: obj.metadata.name };
+  return {
+    apiVersion,
+    kind,
+    metadata: {
+      name: obj.metadata.name,
+      namespace: obj.metadata.namespace ?? 'default',
+      labels,
+      // Deleting the WorkerPool deletes these (Kubernetes' garbage collector).
+      ownerReferences: [
+        { apiVersion: `${GROUP}/${VERSION}`, kind: KIND, name: obj.metadata.name, uid: obj.metadata.uid!, controller: true, blockOwnerDeletion: true },
+      ],
+    },
+    labels,
+  };
+}
+
+/**
+ * The pool's Deployment. No replicas: KEDA owns the count, and a field this manager never sets
+ * is never taken back from it. The drain is the grace period: SIGTERM lets running jobs finish,
+ * SHUTDOWN_GRACE_MS leaves the process 5 s before the kubelet's SIGKILL.
+ */
+export function deploymentManifest(obj: WorkerPoolObject, spec: WorkerPoolSpec, settings: ManifestSettings) {
+  const { labels, ...base } = owned(obj, 'Deployment', 'apps/v1');
+  const env = [
+    { name: 'WORKER_POOL', value: obj.metadata.name },
+    { name: 'WORKER_CONCURRENCY', value: String(spec.concurrency) },
+    { name: 'CONVEYOR_NAMESPACE', value: settings.conveyorNamespace },
+    { name: 'SHUTDOWN_GRACE_MS', value: String((spec.drainSeconds - 5) * 1000) },
+    { name: 'AWS_REGION', value: settings.awsRegion },
+    ...(settings.awsEndpoint ? [{ name: 'AWS_ENDPOINT_URL', value: settings.awsEndpoint }] : []),
+  ];
+  const ours = new Set(spec.env.map((e) => e.name));
+  return {
+    ...base,
+    spec: {
+      selector: { matchLabels: { 'app.kubernetes.io/name': 'conveyor-worker', [POOL_LABEL]: obj.metadata.name } },
+      template: {
+        metadata: { labels },
+        spec: {
+          terminationGracePeriodSeconds: spec.drainSeconds,
+          containers: [
+            {
+              name: 'worker',
+              image: spec.image,
+              // The team's env wins over the defaults above (e.g. a DATABASE_URL from its Secret).
+              env: [...env.filter((e) => !ours.has(e.name)), ...spec.env],
+              ports: [{ name: 'ops', containerPort: 9083 }],
+              readinessProbe: { httpGet: { path: '/readyz', port: 'ops' }, periodSeconds: 5 },
+              livenessProbe: { httpGet: { path: '/healthz', port: 'ops' }, periodSeconds: 10 },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+export function scaledObjectManifest(obj: WorkerPoolObject, spec: WorkerPoolSpec, queueUrl: string, settings: ManifestSettings) {
+  const { labels: _labels, ...base } = owned(obj, 'ScaledObject', 'keda.sh/v1alpha1');
+  return {
+    ...base,
+    spec: {
+      scaleTargetRef: { name: obj.metadata.name },
+      minReplicaCount: spec.replicas.min,
+      maxReplicaCount: spec.replicas.max,
+      triggers: [
+        {
+          type: 'aws-sqs-queue',
+          ...(settings.triggerAuthentication ? { authenticationRef: { name: settings.triggerAuthentication } } : {}),
+          metadata: {
+            queueURL: queueUrl,
+            queueLength: String(spec.targetQueueDepth),
+            awsRegion: settings.awsRegion,
+            ...(settings.awsEndpoint ? { awsEndpoint: settings.awsEndpoint.replace(/\/$/, '') } : {}),
+          },
+        },
+      ],
+    },
+  };
+}
+
+interface DeploymentView {
+  metadata?: { generation?: number };
+  spec?: { replicas?: number };
+  status?: { observedGeneration?: number; replicas?: number; availableReplicas?: number; conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> };
+}
+
+/** The Ready condition, as the Deployment's own status says it (nothing else knows the pods). */
+export function readyFromDeployment(deployment: DeploymentView | undefined): { status: 'True' | 'False' | 'Unknown'; reason: string; message: string } {
+  if (!deployment) return { status: 'Unknown', reason: 'DeploymentPending', message: 'the Deployment is not created yet' };
+  const s = deployment.status;
+  if (!s || (s.observedGeneration ?? 0) < (deployment.metadata?.generation ?? 1)) {
+    return { status: 'Unknown', reason: 'DeploymentPending', message: 'the Deployment controller has not observed the latest spec yet' };
+  }
+  const desired = deployment.spec?.replicas ?? 1;
+  const available = s.availableReplicas ?? 0;
+  const progressing = s.conditions?.find((c) => c.type === 'Progressing');
+  if (progressing?.status === 'False') return { status: 'False', reason: progressing.reason ?? 'NotProgressing', message: progressing.message ?? '' };
+  if (desired === 0) return { status: 'True', reason: 'ScaledToZero', message: 'no replicas: the queue is idle' };
+  const availableCondition = s.conditions?.find((c) => c.type === 'Available');
+  if (availableCondition?.status === 'True') return { status: 'True', reason: 'Available', message: `${available} of ${desired} replicas available` };
+  return {
+    status: 'False',
+    reason: availableCondition?.reason ?? 'Unavailable',
+    message: availableCondition?.message ?? `${available} of ${desired} replicas available`,
+  };
+}
+
+/** The job types the pool runs: its list, or the JobTypes in its namespace matching its selector. */
+export function poolJobTypes(spec: WorkerPoolSpec, jobTypes: ReadonlyArray<{ namespace: string; name: string; labels: Record<string, string> }>, namespace: string): string[] {
+  if (spec.jobTypes) return [...spec.jobTypes].sort();
+  const match = spec.selector?.matchLabels;
+  if (!match) return [];
+  return jobTypes
+    .filter((t) => t.namespace === namespace && Object.entries(match).every(([k, v]) => t.labels[k] === v))
+    .map((t) => t.name)
+    .sort();
+}
