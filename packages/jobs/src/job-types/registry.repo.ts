@@ -151,12 +151,16 @@ export const toHead = (r: HeadRow): JobTypeHead => ({
   updatedAt: r.updated_at,
 });
 
-/** Retires a type (idempotent: the first retirement's time stays); undefined when there is no such type. */
-export async function retireJobType(db: Queryable, name: string): Promise<JobTypeHead | undefined> {
+/**
+ * Retires a type (idempotent: the first retirement's time stays); undefined when there is no such
+ * type, or when `ifLatest` is given and another version is the latest now (someone registered
+ * after the caller did: the type is theirs to keep).
+ */
+export async function retireJobType(db: Queryable, name: string, ifLatest?: number): Promise<JobTypeHead | undefined> {
   const { rows } = await db.query<HeadRow>(
     `UPDATE job_types SET retired_at = COALESCE(retired_at, now()), updated_at = CASE WHEN retired_at IS NULL THEN now() ELSE updated_at END
-      WHERE name = $1 RETURNING name, latest_version, retired_at, created_at, updated_at`,
-    [name],
+      WHERE name = $1 AND ($2::int IS NULL OR latest_version = $2) RETURNING name, latest_version, retired_at, created_at, updated_at`,
+    [name, ifLatest ?? null],
   );
   return rows[0] && toHead(rows[0]);
 }

@@ -16,7 +16,7 @@ import { MAX_SCHEDULES_PER_TENANT } from './schemas.js';
 export const NAME_KEY = 'conveyor.dev/schedule-name';
 const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'conveyor-api' };
 
-/** The custom resource as the API server returns it: the scheduler's view plus its resourceVersion. */
+/** The custom resource as the API server returns it: the scheduler's view plus its versions. */
 type Resource = Omit<JobScheduleObject, 'metadata' | 'spec'> & {
   metadata: JobScheduleObject['metadata'] & { resourceVersion?: string };
   spec?: Record<string, unknown>;
@@ -26,6 +26,9 @@ type Resource = Omit<JobScheduleObject, 'metadata' | 'spec'> & {
 export function objectName(tenant: string, name: string): string {
   return `${name}-${createHash('sha256').update(tenant).digest('hex').slice(0, 8)}`;
 }
+
+/** Replaces tried while status writes keep moving the resourceVersion under an unchanged spec. */
+const UPDATE_ATTEMPTS = 5;
 
 const codeOf = (err: unknown) => (err instanceof ApiException ? err.code : undefined);
 
@@ -42,7 +45,9 @@ export function kubernetesScheduleStore(options: { kc: KubeConfig; namespace: st
     spec: r.spec ?? {},
     createdAt: r.metadata.creationTimestamp ? new Date(r.metadata.creationTimestamp) : null,
     status: r.status && Object.keys(r.status).length > 0 ? r.status : undefined,
-    version: r.metadata.resourceVersion ?? '',
+    // The spec's generation, not the resourceVersion: the scheduler's status writes (every fire)
+    // bump the latter, and a pause computed from an unchanged spec must not fail for them.
+    version: String(r.metadata.generation ?? ''),
   });
   const all = async () => ((await custom.listNamespacedCustomObject(ref)) as { items: Resource[] }).items;
   const read = async (tenant: string, name: string) => {
@@ -86,17 +91,21 @@ export function kubernetesScheduleStore(options: { kc: KubeConfig; namespace: st
       }
     },
     async update(from, spec) {
-      const current = await read(from.tenant, from.name);
-      if (!current) return undefined;
-      // A replace carrying the resourceVersion read: the API server refuses it (409) if anyone wrote since.
-      if (current.metadata.resourceVersion !== from.version) throw conflict(from.name);
-      try {
-        const { name: _n, uid: _u, creationTimestamp: _c, ...kept } = current.metadata;
-        return view((await custom.replaceNamespacedCustomObject({ ...ref, name: current.metadata.name, body: body(from.tenant, from.name, spec, kept) })) as Resource);
-      } catch (err) {
-        if (codeOf(err) === 404) return undefined;
-        if (codeOf(err) === 409) throw conflict(from.name);
-        throw err;
+      // The replace carries the resourceVersion just read, so the API server refuses it (409) if
+      // anyone wrote since; a write that left the spec alone (a status) is read past and retried.
+      for (let attempt = 1; ; attempt++) {
+        const current = await read(from.tenant, from.name);
+        if (!current) return undefined;
+        if (String(current.metadata.generation ?? '') !== from.version) throw conflict(from.name);
+        try {
+          const { name: _n, uid: _u, creationTimestamp: _c, ...kept } = current.metadata;
+          return view((await custom.replaceNamespacedCustomObject({ ...ref, name: current.metadata.name, body: body(from.tenant, from.name, spec, kept) })) as Resource);
+        } catch (err) {
+          if (codeOf(err) === 404) return undefined;
+          if (codeOf(err) === 409 && attempt < UPDATE_ATTEMPTS) continue;
+          if (codeOf(err) === 409) throw conflict(from.name);
+          throw err;
+        }
       }
     },
     async remove(tenant, name) {

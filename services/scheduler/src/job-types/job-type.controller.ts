@@ -51,10 +51,12 @@ export class JobTypeController extends ResourceController<JobTypeObject> {
 
     const finished = await this.finalized(obj, FINALIZER, async () => {
       // Only the owner's deletion retires: a conflicting duplicate never registered anything. A
-      // status version means this object registered the type at some generation.
-      const owner = !this.olderClaim(obj) && typeof obj.status?.version === 'number' && !JOB_TYPES.has(name);
-      if (owner) {
-        if (await retireJobType(pool, name)) await announceJobType(pool, name);
+      // status version means this object registered the type at some generation; a later version
+      // means a younger JobType took the name over while this one was terminating, and keeps it.
+      const registered = obj.status?.version;
+      const owner = !this.olderClaim(obj) && typeof registered === 'number' && !JOB_TYPES.has(name);
+      if (owner && (await retireJobType(pool, name, registered))) {
+        await announceJobType(pool, name);
         log.info('JobType deleted: type retired');
       }
       this.requeueNamed(name);
