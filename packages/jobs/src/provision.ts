@@ -1,8 +1,9 @@
 import { CreateTopicCommand, ListSubscriptionsByTopicCommand, SetSubscriptionAttributesCommand, SubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Kafka, Logger } from '@conveyor/platform';
-import type { Topology, WorkerPool } from './topology.js';
+import type { Kafka, Logger, PriorityClass } from '@conveyor/platform';
+import { DEFAULT_PRIORITY } from './priority.js';
+import { workQueues, type Topology, type WorkerPool } from './topology.js';
 
 export interface ProvisionOptions {
   kafka: Kafka;
@@ -16,13 +17,23 @@ export interface ProvisionOptions {
   logger?: Logger;
 }
 
+export interface ProvisionedClassQueue {
+  priority: PriorityClass;
+  queueUrl: string;
+  queueArn: string;
+  subscriptionArn: string;
+}
+
 export interface ProvisionedQueue {
   pool: string;
+  /** The normal class's queue (the pool's queue of before classes) and its subscription. */
   queueUrl: string;
   queueArn: string;
   deadLetterQueueUrl: string;
   deadLetterQueueArn: string;
   subscriptionArn: string;
+  /** Every class's queue, highest first. */
+  classQueues: ProvisionedClassQueue[];
 }
 
 export interface Provisioned {
@@ -33,12 +44,15 @@ export interface Provisioned {
 }
 
 /**
- * The subscription attributes every pool queue must have, whatever an earlier run left. The filter
- * is on the `pool` attribute (the registered type's pool, set by the bridge), not on the type: a
- * type registered at run time reaches its pool's queue without re-provisioning.
+ * The subscription attributes every class queue of a pool must have, whatever an earlier run left.
+ * The filter is on the `pool` attribute (the registered type's pool, set by the bridge), not on
+ * the type: a type registered at run time reaches its pool's queues without re-provisioning. And on
+ * `priority`, which the bridge always sets; the normal queue also takes a message without one (a
+ * bridge of before classes, during an upgrade), so every message matches exactly one queue.
  */
-export function subscriptionAttributes(pool: WorkerPool): Record<string, string> {
-  return { RawMessageDelivery: 'true', FilterPolicy: JSON.stringify({ pool: [pool.name] }) };
+export function subscriptionAttributes(pool: Pick<WorkerPool, 'name'>, priority: PriorityClass = DEFAULT_PRIORITY): Record<string, string> {
+  const classes: unknown[] = priority === DEFAULT_PRIORITY ? [priority, { exists: false }] : [priority];
+  return { RawMessageDelivery: 'true', FilterPolicy: JSON.stringify({ pool: [pool.name], priority: classes }) };
 }
 
 export function queueAttributes(pool: WorkerPool, deadLetterArn: string, topicArn: string, queueArn?: string): Record<string, string> {
@@ -136,8 +150,9 @@ async function ensureBucket(s3: S3Client, bucket: string): Promise<void> {
 }
 
 /**
- * Creates (or confirms) everything the pipeline needs: Kafka topics, the SNS topic, one queue and
- * DLQ per worker pool subscribed by a `pool` filter with raw delivery, and the results bucket.
+ * Creates (or confirms) everything the pipeline needs: Kafka topics, the SNS topic, per worker pool
+ * one queue per priority class subscribed by a `pool` and `priority` filter with raw delivery and
+ * one DLQ they share, and the results bucket.
  * Safe to run any number of times and from several places (`make dev`, the Helm hook).
  */
 export async function provision(options: ProvisionOptions): Promise<Provisioned> {
@@ -147,19 +162,26 @@ export async function provision(options: ProvisionOptions): Promise<Provisioned>
   const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: topology.snsTopic }));
   const snsTopicArn = TopicArn!;
   const queues: ProvisionedQueue[] = [];
-  for (const { pool, queue, deadLetterQueue } of topology.queues) {
-    const dlq = await ensureQueue(sqs, deadLetterQueue, {});
-    // The queue's ARN is needed for its own policy, so the policy is set once the queue exists.
-    const main = await ensureQueue(sqs, queue, queueAttributes(pool, dlq.arn, snsTopicArn));
-    await sqs.send(new SetQueueAttributesCommand({ QueueUrl: main.url, Attributes: queueAttributes(pool, dlq.arn, snsTopicArn, main.arn) }));
-    const subscriptionArn = await ensureSubscription(sns, snsTopicArn, main.arn, subscriptionAttributes(pool));
+  for (const names of topology.queues) {
+    const { pool } = names;
+    const dlq = await ensureQueue(sqs, names.deadLetterQueue, {});
+    const classQueues: ProvisionedClassQueue[] = [];
+    for (const { priority, queue } of workQueues(names)) {
+      // The queue's ARN is needed for its own policy, so the policy is set once the queue exists.
+      const main = await ensureQueue(sqs, queue, queueAttributes(pool, dlq.arn, snsTopicArn));
+      await sqs.send(new SetQueueAttributesCommand({ QueueUrl: main.url, Attributes: queueAttributes(pool, dlq.arn, snsTopicArn, main.arn) }));
+      const subscriptionArn = await ensureSubscription(sns, snsTopicArn, main.arn, subscriptionAttributes(pool, priority));
+      classQueues.push({ priority, queueUrl: main.url, queueArn: main.arn, subscriptionArn });
+    }
+    const normal = classQueues.find((q) => q.priority === DEFAULT_PRIORITY)!;
     queues.push({
       pool: pool.name,
-      queueUrl: main.url,
-      queueArn: main.arn,
+      queueUrl: normal.queueUrl,
+      queueArn: normal.queueArn,
       deadLetterQueueUrl: dlq.url,
       deadLetterQueueArn: dlq.arn,
-      subscriptionArn,
+      subscriptionArn: normal.subscriptionArn,
+      classQueues,
     });
   }
   await ensureBucket(s3, bucket);

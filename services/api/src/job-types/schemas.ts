@@ -1,6 +1,7 @@
 /** The zod schemas of the job type endpoints: routes.ts validates with them, openapi.ts documents them. */
 import { z } from 'zod';
-import { JOB_DEFAULTS, WORKER_POOLS } from '@conveyor/jobs';
+import { JOB_DEFAULTS, PRIORITY_CLASSES, WORKER_POOLS } from '@conveyor/jobs';
+import { priorityInput, prioritySchema } from '../priority.js';
 
 /** Dotted lowercase words, as the built-ins (`points.grant`): they become SNS attribute values and metric labels. */
 export const JOB_TYPE_NAME = /^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$/;
@@ -20,7 +21,7 @@ export const putJobTypeBody = z
     pool: z.enum(poolNames).describe('The worker pool whose queue receives the jobs: one of the pools the platform runs.'),
     maxAttempts: z.number().int().min(1).max(100).default(JOB_DEFAULTS.maxAttempts),
     timeoutSeconds: z.number().int().min(1).max(86_400).default(JOB_DEFAULTS.timeoutSeconds),
-    priority: z.number().int().min(-100).max(100).default(JOB_DEFAULTS.priority),
+    priority: prioritySchema.default(JOB_DEFAULTS.priority).describe('The class of its jobs when a submit names none.'),
     maxPayloadBytes: z.number().int().min(2).max(1024 * 1024).default(64 * 1024).describe('Largest payload, as serialised JSON bytes (413 above).'),
     resultRetentionSeconds: z
       .number()
@@ -33,6 +34,8 @@ export const putJobTypeBody = z
   })
   .strict();
 export type PutJobTypeBody = z.infer<typeof putJobTypeBody>;
+/** What the route parses with: the priority is checked by priorityOr422, for a 422 naming the classes. */
+export const putJobTypeInput = putJobTypeBody.extend({ priority: priorityInput });
 
 /** The example of PUT /job-types/{name} in the document: what the README's curl and the e2e test register. */
 export const EXAMPLE_JOB_TYPE = {
@@ -54,7 +57,7 @@ export const jobTypeVersionView = z.object({
   pool: z.string(),
   maxAttempts: z.number().int(),
   timeoutSeconds: z.number().int(),
-  priority: z.number().int(),
+  priority: z.enum(PRIORITY_CLASSES),
   maxPayloadBytes: z.number().int(),
   resultRetentionSeconds: z.number().int().nullable(),
   createdAt: z.iso.datetime(),
