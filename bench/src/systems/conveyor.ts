@@ -63,7 +63,6 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
     });
     if (login.status !== 200) throw new Error(`login failed: ${login.status} ${await login.text()}`);
     const { accessToken } = (await login.json()) as { accessToken: string };
-    const kafkaPid = Number(readFileSync(path.join(ROOT, '.run/kafka/kafka.pid'), 'utf8').trim());
 
     return {
       name: 'conveyor',
@@ -77,6 +76,14 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
         url: `${gateway!.url}/jobs/batch`,
         headers: { authorization: `Bearer ${accessToken}` },
         body: (seq) => `{"jobs":[${Array.from({ length: size }, (_, i) => jobBody(runTag, seq * size + i)).join(',')}]}`,
+      }),
+      priorityTargets: (runTag, priority, size) => ({
+        single: { url: `${gateway!.url}/jobs`, headers: { authorization: `Bearer ${accessToken}` }, body: (seq) => jobBody(runTag, seq, undefined, priority) },
+        batch: {
+          url: `${gateway!.url}/jobs/batch`,
+          headers: { authorization: `Bearer ${accessToken}` },
+          body: (seq) => `{"jobs":[${Array.from({ length: size }, (_, i) => jobBody(runTag, seq * size + i, undefined, priority)).join(',')}]}`,
+        },
       }),
       completed: async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE status = 'success'")).rows[0]!.n,
       timings: async (runTag) => {
@@ -104,6 +111,8 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
       // The api stays: accepting is its work, and its outbox relay hands each job to Kafka.
       consumers: async () => services.filter((s) => s.name !== 'api' && s.name !== 'gateway').map((s) => s.process.pid!),
       procs: async () => {
+        // Read when asked, not at start: a scenario that measures no CPU (priority.ts) runs from any checkout.
+        const kafkaPid = Number(readFileSync(path.join(ROOT, '.run/kafka/kafka.pid'), 'utf8').trim());
         return [
           ...services.map((s): Proc => ({ name: s.name, pid: s.process.pid!, role: 'service' })),
           postgresServer(ROOT),
