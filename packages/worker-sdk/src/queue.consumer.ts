@@ -62,6 +62,7 @@ export class SqsJobQueue implements JobQueuePort {
   /** The queue each received message came from. */
   private readonly origin = new WeakMap<Message, string>();
   private readonly receiver: ClassReceiver;
+  private readonly onMissingClassQueue: ((queue: string) => void) | undefined;
   private readonly pendingDeletes = new Set<Promise<void>>();
   private readonly deletes = new DataLoader<Message, void, Message>((messages) => this.deleteBatch(messages), {
     cache: false,
@@ -77,8 +78,6 @@ export class SqsJobQueue implements JobQueuePort {
     this.receiver = new ClassReceiver((queue, max, wait, signal) => this.receiveFrom(queue, max, wait, signal), options.weights);
     this.onMissingClassQueue = options.onMissingClassQueue;
   }
-
-  private readonly onMissingClassQueue: ((queue: string) => void) | undefined;
 
   /**
    * Resolves every URL; a failure is not cached, so the next call asks again. The normal queue and
