@@ -19,6 +19,8 @@ export interface System {
   batchTarget?: (run: string, size: number) => Target;
   /** POST /jobs and /jobs/batch of jobs of a priority class, where the system has classes (the priority scenario). */
   priorityTargets?: (run: string, priority: string, batchSize: number) => { single: Target; batch: Target };
+  /** Messages waiting or running in the default pool's queues, every class (the priority scenario). */
+  queued?: () => Promise<number>;
   /** Jobs that finished successfully since the system started. */
   completed: () => Promise<number>;
   /** Timings of the finished jobs of one run. */
