@@ -1,3 +1,5 @@
+import { priorityConfig, type PriorityConfig } from './priority.js';
+
 /** Sizes of a run: the full benchmark (< 20 min) or the CI smoke run (~30 s, tiny numbers, every code path). */
 export interface BenchConfig {
   smoke: boolean;
@@ -17,6 +19,8 @@ export interface BenchConfig {
   /** How long any other run may take to finish before its backlog is discarded (a system that cannot keep up). */
   settleSeconds: number;
   profile: boolean;
+  /** Scenario `priority` (priority.ts), for the systems that have priority classes. */
+  priority: PriorityConfig;
 }
 
 export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
@@ -26,7 +30,7 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
   const known = ['conveyor', 'bullmq', 'pgboss', 'pgboss-tuned'];
   const unknown = systems.filter((s) => !known.includes(s));
   if (unknown.length) throw new Error(`BENCH_SYSTEMS: unknown ${unknown.join(', ')} (known: ${known.join(', ')})`);
-  const common = { systems, concurrency: Number(env.BENCH_CONCURRENCY ?? 16), profile: env.BENCH_PROFILE === '1' };
+  const common = { systems, concurrency: Number(env.BENCH_CONCURRENCY ?? 16), profile: env.BENCH_PROFILE === '1', priority: priorityConfig(env, smoke) };
   if (smoke) {
     return {
       ...common,

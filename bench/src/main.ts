@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { loadBenchConfig } from './config.js';
 import { summariseProfiles } from './profile-summary.js';
 import { chart, ratios, table } from './report.js';
+import { runPriority } from './priority.js';
 import { runScenarios } from './scenarios.js';
 import { startConveyor } from './systems/conveyor.js';
 import { startPeer } from './systems/peer.js';
@@ -52,7 +53,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
-const results: Record<string, Awaited<ReturnType<typeof runScenarios>>> = {};
+const results: Record<string, Awaited<ReturnType<typeof runScenarios>> & { priority?: Awaited<ReturnType<typeof runPriority>> }> = {};
 const loadAverages: Record<string, number[]> = {};
 let failed = false;
 for (const name of cfg.systems) {
@@ -63,7 +64,9 @@ for (const name of cfg.systems) {
     current = start(name);
     system = await current;
     log(`  started in ${((Date.now() - t) / 1000).toFixed(1)} s: ${system.description}`);
-    results[name] = await runScenarios(system, cfg, log);
+    const figures = await runScenarios(system, cfg, log);
+    // Scenario `priority` needs priority classes, which only Conveyor's system has here.
+    results[name] = system.priorityTargets ? { ...figures, priority: await runPriority(system, cfg.priority, log) } : figures;
     loadAverages[name] = os.loadavg();
   } catch (error) {
     if (interrupted) await interrupted;

@@ -26,6 +26,7 @@ export interface JsonSchema {
   anyOf?: JsonSchema[];
   allOf?: JsonSchema[];
   nullable?: boolean;
+  deprecated?: boolean;
 }
 
 /** Follows local `#/components/schemas/X` or `#/$defs/X` references inside `root`. */

@@ -11,6 +11,7 @@ const report = {
     labels: { type: 'array', items: { type: 'string' } },
     filter: { type: 'object', properties: { tenant: { type: 'string' } }, required: ['tenant'] },
     extra: { oneOf: [{ type: 'string' }, { type: 'number' }] },
+    priority: { anyOf: [{ type: 'string', enum: ['high', 'normal', 'low'] }, { type: 'integer', deprecated: true }], description: 'Priority class' },
   },
   required: ['limit'],
 };
@@ -36,6 +37,8 @@ describe('a form from a JSON Schema', () => {
     expect(fields['payload.labels']).toMatchObject({ kind: 'list', itemKind: 'text' });
     expect(fields['payload.filter.tenant']).toMatchObject({ kind: 'text', required: true });
     expect(fields['payload.extra']).toMatchObject({ kind: 'json' });
+    // The deprecated integer form is left out: the classes are offered as a choice.
+    expect(fields['payload.priority']).toMatchObject({ kind: 'choice', options: ['high', 'normal', 'low'], description: 'Priority class' });
   });
 
   it('turns what was typed back into the JSON the schema describes, leaving out empty optional fields', () => {

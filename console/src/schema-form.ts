@@ -53,6 +53,12 @@ function fieldOf(name: string, path: string, raw: JsonSchema, required: boolean,
   if (schema.enum && schema.enum.every((v) => typeof v === 'string')) {
     return { ...base, kind: 'choice', options: schema.enum as string[], initial: initialText(schema.default) };
   }
+  // A field whose other forms are deprecated (priority: a class, or the old integer) offers its current one.
+  const current = (schema.anyOf ?? schema.oneOf)?.filter((variant) => !resolveRef(variant, root).deprecated);
+  if (current?.length === 1 && current.length < (schema.anyOf ?? schema.oneOf)!.length) {
+    const { anyOf: _any, oneOf: _one, ...rest } = schema;
+    return fieldOf(name, path, { ...resolveRef(current[0]!, root), ...rest }, required, root, depth);
+  }
   if (schema.const !== undefined || schema.oneOf || schema.anyOf || schema.allOf) {
     return { ...base, kind: 'json', initial: schema.const !== undefined ? JSON.stringify(schema.const) : initialText(schema.default) };
   }

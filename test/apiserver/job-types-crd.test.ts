@@ -17,7 +17,7 @@ describe('JobType CRD on a real kube-apiserver', () => {
       pool: 'default',
       maxAttempts: 3,
       timeoutSeconds: 300,
-      priority: 0,
+      priority: 'normal',
       maxPayloadBytes: 65536,
     });
     // A type name with "_" cannot be an object name: it goes in spec.name.
@@ -39,7 +39,7 @@ describe('JobType CRD on a real kube-apiserver', () => {
     ['a schema that is not an object', { ...valid, schema: 'string' }, /spec\.schema: Invalid value: "string"/],
     ['zero maxAttempts', { ...valid, maxAttempts: 0 }, /maxAttempts must be between 1 and 100/],
     ['a negative timeoutSeconds', { ...valid, timeoutSeconds: -5 }, /timeoutSeconds must be between 1 and 86400/],
-    ['a priority above 100', { ...valid, priority: 101 }, /priority must be between -100 and 100/],
+    ['a priority that is no class', { ...valid, priority: 'urgent' }, /supported values: "high", "normal", "low"/],
     ['a one-byte payload limit', { ...valid, maxPayloadBytes: 1 }, /maxPayloadBytes must be between 2 and 1048576/],
     ['a retention of a second', { ...valid, resultRetentionSeconds: 1 }, /resultRetentionSeconds must be between 60/],
     ['a retention shorter than the timeout', { ...valid, timeoutSeconds: 600, resultRetentionSeconds: 120 }, /must not be shorter than timeoutSeconds/],

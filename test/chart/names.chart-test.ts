@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 // The module itself (what @conveyor/jobs exports), so the chart tests need no build of the workspace.
-import { topology, WORKER_POOLS } from '../../packages/jobs/src/topology.js';
+import { topology, workQueues, WORKER_POOLS } from '../../packages/jobs/src/topology.js';
 import { ciValuesFiles, renderChart, type K8sObject } from './render.js';
 
 /**
@@ -49,15 +49,21 @@ describe.each(cases)('names in $file with $set', ({ file, set }) => {
 
   it('scales each pool on the queue topology() names, with a /<account>/<queue> URL path', () => {
     expect(scaledObjects).toHaveLength(topo.queues.length);
-    for (const { pool, queue } of topo.queues) {
+    for (const names of topo.queues) {
+      const { pool } = names;
       const scaled = scaledObjects.find((s) => s.spec.scaleTargetRef.name === `conveyor-worker-${pool.name}`);
       expect(scaled, `ScaledObject for pool ${pool.name}`).toBeDefined();
       expect(workers.some((w) => w.metadata.name === scaled!.spec.scaleTargetRef.name)).toBe(true);
-      const [trigger] = scaled!.spec.triggers;
-      expect(trigger.type).toBe('aws-sqs-queue');
-      const url = new URL(trigger.metadata.queueURL);
-      expect(url.pathname).toMatch(/^\/\d{12}\/[^/]+$/);
-      expect(url.pathname.split('/')[2]).toBe(queue);
+      // One trigger per priority class queue, in topology()'s order and with its names.
+      const triggers = scaled!.spec.triggers as Array<{ type: string; name: string; metadata: { queueURL: string } }>;
+      expect(triggers.map((t) => t.name)).toEqual(workQueues(names).map((c) => c.priority));
+      for (const [i, { queue }] of workQueues(names).entries()) {
+        expect(triggers[i]!.type).toBe('aws-sqs-queue');
+        const url = new URL(triggers[i]!.metadata.queueURL);
+        expect(url.pathname).toMatch(/^\/\d{12}\/[^/]+$/);
+        expect(url.pathname.split('/')[2]).toBe(queue);
+      }
+      expect(scaled!.spec.advanced.scalingModifiers.formula).toBe(triggers.map((t) => t.name).join(' + '));
     }
   });
 });

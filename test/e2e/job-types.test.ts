@@ -75,6 +75,9 @@ describe('job types: registered, not compiled', () => {
     const unknownKeyword = await put(admin, NAME, { ...V1, schema: { type: 'object', requird: ['a'] } });
     expect(unknownKeyword.status).toBe(422);
     expect(((await unknownKeyword.json()) as { details: { reason: string } }).details.reason).toMatch(/unknown keyword: "requird"/);
+    const urgent = await put(admin, NAME, { ...V1, priority: 'urgent' });
+    expect(urgent.status).toBe(422);
+    expect(await urgent.json()).toMatchObject({ details: [{ path: ['priority'], valid: ['high', 'normal', 'low'] }] });
     expect((await admin.request(`/job-types/${NAME}`)).status).toBe(404);
   });
 
@@ -82,7 +85,7 @@ describe('job types: registered, not compiled', () => {
     const created = await put(admin, NAME, V1);
     expect(created.status).toBe(201);
     expect(created.headers.get('location')).toBe(`/job-types/${NAME}`);
-    expect(await created.json()).toMatchObject({ name: NAME, latestVersion: 1, retiredAt: null, latest: { version: 1, pool: 'default', maxAttempts: 5 } });
+    expect(await created.json()).toMatchObject({ name: NAME, latestVersion: 1, retiredAt: null, latest: { version: 1, pool: 'default', maxAttempts: 5, priority: 'normal' } });
     const registeredAt = performance.now();
     let pickUpMs = -1;
     for (;;) {

@@ -3,7 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createTestDatabase } from '../../../test/support/database.js';
-import { uniqueName } from '../../../test/support/infra.js';
+import { createSqsClient, readQueueDepth } from '@conveyor/platform';
+import { poolQueueNames, queueUrl, workQueues } from '@conveyor/jobs';
+import { awsOptions, uniqueName } from '../../../test/support/infra.js';
 import { startService, type RunningService } from '../../../test/support/service-process.js';
 import { platformEnv, prepareNamespace } from '../../../test/support/platform.js';
 import { pidsMatching, postgresServer, type Proc } from '../cpu.js';
@@ -41,11 +43,13 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
     return service;
   };
   const db = new pg.Pool({ connectionString: database.url, max: 2 });
+  const sqs = createSqsClient(awsOptions);
   const stop = async () => {
     // SIGTERM so a --cpu-prof run writes its profiles; the services drain in well under the grace period.
     await Promise.all(services.map((s) => Promise.race([s.stop('SIGTERM'), new Promise((r) => setTimeout(r, 15_000))])));
     await Promise.all(services.map((s) => s.stop('SIGKILL')));
     await db.end();
+    sqs.destroy();
     await database.drop();
   };
   try {
@@ -63,7 +67,6 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
     });
     if (login.status !== 200) throw new Error(`login failed: ${login.status} ${await login.text()}`);
     const { accessToken } = (await login.json()) as { accessToken: string };
-    const kafkaPid = Number(readFileSync(path.join(ROOT, '.run/kafka/kafka.pid'), 'utf8').trim());
 
     return {
       name: 'conveyor',
@@ -78,6 +81,24 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
         headers: { authorization: `Bearer ${accessToken}` },
         body: (seq) => `{"jobs":[${Array.from({ length: size }, (_, i) => jobBody(runTag, seq * size + i)).join(',')}]}`,
       }),
+      priorityTargets: (runTag, priority, size) => ({
+        single: { url: `${gateway!.url}/jobs`, headers: { authorization: `Bearer ${accessToken}` }, body: (seq) => jobBody(runTag, seq, undefined, priority) },
+        batch: {
+          url: `${gateway!.url}/jobs/batch`,
+          headers: { authorization: `Bearer ${accessToken}` },
+          body: (seq) => `{"jobs":[${Array.from({ length: size }, (_, i) => jobBody(runTag, seq * size + i, undefined, priority)).join(',')}]}`,
+        },
+      }),
+      queued: async () => {
+        const depths = await Promise.all(
+          workQueues(poolQueueNames(namespace, 'default')).map(async ({ queue }) => {
+            const url = await queueUrl(sqs, queue);
+            const depth = url ? await readQueueDepth(sqs, url) : { visible: 0, inFlight: 0 };
+            return depth.visible + depth.inFlight;
+          }),
+        );
+        return depths.reduce((a, b) => a + b, 0);
+      },
       completed: async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE status = 'success'")).rows[0]!.n,
       timings: async (runTag) => {
         const { rows } = await db.query<{ c: number; s: number; d: number | null }>(
@@ -104,6 +125,8 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
       // The api stays: accepting is its work, and its outbox relay hands each job to Kafka.
       consumers: async () => services.filter((s) => s.name !== 'api' && s.name !== 'gateway').map((s) => s.process.pid!),
       procs: async () => {
+        // Read when asked, not at start: a scenario that measures no CPU (priority.ts) runs from any checkout.
+        const kafkaPid = Number(readFileSync(path.join(ROOT, '.run/kafka/kafka.pid'), 'utf8').trim());
         return [
           ...services.map((s): Proc => ({ name: s.name, pid: s.process.pid!, role: 'service' })),
           postgresServer(ROOT),

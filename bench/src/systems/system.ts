@@ -17,6 +17,10 @@ export interface System {
   target: (run: string, runAt?: (seq: number) => Date) => Target;
   /** POST /jobs/batch, `size` jobs a request (request seq carries jobs seq*size ...), where the system has one. */
   batchTarget?: (run: string, size: number) => Target;
+  /** POST /jobs and /jobs/batch of jobs of a priority class, where the system has classes (the priority scenario). */
+  priorityTargets?: (run: string, priority: string, batchSize: number) => { single: Target; batch: Target };
+  /** Messages waiting or running in the default pool's queues, every class (the priority scenario). */
+  queued?: () => Promise<number>;
   /** Jobs that finished successfully since the system started. */
   completed: () => Promise<number>;
   /** Timings of the finished jobs of one run. */
@@ -44,8 +48,9 @@ export interface System {
 const PAD = 'x'.repeat(64);
 
 /** The same ~150-byte JSON request for every system: a no-op job tagged with its run. */
-export function jobBody(run: string, seq: number, runAt?: Date): string {
+export function jobBody(run: string, seq: number, runAt?: Date, priority?: string): string {
   const body: Record<string, unknown> = { type: 'noop', payload: { run, seq, source: 'bench', pad: PAD } };
   if (runAt) body.runAt = runAt.toISOString();
+  if (priority) body.priority = priority;
   return JSON.stringify(body);
 }

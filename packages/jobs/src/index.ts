@@ -1,5 +1,6 @@
 export * from './migrations.js';
 export * from './topology.js';
+export * from './priority.js';
 export * from './status.js';
 export * from './catalog.js';
 export * from './types/job-type.js';

@@ -1,8 +1,9 @@
 import { CreateTopicCommand, ListSubscriptionsByTopicCommand, SetSubscriptionAttributesCommand, SubscribeCommand, UnsubscribeCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, SetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Kafka, Logger } from '@conveyor/platform';
-import type { Topology, WorkerPool } from './topology.js';
+import type { Kafka, Logger, PriorityClass } from '@conveyor/platform';
+import { DEFAULT_PRIORITY } from './priority.js';
+import { workQueues, type PoolQueues, type Topology, type WorkerPool } from './topology.js';
 
 export interface ProvisionOptions {
   kafka: Kafka;
@@ -16,13 +17,23 @@ export interface ProvisionOptions {
   logger?: Logger;
 }
 
+export interface ProvisionedClassQueue {
+  priority: PriorityClass;
+  queueUrl: string;
+  queueArn: string;
+  subscriptionArn: string;
+}
+
 export interface ProvisionedQueue {
   pool: string;
+  /** The normal class's queue (the pool's queue of before classes) and its subscription. */
   queueUrl: string;
   queueArn: string;
   deadLetterQueueUrl: string;
   deadLetterQueueArn: string;
   subscriptionArn: string;
+  /** Every class's queue, highest first. */
+  classQueues: ProvisionedClassQueue[];
 }
 
 export interface Provisioned {
@@ -33,12 +44,15 @@ export interface Provisioned {
 }
 
 /**
- * The subscription attributes every pool queue must have, whatever an earlier run left. The filter
- * is on the `pool` attribute (the registered type's pool, set by the bridge), not on the type: a
- * type registered at run time reaches its pool's queue without re-provisioning.
+ * The subscription attributes every class queue of a pool must have, whatever an earlier run left.
+ * The filter is on the `pool` attribute (the registered type's pool, set by the bridge), not on
+ * the type: a type registered at run time reaches its pool's queues without re-provisioning. And on
+ * `priority`, which the bridge always sets; the normal queue also takes a message without one (a
+ * bridge of before classes, during an upgrade), so every message matches exactly one queue.
  */
-export function subscriptionAttributes(pool: WorkerPool): Record<string, string> {
-  return { RawMessageDelivery: 'true', FilterPolicy: JSON.stringify({ pool: [pool.name] }) };
+export function subscriptionAttributes(pool: Pick<WorkerPool, 'name'>, priority: PriorityClass = DEFAULT_PRIORITY): Record<string, string> {
+  const classes: unknown[] = priority === DEFAULT_PRIORITY ? [priority, { exists: false }] : [priority];
+  return { RawMessageDelivery: 'true', FilterPolicy: JSON.stringify({ pool: [pool.name], priority: classes }) };
 }
 
 export function queueAttributes(pool: WorkerPool, deadLetterArn: string, topicArn: string, queueArn?: string): Record<string, string> {
@@ -94,7 +108,6 @@ async function ensureQueue(sqs: SQSClient, name: string, attributes: Record<stri
   try {
     url = (await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }))).QueueUrl!;
   } catch (error) {
-    // SQS's query-compatible code arrives as the error's name on some endpoints (the emulator's among them).
     if (!isAwsError(error, 'QueueNameExists', 'QueueAlreadyExists', 'AWS.SimpleQueueService.QueueNameExists')) throw error;
     url = (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;
     await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: attributes }));
@@ -141,27 +154,40 @@ export interface PoolQueuesOptions {
   sqs: SQSClient;
   snsTopicArn: string;
   pool: WorkerPool;
-  queue: string;
-  deadLetterQueue: string;
+  names: Pick<PoolQueues, 'deadLetterQueue' | 'classQueues'>;
 }
 
 /**
- * One pool's queue and DLQ, subscribed to the jobs topic by the `pool` filter: for the platform's
- * pools (provision) and for the WorkerPool resources the operator reconciles alike. Idempotent.
+ * One pool's queues, one per priority class, subscribed to the jobs topic by the `pool` and
+ * `priority` filter, and the DLQ they share: for the platform's pools (provision) and for the
+ * WorkerPool resources the operator reconciles alike. Idempotent.
  */
 export async function provisionPoolQueues(options: PoolQueuesOptions): Promise<ProvisionedQueue> {
-  const { sns, sqs, snsTopicArn, pool, queue, deadLetterQueue } = options;
-  const dlq = await ensureQueue(sqs, deadLetterQueue, {});
-  // The queue's ARN is needed for its own policy, so the policy is set once the queue exists.
-  const main = await ensureQueue(sqs, queue, queueAttributes(pool, dlq.arn, snsTopicArn));
-  await sqs.send(new SetQueueAttributesCommand({ QueueUrl: main.url, Attributes: queueAttributes(pool, dlq.arn, snsTopicArn, main.arn) }));
-  const subscriptionArn = await ensureSubscription(sns, snsTopicArn, main.arn, subscriptionAttributes(pool));
-  return { pool: pool.name, queueUrl: main.url, queueArn: main.arn, deadLetterQueueUrl: dlq.url, deadLetterQueueArn: dlq.arn, subscriptionArn };
+  const { sns, sqs, snsTopicArn, pool, names } = options;
+  const dlq = await ensureQueue(sqs, names.deadLetterQueue, {});
+  const classQueues: ProvisionedClassQueue[] = [];
+  for (const { priority, queue } of workQueues(names)) {
+    // The queue's ARN is needed for its own policy, so the policy is set once the queue exists.
+    const main = await ensureQueue(sqs, queue, queueAttributes(pool, dlq.arn, snsTopicArn));
+    await sqs.send(new SetQueueAttributesCommand({ QueueUrl: main.url, Attributes: queueAttributes(pool, dlq.arn, snsTopicArn, main.arn) }));
+    const subscriptionArn = await ensureSubscription(sns, snsTopicArn, main.arn, subscriptionAttributes(pool, priority));
+    classQueues.push({ priority, queueUrl: main.url, queueArn: main.arn, subscriptionArn });
+  }
+  const normal = classQueues.find((q) => q.priority === DEFAULT_PRIORITY)!;
+  return {
+    pool: pool.name,
+    queueUrl: normal.queueUrl,
+    queueArn: normal.queueArn,
+    deadLetterQueueUrl: dlq.url,
+    deadLetterQueueArn: dlq.arn,
+    subscriptionArn: normal.subscriptionArn,
+    classQueues,
+  };
 }
 
-/** Undoes provisionPoolQueues: the subscription first (no new messages), then both queues. Idempotent. */
+/** Undoes provisionPoolQueues: each class queue's subscription first (no new messages), then the queues and the DLQ. Idempotent. */
 export async function removePoolQueues(options: Omit<PoolQueuesOptions, 'pool'>): Promise<void> {
-  const { sns, sqs, snsTopicArn, queue, deadLetterQueue } = options;
+  const { sns, sqs, snsTopicArn, names } = options;
   const url = async (name: string) => {
     try {
       return (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
@@ -170,9 +196,10 @@ export async function removePoolQueues(options: Omit<PoolQueuesOptions, 'pool'>)
       throw error;
     }
   };
-  const mainUrl = await url(queue);
-  if (mainUrl) {
-    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: mainUrl, AttributeNames: ['QueueArn'] }));
+  for (const { queue } of workQueues(names)) {
+    const queueUrl = await url(queue);
+    if (!queueUrl) continue;
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
     let token: string | undefined;
     do {
       const page = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: snsTopicArn, NextToken: token }));
@@ -183,9 +210,9 @@ export async function removePoolQueues(options: Omit<PoolQueuesOptions, 'pool'>)
       }
       token = page.NextToken;
     } while (token);
-    await sqs.send(new DeleteQueueCommand({ QueueUrl: mainUrl }));
+    await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
   }
-  const dlqUrl = await url(deadLetterQueue);
+  const dlqUrl = await url(names.deadLetterQueue);
   if (dlqUrl) await sqs.send(new DeleteQueueCommand({ QueueUrl: dlqUrl }));
 }
 
@@ -195,8 +222,8 @@ export async function ensureSnsTopic(sns: SNSClient, name: string): Promise<stri
 }
 
 /**
- * Creates (or confirms) everything the pipeline needs: Kafka topics, the SNS topic, one queue and
- * DLQ per worker pool subscribed by a `pool` filter with raw delivery, and the results bucket.
+ * Creates (or confirms) everything the pipeline needs: Kafka topics, the SNS topic, per worker pool
+ * its class queues and DLQ (provisionPoolQueues), and the results bucket.
  * Safe to run any number of times and from several places (`make dev`, the Helm hook).
  */
 export async function provision(options: ProvisionOptions): Promise<Provisioned> {
@@ -205,9 +232,7 @@ export async function provision(options: ProvisionOptions): Promise<Provisioned>
   const created = await ensureKafkaTopics(kafka, [requested, events], partitions, replicationFactor);
   const snsTopicArn = await ensureSnsTopic(sns, topology.snsTopic);
   const queues: ProvisionedQueue[] = [];
-  for (const { pool, queue, deadLetterQueue } of topology.queues) {
-    queues.push(await provisionPoolQueues({ sns, sqs, snsTopicArn, pool, queue, deadLetterQueue }));
-  }
+  for (const names of topology.queues) queues.push(await provisionPoolQueues({ sns, sqs, snsTopicArn, pool: names.pool, names }));
   await ensureBucket(s3, bucket);
   const result = { topics: { requested, events, created }, snsTopicArn, queues, bucket };
   logger?.info({ ...result }, 'provisioned');

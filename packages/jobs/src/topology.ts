@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PRIORITY_CLASSES, type PriorityClass } from '@conveyor/platform';
 
 /**
  * One source of truth for the names of every topic and queue: services, the provisioning step,
@@ -26,10 +27,22 @@ export const WORKER_POOLS: readonly WorkerPool[] = [
   { name: 'reports', jobTypes: ['report.generate'], visibilityTimeoutSeconds: 120, maxReceiveCount: 10 },
 ];
 
+/**
+ * A pool's queues: one per priority class, each subscribed with a filter on `pool` and `priority`,
+ * and one DLQ they all redrive to (a dead letter is a dead letter whatever its class, and the
+ * redrive requeues through Postgres, which keeps the job's class).
+ */
+export interface PoolQueues {
+  /** The `normal` class's queue: the pool's queue of before priority classes, so its backlog stays where it was. */
+  queue: string;
+  deadLetterQueue: string;
+  classQueues: Record<PriorityClass, string>;
+}
+
 export interface Topology {
   topics: { requested: string; events: string };
   snsTopic: string;
-  queues: Array<{ pool: WorkerPool; queue: string; deadLetterQueue: string }>;
+  queues: Array<{ pool: WorkerPool } & PoolQueues>;
   consumerGroups: { bridge: string; events: string };
 }
 
@@ -46,11 +59,17 @@ export function topology(namespace = ''): Topology {
   };
 }
 
-/** A pool's queue and DLQ names: built-in pools and the pools teams run with the worker SDK alike. */
-export function poolQueueNames(namespace: string, pool: string): { queue: string; deadLetterQueue: string } {
+/** A pool's queue names: built-in pools and the pools teams run with the worker SDK alike. */
+export function poolQueueNames(namespace: string, pool: string): PoolQueues {
   if (!NAMESPACE.test(namespace)) throw new Error(`namespace "${namespace}" must match ${NAMESPACE}`);
   const ns = namespace ? `${namespace}-` : '';
-  return { queue: `${ns}conveyor-${pool}`, deadLetterQueue: `${ns}conveyor-${pool}-dlq` };
+  const queue = `${ns}conveyor-${pool}`;
+  return { queue, deadLetterQueue: `${queue}-dlq`, classQueues: { high: `${queue}-high`, normal: queue, low: `${queue}-low` } };
+}
+
+/** Every queue of a pool that holds work to run, highest class first: what a count of its backlog adds up. */
+export function workQueues(queues: Pick<PoolQueues, 'classQueues'>): Array<{ priority: PriorityClass; queue: string }> {
+  return PRIORITY_CLASSES.map((priority) => ({ priority, queue: queues.classQueues[priority] }));
 }
 
 export function poolOf(type: string): WorkerPool | undefined {

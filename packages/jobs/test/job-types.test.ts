@@ -12,7 +12,7 @@ describe('the job type registry against real Postgres', () => {
     pool: 'default',
     maxAttempts: 3,
     timeoutSeconds: 60,
-    priority: 0,
+    priority: 'normal',
     maxPayloadBytes: 1024,
     resultRetentionSeconds: null,
   };
@@ -33,7 +33,7 @@ describe('the job type registry against real Postgres', () => {
     for (const [name, type] of JOB_TYPES) {
       const v1 = (await findVersion(pool, name, 1))!;
       expect(v1.schema).toEqual(z.toJSONSchema(type.payload, { io: 'input' }));
-      expect(v1).toMatchObject({ pool: poolOf(name)!.name, maxAttempts: 3, timeoutSeconds: 300, priority: 0, maxPayloadBytes: type.maxPayloadBytes });
+      expect(v1).toMatchObject({ pool: poolOf(name)!.name, maxAttempts: 3, timeoutSeconds: 300, priority: 'normal', maxPayloadBytes: type.maxPayloadBytes });
     }
     await migrateJobsSchema(pool);
     const again = await pool.query('SELECT count(*)::int AS n FROM job_type_versions');
@@ -50,7 +50,7 @@ describe('the job type registry against real Postgres', () => {
 
   it('gives concurrent registrations of one name distinct, consecutive versions', async () => {
     const outcomes = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => registerJobType(pool, 'race.type', { ...spec, priority: i })),
+      Array.from({ length: 8 }, (_, i) => registerJobType(pool, 'race.type', { ...spec, maxAttempts: i + 1 })),
     );
     expect(outcomes.map((o) => o.version).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });

@@ -41,17 +41,22 @@ describe('provision against real Kafka and the SNS/SQS/S3 emulator', () => {
     for (const [i, q] of topo.queues.entries()) {
       const provisioned = first.queues[i]!;
       expect(provisioned.queueUrl).toContain(q.queue);
-      const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: provisioned.queueUrl, AttributeNames: ['All'] }));
-      expect(Attributes?.VisibilityTimeout).toBe(String(q.pool.visibilityTimeoutSeconds));
-      expect(JSON.parse(Attributes!.RedrivePolicy!)).toEqual({
-        deadLetterTargetArn: provisioned.deadLetterQueueArn,
-        maxReceiveCount: q.pool.maxReceiveCount,
-      });
+      // One queue per class, all redriving to the pool's one DLQ.
+      expect(provisioned.classQueues.map((c) => c.priority)).toEqual(['high', 'normal', 'low']);
+      for (const c of provisioned.classQueues) {
+        expect(c.queueUrl.endsWith(`/${q.classQueues[c.priority]}`)).toBe(true);
+        const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: c.queueUrl, AttributeNames: ['All'] }));
+        expect(Attributes?.VisibilityTimeout).toBe(String(q.pool.visibilityTimeoutSeconds));
+        expect(JSON.parse(Attributes!.RedrivePolicy!)).toEqual({
+          deadLetterTargetArn: provisioned.deadLetterQueueArn,
+          maxReceiveCount: q.pool.maxReceiveCount,
+        });
+      }
     }
     await expect(s3.send(new HeadBucketCommand({ Bucket: bucket }))).resolves.toBeDefined();
   });
 
-  it('routes a message by its pool attribute, raw, to exactly one pool queue, whatever its type', async () => {
+  it('routes a message by its pool and priority attributes, raw, to exactly one queue, whatever its type', async () => {
     const receive = async (url: string) =>
       (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 1, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] })))
         .Messages ?? [];
@@ -71,11 +76,27 @@ describe('provision against real Kafka and the SNS/SQS/S3 emulator', () => {
         MessageAttributes: { type: { DataType: 'String', StringValue: 'billing.invoice-send' }, pool: { DataType: 'String', StringValue: 'default' } },
       }),
     );
+    const classed = async (body: string, priority: string) =>
+      sns.send(
+        new PublishCommand({
+          TopicArn: first.snsTopicArn,
+          Message: body,
+          MessageAttributes: { pool: { DataType: 'String', StringValue: 'default' }, priority: { DataType: 'String', StringValue: priority } },
+        }),
+      );
+    await classed('{"kind":"high"}', 'high');
+    await classed('{"kind":"normal"}', 'normal');
+    await classed('{"kind":"low"}', 'low');
+    const queueOf = (q: typeof defaults, priority: string) => q!.classQueues.find((c) => c.priority === priority)!.queueUrl;
     const onReports = await receive(reports!.queueUrl);
     const onDefault = await receive(defaults!.queueUrl);
     expect(onReports.map((m) => m.Body)).toEqual(['{"kind":"report"}']);
     expect(onReports[0]!.MessageAttributes?.type?.StringValue).toBe('report.generate');
-    expect(onDefault.map((m) => m.Body)).toEqual(['{"kind":"registered"}']);
+    // A message without a priority (a bridge of before classes) is normal work.
+    expect(onDefault.map((m) => m.Body).sort()).toEqual(['{"kind":"normal"}', '{"kind":"registered"}']);
+    expect((await receive(queueOf(defaults, 'high'))).map((m) => m.Body)).toEqual(['{"kind":"high"}']);
+    expect((await receive(queueOf(defaults, 'low'))).map((m) => m.Body)).toEqual(['{"kind":"low"}']);
+    expect(await receive(queueOf(reports, 'high'))).toEqual([]);
   });
 
   it('changes nothing and does not fail when run again', async () => {
@@ -83,7 +104,7 @@ describe('provision against real Kafka and the SNS/SQS/S3 emulator', () => {
     expect(second.topics.created).toEqual([]);
     expect({ ...second, topics: { ...second.topics, created: [] } }).toEqual({ ...first, topics: { ...first.topics, created: [] } });
     const { Subscriptions } = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: first.snsTopicArn }));
-    expect(Subscriptions).toHaveLength(topo.queues.length);
+    expect(Subscriptions).toHaveLength(topo.queues.length * 3);
   });
 
   it('runs from the CLI with environment variables, twice, and names a bad variable', async () => {

@@ -6,6 +6,14 @@ import type { MessageAttributeValue as SqsAttribute } from '@aws-sdk/client-sqs'
 import type { MessageAttributeValue as SnsAttribute } from '@aws-sdk/client-sns';
 
 /**
+ * A job's priority class: the order a pool's workers take its work in (docs/design.md,
+ * "Priorities"). Every class has its own queue per pool; `normal` is the default and the class of
+ * a message that carries none (written before classes existed).
+ */
+export const PRIORITY_CLASSES = ['high', 'normal', 'low'] as const;
+export type PriorityClass = (typeof PRIORITY_CLASSES)[number];
+
+/**
  * The message that carries one job between services (Kafka `jobs.requested`, SNS, SQS).
  * Glossary: tenant = the owner of the job; attempt = how many runs were started before this one.
  */
@@ -24,6 +32,8 @@ export const jobEnvelopeSchema = z.object({
    * Absent on messages written before the registry; the bridge then takes topology.ts's pool.
    */
   pool: z.string().min(1).max(64).optional(),
+  /** The job's priority class; absent on messages written before classes, which are `normal`. */
+  priority: z.enum(PRIORITY_CLASSES).optional(),
 });
 
 export type JobEnvelope = z.infer<typeof jobEnvelopeSchema>;
@@ -117,14 +127,18 @@ export function fromKafkaHeaders(headers: IHeaders | undefined): MessageContext 
 
 type Attributes = Record<string, SnsAttribute & SqsAttribute>;
 
-/** SNS/SQS message attributes: `pool` for filter policies, `type`, trace and request ids for continuity. */
-export function toMessageAttributes(message: MessageContext, type?: string, pool?: string): Attributes {
+/**
+ * SNS/SQS message attributes: `pool` and `priority` for filter policies, `type`, trace and request
+ * ids for continuity.
+ */
+export function toMessageAttributes(message: MessageContext, type?: string, pool?: string, priority?: PriorityClass): Attributes {
   const attributes: Attributes = {};
   const put = (name: string, value: string | undefined) => {
     if (value) attributes[name] = { DataType: 'String', StringValue: value };
   };
   put('type', type);
   put('pool', pool);
+  put('priority', priority);
   put('traceparent', message.traceparent);
   put('tracestate', message.tracestate);
   put(REQUEST_ID, message.requestId);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { awsEnv, commonEnv, databaseEnv, env } from '@conveyor/platform';
 import { topologyEnv } from '@conveyor/jobs';
+import { parseReceiveWeights } from './receive-order.js';
 
 export const configSchema = z
   .object({
@@ -17,6 +18,21 @@ export const configSchema = z
     /** Delayed jobs received ahead of their run time and held for it (no handler slot); 0 never holds. */
     WORKER_MAX_HELD_MESSAGES: env.int(1_000, 0),
     RECEIVE_WAIT_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
+    /**
+     * Share of receives each priority class leads when all have work (receive-order.ts), as
+     * `high=7,normal=2,low=1`: every class at least 1, so none starves.
+     */
+    RECEIVE_WEIGHTS: z
+      .string()
+      .default('high=7,normal=2,low=1')
+      .transform((text, ctx) => {
+        try {
+          return parseReceiveWeights(text);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          return z.NEVER;
+        }
+      }),
     RESULT_INLINE_MAX_BYTES: env.int(65_536, 0),
     S3_BUCKET: z.string().min(3).max(63).default('conveyor-results'),
     HEARTBEAT_INTERVAL_MS: env.int(10_000, 100),

@@ -82,14 +82,14 @@ export function createWorkerMetrics(registry: Registry, concurrency: number, poo
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
 
 /**
- * SQS depth of the pool's queue and its DLQ, read with GetQueueAttributes when Prometheus scrapes
- * (one cheap call per queue per scrape); a failed read leaves the series out rather than failing
- * the scrape.
+ * SQS depth of the pool's queues (one per priority class) and its DLQ, read with GetQueueAttributes
+ * when Prometheus scrapes (one cheap call per queue per scrape); a failed read leaves the series
+ * out rather than failing the scrape.
  */
 export function registerQueueDepth(
   registry: Registry,
-  queues: { queue: string; deadLetterQueue: string },
-  read: (which: 'queue' | 'dlq') => Promise<QueueDepth>,
+  queues: Array<{ queue: string; role: 'queue' | 'dlq' }>,
+  read: (queue: string) => Promise<QueueDepth>,
 ) {
   return new Gauge({
     name: 'conveyor_sqs_messages',
@@ -99,13 +99,13 @@ export function registerQueueDepth(
     async collect() {
       this.reset();
       const read1 = async (role: 'queue' | 'dlq', queue: string) => {
-        const depth = await read(role).catch(() => undefined);
+        const depth = await read(queue).catch(() => undefined);
         if (!depth) return;
         this.set({ queue, role, state: 'visible' }, depth.visible);
         this.set({ queue, role, state: 'in_flight' }, depth.inFlight);
         this.set({ queue, role, state: 'delayed' }, depth.delayed);
       };
-      await Promise.all([read1('queue', queues.queue), read1('dlq', queues.deadLetterQueue)]);
+      await Promise.all(queues.map(({ role, queue }) => read1(role, queue)));
     },
   });
 }

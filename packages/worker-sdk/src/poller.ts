@@ -66,7 +66,7 @@ export class Poller {
     private readonly options: PollerOptions,
   ) {
     deps.pause?.onChange((paused) => {
-      if (paused) void this.returnHeld();
+      if (paused) void this.returnHeld().then(() => this.returnLate());
       this.notifyChange();
     });
   }
@@ -181,14 +181,23 @@ export class Poller {
     this.inFlight.add(task);
   }
 
-  /** Held and due messages go back to the queue at once, for another worker to take. */
+  /** Held and due messages, and those received but not yet handed out, go back to the queue at once, for another worker to take. */
   private async returnHeld(): Promise<void> {
-    const messages = [...this.held.keys(), ...this.due.splice(0)];
+    const messages = [...this.held.keys(), ...this.due.splice(0), ...(this.deps.queue.takeBuffered?.() ?? [])];
     for (const timer of this.held.values()) clearTimeout(timer);
     this.deps.metrics.held.dec(this.held.size);
     this.held.clear();
     this.notifyChange();
     await this.handBack(messages, 'they were held for their run time');
+  }
+
+  /**
+   * What the other class queues' open long polls bring after a pause came (class-receiver.ts) goes
+   * back too, rather than wait in memory, invisible, until the resume.
+   */
+  private async returnLate(): Promise<void> {
+    const late = await this.deps.queue.settleBuffered?.();
+    if (late?.length) await this.handBack(late, 'they were received while the pool was paused');
   }
 
   /** Makes unstarted messages visible again at once. */
@@ -212,6 +221,13 @@ export class Poller {
     const deadline = Date.now() + this.options.drainMs;
     this.receiving.abort();
     await this.loop;
+    // The class queues' long polls end with the abort (class-receiver.ts); what they had brought
+    // in and not handed out goes back.
+    const brought = this.deps.queue.settleBuffered?.();
+    if (brought) {
+      const late = await Promise.race([brought, delay(Math.max(0, deadline - Date.now()), [] as Message[])]);
+      await this.handBack(late, 'they were received while the worker stopped');
+    }
     if (this.held.size + this.due.length > 0) {
       // The aborted receive may still be waiting on the server, and would swallow (for a whole
       // visibility timeout) a message returned before its long poll ends.

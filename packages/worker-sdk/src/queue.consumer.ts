@@ -2,6 +2,7 @@ import {
   ChangeMessageVisibilityCommand,
   DeleteMessageBatchCommand,
   GetQueueUrlCommand,
+  QueueDoesNotExist,
   ReceiveMessageCommand,
   SendMessageCommand,
   type BatchResultErrorEntry,
@@ -10,6 +11,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import DataLoader from 'dataloader';
+import type { PriorityClass } from '@conveyor/platform';
+import { ClassReceiver, type ClassQueue } from './class-receiver.js';
 
 export type { Message } from '@aws-sdk/client-sqs';
 
@@ -24,6 +27,24 @@ export interface JobQueuePort {
   setVisibility(message: Message, seconds: number): Promise<void>;
   /** Copies the message (body and attributes) to the DLQ, then deletes the original. */
   deadLetter(message: Message): Promise<void>;
+  /** Received messages not yet handed out by receive (several class queues): to give back at a pause. */
+  takeBuffered?(): Message[];
+  /** Waits for receives still open, then hands over what they brought: to give back at a stop. */
+  settleBuffered?(): Promise<Message[]>;
+}
+
+/** The queue names a worker reads: the pool's class queues (topology.ts's poolQueueNames) and DLQ. */
+export interface JobQueueNames {
+  /** The normal class's queue, which every pool has. */
+  queue: string;
+  deadLetterQueue: string;
+  /** The pool's queues per priority class; without them (or where one does not exist) only `queue`. */
+  classQueues?: Record<PriorityClass, string>;
+}
+
+interface Resolved {
+  queues: ClassQueue[];
+  dlq: string;
 }
 
 /** How long a finished message waits for others to share its DeleteMessageBatch call. */
@@ -31,11 +52,17 @@ const DELETE_LINGER_MS = 5;
 
 /**
  * SQS adapter: resolves the queue URLs by name (provisioning created them) and translates calls.
+ * It reads the pool's queues of every priority class in weighted order (class-receiver.ts) and
+ * remembers which queue each message came from, so its delete and visibility go back there.
  * Deletes of messages finishing within a few milliseconds of each other share one
- * DeleteMessageBatch call (up to 10): one signed request instead of ten at high throughput.
+ * DeleteMessageBatch call (up to 10 of one queue): one signed request instead of ten at high throughput.
  */
 export class SqsJobQueue implements JobQueuePort {
-  private urls: Promise<{ queue: string; dlq: string }> | undefined;
+  private urls: Promise<Resolved> | undefined;
+  /** The queue each received message came from. */
+  private readonly origin = new WeakMap<Message, string>();
+  private readonly receiver: ClassReceiver;
+  private readonly onMissingClassQueue: ((queue: string) => void) | undefined;
   private readonly pendingDeletes = new Set<Promise<void>>();
   private readonly deletes = new DataLoader<Message, void, Message>((messages) => this.deleteBatch(messages), {
     cache: false,
@@ -45,19 +72,40 @@ export class SqsJobQueue implements JobQueuePort {
 
   constructor(
     private readonly sqs: SQSClient,
-    private readonly names: { queue: string; deadLetterQueue: string },
-  ) {}
+    private readonly names: JobQueueNames,
+    options: { weights?: Readonly<Record<PriorityClass, number>>; onMissingClassQueue?: (queue: string) => void } = {},
+  ) {
+    this.receiver = new ClassReceiver((queue, max, wait, signal) => this.receiveFrom(queue, max, wait, signal), options.weights);
+    this.onMissingClassQueue = options.onMissingClassQueue;
+  }
 
-  /** Resolves both URLs; a failure is not cached, so the next call asks again. */
-  resolve(): Promise<{ queue: string; dlq: string }> {
-    this.urls ??= Promise.all([this.urlOf(this.names.queue), this.urlOf(this.names.deadLetterQueue)]).then(
-      ([queue, dlq]) => ({ queue, dlq }),
-      (error: unknown) => {
-        this.urls = undefined;
-        throw error;
-      },
-    );
+  /**
+   * Resolves every URL; a failure is not cached, so the next call asks again. The normal queue and
+   * the DLQ must exist; a high or low queue that does not (a team's pool provisioned before
+   * classes) is left out, and that pool's work all arrives on its normal queue.
+   */
+  resolve(): Promise<Resolved> {
+    this.urls ??= this.resolveAll().catch((error: unknown) => {
+      this.urls = undefined;
+      throw error;
+    });
     return this.urls;
+  }
+
+  private async resolveAll(): Promise<Resolved> {
+    const classes = Object.entries(this.names.classQueues ?? { normal: this.names.queue }) as Array<[PriorityClass, string]>;
+    const [dlq, ...urls] = await Promise.all([
+      this.urlOf(this.names.deadLetterQueue),
+      ...classes.map(([, name]) =>
+        this.urlOf(name).catch((error: unknown) => {
+          if (name === this.names.queue || !(error instanceof QueueDoesNotExist)) throw error;
+          this.onMissingClassQueue?.(name);
+          return undefined;
+        }),
+      ),
+    ]);
+    const queues = classes.flatMap(([priority], i) => (urls[i] ? [{ priority, url: urls[i] }] : []));
+    return { queues, dlq: dlq! };
   }
 
   /** Readiness: the queue exists and SQS answers (asked afresh, not from the cached URL). */
@@ -72,10 +120,22 @@ export class SqsJobQueue implements JobQueuePort {
   }
 
   async receive(max: number, waitSeconds: number, signal?: AbortSignal): Promise<Message[]> {
-    const { queue } = await this.resolve();
+    const { queues } = await this.resolve();
+    return this.receiver.receive(queues, max, waitSeconds, signal);
+  }
+
+  takeBuffered(): Message[] {
+    return this.receiver.takeAll();
+  }
+
+  settleBuffered(): Promise<Message[]> {
+    return this.receiver.settle();
+  }
+
+  private async receiveFrom(queue: ClassQueue, max: number, waitSeconds: number, signal?: AbortSignal): Promise<Message[]> {
     const { Messages } = await this.sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: queue,
+        QueueUrl: queue.url,
         MaxNumberOfMessages: Math.min(10, max),
         WaitTimeSeconds: waitSeconds,
         MessageAttributeNames: ['All'],
@@ -83,7 +143,16 @@ export class SqsJobQueue implements JobQueuePort {
       }),
       { abortSignal: signal },
     );
+    for (const message of Messages ?? []) this.origin.set(message, queue.url);
     return Messages ?? [];
+  }
+
+  /** The queue a message came from; the normal queue for one this adapter did not receive. */
+  private async queueOf(message: Message): Promise<string> {
+    const known = this.origin.get(message);
+    if (known) return known;
+    const { queues } = await this.resolve();
+    return queues.find((q) => q.priority === 'normal')!.url;
   }
 
   /** Resolves once this message's delete succeeded; a delete SQS refused rejects on its own. */
@@ -102,21 +171,28 @@ export class SqsJobQueue implements JobQueuePort {
     await Promise.all([...this.pendingDeletes]);
   }
 
+  /** One DeleteMessageBatch call per queue among the messages, outcomes in the messages' order. */
   private async deleteBatch(messages: readonly Message[]): Promise<Array<void | Error>> {
-    const { queue } = await this.resolve();
-    const { Failed = [] } = await this.sqs.send(
-      new DeleteMessageBatchCommand({
-        QueueUrl: queue,
-        Entries: messages.map((message, i) => ({ Id: String(i), ReceiptHandle: message.ReceiptHandle })),
+    const urls = await Promise.all(messages.map((m) => this.queueOf(m)));
+    const outcomes: Array<void | Error> = new Array(messages.length);
+    await Promise.all(
+      [...new Set(urls)].map(async (url) => {
+        const positions = urls.flatMap((u, i) => (u === url ? [i] : []));
+        const { Failed = [] } = await this.sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: url,
+            Entries: positions.map((p, i) => ({ Id: String(i), ReceiptHandle: messages[p]!.ReceiptHandle })),
+          }),
+        );
+        deleteOutcomes(positions.length, Failed).forEach((outcome, i) => (outcomes[positions[i]!] = outcome));
       }),
     );
-    return deleteOutcomes(messages.length, Failed);
+    return outcomes;
   }
 
   async setVisibility(message: Message, seconds: number): Promise<void> {
-    const { queue } = await this.resolve();
     await this.sqs.send(
-      new ChangeMessageVisibilityCommand({ QueueUrl: queue, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: seconds }),
+      new ChangeMessageVisibilityCommand({ QueueUrl: await this.queueOf(message), ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: seconds }),
     );
   }
 

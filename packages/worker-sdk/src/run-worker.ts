@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { bootstrap, createPool, createS3Client, createSqsClient, readQueueDepth, type Logger } from '@conveyor/platform';
-import { CANCEL_CHANNEL, createOutboxSignal, poolQueueNames, startListener, WORKER_POOLS } from '@conveyor/jobs';
+import { CANCEL_CHANNEL, createOutboxSignal, poolQueueNames, startListener, WORKER_POOLS, workQueues } from '@conveyor/jobs';
 import { configSchema } from './config.js';
 import type { AnyJobTypeDefinition, JobTypeDefinition } from './job-type.js';
 import { handleMessage } from './job-runner.js';
@@ -58,11 +58,17 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
   };
   const sqs = createSqsClient({ ...aws, maxSockets: concurrency * 2 + 4 });
   const s3 = createS3Client(aws);
-  const queue = new SqsJobQueue(sqs, names);
+  const queue = new SqsJobQueue(sqs, names, {
+    weights: config.RECEIVE_WEIGHTS,
+    onMissingClassQueue: (missing) => logger.warn({ queue: missing }, 'no queue for this priority class: its jobs arrive on the normal queue or not at all; provision the pool'),
+  });
   const workerMetrics = createWorkerMetrics(metrics.registry, concurrency, poolName);
-  registerQueueDepth(metrics.registry, names, async (role) => {
-    const urls = await queue.resolve();
-    return readQueueDepth(sqs, role === 'queue' ? urls.queue : urls.dlq);
+  const depthOf = [...workQueues(names).map(({ queue: name }) => ({ queue: name, role: 'queue' as const })), { queue: names.deadLetterQueue, role: 'dlq' as const }];
+  registerQueueDepth(metrics.registry, depthOf, async (name) => {
+    const { queues, dlq } = await queue.resolve();
+    const url = name === names.deadLetterQueue ? dlq : queues.find((q) => q.url.endsWith(`/${name}`))?.url;
+    if (!url) throw new Error(`queue ${name} does not exist`);
+    return readQueueDepth(sqs, url);
   });
   const workerId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const outbox = createOutboxSignal({ pool, logger });

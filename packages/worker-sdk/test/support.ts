@@ -8,7 +8,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { serializeEnvelope, toMessageAttributes, type Pool } from '@conveyor/platform';
+import { serializeEnvelope, toMessageAttributes, type Pool, type PriorityClass } from '@conveyor/platform';
 import { createJob, topology, type NewJob, type Topology } from '@conveyor/jobs';
 import { awsOptions, infra } from '../../../test/support/infra.js';
 import { startService, type RunningService } from '../../../test/support/service-process.js';
@@ -37,6 +37,14 @@ export interface PoolQueues {
 export async function createPoolQueues(sqs: SQSClient, t: Topology, poolName = 'default'): Promise<PoolQueues> {
   const q = t.queues.find((x) => x.pool.name === poolName)!;
   return createQueues(sqs, q, q.pool);
+}
+
+/** Every priority class's queue of the pool (high, normal, low) and its DLQ, as provisioning makes them. */
+export async function createClassQueues(sqs: SQSClient, t: Topology, poolName = 'default'): Promise<PoolQueues & { classUrls: Record<PriorityClass, string> }> {
+  const q = t.queues.find((x) => x.pool.name === poolName)!;
+  const normal = await createQueues(sqs, q, q.pool);
+  const other = async (name: string) => (await createQueues(sqs, { queue: name, deadLetterQueue: q.deadLetterQueue }, q.pool)).queueUrl;
+  return { ...normal, classUrls: { high: await other(q.classQueues.high), normal: normal.queueUrl, low: await other(q.classQueues.low) } };
 }
 
 /** A queue and its DLQ by name (any pool's, a team's too), redriving after maxReceiveCount receives. */

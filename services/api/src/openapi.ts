@@ -46,7 +46,7 @@ const CreateJob = z.union(createJobBodies() as [z.ZodObject, ...z.ZodObject[]]).
 const JobType = jobTypeDetailView.meta({ id: 'JobType' });
 /** The README's type, as the registry answers once it is registered (and later retired). */
 const JOB_TYPE_VERSION = {
-  name: 'billing.invoice-send', version: 1, ...EXAMPLE_JOB_TYPE, priority: 0, maxPayloadBytes: 65536, resultRetentionSeconds: null,
+  name: 'billing.invoice-send', version: 1, ...EXAMPLE_JOB_TYPE, priority: 'normal', maxPayloadBytes: 65536, resultRetentionSeconds: null,
   createdAt: '2026-12-06T09:00:00.000Z',
 };
 const JOB_TYPE = {
@@ -59,7 +59,7 @@ const JOB_ID = '3f6c2b1a-9d4e-4c7b-8a21-5e0f6d7c8b9a';
 const ex = {
   jobId: JOB_ID,
   accepted: { jobId: JOB_ID, statusUrl: `/jobs/${JOB_ID}` },
-  createJob: { type: 'sleep', payload: { ms: 500 }, maxAttempts: 3, timeoutSeconds: 30 },
+  createJob: { type: 'sleep', payload: { ms: 500 }, priority: 'high', maxAttempts: 3, timeoutSeconds: 30 },
   runningJob: {
     jobId: JOB_ID, type: 'sleep', status: 'running', phase: 'processing', progress: 0.4, attempts: 1, maxAttempts: 3,
     createdAt: '2026-12-06T10:00:00.000Z', updatedAt: '2026-12-06T10:00:00.800Z', startedAt: '2026-12-06T10:00:00.120Z', traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
@@ -150,7 +150,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       202: acceptedSubmit,
       ...writeErrors,
       422: error(
-        'The type is unknown, retired, not submittable through POST /jobs (points.grant), or has no such typeVersion (`details[0].path` is `type` or `typeVersion`); or the payload fails the registered JSON Schema of the type (`details`: `{path, message, keyword}` per failing place, paths starting at `payload`). Or callbackUrl refused: it holds credentials (user:password@), or its host is a literal private, loopback, link-local, unique-local, CGNAT, multicast, unspecified or metadata address the operator has not allowed. `error` says which. Or runAt outside the window (`details.earliest`, `details.latest`).',
+        'The type is unknown, retired, not submittable through POST /jobs (points.grant), or has no such typeVersion (`details[0].path` is `type` or `typeVersion`); or the priority is not a class (`details[0]`: `{path: ["priority"], message, valid: ["high", "normal", "low"]}`); or the payload fails the registered JSON Schema of the type (`details`: `{path, message, keyword}` per failing place, paths starting at `payload`). Or callbackUrl refused: it holds credentials (user:password@), or its host is a literal private, loopback, link-local, unique-local, CGNAT, multicast, unspecified or metadata address the operator has not allowed. `error` says which. Or runAt outside the window (`details.earliest`, `details.latest`).',
       ),
     },
   });
@@ -523,7 +523,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     pausedAt: null,
     pausedBy: null,
     pauseReason: null,
-    queue: { waiting: 120, inFlight: 16, delayed: 0, deadLetters: 3 },
+    queue: { waiting: 120, inFlight: 16, delayed: 0, deadLetters: 3, waitingByPriority: { high: 4, normal: 110, low: 6 } },
     jobs: { waiting: 136, processing: 16 },
     oldestWaitingSeconds: 4.2,
     throughput: { perSecond1m: 48.5, perSecond5m: 51.2 },

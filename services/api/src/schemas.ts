@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { JOB_TYPES, pointsGrantPayload, reportGeneratePayload } from '@conveyor/jobs';
+import { priorityInput, prioritySchema } from './priority.js';
 
 /**
  * Types a client may submit through POST /jobs. points.grant is left out: it is created only with
@@ -33,7 +34,7 @@ export const jobOptionsShape = {
   runAt: instant()
     .optional()
     .describe('Run no earlier than this instant; later than now makes the job `scheduled`. At most RUN_AT_MAX_DAYS_BEHIND days (1) in the past and RUN_AT_MAX_DAYS_AHEAD days (365) in the future, else 422.'),
-  priority: z.number().int().min(-100).max(100).optional(),
+  priority: prioritySchema.optional(),
   maxAttempts: z.number().int().min(1).max(100).optional(),
   timeoutSeconds: z.number().int().min(1).max(86_400).optional(),
   callbackUrl: z.url({ protocol: /^https?$/ }).max(2048).optional().describe('Webhook called when the job ends.'),
@@ -58,6 +59,8 @@ export const createJobEnvelope = z
     // Present, even if empty: `{}` for types that take nothing.
     payload: z.unknown().refine((v) => v !== undefined, { message: 'payload is required' }),
     ...jobOptionsShape,
+    // Checked by priorityOr422 (routes/jobs.ts), so an unknown class is 422 with the valid ones.
+    priority: priorityInput,
   })
   .strict();
 

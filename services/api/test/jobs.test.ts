@@ -50,12 +50,32 @@ describe('api job endpoints (real process, real Postgres and S3 emulator)', () =
     expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60).toBe(true);
     expect(res.headers.get('x-request-id')).toBe('req-accept-1');
     const row = await jobRow(body.jobId);
-    expect(row).toMatchObject({ tenant: 'demo', owner: 'user-1', type: 'sleep', status: 'queued', max_attempts: 5, priority: 3, type_version: 1, pool: 'default' });
+    expect(row).toMatchObject({ tenant: 'demo', owner: 'user-1', type: 'sleep', status: 'queued', max_attempts: 5, priority: 1, type_version: 1, pool: 'default' });
     expect(row.payload).toEqual({ ms: 10 });
     expect(row.published_at).toBeNull();
     expect(row.request_id).toBe('req-accept-1');
     expect(row.trace_id).toBe(TRACE_ID);
     expect(row.traceparent).toMatch(new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-0[01]$`));
+  });
+
+  it('takes a priority class, maps the deprecated integer by its sign, defaults to the type\'s class, and answers 422 listing the classes otherwise', async () => {
+    // Stored as the class's code (packages/jobs/src/priority.ts): 1 high, 0 normal, -1 low.
+    const cases: Array<[unknown, number]> = [['high', 1], ['normal', 0], ['low', -1], [3, 1], [0, 0], [-100, -1], [undefined, 0]];
+    for (const [priority, code] of cases) {
+      const res = await submit({ type: 'noop', payload: {}, priority });
+      expect(res.status).toBe(202);
+      expect((await jobRow(((await res.json()) as { jobId: string }).jobId)).priority).toBe(code);
+    }
+    for (const priority of ['urgent', 'HIGH', 101, 1.5, null, true]) {
+      const res = await submit({ type: 'noop', payload: {}, priority });
+      expect(res.status).toBe(422);
+      const body = (await res.json()) as { error: string; details: Array<{ path: string[]; valid: string[] }> };
+      expect(body.error).toMatch(/^priority must be one of high, normal, low/);
+      expect(body.details).toEqual([expect.objectContaining({ path: ['priority'], valid: ['high', 'normal', 'low'] })]);
+    }
+    const batch = await demo('/jobs/batch', { method: 'POST', body: { jobs: [{ type: 'noop', payload: {} }, { type: 'noop', payload: {}, priority: 'urgent' }] } });
+    expect(batch.status).toBe(422);
+    expect(await batch.json()).toMatchObject({ details: { items: [{ index: 1, status: 422, details: [{ path: ['priority'], valid: ['high', 'normal', 'low'] }] }] } });
   });
 
   it('answers 400 with the zod issues for a bad envelope, 422 naming the field for an unknown type or an invalid payload', async () => {

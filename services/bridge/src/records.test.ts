@@ -26,11 +26,15 @@ describe('classify', () => {
       type: { DataType: 'String', StringValue: 'report.generate' },
       // A record from before the registry names no pool: topology.ts's pool of its type.
       pool: { DataType: 'String', StringValue: 'reports' },
+      // A record from before priority classes names none: normal, so it matches the normal queue.
+      priority: { DataType: 'String', StringValue: 'normal' },
       traceparent: { DataType: 'String', StringValue: '00-abc-def-01' },
       request_id: { DataType: 'String', StringValue: 'req-1' },
     });
     const routed = classify(ref, { value: Buffer.from(JSON.stringify({ ...envelope, type: 'team.resize', pool: 'default' })), headers: {} });
     expect(routed.kind === 'publish' && routed.entry.MessageAttributes?.pool).toEqual({ DataType: 'String', StringValue: 'default' });
+    const high = classify(ref, { value: Buffer.from(JSON.stringify({ ...envelope, priority: 'high' })), headers: {} });
+    expect(high.kind === 'publish' && high.entry.MessageAttributes?.priority).toEqual({ DataType: 'String', StringValue: 'high' });
   });
 
   it('rejects a record that is not an envelope, keeping its job id when readable', () => {

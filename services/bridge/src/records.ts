@@ -1,6 +1,6 @@
 import type { PublishBatchRequestEntry } from '@aws-sdk/client-sns';
 import { fromKafkaHeaders, parseEnvelope, toMessageAttributes, type KafkaMessage } from '@conveyor/platform';
-import { poolOf } from '@conveyor/jobs';
+import { DEFAULT_PRIORITY, poolOf } from '@conveyor/jobs';
 
 /** Where a record came from, for SNS entry ids, rejected events and logs. */
 export interface RecordRef {
@@ -40,11 +40,14 @@ export function classify(ref: RecordRef, message: Pick<KafkaMessage, 'value' | '
     entry: {
       Id: entryId(ref),
       Message: message.value!.toString(),
-      // SNS routes on `pool`; a record written before the registry has none and routes as it did then.
+      // SNS routes on `pool` and `priority`; a record written before the registry has no pool and
+      // routes as it did then, one written before priority classes is `normal`. The attribute is
+      // always set, so every message matches exactly one class queue's filter.
       MessageAttributes: toMessageAttributes(
         fromKafkaHeaders(message.headers),
         parsed.envelope.type,
         parsed.envelope.pool ?? poolOf(parsed.envelope.type)?.name,
+        parsed.envelope.priority ?? DEFAULT_PRIORITY,
       ),
     },
   };

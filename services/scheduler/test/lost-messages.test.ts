@@ -9,6 +9,8 @@ import { startService, type RunningService } from '../../../test/support/service
 import { waitUntil } from '../../../test/support/wait.js';
 
 const BACKLOG = 10_000;
+/** Of the backlog, jobs of the high class: their messages wait in the pool's high queue. */
+const HIGH = 500;
 const DELETED = 7;
 const REDRIVE_AFTER_SECONDS = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -16,17 +18,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
  * Issue 20.5: a backlog no worker reads must never be re-sent, however long it waits; messages
  * taken out of the queue by hand must be re-sent, exactly those. Real Postgres, Kafka, bridge,
- * SNS and SQS (fauxqs); no worker runs.
+ * SNS and SQS (fauxqs); no worker runs. Part of the backlog is high-priority work, so the pool's
+ * messages are spread over two of its class queues, and the check must count and scan both.
  */
 describe('lost messages: a 10,000-job backlog with no workers', () => {
   const namespace = uniqueName('lost').toLowerCase().replace(/_/g, '-');
   const topo = topology(namespace);
-  const queueName = topo.queues.find((q) => q.pool.name === 'default')!.queue;
+  const names = topo.queues.find((q) => q.pool.name === 'default')!.classQueues;
   let db: TestDatabase;
   let pool: Pool;
   let sqs: SQSClient;
   let admin: Admin;
-  let queueUrl: string;
+  let queueUrls: string[];
   let scheduler: RunningService;
   const services: RunningService[] = [];
 
@@ -41,13 +44,18 @@ describe('lost messages: a 10,000-job backlog with no workers', () => {
     await prepareNamespace(env);
     pool = createPool({ connectionString: db.url, max: 3 });
     sqs = createSqsClient(awsOptions);
-    queueUrl = (await sqs.send(new GetQueueUrlCommand({ QueueName: queueName }))).QueueUrl!;
+    queueUrls = await Promise.all([names.normal, names.high].map(async (name) => (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!));
     admin = createKafka({ brokers: infra.kafkaBrokers, clientId: 'lost-messages-test', logger: createLogger({ service: 'test', level: 'silent' }) }).admin();
     await admin.connect();
     await pool.query(
       `INSERT INTO jobs (id, tenant, owner, type, payload, status)
        SELECT gen_random_uuid(), 'demo', 'user-1', 'noop', '{}', 'queued' FROM generate_series(1, $1)`,
-      [BACKLOG],
+      [BACKLOG - HIGH],
+    );
+    await pool.query(
+      `INSERT INTO jobs (id, tenant, owner, type, payload, status, priority)
+       SELECT gen_random_uuid(), 'demo', 'user-1', 'noop', '{}', 'queued', 1 FROM generate_series(1, $1)`,
+      [HIGH],
     );
     // The scheduler's outbox relay publishes the backlog to Kafka; the bridge hands it to SNS.
     services.push(await startService('bridge', env));
@@ -63,12 +71,13 @@ describe('lost messages: a 10,000-job backlog with no workers', () => {
     await db?.drop();
   });
 
-  const depth = async () => {
+  const depthOf = async (queueUrl: string) => {
     const { Attributes = {} } = await sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
     );
     return Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible);
   };
+  const depth = async () => (await Promise.all(queueUrls.map(depthOf))).reduce((a, b) => a + b, 0);
   /** Records ever produced to jobs.requested: one per publish, re-sends included. */
   const produced = async () => (await admin.fetchTopicOffsets(topo.topics.requested)).reduce((sum, p) => sum + Number(p.high), 0);
   const metric = async (pattern: RegExp) => Number(pattern.exec(await (await fetch(`${scheduler.url}/metrics`)).text())?.[1] ?? 0);
@@ -80,6 +89,7 @@ describe('lost messages: a 10,000-job backlog with no workers', () => {
 
   it('re-sends none of the waiting backlog, then exactly the messages deleted by hand', async () => {
     await waitUntil(async () => (await depth()) === BACKLOG, 120_000, 'the backlog to reach the queue', 500);
+    expect(await depthOf(queueUrls[1]!)).toBe(HIGH);
     expect(await produced()).toBe(BACKLOG);
 
     // Every job is now older than the threshold and counted by the check; five more passes.
@@ -92,15 +102,17 @@ describe('lost messages: a 10,000-job backlog with no workers', () => {
     expect(await produced()).toBe(BACKLOG);
     expect(await depth()).toBe(BACKLOG);
 
-    // Someone receives and deletes a few messages: those jobs' messages are lost.
-    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: DELETED, VisibilityTimeout: 60 }));
-    expect(Messages).toHaveLength(DELETED);
+    // Someone receives and deletes a few messages of each class queue: those jobs' messages are lost.
     const deleted: string[] = [];
-    for (const message of Messages) {
-      const parsed = parseEnvelope(message.Body);
-      if (!parsed.ok) throw new Error(parsed.error);
-      deleted.push(parsed.envelope.jobId);
-      await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+    for (const [queueUrl, n] of [[queueUrls[0]!, DELETED - 3], [queueUrls[1]!, 3]] as const) {
+      const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: n, VisibilityTimeout: 60 }));
+      expect(Messages).toHaveLength(n);
+      for (const message of Messages) {
+        const parsed = parseEnvelope(message.Body);
+        if (!parsed.ok) throw new Error(parsed.error);
+        deleted.push(parsed.envelope.jobId);
+        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+      }
     }
     deleted.sort();
 
@@ -109,6 +121,8 @@ describe('lost messages: a 10,000-job backlog with no workers', () => {
     expect(await scans()).toBe(1);
     // The re-sent jobs travel again: seven more records, and the queue is whole.
     await waitUntil(async () => (await produced()) === BACKLOG + DELETED && (await depth()) === BACKLOG, 60_000, 'the re-sent messages to arrive', 250);
+    // The three re-sent high jobs went back to the high queue.
+    expect(await depthOf(queueUrls[1]!)).toBe(HIGH);
 
     // Once they age past the threshold too, the queue is whole again: no further scans or re-sends.
     await waitUntil(async () => (await expectedMessages()) === BACKLOG, 60_000, 'the re-sent jobs to be counted again', 250);
@@ -117,14 +131,16 @@ describe('lost messages: a 10,000-job backlog with no workers', () => {
     expect(await scans()).toBe(1);
     expect(await produced()).toBe(BACKLOG + DELETED);
 
-    // One message per job in the queue, none twice.
+    // One message per job in the queues, none twice; the re-sent ones kept their class.
     const seen = new Map<string, number>();
-    for (;;) {
-      const { Messages: batch = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 300, WaitTimeSeconds: 1 }));
-      if (batch.length === 0) break;
-      for (const message of batch) {
-        const parsed = parseEnvelope(message.Body);
-        if (parsed.ok) seen.set(parsed.envelope.jobId, (seen.get(parsed.envelope.jobId) ?? 0) + 1);
+    for (const queueUrl of queueUrls) {
+      for (;;) {
+        const { Messages: batch = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 300, WaitTimeSeconds: 1 }));
+        if (batch.length === 0) break;
+        for (const message of batch) {
+          const parsed = parseEnvelope(message.Body);
+          if (parsed.ok) seen.set(parsed.envelope.jobId, (seen.get(parsed.envelope.jobId) ?? 0) + 1);
+        }
       }
     }
     expect(seen.size).toBe(BACKLOG);

@@ -20,7 +20,7 @@ interface Pool extends KubernetesObject {
   status?: { observedGeneration?: number; queue?: string; queueUrl?: string; deadLetterQueueUrl?: string; jobTypes?: string[]; conditions?: Condition[] };
 }
 interface ScaledObject extends KubernetesObject {
-  spec: { scaleTargetRef: { name: string }; minReplicaCount: number; maxReplicaCount: number; triggers: Array<{ type: string; metadata: Record<string, string> }> };
+  spec: { scaleTargetRef: { name: string }; minReplicaCount: number; maxReplicaCount: number; triggers: Array<{ type: string; name?: string; metadata: Record<string, string> }>; advanced?: unknown };
 }
 
 describe('the scheduler (operator) reconciles WorkerPools into queues, a Deployment and a KEDA ScaledObject', () => {
@@ -95,8 +95,15 @@ describe('the scheduler (operator) reconciles WorkerPools into queues, a Deploym
     expect(Attributes?.VisibilityTimeout).toBe('45');
     expect(JSON.parse(Attributes!.RedrivePolicy!)).toMatchObject({ maxReceiveCount: 10, deadLetterTargetArn: expect.stringMatching(/conveyor-team-text-dlq$/) });
     const subscription = await subscriptionOf(Attributes!.QueueArn!);
-    expect(JSON.parse(subscription!.FilterPolicy!)).toEqual({ pool: ['team-text'] });
+    expect(JSON.parse(subscription!.FilterPolicy!)).toEqual({ pool: ['team-text'], priority: ['normal', { exists: false }] });
     expect(subscription!.RawMessageDelivery).toBe('true');
+    // And one queue per other priority class, sharing the DLQ.
+    for (const priority of ['high', 'low']) {
+      const classUrl = await queueUrl(`${prefix}-conveyor-team-text-${priority}`);
+      const { Attributes: classAttributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: classUrl, AttributeNames: ['All'] }));
+      expect(JSON.parse(classAttributes!.RedrivePolicy!)).toMatchObject({ deadLetterTargetArn: expect.stringMatching(/conveyor-team-text-dlq$/) });
+      expect(JSON.parse((await subscriptionOf(classAttributes!.QueueArn!))!.FilterPolicy!)).toEqual({ pool: ['team-text'], priority: [priority] });
+    }
     expect(created.metadata?.uid).toBeDefined();
   });
 
@@ -123,13 +130,16 @@ describe('the scheduler (operator) reconciles WorkerPools into queues, a Deploym
     const scaled = await readScaledObject('team-text');
     expect(scaled.metadata?.ownerReferences).toEqual([owner]);
     expect(scaled.spec).toMatchObject({ scaleTargetRef: { name: 'team-text' }, minReplicaCount: 0, maxReplicaCount: 3 });
-    expect(scaled.spec.triggers).toEqual([
-      expect.objectContaining({
-        type: 'aws-sqs-queue',
-        authenticationRef: { name: 'conveyor-aws' },
-        metadata: expect.objectContaining({ queueURL: pool.status?.queueUrl, queueLength: '7', awsRegion: 'us-east-1' }),
-      }),
+    // One trigger per class queue (the normal one is the status's queueUrl), added up by the formula.
+    expect(scaled.spec.triggers.map((t) => [t.name, t.metadata.queueURL])).toEqual([
+      ['high', pool.status?.queueUrl?.replace(/$/, '-high')],
+      ['normal', pool.status?.queueUrl],
+      ['low', pool.status?.queueUrl?.replace(/$/, '-low')],
     ]);
+    for (const trigger of scaled.spec.triggers) {
+      expect(trigger).toMatchObject({ type: 'aws-sqs-queue', authenticationRef: { name: 'conveyor-aws' }, metadata: { queueLength: '7', awsRegion: 'us-east-1' } });
+    }
+    expect(scaled.spec.advanced).toEqual({ scalingModifiers: { formula: 'high + normal + low', target: '7', metricType: 'AverageValue' } });
     const scaling = await until('team-text', 'Scaling', (p) => condition(p, 'Scaling')?.status === 'True');
     expect(condition(scaling, 'Scaling')).toMatchObject({ reason: 'ScaledObjectApplied', message: 'KEDA scales 0..3 replicas at 7 messages each' });
   });
@@ -221,6 +231,8 @@ describe('the scheduler (operator) reconciles WorkerPools into queues, a Deploym
     await remove('team-text');
     expect(await queueUrl(`${prefix}-conveyor-team-text`)).toBeUndefined();
     expect(await queueUrl(`${prefix}-conveyor-team-text-dlq`)).toBeUndefined();
+    expect(await queueUrl(`${prefix}-conveyor-team-text-high`)).toBeUndefined();
+    expect(await queueUrl(`${prefix}-conveyor-team-text-low`)).toBeUndefined();
     expect(await subscriptionOf(Attributes!.QueueArn!)).toBeUndefined();
   });
 });

@@ -2,10 +2,11 @@ import { z } from 'zod';
 import type { Pool } from '@conveyor/platform';
 import { JOB_TYPES } from '../catalog.js';
 import { poolOf } from '../topology.js';
+import { DEFAULT_PRIORITY } from '../priority.js';
 import { announceJobType, registerJobType, type JobTypeSpec } from './registry.repo.js';
 
 /** What a submit got before the registry existed when it named none (createJobs' fallbacks). */
-export const JOB_DEFAULTS = { maxAttempts: 3, timeoutSeconds: 300, priority: 0 } as const;
+export const JOB_DEFAULTS = { maxAttempts: 3, timeoutSeconds: 300, priority: DEFAULT_PRIORITY } as const;
 
 /**
  * The registry entry of each built-in type: its zod payload schema as JSON Schema (the input side,

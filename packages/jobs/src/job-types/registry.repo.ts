@@ -1,5 +1,6 @@
 import type { Pool } from '@conveyor/platform';
 import type { Queryable } from '../store/create.js';
+import { priorityClassOf, priorityCode, type PriorityClass } from '../priority.js';
 
 /** Every api replica LISTENs here; the payload is the name of the type that changed. */
 export const JOB_TYPES_CHANNEL = 'conveyor_job_types';
@@ -11,7 +12,8 @@ export interface JobTypeSpec {
   pool: string;
   maxAttempts: number;
   timeoutSeconds: number;
-  priority: number;
+  /** The class its jobs get when the submit names none (stored as its code, priority.ts). */
+  priority: PriorityClass;
   maxPayloadBytes: number;
   /** How long a result is meant to be kept; recorded for the operator, not yet enforced. */
   resultRetentionSeconds: number | null;
@@ -53,7 +55,7 @@ export function toVersion(row: VersionRow): JobTypeVersion {
     pool: row.pool,
     maxAttempts: row.max_attempts,
     timeoutSeconds: row.timeout_seconds,
-    priority: row.priority,
+    priority: priorityClassOf(row.priority),
     maxPayloadBytes: row.max_payload_bytes,
     resultRetentionSeconds: row.result_retention_seconds,
     createdAt: row.created_at,
@@ -104,7 +106,7 @@ export async function registerJobType(pool: Pool, name: string, spec: JobTypeSpe
     await client.query(
       `INSERT INTO job_type_versions (name, version, schema, pool, max_attempts, timeout_seconds, priority, max_payload_bytes, result_retention_seconds)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [name, version, JSON.stringify(spec.schema), spec.pool, spec.maxAttempts, spec.timeoutSeconds, spec.priority, spec.maxPayloadBytes, spec.resultRetentionSeconds],
+      [name, version, JSON.stringify(spec.schema), spec.pool, spec.maxAttempts, spec.timeoutSeconds, priorityCode(spec.priority), spec.maxPayloadBytes, spec.resultRetentionSeconds],
     );
     await client.query('UPDATE job_types SET latest_version = $2, retired_at = NULL, updated_at = now() WHERE name = $1', [name, version]);
     await client.query('COMMIT');

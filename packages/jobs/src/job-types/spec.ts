@@ -1,5 +1,6 @@
 /** What a registered job type may hold: the api's PUT /job-types and the operator's JobType resources parse with it. */
 import { z } from 'zod';
+import { PRIORITY_CLASSES } from '../priority.js';
 import { JOB_DEFAULTS } from './builtins.js';
 
 /** Dotted lowercase words, as the built-ins (`points.grant`): they become SNS attribute values and metric labels. */
@@ -19,7 +20,7 @@ export function jobTypeSpecSchema<P extends z.ZodType<string>>(pool: P) {
       pool,
       maxAttempts: z.number().int().min(1).max(100).default(JOB_DEFAULTS.maxAttempts),
       timeoutSeconds: z.number().int().min(1).max(86_400).default(JOB_DEFAULTS.timeoutSeconds),
-      priority: z.number().int().min(-100).max(100).default(JOB_DEFAULTS.priority),
+      priority: z.enum(PRIORITY_CLASSES).default(JOB_DEFAULTS.priority).describe('The class of its jobs when a submit names none.'),
       maxPayloadBytes: z.number().int().min(2).max(1024 * 1024).default(64 * 1024).describe('Largest payload, as serialised JSON bytes (413 above).'),
       resultRetentionSeconds: z
         .number()

@@ -1,6 +1,7 @@
 import { serializeEnvelope, toKafkaHeaders, type IHeaders, type MessageContext } from '@conveyor/platform';
 import type { UnpublishedEventRow, UnpublishedJobRow } from './outbox.sql.js';
 import { poolOf } from '../topology.js';
+import { priorityClassOf } from '../priority.js';
 
 export interface OutboxMessage {
   key: string;
@@ -39,6 +40,7 @@ export function jobMessage(row: UnpublishedJobRow, carried: MessageContext = con
       timeoutSeconds: row.timeout_seconds,
       // A job from before the registry routes as it did then: by topology.ts.
       pool: row.pool ?? poolOf(row.type)?.name,
+      priority: priorityClassOf(row.priority),
     }),
     headers: toKafkaHeaders({ ...carried, runAt: row.run_at?.toISOString() }),
   };

@@ -29,6 +29,8 @@ export interface UnpublishedJobRow {
   request_id: string | null;
   /** The registered type's pool; null on jobs created before the registry. */
   pool: string | null;
+  /** The priority class's code (priority.ts); a retry or redrive republishes the row, so keeps it. */
+  priority: number;
 }
 
 export interface UnpublishedEventRow {
@@ -61,6 +63,7 @@ export interface ClaimedRow {
   traceparent: string | null;
   request_id: string | null;
   pool: string | null;
+  priority: number | null;
 }
 
 /**
@@ -76,7 +79,7 @@ export function claimBatch(limit: number): Statement {
   return {
     name: 'outbox.claim-batch',
     text: `WITH job_rows AS (
-             SELECT id, type, tenant, payload, created_at, run_at, max_attempts, timeout_seconds, traceparent, request_id, pool
+             SELECT id, type, tenant, payload, created_at, run_at, max_attempts, timeout_seconds, traceparent, request_id, pool, priority
                FROM jobs
               WHERE id = ANY (ARRAY(SELECT id FROM jobs
                                      WHERE status = 'queued' AND published_at IS NULL
@@ -94,11 +97,11 @@ export function claimBatch(limit: number): Statement {
            )
            SELECT 'job' AS kind, id::text AS id, NULL::uuid AS job_id, type, tenant, NULL::text AS owner,
                   NULL::text AS job_type, payload AS body, created_at, run_at, max_attempts, timeout_seconds,
-                  traceparent, request_id, pool
+                  traceparent, request_id, pool, priority
              FROM job_rows
            UNION ALL
            SELECT 'event', e.id::text, e.job_id, e.type, j.tenant, j.owner, j.type, e.data, e.created_at,
-                  NULL, NULL, NULL, j.traceparent, j.request_id, NULL
+                  NULL, NULL, NULL, j.traceparent, j.request_id, NULL, NULL
              FROM event_rows e JOIN jobs j ON j.id = e.job_id`,
     values: [limit],
   };
@@ -140,6 +143,7 @@ export function splitClaim(rows: readonly ClaimedRow[]): { jobs: UnpublishedJobR
         traceparent,
         request_id,
         pool: row.pool,
+        priority: row.priority ?? 0,
       });
     } else {
       events.push({

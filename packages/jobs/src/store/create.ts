@@ -11,6 +11,7 @@ export interface NewJob {
   type: string;
   payload: unknown;
   runAt?: Date;
+  /** A priority class's code (priority.ts: 1 high, 0 normal, -1 low), as the column stores it. */
   priority?: number;
   maxAttempts?: number;
   timeoutSeconds?: number;

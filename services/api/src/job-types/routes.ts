@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { announceJobType, JOB_TYPES, registerJobType, retireJobType, type JobTypeVersion } from '@conveyor/jobs';
+import { announceJobType, JOB_DEFAULTS, JOB_TYPES, registerJobType, retireJobType, type JobTypeVersion } from '@conveyor/jobs';
 import type { Pool } from '@conveyor/platform';
 import { HttpError } from '../http-errors.js';
 import { identityOf } from '../identity.js';
@@ -8,7 +8,8 @@ import type { RouteDef } from '../routes/route.js';
 import type { JobTypeHead } from '@conveyor/jobs';
 import { loadJobTypes } from './queries.js';
 import type { JobTypeRegistry } from './registry.js';
-import { jobTypeNameParam, putJobTypeBody } from './schemas.js';
+import { jobTypeNameParam, putJobTypeInput } from './schemas.js';
+import { priorityOr422 } from '../priority.js';
 import { compileSchema } from './validator.js';
 
 export interface JobTypeRoutesDeps {
@@ -50,10 +51,14 @@ export function jobTypeRoutes(deps: JobTypeRoutesDeps): RouteDef[] {
   /** 201 when a version was added (new type, changed spec, revived), 200 when the spec equals the latest. */
   const put: RequestHandler = async (req, res) => {
     const { name } = parseOr400(jobTypeNameParam, req.params, ['name']);
-    const parsed = parseOr400(putJobTypeBody, req.body ?? {});
+    const { priority, ...parsed } = parseOr400(putJobTypeInput, req.body ?? {});
     // The schema as sent, not zod's copy: a record rebuilt by assignment turns an own `__proto__`
     // key into a prototype and drops it silently, where ajv's strict mode names it.
-    const spec = { ...parsed, schema: (req.body as { schema: Record<string, unknown> }).schema };
+    const spec = {
+      ...parsed,
+      priority: priority === undefined ? JOB_DEFAULTS.priority : priorityOr422(priority),
+      schema: (req.body as { schema: Record<string, unknown> }).schema,
+    };
     compileSchema(spec.schema);
     const outcome = await registerJobType(deps.pool, name, spec);
     if (outcome.created) {

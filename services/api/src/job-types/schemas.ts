@@ -1,13 +1,18 @@
 /** The zod schemas of the job type endpoints: routes.ts validates with them, openapi.ts documents them. */
 import { z } from 'zod';
-import { jobTypeName, jobTypeSpecSchema, WORKER_POOLS } from '@conveyor/jobs';
+import { JOB_DEFAULTS, jobTypeName, jobTypeSpecSchema, PRIORITY_CLASSES, WORKER_POOLS } from '@conveyor/jobs';
+import { priorityInput, prioritySchema } from '../priority.js';
 
 export const jobTypeNameParam = z.object({ name: jobTypeName });
 
 const poolNames = WORKER_POOLS.map((p) => p.name) as [string, ...string[]];
 
-export const putJobTypeBody = jobTypeSpecSchema(z.enum(poolNames).describe('The worker pool whose queue receives the jobs: one of the pools the platform runs.'));
+export const putJobTypeBody = jobTypeSpecSchema(z.enum(poolNames).describe('The worker pool whose queue receives the jobs: one of the pools the platform runs.')).extend({
+  priority: prioritySchema.default(JOB_DEFAULTS.priority).describe('The class of its jobs when a submit names none.'),
+});
 export type PutJobTypeBody = z.infer<typeof putJobTypeBody>;
+/** What the route parses with: the priority is checked by priorityOr422, for a 422 naming the classes. */
+export const putJobTypeInput = putJobTypeBody.extend({ priority: priorityInput });
 
 /** The example of PUT /job-types/{name} in the document: what the README's curl and the e2e test register. */
 export const EXAMPLE_JOB_TYPE = {
@@ -29,7 +34,7 @@ export const jobTypeVersionView = z.object({
   pool: z.string(),
   maxAttempts: z.number().int(),
   timeoutSeconds: z.number().int(),
-  priority: z.number().int(),
+  priority: z.enum(PRIORITY_CLASSES),
   maxPayloadBytes: z.number().int(),
   resultRetentionSeconds: z.number().int().nullable(),
   createdAt: z.iso.datetime(),

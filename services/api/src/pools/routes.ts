@@ -12,10 +12,12 @@ import {
   setPoolPaused,
   WORKER_POOLS,
   queueUrl,
+  workQueues,
   type PoolControl,
+  type PriorityClass,
   type WorkerPool,
 } from '@conveyor/jobs';
-import { readQueueDepth, type Logger, type Pool } from '@conveyor/platform';
+import { readQueueDepth, type Logger, type Pool, type QueueDepth } from '@conveyor/platform';
 import type { DeadLetterQueues } from '../dlq/routes.js';
 import { identityOf, readTenant } from '../identity.js';
 import { parseIdOr404, parseOr400 } from '../request.js';
@@ -35,15 +37,32 @@ export function poolRoutes(deps: { pool: Pool; jsonBody: RequestHandler; queues?
     return url;
   };
 
-  /** SQS's counts of the pool's queue and DLQ; null when unreadable (the Postgres numbers still answer). */
+  const depthOf = async (name: string): Promise<QueueDepth> => {
+    const url = await urlOf(name);
+    return url ? readQueueDepth(deps.queues!.sqs, url) : { visible: 0, inFlight: 0, delayed: 0 };
+  };
+
+  /**
+   * SQS's counts of the pool's class queues (added up) and its DLQ; null when unreadable or when
+   * the pool's normal queue or DLQ does not exist (the Postgres numbers still answer).
+   */
   const queueNumbers = async (pool: WorkerPool) => {
     const names = deps.queues?.queues.find((q) => q.pool.name === pool.name);
     if (!deps.queues || !names) return null;
     try {
       const [queueUrl, dlqUrl] = await Promise.all([urlOf(names.queue), urlOf(names.deadLetterQueue)]);
       if (!queueUrl || !dlqUrl) return null;
-      const [queue, dead] = await Promise.all([readQueueDepth(deps.queues.sqs, queueUrl), readQueueDepth(deps.queues.sqs, dlqUrl)]);
-      return { waiting: queue.visible, inFlight: queue.inFlight, delayed: queue.delayed, deadLetters: dead.visible + dead.inFlight + dead.delayed };
+      const classes = workQueues(names);
+      const [dead, ...depths] = await Promise.all([depthOf(names.deadLetterQueue), ...classes.map((c) => depthOf(c.queue))]);
+      const sum = (key: keyof QueueDepth) => depths.reduce((total, d) => total + d[key], 0);
+      const byPriority = Object.fromEntries(classes.map((c, i) => [c.priority, depths[i]!.visible])) as Record<PriorityClass, number>;
+      return {
+        waiting: sum('visible'),
+        inFlight: sum('inFlight'),
+        delayed: sum('delayed'),
+        deadLetters: dead.visible + dead.inFlight + dead.delayed,
+        waitingByPriority: byPriority,
+      };
     } catch (err) {
       deps.logger?.warn({ err, pool: pool.name }, 'could not read the pool\'s queue depths');
       return null;

@@ -13,10 +13,13 @@ export const poolStatus = z.object({
   pauseReason: z.string().nullable().describe('The reason given when it was paused, if any.'),
   queue: z
     .object({
-      waiting: z.number().int().describe('Visible messages in the pool\'s SQS queue.'),
+      waiting: z.number().int().describe('Visible messages in the pool\'s SQS queues (every priority class).'),
       inFlight: z.number().int().describe('Received by a worker and not yet deleted.'),
       delayed: z.number().int(),
       deadLetters: z.number().int().describe('Messages in the pool\'s DLQ.'),
+      waitingByPriority: z
+        .object({ high: z.number().int(), normal: z.number().int(), low: z.number().int() })
+        .describe('Visible messages per priority class queue (0 for a class queue that does not exist).'),
     })
     .nullable()
     .describe('SQS\'s approximate counts, across tenants: scope conveyor:admin only (null otherwise, or when SQS cannot be read).'),

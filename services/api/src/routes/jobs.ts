@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { cancelJob, CANCEL_CHANNEL, countAhead, findJob, findResult, poolOf, readPoolControl, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
+import { cancelJob, CANCEL_CHANNEL, countAhead, findJob, findResult, poolOf, priorityCode, readPoolControl, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
 import type { Logger, Pool } from '@conveyor/platform';
 import { HttpError, requestIdOf } from '../http-errors.js';
 import { identityOf, readTenant } from '../identity.js';
@@ -9,6 +9,7 @@ import type { PoolStatsCache } from '../pool-stats.js';
 import { parseIdOr404, parseOr400, traceOf } from '../request.js';
 import { estimateRetryAfter } from '../retry-after.js';
 import { checkRunAt, type RunAtWindow } from '../run-at.js';
+import { priorityOr422 } from '../priority.js';
 import { createJobEnvelope, idempotencyKey, jobIdParam, normalizeTags } from '../schemas.js';
 import { acceptedRetryAfter, sendAccepted } from './accepted.js';
 import { sendResult } from './result.js';
@@ -111,11 +112,11 @@ export function parseSubmission(input: unknown, deps: Pick<JobRoutesDeps, 'now' 
     pool: type.pool,
     payload,
     runAt,
-    priority: body.priority,
+    priority: body.priority === undefined ? undefined : priorityCode(priorityOr422(body.priority)),
     maxAttempts: body.maxAttempts,
     timeoutSeconds: body.timeoutSeconds,
     defaults: {
-      priority: type.priority,
+      priority: priorityCode(type.priority),
       maxAttempts: type.maxAttempts,
       timeoutSeconds: type.timeoutSeconds,
       resultRetentionSeconds: type.resultRetentionSeconds,

@@ -19,7 +19,7 @@ describe('JobType resources', () => {
     expect(checkSpec(obj('text.count', { schema, pool: 'team-text' }), pools)).toEqual({
       ok: true,
       name: 'text.count',
-      spec: { schema, pool: 'team-text', maxAttempts: 3, timeoutSeconds: 300, priority: 0, maxPayloadBytes: 65536, resultRetentionSeconds: null },
+      spec: { schema, pool: 'team-text', maxAttempts: 3, timeoutSeconds: 300, priority: 'normal', maxPayloadBytes: 65536, resultRetentionSeconds: null },
     });
   });
 

@@ -1,9 +1,9 @@
 import type { Logger, QueueDepth } from '@conveyor/platform';
-import type { Queryable, Topology } from '@conveyor/jobs';
+import { workQueues, type Queryable, type Topology } from '@conveyor/jobs';
 import { countAwaitingDelivery, databaseNow, redriveLost } from '../stale-jobs.repo.js';
 import type { SchedulerMetrics } from '../metrics.js';
 import type { HandoffWatermark } from './handoff-watermark.js';
-import type { QueueCensus } from './queue.census.js';
+import type { QueueCensus, QueueScan, ScanOptions } from './queue.census.js';
 
 /**
  * Telling "still waiting in its queue" from "message lost".
@@ -30,12 +30,20 @@ import type { QueueCensus } from './queue.census.js';
 
 export interface PoolQueue {
   pool: string;
-  queue: string;
+  /** The pool's queue of each priority class, highest first: a waiting job's message is in one of them. */
+  queues: readonly string[];
   jobTypes: readonly string[];
 }
 
 export function poolQueues(topo: Topology): PoolQueue[] {
-  return topo.queues.map((q) => ({ pool: q.pool.name, queue: q.queue, jobTypes: q.pool.jobTypes }));
+  return topo.queues.map((q) => ({ pool: q.pool.name, queues: workQueues(q).map((c) => c.queue), jobTypes: q.pool.jobTypes }));
+}
+
+/** The pool's messages over all its class queues; undefined when none of them exists. */
+async function poolDepth(census: QueueCensus, queues: readonly string[]): Promise<QueueDepth | undefined> {
+  const depths = (await Promise.all(queues.map((queue) => census.depth(queue)))).filter((d): d is QueueDepth => d !== undefined);
+  if (depths.length === 0) return undefined;
+  return depths.reduce((sum, d) => ({ visible: sum.visible + d.visible, inFlight: sum.inFlight + d.inFlight, delayed: sum.delayed + d.delayed }));
 }
 
 /** Messages the queue is short of: positive only when fewer are there than jobs that must have one. */
@@ -73,6 +81,25 @@ export interface LostMessageCheckOptions {
   now?: () => number;
 }
 
+/**
+ * Scans a pool's class queues one after the other. A class queue that does not exist (a team's
+ * pool provisioned before classes) holds nothing to miss; the scan is complete only if every
+ * existing one was read to the end.
+ */
+async function scanAll(census: QueueCensus, queues: readonly string[], options: ScanOptions): Promise<QueueScan> {
+  const all: QueueScan = { jobIds: new Set(), received: 0, complete: true };
+  let existing = 0;
+  for (const queue of queues) {
+    if (!(await census.depth(queue))) continue;
+    existing++;
+    const scan = await census.scan(queue, options);
+    for (const id of scan.jobIds) all.jobIds.add(id);
+    all.received += scan.received;
+    all.complete &&= scan.complete;
+  }
+  return { ...all, complete: all.complete && existing > 0 };
+}
+
 /** How long scanned messages stay hidden, and how long a scan may take before it counts as incomplete. */
 const SCAN_VISIBILITY_SECONDS = 120;
 const SCAN_DEADLINE_MS = 90_000;
@@ -83,16 +110,16 @@ export type LostMessageCheck = (signal?: AbortSignal) => Promise<Array<{ id: str
 export function lostMessageCheck(options: LostMessageCheckOptions): LostMessageCheck {
   const { db, census, watermark, queues, redriveAfterMs, batchSize, logger, metrics } = options;
   const now = options.now ?? Date.now;
-  const gates = new Map<string, ScanGate>(queues.map((q) => [q.queue, { previouslyMissing: 0, lastScanAt: undefined }]));
+  const gates = new Map<string, ScanGate>(queues.map((q) => [q.pool, { previouslyMissing: 0, lastScanAt: undefined }]));
 
   const checkQueue = async (q: PoolQueue, publishedBefore: Date, signal?: AbortSignal) => {
-    const gate = gates.get(q.queue)!;
+    const gate = gates.get(q.pool)!;
     const expected = await countAwaitingDelivery(db, q.jobTypes, publishedBefore);
     metrics.queueExpected.set({ pool: q.pool }, expected);
     // Nothing that must be there: no need to ask SQS anything.
-    const depth = expected === 0 ? undefined : await census.depth(q.queue);
+    const depth = expected === 0 ? undefined : await poolDepth(census, q.queues);
     if (expected > 0 && !depth) {
-      logger.warn({ queue: q.queue, expected }, 'queue does not exist; cannot tell which messages are lost');
+      logger.warn({ queues: q.queues, expected }, 'queue does not exist; cannot tell which messages are lost');
       return [];
     }
     const missing = depth ? missingMessages(expected, depth) : 0;
@@ -103,13 +130,15 @@ export function lostMessageCheck(options: LostMessageCheckOptions): LostMessageC
 
     gate.lastScanAt = now();
     const scanStart = await databaseNow(db);
-    logger.warn({ queue: q.queue, expected, missing, depth }, 'queue is short of messages; scanning it for the lost ones');
+    logger.warn({ pool: q.pool, expected, missing, depth }, 'queue is short of messages; scanning it for the lost ones');
     const scanStartedAt = now();
-    const result = await census.scan(q.queue, { visibilitySeconds: SCAN_VISIBILITY_SECONDS, deadlineMs: SCAN_DEADLINE_MS, signal });
+    // A job's message may be in any class queue (its class decides which): all are read, and a
+    // lost job is one that none of them names.
+    const result = await scanAll(census, q.queues, { visibilitySeconds: SCAN_VISIBILITY_SECONDS, deadlineMs: SCAN_DEADLINE_MS, signal });
     const scanMs = now() - scanStartedAt;
     metrics.queueScans.inc({ pool: q.pool, outcome: result.complete ? 'complete' : 'incomplete' });
     if (!result.complete) {
-      logger.warn({ queue: q.queue, received: result.received, scanMs }, 'queue scan incomplete; nothing re-sent');
+      logger.warn({ pool: q.pool, received: result.received, scanMs }, 'queue scan incomplete; nothing re-sent');
       return [];
     }
     const criteria = { types: q.jobTypes, publishedBefore, untouchedBefore: new Date(scanStart.getTime() - redriveAfterMs), seen: [...result.jobIds] };
@@ -120,7 +149,7 @@ export function lostMessageCheck(options: LostMessageCheckOptions): LostMessageC
       redriven.push(...batch);
       if (batch.length < batchSize) break;
     }
-    logger.warn({ queue: q.queue, received: result.received, scanMs, missing, redriven: redriven.length }, 'queue scanned; lost messages re-sent');
+    logger.warn({ pool: q.pool, received: result.received, scanMs, missing, redriven: redriven.length }, 'queue scanned; lost messages re-sent');
     return redriven;
   };
 

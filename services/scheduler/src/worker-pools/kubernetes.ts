@@ -5,7 +5,7 @@ import { ensureSnsTopic, provisionPoolQueues, removePoolQueues, topology } from 
 import type { Logger } from '@conveyor/platform';
 import { apiStatus, kubernetesWriter } from '../operator/resource.js';
 import { watchInto } from '../operator/controller.js';
-import { WorkerPoolController, type PoolCluster, type PoolQueues, type WorkerPoolControllerOptions } from './worker-pool.controller.js';
+import { WorkerPoolController, type PoolCluster, type PoolQueueKeeper, type WorkerPoolControllerOptions } from './worker-pool.controller.js';
 import { FIELD_MANAGER, KIND, PLURAL, type ManifestSettings, type WorkerPoolObject } from './worker-pool.resource.js';
 
 const notFound = (error: unknown) => (apiStatus(error) === 404 ? undefined : Promise.reject(error));
@@ -29,7 +29,7 @@ export function kubernetesPoolCluster(kc: KubeConfig): PoolCluster {
   };
 }
 
-export function snsPoolQueues(sns: SNSClient, sqs: SQSClient, conveyorNamespace: string): PoolQueues {
+export function snsPoolQueues(sns: SNSClient, sqs: SQSClient, conveyorNamespace: string): PoolQueueKeeper {
   let topicArn: Promise<string> | undefined;
   const topic = () => {
     topicArn ??= ensureSnsTopic(sns, topology(conveyorNamespace).snsTopic).catch((error: unknown) => {
@@ -39,8 +39,8 @@ export function snsPoolQueues(sns: SNSClient, sqs: SQSClient, conveyorNamespace:
     return topicArn;
   };
   return {
-    provision: async (pool, names) => provisionPoolQueues({ sns, sqs, snsTopicArn: await topic(), pool, ...names }),
-    remove: async (names) => removePoolQueues({ sns, sqs, snsTopicArn: await topic(), ...names }),
+    provision: async (pool, names) => provisionPoolQueues({ sns, sqs, snsTopicArn: await topic(), pool, names }),
+    remove: async (names) => removePoolQueues({ sns, sqs, snsTopicArn: await topic(), names }),
   };
 }
 

@@ -1,4 +1,4 @@
-import { poolQueueNames, type ProvisionedQueue, type WorkerPool } from '@conveyor/jobs';
+import { poolQueueNames, type PoolQueues, type ProvisionedQueue, type WorkerPool } from '@conveyor/jobs';
 import { nextConditions, sameStatus, type ConditionInput } from '../operator/conditions.js';
 import { ResourceController, type ResourceControllerOptions } from '../operator/controller.js';
 import { keyOf } from '../operator/resource.js';
@@ -25,14 +25,14 @@ export interface PoolCluster {
 }
 
 /** The pool's queues: provision's own functions, bound to the SNS topic and clients. */
-export interface PoolQueues {
-  provision(pool: WorkerPool, names: { queue: string; deadLetterQueue: string }): Promise<ProvisionedQueue>;
-  remove(names: { queue: string; deadLetterQueue: string }): Promise<void>;
+export interface PoolQueueKeeper {
+  provision(pool: WorkerPool, names: PoolQueues): Promise<ProvisionedQueue>;
+  remove(names: PoolQueues): Promise<void>;
 }
 
 export interface WorkerPoolControllerOptions extends ResourceControllerOptions {
   cluster: PoolCluster;
-  queues: PoolQueues;
+  queues: PoolQueueKeeper;
   settings: ManifestSettings;
   /** JobTypes known to the operator, for a pool's selector. */
   jobTypes: () => ReadonlyArray<{ namespace: string; name: string; labels: Record<string, string> }>;
@@ -155,7 +155,7 @@ export class WorkerPoolController extends ResourceController<WorkerPoolObject> {
 
     if (!this.queue.acting) return;
     await cluster.apply(deploymentManifest(obj, spec, settings));
-    await cluster.apply(scaledObjectManifest(obj, spec, provisioned.queueUrl, settings));
+    await cluster.apply(scaledObjectManifest(obj, spec, provisioned.classQueues, settings));
     const keda = await cluster.readScaledObjectReady(namespace, name);
     const scaling: ConditionInput =
       keda?.status === 'False'

@@ -24,6 +24,9 @@ describe('WorkerPool resources', () => {
     expect(queueConflict(younger, [older], 'ns1')).toBe('queue ns1-conveyor-text belongs to WorkerPool a/text, which is older');
     expect(queueConflict(older, [younger], 'ns1')).toBeUndefined();
     expect(queueConflict(pool('text-dlq', '2030-01-03T00:00:00Z'), [older], 'ns1')).toMatch(/ns1-conveyor-text-dlq belongs to WorkerPool a\/text/);
+    // A priority class queue of another pool too.
+    expect(queueConflict(pool('text-high', '2030-01-03T00:00:00Z'), [older], 'ns1')).toMatch(/ns1-conveyor-text-high belongs to WorkerPool a\/text/);
+    expect(queueConflict(pool('reports-low'), [], 'ns1')).toBe('queue ns1-conveyor-reports-low belongs to the platform pool reports');
   });
 
   it('makes a Deployment owned by the pool, without replicas, draining for drainSeconds, with the team env winning', () => {
@@ -40,21 +43,22 @@ describe('WorkerPool resources', () => {
     expect(env).toContainEqual({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } });
   });
 
-  it("scales on the pool's queue at the target depth", () => {
+  it("scales on the sum of the pool's class queues at the target depth", () => {
     const parsed = parseSpec({ image: 'w:1', replicas: { min: 1, max: 9 }, targetQueueDepth: 7 });
     if (!parsed.ok) throw new Error(parsed.message);
-    const s = scaledObjectManifest(pool('text'), parsed.spec, 'http://q/ns1-conveyor-text', settings);
+    const classQueues = ['high', 'normal', 'low'].map((priority) => ({ priority, queueUrl: `http://q/ns1-conveyor-text-${priority}` }));
+    const s = scaledObjectManifest(pool('text'), parsed.spec, classQueues, settings);
     expect(s.spec).toEqual({
       scaleTargetRef: { name: 'text' },
       minReplicaCount: 1,
       maxReplicaCount: 9,
-      triggers: [
-        {
-          type: 'aws-sqs-queue',
-          authenticationRef: { name: 'conveyor-aws' },
-          metadata: { queueURL: 'http://q/ns1-conveyor-text', queueLength: '7', awsRegion: 'eu-west-1', awsEndpoint: 'http://sqs.local:4566' },
-        },
-      ],
+      advanced: { scalingModifiers: { formula: 'high + normal + low', target: '7', metricType: 'AverageValue' } },
+      triggers: classQueues.map(({ priority, queueUrl }) => ({
+        type: 'aws-sqs-queue',
+        name: priority,
+        authenticationRef: { name: 'conveyor-aws' },
+        metadata: { queueURL: queueUrl, queueLength: '7', awsRegion: 'eu-west-1', awsEndpoint: 'http://sqs.local:4566' },
+      })),
     });
   });
 

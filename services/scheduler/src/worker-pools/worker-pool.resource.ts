@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { poolQueueNames, topology, type WorkerPool } from '@conveyor/jobs';
+import { poolQueueNames, topology, workQueues, type PoolQueues, type WorkerPool } from '@conveyor/jobs';
 import type { ResourceObject } from '../operator/resource.js';
 import { olderThan } from '../operator/controller.js';
 import { GROUP, VERSION } from '../operator/watch.js';
@@ -55,21 +55,23 @@ export function poolOf(name: string, spec: WorkerPoolSpec): WorkerPool {
   return { name, jobTypes: [], visibilityTimeoutSeconds: spec.visibilityTimeoutSeconds, maxReceiveCount: spec.maxReceiveCount };
 }
 
+/** Every queue name a pool uses: its class queues and its DLQ. */
+const allQueues = (names: PoolQueues) => [...new Set([names.queue, names.deadLetterQueue, ...workQueues(names).map((q) => q.queue)])];
+
 /**
  * Why this pool's queue names cannot be used, if they cannot: a platform pool's, or an older
- * WorkerPool's (another namespace may declare the same name; "x-dlq" makes the DLQ name of "x").
+ * WorkerPool's (another namespace may declare the same name; "x-dlq", "x-high" and "x-low" make
+ * queue names of "x").
  */
 export function queueConflict(obj: WorkerPoolObject, others: readonly WorkerPoolObject[], conveyorNamespace: string): string | undefined {
-  const names = poolQueueNames(conveyorNamespace, obj.metadata.name);
-  const mine = new Set([names.queue, names.deadLetterQueue]);
+  const mine = new Set(allQueues(poolQueueNames(conveyorNamespace, obj.metadata.name)));
   for (const platform of topology(conveyorNamespace).queues) {
-    const hit = [platform.queue, platform.deadLetterQueue].find((n) => mine.has(n));
+    const hit = allQueues(platform).find((n) => mine.has(n));
     if (hit) return `queue ${hit} belongs to the platform pool ${platform.pool.name}`;
   }
   for (const other of others) {
     if (other.metadata.uid === obj.metadata.uid || !olderThan(other, obj)) continue;
-    const theirs = poolQueueNames(conveyorNamespace, other.metadata.name);
-    const hit = [theirs.queue, theirs.deadLetterQueue].find((n) => mine.has(n));
+    const hit = allQueues(poolQueueNames(conveyorNamespace, other.metadata.name)).find((n) => mine.has(n));
     if (hit) return `queue ${hit} belongs to WorkerPool ${other.metadata.namespace}/${other.metadata.name}, which is older`;
   }
   return undefined;
@@ -142,7 +144,16 @@ export function deploymentManifest(obj: WorkerPoolObject, spec: WorkerPoolSpec, 
   };
 }
 
-export function scaledObjectManifest(obj: WorkerPoolObject, spec: WorkerPoolSpec, queueUrl: string, settings: ManifestSettings) {
+/**
+ * One trigger per priority class queue, added up by a formula as the chart's own ScaledObjects do
+ * (KEDA would otherwise scale on the largest trigger alone).
+ */
+export function scaledObjectManifest(
+  obj: WorkerPoolObject,
+  spec: WorkerPoolSpec,
+  classQueues: ReadonlyArray<{ priority: string; queueUrl: string }>,
+  settings: ManifestSettings,
+) {
   const { labels: _labels, ...base } = owned(obj, 'ScaledObject', 'keda.sh/v1alpha1');
   return {
     ...base,
@@ -150,18 +161,20 @@ export function scaledObjectManifest(obj: WorkerPoolObject, spec: WorkerPoolSpec
       scaleTargetRef: { name: obj.metadata.name },
       minReplicaCount: spec.replicas.min,
       maxReplicaCount: spec.replicas.max,
-      triggers: [
-        {
-          type: 'aws-sqs-queue',
-          ...(settings.triggerAuthentication ? { authenticationRef: { name: settings.triggerAuthentication } } : {}),
-          metadata: {
-            queueURL: queueUrl,
-            queueLength: String(spec.targetQueueDepth),
-            awsRegion: settings.awsRegion,
-            ...(settings.awsEndpoint ? { awsEndpoint: settings.awsEndpoint.replace(/\/$/, '') } : {}),
-          },
+      advanced: {
+        scalingModifiers: { formula: classQueues.map((q) => q.priority).join(' + '), target: String(spec.targetQueueDepth), metricType: 'AverageValue' },
+      },
+      triggers: classQueues.map(({ priority, queueUrl }) => ({
+        type: 'aws-sqs-queue',
+        name: priority,
+        ...(settings.triggerAuthentication ? { authenticationRef: { name: settings.triggerAuthentication } } : {}),
+        metadata: {
+          queueURL: queueUrl,
+          queueLength: String(spec.targetQueueDepth),
+          awsRegion: settings.awsRegion,
+          ...(settings.awsEndpoint ? { awsEndpoint: settings.awsEndpoint.replace(/\/$/, '') } : {}),
         },
-      ],
+      })),
     },
   };
 }
