@@ -54,8 +54,8 @@ export async function followJobEvents(jobId: string, handlers: FollowHandlers, s
       }
     }
     if (signal.aborted) return;
-    // The api ends a stream at a terminal event, even a replayed one: a job retried or redriven
-    // after it has more. So ask once more from there at once; nothing new means the job has ended.
+    // The api ends a stream at the job's latest terminal event; a retry or redrive just after it
+    // starts another round. So ask once more from there at once; nothing new means the job has ended.
     if (settled && closed) {
       if (received === 0) return;
       continue;

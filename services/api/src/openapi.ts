@@ -334,7 +334,8 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     request: { params: jobIdParam, headers: z.object({ 'Last-Event-ID': z.string().optional() }) },
     responses: {
       200: {
-        description: 'An event stream: one SSE message per lifecycle event, `data` being JSON {jobId, type, data, createdAt}.',
+        description:
+          'An event stream: one SSE message per lifecycle event, `data` being JSON {jobId, type, data, createdAt}. It ends after the job\'s latest terminal event (succeeded, failed, cancelled): a job retried or redriven after failing is replayed through all its rounds.',
         content: {
           'text/event-stream': {
             schema: z.object({ id: z.string(), event: z.enum(JOB_EVENT_TYPES), data: z.string() }),

@@ -149,6 +149,20 @@ describe('GET /jobs/:jobId/events (handler mounted on a tiny express app standin
     expect(Number.isNaN(Date.parse(stream.events[2]!.data.createdAt))).toBe(false);
   });
 
+  it("replays every round of a job failed and then retried, ending at its latest terminal event, not its first", async () => {
+    const { base } = await mount();
+    const jobId = await newJob('acme');
+    await recordJobEvent(worker, jobId, 'started', { attempt: 1 });
+    await recordJobEvent(worker, jobId, 'failed', { attempt: 1, error: 'boom' });
+    await recordJobEvent(worker, jobId, 'retried', { by: 'acme-user' });
+    await recordJobEvent(worker, jobId, 'started', { attempt: 2 });
+    const stream = openStream(base, `/jobs/${jobId}/events`, as('acme'));
+    await waitUntil(() => stream.events.length === 5, 5_000, 'the replay of both rounds');
+    await recordJobEvent(worker, jobId, 'succeeded', {});
+    await within(stream.ended, 5_000, 'the stream to end after the second round');
+    expect(stream.events.map((e) => e.event)).toEqual(['created', 'started', 'failed', 'retried', 'started', 'succeeded']);
+  });
+
   it('replays events in id order when their ids gain a digit (9,999,999 then 10,000,000), not in text order', async () => {
     // Before: `id::text AS id ... ORDER BY id` sorted the text, so "10000000" came before "9999999",
     // the terminal event was sent before the job's first ones and the stream ended without them.

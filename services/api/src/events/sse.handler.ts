@@ -116,6 +116,7 @@ export function createJobEventsHandler(options: JobEventsHandlerOptions): JobEve
     res.write('retry: 3000\n\n');
 
     let lastSent = resume.after;
+    let lastType: string | undefined;
     let finished = false;
     let unsubscribe = () => {};
     let pumping = false;
@@ -152,12 +153,17 @@ export function createJobEventsHandler(options: JobEventsHandlerOptions): JobEve
               if (finished) return;
               await write(formatEvent(row));
               lastSent = row.id;
-              if (TERMINAL_EVENT_TYPES.has(row.type)) {
+              lastType = row.type;
+            }
+            if (rows.length < batchSize) {
+              // Ends at a terminal event only when it is the job's latest: a job retried or redriven
+              // after failing has more rounds, which the replay goes on to send.
+              if (lastType !== undefined && TERMINAL_EVENT_TYPES.has(lastType)) {
                 finish();
                 return;
               }
+              break;
             }
-            if (rows.length < batchSize) break;
           }
         } while (again);
         if (endAfterCatchUp) finish();
