@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { infra } from '../support/infra.js';
 import { startPlatform, type Platform } from '../support/platform.js';
-import { ConveyorClient } from './client.js';
+import type { ConveyorClient } from './client.js';
+import { connectTo } from './connect.js';
 
 /** The emulator under another name, as a client outside a cluster would reach an in-cluster S3. */
 function publicNameOf(endpoint: string): string {
@@ -30,9 +31,7 @@ describe('points grants and result URLs through the gateway', () => {
       // Every result goes to S3, so every result is a 303.
       workerEnv: { RESULT_INLINE_MAX_BYTES: '0' },
     });
-    demo = new ConveyorClient(platform.gatewayUrl, await platform.login());
-    admin = new ConveyorClient(platform.gatewayUrl, await platform.login('admin@example.com', 'admin-password'));
-    db = new pg.Pool({ connectionString: platform.database.url, max: 2 });
+    ({ demo, admin, db } = await connectTo(platform));
   }, 240_000);
   afterAll(async () => {
     await db?.end();

@@ -7,7 +7,8 @@ import { awsOptions } from '../support/infra.js';
 import { queueCensus } from '../support/queue-census.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { readUntil } from '../support/wait.js';
-import { ConveyorClient } from './client.js';
+import type { ConveyorClient } from './client.js';
+import { connectTo } from './connect.js';
 
 interface Listed {
   jobId: string;
@@ -57,9 +58,7 @@ describe('operations API through the gateway', () => {
 
   beforeAll(async () => {
     platform = await startPlatform({ pools: ['default'] });
-    demo = new ConveyorClient(platform.gatewayUrl, await platform.login());
-    admin = new ConveyorClient(platform.gatewayUrl, await platform.login('admin@example.com', 'admin-password'));
-    db = new pg.Pool({ connectionString: platform.database.url, max: 2 });
+    ({ demo, admin, db } = await connectTo(platform));
   }, 240_000);
   afterAll(async () => {
     await db?.end();

@@ -3,7 +3,8 @@ import pg from 'pg';
 import { setPoolPaused } from '@conveyor/jobs';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { readUntil } from '../support/wait.js';
-import { ConveyorClient } from './client.js';
+import type { ConveyorClient } from './client.js';
+import { connectTo } from './connect.js';
 
 interface PoolStatus {
   name: string;
@@ -58,9 +59,7 @@ describe('pause and resume a pool through the gateway', () => {
     // paused: the first test shows the notification alone is prompt, the second the claim's guard.
     platform = await startPlatform({ pools: ['default'], workerEnv: { POOL_PAUSE_REFRESH_MS: '600000' } });
     await platform.startWorker('default');
-    demo = new ConveyorClient(platform.gatewayUrl, await platform.login());
-    admin = new ConveyorClient(platform.gatewayUrl, await platform.login('admin@example.com', 'admin-password'));
-    db = new pg.Pool({ connectionString: platform.database.url, max: 2 });
+    ({ demo, admin, db } = await connectTo(platform));
   }, 240_000);
   afterAll(async () => {
     await db?.end();

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startPlatform, type Platform } from '../support/platform.js';
 import { readUntil } from '../support/wait.js';
-import { ConveyorClient } from './client.js';
+import type { ConveyorClient } from './client.js';
+import { connectTo } from './connect.js';
 
 interface PoolQueue {
   waiting: number;
@@ -58,9 +59,7 @@ describe('priority classes through the whole pipeline', () => {
   beforeAll(async () => {
     platform = await startPlatform({ pools: ['default'], workerEnv: { WORKER_CONCURRENCY: '2' } });
     await platform.startWorker('default');
-    demo = new ConveyorClient(platform.gatewayUrl, await platform.login());
-    admin = new ConveyorClient(platform.gatewayUrl, await platform.login('admin@example.com', 'admin-password'));
-    db = new pg.Pool({ connectionString: platform.database.url, max: 2 });
+    ({ demo, admin, db } = await connectTo(platform));
   }, 240_000);
   afterAll(async () => {
     await db?.end();
