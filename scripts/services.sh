@@ -60,12 +60,15 @@ component_cmd() {
   printf '%s\n' node --enable-source-maps --import @conveyor/platform/telemetry "$(main_js "$1")"
 }
 
-# Runs CMD... with the component's environment (port, service name, pool, api address).
+# Runs CMD... with the component's environment (port, service name, pool, api address, and the
+# local Prometheus narrowed to this instance's targets, which the api reads pool history from).
 with_component_env() {
   local c="$1"
   shift
   PORT="${PORT_OF[$c]}" OPS_PORT="$(ops_port "$c")" OTEL_SERVICE_NAME="${SERVICE_OF[$c]}" WORKER_POOL="${POOL_OF[$c]:-default}" \
-    API_URL="http://127.0.0.1:${PORT_OF[api]}" "$@"
+    API_URL="http://127.0.0.1:${PORT_OF[api]}" \
+    PROMETHEUS_URL="${PROMETHEUS_URL:-http://127.0.0.1:${PROMETHEUS_PORT:-19090}}" \
+    PROMETHEUS_SELECTOR="${PROMETHEUS_SELECTOR:-conveyor_instance=\"${INSTANCE:-dev}\"}" "$@"
 }
 
 require_build() {

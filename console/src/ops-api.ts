@@ -22,6 +22,19 @@ export function listPools(signal: AbortSignal): Promise<PoolStatus[]> {
   return getJson<{ pools: PoolStatus[] }>('/pools', { signal }).then((r) => r.pools);
 }
 
+export interface PoolHistory {
+  pool: string;
+  from: string;
+  to: string;
+  stepSeconds: number;
+  points: Array<{ at: string; waiting: number | null; donePerSecond: number | null }>;
+}
+
+/** Depth and throughput over the last `minutes`, which the api reads from Prometheus (conveyor:admin). */
+export function poolHistory(name: string, signal: AbortSignal, minutes = 60): Promise<PoolHistory> {
+  return getJson<PoolHistory>(`/pools/${encodeURIComponent(name)}/history${query({ minutes })}`, { signal });
+}
+
 export function pausePool(name: string, action: 'pause' | 'resume', reason?: string): Promise<PoolStatus> {
   return sendJson('POST', `/pools/${encodeURIComponent(name)}/${action}`, reason ? { reason } : {});
 }

@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { screenshot } from './browser.js';
-import { ADMIN, useConsoleHarness } from './harness.js';
+import { ADMIN, DEMO, useConsoleHarness } from './harness.js';
 
 /**
  * The Pools page in a real browser against the stack `make start` brings up: an operator pauses a
@@ -50,6 +50,44 @@ describe('pausing and resuming a pool in the console', () => {
     await screenshot(page, 'pools');
   });
 
+  it("shows an admin a pool's last hour, which the api reads from the Prometheus `make start` runs", async () => {
+    const tokenOf = async (who: { email: string; password: string }) => {
+      const res = await fetch(`${gatewayUrl()}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(who) });
+      return ((await res.json()) as { accessToken: string }).accessToken;
+    };
+    const history = async (token: string, query = '') => {
+      const res = await fetch(`${gatewayUrl()}/pools/default/history${query}`, { headers: { authorization: `Bearer ${token}` } });
+      return { status: res.status, body: (await res.json()) as { stepSeconds?: number; points?: Array<{ waiting: number | null; donePerSecond: number | null }> } };
+    };
+    const admin = await tokenOf(ADMIN);
+    const ids = await Promise.all(Array.from({ length: 20 }, () => submitThroughApi({ type: 'noop', payload: {} })));
+    for (const id of ids) expect((await api().waitForFinish(id, 60_000)).status).toBe('success');
+
+    // Points come at 30 s steps once Prometheus (scraping every 5 s) has seen the workers finish them.
+    const deadline = Date.now() + 90_000;
+    let seen = await history(admin);
+    while (!seen.body.points?.some((p) => (p.donePerSecond ?? 0) > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 3_000));
+      seen = await history(admin);
+    }
+    expect(seen.status, JSON.stringify(seen.body)).toBe(200);
+    expect(seen.body.stepSeconds).toBe(30);
+    expect(seen.body.points!.some((p) => (p.donePerSecond ?? 0) > 0), 'the finished noop jobs show as throughput').toBe(true);
+    expect(seen.body.points!.some((p) => p.waiting !== null), 'the queue depth the workers export').toBe(true);
+    // It spans tenants: a tenant is refused, and a bad window is the client's error.
+    expect((await history(await tokenOf(DEMO))).status).toBe(403);
+    expect((await history(admin, '?minutes=1')).status).toBe(400);
+
+    const page = await newPage();
+    await logIn(page, ADMIN);
+    await openPools(page);
+    const chart = card(page, 'default').locator('figure.chart svg');
+    await chart.waitFor();
+    expect(await chart.getAttribute('aria-label')).toMatch(/^Pool default\. Over the last hour: waiting jobs up to \d+, .*done per second up to [\d.]*[1-9]/);
+    expect(await chart.locator('path.chart-rate').getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+( [ML][\d.]+,[\d.]+)*$/);
+    await screenshot(page, 'pools-history');
+  }, 180_000);
+
   it('shows a tenant who opens the page the pools without the pause buttons', async () => {
     const page = await newPage();
     await logIn(page);
@@ -58,5 +96,7 @@ describe('pausing and resuming a pool in the console', () => {
     await page.getByRole('heading', { level: 1, name: 'Pools' }).waitFor();
     await card(page, 'default').locator('.badge', { hasText: 'running' }).waitFor();
     expect(await page.getByRole('button', { name: /^(Pause|Resume)$/ }).count()).toBe(0);
+    await card(page, 'default').getByText("The last hour's chart spans every tenant").waitFor();
+    expect(await page.locator('figure.chart').count(), 'no cross-tenant history for a tenant').toBe(0);
   });
 });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { infra } from '../support/infra.js';
 import { startPlatform, type Platform } from '../support/platform.js';
 
 const run = promisify(execFile);
@@ -18,7 +19,7 @@ describe('the public API under schema-driven fuzzing', () => {
 
   beforeAll(async () => {
     // Install (cached) while the platform starts.
-    const [started] = await Promise.all([startPlatform({ pools: ['default'] }), run(FUZZ, ['install'], { timeout: 300_000 })]);
+    const [started] = await Promise.all([startPlatform({ pools: ['default'], env: { PROMETHEUS_URL: infra.prometheusUrl } }), run(FUZZ, ['install'], { timeout: 300_000 })]);
     platform = started;
     token = await platform.login();
   }, 360_000);

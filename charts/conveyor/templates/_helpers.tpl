@@ -177,6 +177,14 @@ settings. One list so every template loops over the same thing.
 - name: S3_PUBLIC_ENDPOINT
   value: {{ . | quote }}
 {{- end }}
+{{- with $v.metrics.prometheusUrl }}
+- name: PROMETHEUS_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with $v.metrics.prometheusSelector }}
+- name: PROMETHEUS_SELECTOR
+  value: {{ . | quote }}
+{{- end }}
 {{- if $v.ingress.enabled }}
 - name: PUBLIC_BASE_URL
   value: {{ printf "%s://%s" (ternary "https" "http" (ne $v.ingress.tlsSecretName "")) $v.ingress.host | quote }}

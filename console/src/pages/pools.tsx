@@ -1,39 +1,29 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { capabilities } from '../capabilities';
 import { formatDuration, formatNumber, formatTime } from '../format';
 import { useAction, useInterval, useLoad } from '../hooks';
-import { listPools, pausePool, type PoolStatus } from '../ops-api';
-import { addSample, linePath, loadSamples, saveSamples, WINDOW_MS, type Sample } from '../samples';
+import { listPools, pausePool, poolHistory, type PoolStatus } from '../ops-api';
+import { historySamples, linePath } from '../samples';
 import { isAdmin, useSession } from '../session';
 import { ConfirmButton, ErrorNotice, Loading, Page, Success } from '../ui';
 
 const REFRESH_MS = 10_000;
+/** Prometheus' history moves by a point every 30 s over an hour: no need to ask as often as for the numbers. */
+const HISTORY_REFRESH_MS = 30_000;
+const HISTORY_MINUTES = 60;
 
 export function Pools() {
   const pools = useLoad((signal) => listPools(signal), []);
   const caps = useLoad(() => capabilities(), []);
-  const [samples, setSamples] = useState<Record<string, Sample[]>>(loadSamples);
   const action = useAction();
   const [reason, setReason] = useState('');
   useInterval(pools.reload, REFRESH_MS);
 
-  // Every answer is a sample of each pool, timed by when the api read it.
-  useEffect(() => {
-    if (!pools.data) return;
-    setSamples((previous) => {
-      const next = { ...previous };
-      for (const pool of pools.data!) {
-        const sample = { at: Date.parse(pool.observedAt), depth: pool.jobs.waiting, throughput: pool.throughput.perSecond1m };
-        next[pool.name] = addSample(next[pool.name] ?? [], sample);
-      }
-      saveSamples(next);
-      return next;
-    });
-  }, [pools.data]);
-
   const { session } = useSession();
   // The gateway lets only conveyor:admin pause: a tenant who opens this page gets no buttons to be refused.
   const canPause = isAdmin(session) && (caps.data?.has('post', '/pools/{name}/pause') ?? false);
+  // The history spans tenants: the gateway gives it to conveyor:admin only.
+  const canSeeHistory = isAdmin(session) && (caps.data?.has('get', '/pools/{name}/history') ?? false);
   const toggle = (pool: PoolStatus) =>
     action.run(async () => {
       await pausePool(pool.name, pool.paused ? 'resume' : 'pause', pool.paused ? undefined : reason.trim() || undefined);
@@ -51,7 +41,7 @@ export function Pools() {
         </button>
       }
     >
-      <p class="muted">Each worker pool's queue and workers, read every {REFRESH_MS / 1000} s. The charts show the last hour this browser tab has seen.</p>
+      <p class="muted">Each worker pool's queue and workers, read every {REFRESH_MS / 1000} s; the charts show the last hour.</p>
       <ErrorNotice error={action.error} title="The action failed" />
       <Success message={action.done} />
       <ErrorNotice error={pools.error} title="Could not read the pools" />
@@ -100,7 +90,7 @@ export function Pools() {
               <Stat label="Workers" value={`${pool.workers.alive} (${pool.workers.slots} slots)`} />
               <Stat label="Dead letters" value={formatNumber(pool.queue?.deadLetters)} />
             </dl>
-            <PoolChart name={pool.name} samples={samples[pool.name] ?? []} />
+            {canSeeHistory ? <PoolChart name={pool.name} /> : <p class="muted small">The last hour's chart spans every tenant: operators (conveyor:admin) see it.</p>}
             <p class="muted small">Read {formatTime(pool.observedAt)}</p>
           </section>
         ))}
@@ -126,31 +116,41 @@ function Stat({ label, value }: { label: string; value: string }) {
 const WIDTH = 320;
 const HEIGHT = 80;
 
-/** Depth and throughput over the hour, two lines on their own scales, with a text summary for screen readers. */
-function PoolChart({ name, samples }: { name: string; samples: Sample[] }) {
-  const now = samples.at(-1)?.at ?? Date.now();
-  const maxDepth = Math.max(0, ...samples.map((s) => s.depth));
-  const maxRate = Math.max(0, ...samples.map((s) => s.throughput));
-  if (samples.length < 2) {
+/**
+ * Depth and throughput over the last hour (from the api, which reads Prometheus), two lines on
+ * their own scales, with a text summary for screen readers.
+ */
+function PoolChart({ name }: { name: string }) {
+  const history = useLoad((signal) => poolHistory(name, signal, HISTORY_MINUTES), [name]);
+  useInterval(history.reload, HISTORY_REFRESH_MS);
+  if (history.error) return <ErrorNotice error={history.error} title="Could not read the pool's last hour" />;
+  if (!history.data) return <Loading label="Reading the last hour…" />;
+  const samples = historySamples(history.data);
+  const depths = samples.flatMap((s) => (s.depth === null ? [] : [s.depth]));
+  const rates = samples.flatMap((s) => (s.throughput === null ? [] : [s.throughput]));
+  if (depths.length + rates.length === 0) {
     return (
       <figure class="chart">
-        <p class="chart-empty muted small">The chart fills in while this page stays open (a sample every {REFRESH_MS / 1000} s).</p>
+        <p class="chart-empty muted small">Nothing reported by this pool's workers in the last hour yet.</p>
       </figure>
     );
   }
-  // The x axis covers what was seen, up to the hour: a young chart is not squeezed into its right edge.
-  const span = Math.min(WINDOW_MS, Math.max(1, now - samples[0]!.at));
-  const summary = `Over the last ${formatDuration(span / 1000)}: waiting jobs up to ${maxDepth}, now ${samples.at(-1)!.depth}; done per second up to ${formatNumber(maxRate, 2)}, now ${formatNumber(samples.at(-1)!.throughput, 2)}.`;
+  const now = Date.parse(history.data.to);
+  const windowMs = now - Date.parse(history.data.from);
+  const maxDepth = Math.max(0, ...depths);
+  const maxRate = Math.max(0, ...rates);
+  const box = { width: WIDTH, height: HEIGHT - 2, now };
+  const summary = `Over the last hour: waiting jobs up to ${maxDepth}, last ${depths.at(-1) ?? 'unknown'}; done per second up to ${formatNumber(maxRate, 2)}, last ${formatNumber(rates.at(-1), 2)}.`;
   return (
     <figure class="chart">
       <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={`Pool ${name}. ${summary}`} preserveAspectRatio="none">
         <line x1="0" y1={HEIGHT} x2={WIDTH} y2={HEIGHT} class="chart-axis" />
-        <path d={linePath(samples, (s) => s.depth, { width: WIDTH, height: HEIGHT - 2, now, max: maxDepth }, span)} class="chart-depth" />
-        <path d={linePath(samples, (s) => s.throughput, { width: WIDTH, height: HEIGHT - 2, now, max: maxRate }, span)} class="chart-rate" />
+        <path d={linePath(samples, (s) => s.depth, { ...box, max: maxDepth }, windowMs)} class="chart-depth" />
+        <path d={linePath(samples, (s) => s.throughput, { ...box, max: maxRate }, windowMs)} class="chart-rate" />
       </svg>
       <figcaption class="small">
         <span class="legend legend-depth">waiting (max {maxDepth})</span> <span class="legend legend-rate">done/s (max {formatNumber(maxRate, 2)})</span>
-        <span class="muted"> · {span >= WINDOW_MS ? 'last hour' : `last ${formatDuration(span / 1000)}`}</span>
+        <span class="muted"> · last hour, a point every {history.data.stepSeconds} s</span>
       </figcaption>
     </figure>
   );

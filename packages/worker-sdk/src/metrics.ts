@@ -8,7 +8,11 @@ const LATENESS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 
 const END_TO_END_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600];
 
-export function createWorkerMetrics(registry: Registry, concurrency: number, pool = 'default') {
+/**
+ * `jobTypes`: the types this worker runs, whose counters start at 0: a series Prometheus first sees
+ * at 20 has no increase to rate, so the first jobs after a start would never show as throughput.
+ */
+export function createWorkerMetrics(registry: Registry, concurrency: number, pool = 'default', jobTypes: readonly string[] = []) {
   const registers = [registry];
   const byType = (name: string, help: string) =>
     new Counter({ name, help, labelNames: ['type'] as const, registers });
@@ -76,6 +80,9 @@ export function createWorkerMetrics(registry: Registry, concurrency: number, poo
     }),
   };
   metrics.concurrency.set({ pool }, concurrency);
+  for (const type of jobTypes) {
+    for (const counter of [metrics.started, metrics.succeeded, metrics.failed, metrics.retried, metrics.cancelled]) counter.inc({ type }, 0);
+  }
   return metrics;
 }
 

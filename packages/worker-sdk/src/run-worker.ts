@@ -62,7 +62,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
     weights: config.RECEIVE_WEIGHTS,
     onMissingClassQueue: (missing) => logger.warn({ queue: missing }, 'no queue for this priority class: its jobs arrive on the normal queue or not at all; provision the pool'),
   });
-  const workerMetrics = createWorkerMetrics(metrics.registry, concurrency, poolName);
+  const workerMetrics = createWorkerMetrics(metrics.registry, concurrency, poolName, [...jobTypes.keys()]);
   const depthOf = [...workQueues(names).map(({ queue: name }) => ({ queue: name, role: 'queue' as const })), { queue: names.deadLetterQueue, role: 'dlq' as const }];
   registerQueueDepth(metrics.registry, depthOf, async (name) => {
     const { queues, dlq } = await queue.resolve();

@@ -12,6 +12,7 @@ import { PoolStatsCache } from './pool-stats.js';
 import { checkRequestText, jsonBody, requestContext } from './request.js';
 import { batchRoutes } from './batch/routes.js';
 import { dlqRoutes, type DeadLetterQueues } from './dlq/routes.js';
+import type { PoolHistorySource } from './pools/history.js';
 import { poolRoutes } from './pools/routes.js';
 import { retryRoutes } from './retry/routes.js';
 import { searchRoutes } from './search/routes.js';
@@ -64,6 +65,8 @@ export interface AppDeps {
   waiter?: JobWaiter;
   /** Where /schedules keeps JobSchedules: the `schedules` table unless given (Kubernetes: the custom resources). */
   schedules?: ScheduleStore;
+  /** The Prometheus GET /pools/{name}/history reads from. */
+  poolHistory?: PoolHistorySource;
   now?: () => Date;
 }
 
@@ -102,7 +105,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     ...retryRoutes(shared),
     ...batchRoutes(shared),
     ...dlqRoutes({ ...shared, deadLetters: deps.deadLetters, logger: deps.logger }),
-    ...poolRoutes({ pool: deps.pool, jsonBody: body, queues: deps.deadLetters, logger: deps.logger }),
+    ...poolRoutes({ pool: deps.pool, jsonBody: body, queues: deps.deadLetters, history: deps.poolHistory, logger: deps.logger }),
     { method: 'get', path: EVENTS_PATH, handlers: [events] },
     ...reportRoutes(shared),
     ...pointsRoutes({ ...shared, maxGrant: deps.pointsMaxGrant }),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { checkOpsPortApart, awsEnv, commonEnv, databaseEnv, env, kafkaEnv } from '@conveyor/platform';
 import { topologyEnv } from '@conveyor/jobs';
+import { LABEL_MATCHERS } from './pools/history.js';
 import { targetPolicy } from './webhooks/target.js';
 
 /** The gateway uses the same well-known value outside production (scripts/dev.env). */
@@ -32,6 +33,10 @@ export const configSchema = z
      * result URLs are signed for it. The chart sets the kind ingress host.
      */
     S3_PUBLIC_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+    /** The Prometheus that scrapes the workers: GET /pools/{name}/history reads a pool's past from it (503 without). */
+    PROMETHEUS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    /** Label matchers added to those queries when one Prometheus scrapes several installations, e.g. `conveyor_instance="dev"`. */
+    PROMETHEUS_SELECTOR: z.string().regex(LABEL_MATCHERS, 'comma-separated Prometheus label matchers, e.g. conveyor_instance="dev"').optional(),
     /** Most points one reservation may grant (422 above it). */
     POINTS_MAX_GRANT: z.coerce.number().int().min(1).max(1_000_000_000).default(10_000),
     /** How far in the past a runAt / executeAt may be (it then runs at once); 422 beyond. */

@@ -71,6 +71,7 @@ runMain('api', async () => {
     jobTypes,
     waiter,
     schedules,
+    poolHistory: config.PROMETHEUS_URL ? { url: config.PROMETHEUS_URL, selector: config.PROMETHEUS_SELECTOR } : undefined,
   });
   // Every stored job reaches Kafka through the outbox, whatever happens to this process.
   const relay = await startOutboxRelay({

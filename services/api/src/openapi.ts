@@ -23,7 +23,7 @@ import {
 } from './schemas.js';
 import { MAX_BATCH_JOBS, batchBodyDocument, batchInvalidDetails, batchReply } from './batch/schemas.js';
 import { MAX_REDRIVE, deadLetterPage, listDeadLettersQuery, redriveBody, redriveReply } from './dlq/schemas.js';
-import { pauseBody, poolList, poolNameParam, poolStatus } from './pools/schemas.js';
+import { historyQuery, pauseBody, poolHistory, poolList, poolNameParam, poolStatus } from './pools/schemas.js';
 import { retryReply } from './retry/schemas.js';
 import { jobListReply, searchJobsQuery } from './search/schemas.js';
 import { deliveryList, deliveryParams, deliveryView, rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
@@ -550,6 +550,33 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     responses: {
       200: { description: 'The pool.', content: { 'application/json': { schema: poolStatus, example: poolExample } } },
       404: error('pool not found'),
+    },
+  });
+  route({
+    method: 'get',
+    path: '/pools/{name}/history',
+    summary: 'A worker pool\'s depth and throughput over the last hour (scope conveyor:admin)',
+    description:
+      'Read from the Prometheus that scrapes the workers (the api\'s PROMETHEUS_URL; PROMETHEUS_SELECTOR narrows it to this installation): the visible messages of the pool\'s queues and the jobs finished per second, across tenants, at most 120 points.',
+    request: { params: poolNameParam, query: historyQuery },
+    responses: {
+      200: {
+        description: 'The window and its points, oldest first.',
+        content: json(poolHistory, {
+          pool: 'default',
+          from: '2030-01-31T08:00:00.000Z',
+          to: '2030-01-31T09:00:00.000Z',
+          stepSeconds: 30,
+          points: [
+            { at: '2030-01-31T08:59:30.000Z', waiting: 140, donePerSecond: 47.9 },
+            { at: '2030-01-31T09:00:00.000Z', waiting: 120, donePerSecond: 48.5 },
+          ],
+        }),
+      },
+      400: error('`minutes` outside 5..360, or an unknown query parameter.'),
+      404: error('pool not found'),
+      502: error('Prometheus did not answer, or refused the query (the reason is given).'),
+      503: error('The api has no Prometheus to read from (PROMETHEUS_URL unset).'),
     },
   });
   const pausedExample = { ...poolExample, paused: true, pausedAt: '2030-01-31T09:00:00.000Z', pausedBy: 'admin@example.com', pauseReason: 'database maintenance', workers: { alive: 1, slots: 0 } };

@@ -41,6 +41,7 @@ export const ROUTES: readonly Route[] = [
   // A tenant sees its own jobs' numbers; the queues' (every tenant's) need conveyor:admin, decided by the api.
   { method: 'GET', template: '/pools', target: 'proxy', scope: 'jobs:read' },
   { method: 'GET', template: '/pools/:name', target: 'proxy', scope: 'jobs:read' },
+  { method: 'GET', template: '/pools/:name/history', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'POST', template: '/pools/:name/pause', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'POST', template: '/pools/:name/resume', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'POST', template: '/generate-report', target: 'proxy', scope: 'jobs:write' },

@@ -1,5 +1,6 @@
 /**
- * GET /pools, GET /pools/{name}: each worker pool's backlog, throughput, queues and pause state.
+ * GET /pools, GET /pools/{name}: each worker pool's backlog, throughput, queues and pause state;
+ * GET /pools/{name}/history: its depth and throughput over the past hour(s), from Prometheus.
  * POST /pools/{name}/pause and /resume (scope conveyor:admin at the gateway): the state lives in
  * pool_controls, and the workers hear of a change on POOL_CONTROL_CHANNEL.
  */
@@ -22,10 +23,19 @@ import type { DeadLetterQueues } from '../dlq/routes.js';
 import { identityOf, readTenant } from '../identity.js';
 import { parseIdOr404, parseOr400 } from '../request.js';
 import type { RouteDef } from '../routes/route.js';
+import { HttpError } from '../http-errors.js';
+import { readPoolHistory, type PoolHistorySource } from './history.js';
 import { poolJobNumbers } from './queries.js';
-import { pauseBody, poolNameParam } from './schemas.js';
+import { historyQuery, pauseBody, poolNameParam } from './schemas.js';
 
-export function poolRoutes(deps: { pool: Pool; jsonBody: RequestHandler; queues?: DeadLetterQueues; logger?: Logger }): RouteDef[] {
+export function poolRoutes(deps: {
+  pool: Pool;
+  jsonBody: RequestHandler;
+  queues?: DeadLetterQueues;
+  /** Where GET /pools/{name}/history reads from; without it that route answers 503. */
+  history?: PoolHistorySource;
+  logger?: Logger;
+}): RouteDef[] {
   const urls = new Map<string, Promise<string | undefined>>();
   const urlOf = (name: string) => {
     let url = urls.get(name);
@@ -104,6 +114,16 @@ export function poolRoutes(deps: { pool: Pool; jsonBody: RequestHandler; queues?
     res.status(200).json(await status(pool, readTenant(identityOf(res)), await readPoolControl(deps.pool, pool.name)));
   };
 
+  /** Prometheus holds the history of what the workers export; the gateway lets only conveyor:admin ask (it spans tenants). */
+  const history: RequestHandler = async (req, res) => {
+    const pool = poolOf(req);
+    const { minutes } = parseOr400(historyQuery, req.query);
+    if (!deps.history) throw new HttpError(503, 'pool history needs Prometheus: the api has no PROMETHEUS_URL');
+    const names = deps.queues?.queues.find((q) => q.pool.name === pool.name);
+    const queues = names ? workQueues(names).map((c) => c.queue) : [];
+    res.status(200).json({ pool: pool.name, ...(await readPoolHistory(deps.history, { queues, jobTypes: pool.jobTypes }, minutes, new Date())) });
+  };
+
   /** Idempotent: pausing a paused pool (or resuming a running one) answers 200 with its state and writes nothing. */
   const control = (paused: boolean): RequestHandler => async (req, res) => {
     const pool = poolOf(req);
@@ -120,6 +140,7 @@ export function poolRoutes(deps: { pool: Pool; jsonBody: RequestHandler; queues?
   return [
     { method: 'get', path: '/pools', handlers: [list] },
     { method: 'get', path: '/pools/:name', handlers: [show] },
+    { method: 'get', path: '/pools/:name/history', handlers: [history] },
     { method: 'post', path: '/pools/:name/pause', handlers: [deps.jsonBody, control(true)] },
     { method: 'post', path: '/pools/:name/resume', handlers: [deps.jsonBody, control(false)] },
   ];

@@ -45,3 +45,22 @@ export const MAX_PAUSE_REASON = 500;
 export const pauseBody = z
   .object({ reason: z.string().min(1).max(MAX_PAUSE_REASON).optional().describe('Why, for whoever looks at the pool next.') })
   .strict();
+
+/** GET /pools/{name}/history: how far back. */
+export const historyQuery = z
+  .object({ minutes: z.coerce.number().int().min(5).max(360).default(60).describe('The window, ending now: 5 to 360 minutes (default 60).') })
+  .strict();
+
+export const poolHistory = z.object({
+  pool: z.string(),
+  from: z.iso.datetime(),
+  to: z.iso.datetime(),
+  stepSeconds: z.number().int().describe('Seconds between points (at most 120 points per window, 15 s at least).'),
+  points: z.array(
+    z.object({
+      at: z.iso.datetime(),
+      waiting: z.number().int().nullable().describe('Visible messages in the pool\'s queues (every priority class); null where no worker reported them.'),
+      donePerSecond: z.number().nullable().describe('Jobs finished (success or failed) per second over the minute before `at`; null where no worker reported.'),
+    }),
+  ).describe('Oldest first; only the times Prometheus has samples for (none before the first scrape).'),
+});
