@@ -201,3 +201,13 @@ export class ScheduleController {
     this.options.metrics.schedulesInvalid.set([...this.entries.values()].filter((e) => e.invalid).length);
   }
 }
+
+/** After a full read of a source: forgets the schedules it no longer lists (`seen` holds the ones it did). */
+export function removeVanished(controller: ScheduleController, known: Map<string, unknown>, seen: ReadonlySet<string>, logger: Logger): void {
+  for (const key of [...known.keys()]) {
+    if (seen.has(key)) continue;
+    known.delete(key);
+    controller.remove(key);
+    logger.info({ schedule: key }, 'JobSchedule removed');
+  }
+}

@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { Logger } from '@conveyor/platform';
-import type { ScheduleController, ScheduleStatusSink } from './controller.js';
+import { removeVanished, type ScheduleController, type ScheduleStatusSink } from './controller.js';
 import { KIND, scheduleKey, type JobScheduleObject } from './job-schedule.js';
 
 export interface FolderRead {
@@ -84,13 +84,7 @@ export async function startFolderSource(options: {
       if (old?.spec === spec) continue;
       controller.upsert({ ...obj, metadata: { ...obj.metadata, generation } });
     }
-    for (const key of [...known.keys()]) {
-      if (!seen.has(key)) {
-        known.delete(key);
-        controller.remove(key);
-        logger.info({ schedule: key }, 'JobSchedule removed');
-      }
-    }
+    removeVanished(controller, known, seen, logger);
   };
 
   const resync = (): void => {

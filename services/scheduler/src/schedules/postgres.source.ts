@@ -1,7 +1,7 @@
 import { startListener } from '@conveyor/jobs';
 import { loadScheduleRows, rowToSchedule, SCHEDULES_CHANNEL, scheduleKey, writeScheduleStatus } from '@conveyor/jobs/schedules';
 import type { Logger, Pool } from '@conveyor/platform';
-import type { ScheduleController, ScheduleStatusSink } from './controller.js';
+import { removeVanished, type ScheduleController, type ScheduleStatusSink } from './controller.js';
 import { logStatusSink } from './folder.source.js';
 
 /**
@@ -49,12 +49,7 @@ export async function startPostgresSource(options: {
       known.set(key, version);
       controller.upsert(obj);
     }
-    for (const key of [...known.keys()]) {
-      if (seen.has(key)) continue;
-      known.delete(key);
-      controller.remove(key);
-      logger.info({ schedule: key }, 'JobSchedule removed');
-    }
+    removeVanished(controller, known, seen, logger);
   };
   // One read at a time, in order: a notification during a read is served by the next one.
   const resync = (): void => {
