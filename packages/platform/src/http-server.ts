@@ -12,6 +12,8 @@ export interface OpsRouterOptions {
   readiness: ReadinessCheck[];
   /** While draining, /readyz answers 503 so load balancers stop sending work. */
   isDraining: () => boolean;
+  /** A service's own cluster-internal GET endpoints (an autoscaler's metric), by path prefix. */
+  routes?: ReadonlyArray<{ prefix: string; handler: RequestHandler }>;
 }
 
 export interface ServerOptions {
@@ -29,9 +31,10 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 }
 
 /**
- * The operational endpoints every service has: /healthz, /readyz, /metrics and nothing else. They
- * are served on a port of their own (OPS_PORT) that no Ingress or public route exposes, since
- * readiness names the dependencies and metrics describe the traffic.
+ * The operational endpoints every service has: /healthz, /readyz, /metrics, plus the few GET
+ * routes a service adds for its cluster's own components. They are served on a port of their own
+ * (OPS_PORT) that no Ingress or public route exposes, since readiness names the dependencies and
+ * metrics describe the traffic.
  */
 export function createOpsRouter(options: OpsRouterOptions): RequestHandler {
   return (req, res) => {
@@ -55,6 +58,8 @@ export function createOpsRouter(options: OpsRouterOptions): RequestHandler {
       );
       return;
     }
+    const route = req.method === 'GET' && path ? options.routes?.find((r) => path.startsWith(r.prefix)) : undefined;
+    if (route) return route.handler(req, res);
     sendJson(res, 404, { error: 'not found' });
   };
 }

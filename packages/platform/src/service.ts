@@ -28,6 +28,7 @@ export class Service {
   private readonly readiness: ReadinessCheck[] = [];
   private readonly stopHooks: Array<{ name: string; stop: () => Promise<unknown> }> = [];
   private readonly drainHooks: Array<{ name: string; stop: () => Promise<unknown> }> = [];
+  private readonly opsRoutes: Array<{ prefix: string; handler: RequestHandler }> = [];
   private handler: RequestHandler | undefined;
   private listening: ListeningServer | undefined;
   private ops: ListeningServer | undefined;
@@ -69,6 +70,12 @@ export class Service {
     return this;
   }
 
+  /** A GET endpoint on the ops port, for components inside the cluster (never exposed publicly). */
+  addOpsRoute(prefix: string, handler: RequestHandler): this {
+    this.opsRoutes.push({ prefix, handler });
+    return this;
+  }
+
   setHandler(handler: RequestHandler): this {
     this.handler = handler;
     return this;
@@ -77,7 +84,7 @@ export class Service {
   async start(): Promise<void> {
     if (this.ops || this.listening) return;
     const { host, maxHeaderSize } = this.options;
-    const opsRouter = createOpsRouter({ registry: this.options.registry, readiness: this.readiness, isDraining: () => this.draining });
+    const opsRouter = createOpsRouter({ registry: this.options.registry, readiness: this.readiness, isDraining: () => this.draining, routes: this.opsRoutes });
     if (this.handler) {
       if (this.options.port === undefined) throw new Error(`${this.options.name} has a request handler but no PORT`);
       this.listening = await listenForTraffic({ port: this.options.port, host, handler: this.handler, maxHeaderSize });

@@ -6,6 +6,8 @@ import { configSchema } from './config.js';
 import { createJobEventsHandler, OutboxListener, startJobEventsConsumer } from './events/index.js';
 import { JobWaiter } from './wait/job-waiter.js';
 import { JobTypeRegistry } from './job-types/index.js';
+import { scalingHandler, SCALING_PREFIX } from './pools/scaling.handler.js';
+import { postgresScheduleStore } from './schedules/queries.js';
 import { createSecretBox, createWebhookMetrics, startWebhookDispatcher, targetPolicy, WebhookSecrets } from './webhooks/index.js';
 
 runMain('api', async () => {
@@ -49,7 +51,7 @@ runMain('api', async () => {
       ? await import('./schedules/kubernetes.store.js').then(({ kubernetesScheduleStore, loadKubeConfig }) =>
           kubernetesScheduleStore({ kc: loadKubeConfig(), namespace: config.SCHEDULES_NAMESPACE, defaultTenant: config.SCHEDULES_TENANT }),
         )
-      : undefined;
+      : postgresScheduleStore(pool);
   const app = createApp({
     pool,
     outbox,
@@ -106,6 +108,8 @@ runMain('api', async () => {
   });
   service
     .setHandler(app)
+    // KEDA's metrics-api trigger asks here how many workers each pool needs (pools/scaling.ts).
+    .addOpsRoute(SCALING_PREFIX, scalingHandler({ pool, jobTypes, schedules, logger }))
     // Ready on Postgres once the job types were read from it too (a migrated schema, not just a connection).
     .addReadinessCheck('postgres', async () => {
       await pool.query('SELECT 1');

@@ -100,6 +100,11 @@ export class JobTypeRegistry {
     return { kind: 'found', type, validate };
   }
 
+  /** The types a pool runs: those not retired whose latest version names it. */
+  typesOf(pool: string): string[] {
+    return [...this.heads.values()].filter((h) => !h.retiredAt && this.latestOf(h.name)?.pool === pool).map((h) => h.name);
+  }
+
   /** The latest version of a type, retired or not. */
   latestOf(name: string): JobTypeVersion | undefined {
     const head = this.heads.get(name);
