@@ -7,6 +7,7 @@
 #   scripts/services.sh start    background, starts only what is not running, waits for /readyz
 #   scripts/services.sh stop     SIGTERM (drain) each process it started, SIGKILL after the grace period
 #   scripts/services.sh status
+#   scripts/services.sh check    only checks the manifests of CONVEYOR_WORKER_POOLS (make start runs it first)
 # Env (all optional; a variable set in the environment wins over dev.env):
 #   CONVEYOR_INSTANCE   a name for a second, separate set of processes (pid files, logs and the
 #                       Prometheus target file are kept apart); default: the dev instance
@@ -57,7 +58,7 @@ add_team_pool() {
 # The team pools as "pool<TAB>command" lines: start and run read (and check) the manifests, so a bad
 # one fails here, before any process starts; stop and status read what the last start recorded.
 team_pools() {
-  if [[ "$ACTION" == start || "$ACTION" == run ]]; then
+  if [[ "$ACTION" == start || "$ACTION" == run || "$ACTION" == check ]]; then
     [[ -n "${CONVEYOR_WORKER_POOLS:-}" ]] || return 0
     node "$LOCAL_POOLS_CLI" list || die "CONVEYOR_WORKER_POOLS: a WorkerPool manifest is wrong (above); nothing was started"
   elif [[ -f "$TEAM_POOLS_FILE" ]]; then
@@ -224,5 +225,6 @@ case "$ACTION" in
   start) do_start ;;
   stop) do_stop ;;
   status) do_status ;;
-  *) usage "run|start|stop|status" ;;
+  check) for c in "${COMPONENTS[@]}"; do is_team "$c" && log "team pool ${POOL_OF[$c]}: ${TEAM_COMMAND_OF[$c]}"; done; true ;;
+  *) usage "run|start|stop|status|check" ;;
 esac
