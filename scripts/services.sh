@@ -209,7 +209,7 @@ do_run() {
   # shellcheck disable=SC2317 # invoked by the trap
   stop_all() {
     log "stopping (draining) all services"
-    rm -f "$PROMETHEUS_TARGETS"
+    rm -f "$PROMETHEUS_TARGETS" "$TEAM_POOLS_FILE"
     kill -TERM "${pids[@]}" 2>/dev/null || true
     wait "${pids[@]}" 2>/dev/null || true
     exit 0

@@ -72,6 +72,9 @@ describe('local WorkerPool manifests (make start)', () => {
     // A typo Kubernetes' strict field validation would refuse too, rather than a default silently used.
     expect(() => parseWorkerPoolManifests(manifest('team-d', { ...VALID_WORKER_POOL_SPEC, concurency: 2 }), 'd.yaml')).toThrow(/d\.yaml \(WorkerPool team-d\): spec: Unrecognized key: "concurency"/);
 
+    const multiline = { ...VALID_WORKER_POOL_SPEC, env: [{ name: 'A', value: 'x' }, { name: 'PEM', value: 'line 1\nline 2' }] };
+    expect(() => parseWorkerPoolManifests(manifest('team-f', multiline), 'f.yaml')).toThrow('f.yaml (WorkerPool team-f): spec.env[1].value: a line break cannot be passed');
+
     expect(() => loadLocalWorkerPools('team/k8s/missing.yaml', dir, '')).toThrow('team/k8s/missing.yaml: file: not found');
     const twin = write('team/k8s/twin.yaml', manifest('team-a', VALID_WORKER_POOL_SPEC));
     expect(() => loadLocalWorkerPools(`team/k8s/a.yaml,${twin}`, dir, '')).toThrow('team/k8s/twin.yaml (WorkerPool team-a): metadata.name: pool team-a is also defined in team/k8s/a.yaml');

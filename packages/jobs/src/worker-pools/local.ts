@@ -61,6 +61,10 @@ function parseWorkerPool(obj: Record<string, unknown>, file: string, folder: str
   const parsed = parseWorkerPoolSpec(obj.spec);
   if (!parsed.ok) throw new ManifestError(where, parsed.field ? `spec.${parsed.field}` : 'spec', parsed.message);
 
+  // services.sh passes the environment one variable per line.
+  const broken = parsed.spec.env.findIndex((e) => typeof e.value === 'string' && e.value.includes('\n'));
+  if (broken >= 0) throw new ManifestError(where, `spec.env[${broken}].value`, 'a line break cannot be passed to a local process');
+
   const annotations = isRecord(metadata.annotations) ? metadata.annotations : {};
   const commandText = annotations[LOCAL_COMMAND_ANNOTATION];
   if (typeof commandText !== 'string' || commandText.trim() === '') {
