@@ -123,10 +123,10 @@ require_build() {
 # The team pools' queues, DLQ and subscription (the operator's provisionPoolQueues), then a record
 # of them for stop and status.
 provision_team_pools() {
-  local c
+  local c provisioned
   [[ -n "${CONVEYOR_WORKER_POOLS:-}" ]] || return 0
-  node "$LOCAL_POOLS_CLI" provision | while read -r line; do log "$line"; done
-  ((PIPESTATUS[0] == 0)) || die "provisioning the team pools' queues failed"
+  provisioned="$(node "$LOCAL_POOLS_CLI" provision)" || die "provisioning the team pools' queues failed (above)"
+  log "$provisioned"
   ensure_dir "$SERVICES_RUN"
   for c in "${COMPONENTS[@]}"; do
     is_team "$c" && printf '%s\t%s\t%s\n' "${POOL_OF[$c]}" "${PORT_OF[$c]}" "${TEAM_COMMAND_OF[$c]}"
