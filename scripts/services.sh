@@ -129,7 +129,7 @@ provision_team_pools() {
   log "$provisioned"
   ensure_dir "$SERVICES_RUN"
   for c in "${COMPONENTS[@]}"; do
-    is_team "$c" && printf '%s\t%s\t%s\n' "${POOL_OF[$c]}" "${PORT_OF[$c]}" "${TEAM_COMMAND_OF[$c]}"
+    if is_team "$c"; then printf '%s\t%s\t%s\n' "${POOL_OF[$c]}" "${PORT_OF[$c]}" "${TEAM_COMMAND_OF[$c]}"; fi
   done >"$TEAM_POOLS_FILE"
 }
 
@@ -225,6 +225,6 @@ case "$ACTION" in
   start) do_start ;;
   stop) do_stop ;;
   status) do_status ;;
-  check) for c in "${COMPONENTS[@]}"; do is_team "$c" && log "team pool ${POOL_OF[$c]}: ${TEAM_COMMAND_OF[$c]}"; done; true ;;
+  check) for c in "${COMPONENTS[@]}"; do if is_team "$c"; then log "team pool ${POOL_OF[$c]}: ${TEAM_COMMAND_OF[$c]}"; fi; done ;;
   *) usage "run|start|stop|status|check" ;;
 esac
