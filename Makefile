@@ -7,7 +7,7 @@ NODE_HOME := $(or $(CONVEYOR_CACHE_DIR),$(CURDIR)/.cache)/node/$(shell cat .nvmr
 export PATH := $(NODE_HOME)/bin:$(PATH)
 
 .PHONY: help install build lint migrate provision infra-up infra-down dev start stop status test test-unit \
-        bench bench-smoke chaos fuzz chart-test up down cluster-up cluster-down cluster-test
+        bench bench-smoke chaos fuzz chart-test up down cluster-up cluster-down cluster-test check-pools
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -50,10 +50,14 @@ migrate: build ## apply database migrations to the dev database
 provision: build ## create Kafka topics, the SNS topic, SQS queues + DLQs and the results bucket (idempotent)
 	scripts/dev-env.sh node packages/jobs/dist/provision-cli.js
 
-dev: infra-up build migrate provision ## everything on this machine, in the foreground (Ctrl-C stops)
+check-pools: build ## check the WorkerPool manifests named in CONVEYOR_WORKER_POOLS, whose pools dev and start run
+	scripts/services.sh check
+
+# check-pools first: a wrong team manifest stops them before anything starts.
+dev: check-pools infra-up build migrate provision ## everything on this machine, in the foreground (Ctrl-C stops)
 	scripts/services.sh run
 
-start: infra-up build migrate provision ## the same in the background; returns once every /readyz answers
+start: check-pools infra-up build migrate provision ## the same in the background; returns once every /readyz answers
 	scripts/services.sh start
 
 stop: ## stop the services started by `make start`

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Runs Conveyor's services as local processes with scripts/dev.env: api, gateway, bridge, scheduler
-# and one worker per pool (the pools `conveyor-pools` lists, the same definitions the chart's
-# workerPools are checked against).
+# Runs Conveyor's services as local processes with scripts/dev.env: api, gateway, bridge, scheduler,
+# one worker per pool (the pools `conveyor-pools` lists, the same definitions the chart's
+# workerPools are checked against), and one worker per team pool: the WorkerPool manifests named in
+# CONVEYOR_WORKER_POOLS (packages/jobs/src/worker-pools/local.ts reads and checks them).
 #   scripts/services.sh run      foreground, logs interleaved, Ctrl-C drains and stops all
 #   scripts/services.sh start    background, starts only what is not running, waits for /readyz
 #   scripts/services.sh stop     SIGTERM (drain) each process it started, SIGKILL after the grace period
 #   scripts/services.sh status
+#   scripts/services.sh check    only checks the manifests of CONVEYOR_WORKER_POOLS (make start runs it first)
 # Env (all optional; a variable set in the environment wins over dev.env):
 #   CONVEYOR_INSTANCE   a name for a second, separate set of processes (pid files, logs and the
 #                       Prometheus target file are kept apart); default: the dev instance
+#   CONVEYOR_WORKER_POOLS  WorkerPool manifests (comma-separated paths) whose pools `start` and
+#                       `run` provision and run, each with its conveyor.dev/local-command; `stop`
+#                       and `status` act on those the last start ran, without the variable
 #   CONVEYOR_PORT_BASE  gateway port; api +1, bridge +2, first pool's worker +3, scheduler +4,
-#                       further pools' workers +5, +6, ... (default 8080). Each component's
+#                       further pools' workers +5, +6, ..., then the team pools' (default 8080). Each component's
 #                       /healthz, /readyz and /metrics are on its port + 1000 (OPS_PORT); only
 #                       gateway and api take traffic on the port itself.
 set -euo pipefail
@@ -24,23 +29,49 @@ INSTANCE="${CONVEYOR_INSTANCE:-}"
 SERVICES_RUN="$RUN_DIR/services${INSTANCE:+-$INSTANCE}"
 PROMETHEUS_TARGETS="$RUN_DIR/prometheus/targets/${INSTANCE:-dev}.json"
 PORT_BASE="${CONVEYOR_PORT_BASE:-8080}"
+LOCAL_POOLS_CLI="$REPO_ROOT/packages/jobs/dist/local-pools-cli.js"
+# The team pools started, one "pool<TAB>port<TAB>command" line each: what stop and status act on.
+TEAM_POOLS_FILE="$SERVICES_RUN/team-pools.tsv"
+ACTION="${1:-}"
 
 # Components in start order, each with its service, port and extra environment.
 COMPONENTS=()
-declare -A SERVICE_OF PORT_OF POOL_OF
+declare -A SERVICE_OF PORT_OF POOL_OF MATCH_OF TEAM_COMMAND_OF
 
+# add_component NAME SERVICE PORT [POOL]: one of Conveyor's services, services/SERVICE/dist/main.js.
 add_component() {
   COMPONENTS+=("$1")
   SERVICE_OF[$1]="$2"
   PORT_OF[$1]="$3"
   POOL_OF[$1]="${4:-}"
+  # What its command line contains: a recycled pid is never taken for it.
+  MATCH_OF[$1]="$REPO_ROOT/services/$2/dist/main.js"
+}
+
+# add_team_pool POOL PORT COMMAND: a team pool's worker, COMMAND from its manifest's annotation.
+add_team_pool() {
+  add_component "worker-$1" "$1" "$2" "$1"
+  MATCH_OF[worker-$1]="$3"
+  TEAM_COMMAND_OF[worker-$1]="$3"
+}
+
+# The team pools as "pool<TAB>command" lines: start and run read (and check) the manifests, so a bad
+# one fails here, before any process starts; stop and status read what the last start recorded.
+team_pools() {
+  if [[ "$ACTION" == start || "$ACTION" == run || "$ACTION" == check ]]; then
+    [[ -n "${CONVEYOR_WORKER_POOLS:-}" ]] || return 0
+    node "$LOCAL_POOLS_CLI" list || die "CONVEYOR_WORKER_POOLS: a WorkerPool manifest is wrong (above); nothing was started"
+  elif [[ -f "$TEAM_POOLS_FILE" ]]; then
+    cut -f1,3 "$TEAM_POOLS_FILE"
+  fi
 }
 
 define_components() {
-  local pools pool i=0
+  local pools pool i=0 team command
   [[ -f "$REPO_ROOT/packages/jobs/dist/pools-cli.js" ]] || die "packages/jobs is not built; run 'make build' first"
   mapfile -t pools < <(node "$REPO_ROOT/packages/jobs/dist/pools-cli.js")
   ((${#pools[@]})) || die "conveyor-pools listed no worker pool"
+  team="$(team_pools)" || exit 1
   add_component api api $((PORT_BASE + 1))
   add_component gateway gateway "$PORT_BASE"
   add_component bridge bridge $((PORT_BASE + 2))
@@ -49,15 +80,26 @@ define_components() {
     i=$((i + 1))
   done
   add_component scheduler scheduler $((PORT_BASE + 4))
+  while IFS=$'\t' read -r pool command; do
+    [[ -n "$pool" ]] || continue
+    add_team_pool "$pool" $((PORT_BASE + 4 + i)) "$command"
+    i=$((i + 1))
+  done <<<"$team"
 }
+
+is_team() { [[ -n "${TEAM_COMMAND_OF[$1]:-}" ]]; }
 
 main_js() { printf '%s\n' "$REPO_ROOT/services/${SERVICE_OF[$1]}/dist/main.js"; }
 ops_port() { printf '%s\n' $((PORT_OF[$1] + 1000)); }
 pidfile() { printf '%s\n' "$SERVICES_RUN/$1.pid"; }
 
-# The same command the container image runs.
+# The same command the container image runs; a team pool's from its manifest (env --chdir=DIR ... CMD).
 component_cmd() {
-  printf '%s\n' node --enable-source-maps --import @conveyor/platform/telemetry "$(main_js "$1")"
+  if is_team "$1"; then
+    node "$LOCAL_POOLS_CLI" command "${POOL_OF[$1]}"
+  else
+    printf '%s\n' node --enable-source-maps --import @conveyor/platform/telemetry "$(main_js "$1")"
+  fi
 }
 
 # Runs CMD... with the component's environment (port, service name, pool, api address, and the
@@ -74,14 +116,27 @@ with_component_env() {
 require_build() {
   local c
   for c in "${COMPONENTS[@]}"; do
-    [[ -f "$(main_js "$c")" ]] || die "services/${SERVICE_OF[$c]} is not built; run 'make build' first"
+    is_team "$c" || [[ -f "$(main_js "$c")" ]] || die "services/${SERVICE_OF[$c]} is not built; run 'make build' first"
   done
+}
+
+# The team pools' queues, DLQ and subscription (the operator's provisionPoolQueues), then a record
+# of them for stop and status.
+provision_team_pools() {
+  local c provisioned
+  [[ -n "${CONVEYOR_WORKER_POOLS:-}" ]] || return 0
+  provisioned="$(node "$LOCAL_POOLS_CLI" provision)" || die "provisioning the team pools' queues failed (above)"
+  log "$provisioned"
+  ensure_dir "$SERVICES_RUN"
+  for c in "${COMPONENTS[@]}"; do
+    if is_team "$c"; then printf '%s\t%s\t%s\n' "${POOL_OF[$c]}" "${PORT_OF[$c]}" "${TEAM_COMMAND_OF[$c]}"; fi
+  done >"$TEAM_POOLS_FILE"
 }
 
 wait_ready() {
   local c="$1" url
   url="http://127.0.0.1:$(ops_port "$1")/readyz"
-  INFRA_START_TIMEOUT=60 wait_until "$c" "$SERVICES_RUN/$c.log" "$(pidfile "$c")" "$(main_js "$c")" http_ok "$url"
+  INFRA_START_TIMEOUT=60 wait_until "$c" "$SERVICES_RUN/$c.log" "$(pidfile "$c")" "${MATCH_OF[$c]}" http_ok "$url"
 }
 
 # Prometheus (scripts/infra/prometheus.sh) scrapes every file in its targets folder.
@@ -97,9 +152,10 @@ write_prometheus_targets() {
 do_start() {
   require_build
   load_dev_env
+  provision_team_pools
   local c
   for c in "${COMPONENTS[@]}"; do
-    if pidfile_alive "$(pidfile "$c")" "$(main_js "$c")"; then
+    if pidfile_alive "$(pidfile "$c")" "${MATCH_OF[$c]}"; then
       log "$c already running (pid $(read_pid "$(pidfile "$c")"))"
       continue
     fi
@@ -119,15 +175,16 @@ do_stop() {
   local c
   rm -f "$PROMETHEUS_TARGETS"
   for c in "${COMPONENTS[@]}"; do
-    INFRA_STOP_TIMEOUT=35 stop_pidfile "$(pidfile "$c")" "$c" "$(main_js "$c")"
+    INFRA_STOP_TIMEOUT=35 stop_pidfile "$(pidfile "$c")" "$c" "${MATCH_OF[$c]}"
   done
+  rm -f "$TEAM_POOLS_FILE"
 }
 
 do_status() {
   local c state
   for c in "${COMPONENTS[@]}"; do
     state=stopped
-    if pidfile_alive "$(pidfile "$c")" "$(main_js "$c")"; then
+    if pidfile_alive "$(pidfile "$c")" "${MATCH_OF[$c]}"; then
       state="running (pid $(read_pid "$(pidfile "$c")"))"
       http_ok "http://127.0.0.1:$(ops_port "$c")/readyz" && state="$state, ready" || state="$state, not ready"
     fi
@@ -138,6 +195,7 @@ do_status() {
 do_run() {
   require_build
   load_dev_env
+  provision_team_pools
   local c pids=()
   for c in "${COMPONENTS[@]}"; do
     ensure_port_free "${PORT_OF[$c]}" "$c"
@@ -151,7 +209,7 @@ do_run() {
   # shellcheck disable=SC2317 # invoked by the trap
   stop_all() {
     log "stopping (draining) all services"
-    rm -f "$PROMETHEUS_TARGETS"
+    rm -f "$PROMETHEUS_TARGETS" "$TEAM_POOLS_FILE"
     kill -TERM "${pids[@]}" 2>/dev/null || true
     wait "${pids[@]}" 2>/dev/null || true
     exit 0
@@ -162,10 +220,11 @@ do_run() {
 }
 
 define_components
-case "${1:-}" in
+case "$ACTION" in
   run) do_run ;;
   start) do_start ;;
   stop) do_stop ;;
   status) do_status ;;
-  *) usage "run|start|stop|status" ;;
+  check) for c in "${COMPONENTS[@]}"; do if is_team "$c"; then log "team pool ${POOL_OF[$c]}: ${TEAM_COMMAND_OF[$c]}"; fi; done ;;
+  *) usage "run|start|stop|status|check" ;;
 esac

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JOB_TYPES } from '../../packages/jobs/src/catalog.js';
 import { WORKER_POOLS } from '../../packages/jobs/src/topology.js';
 import { infra } from '../support/infra.js';
-import { makeStart, ROOT, type MadeStack } from '../support/make-start.js';
+import { isAlive, makeStart, ROOT, type MadeStack } from '../support/make-start.js';
 import { waitUntil } from '../support/wait.js';
 import { ConveyorClient } from './client.js';
 
@@ -136,13 +136,3 @@ describe('make start', () => {
     }
   }, 120_000);
 });
-
-/** Running, not merely a zombie its (re)parent has not reaped yet. */
-function isAlive(pid: number): boolean {
-  try {
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
-    return state !== undefined && state !== 'Z';
-  } catch {
-    return false;
-  }
-}

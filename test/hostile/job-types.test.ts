@@ -50,7 +50,7 @@ describe('job type registry: hostile input', () => {
     expect((await admin.request('/job-types/hostile.schema')).status).toBe(404);
   });
 
-  it('answers 400 for bad names, bodies and pools, 404 for names that cannot exist', async () => {
+  it('answers 400 for bad names, bodies and pool names, 422 for a pool without a queue, 404 for names that cannot exist', async () => {
     for (const name of ['UPPER', 'a..b', '-lead', `${'x'.repeat(65)}`, '%2e%2e', 'a%00b', 'a%20b']) {
       const res = await put(admin, name, { schema: OBJECT, pool: 'default' });
       expect(res.status, name).toBeGreaterThanOrEqual(400);
@@ -60,7 +60,7 @@ describe('job type registry: hostile input', () => {
     const bodies: Array<[string, unknown]> = [
       ['schema is a string', { schema: 'x', pool: 'default' }],
       ['schema missing', { pool: 'default' }],
-      ['pool the platform does not run', { schema: OBJECT, pool: 'gpu' }],
+      ['pool that is no pool name', { schema: OBJECT, pool: 'GPU pool' }],
       ['unknown field', { schema: OBJECT, pool: 'default', owner: 'me' }],
       ['maxAttempts out of range', { schema: OBJECT, pool: 'default', maxAttempts: 1e9 }],
       ['maxPayloadBytes out of range', { schema: OBJECT, pool: 'default', maxPayloadBytes: 1e12 }],
@@ -72,6 +72,10 @@ describe('job type registry: hostile input', () => {
       expect(((await res.json()) as { details: unknown }).details, what).toBeTruthy();
     }
     expect((await put(admin, 'hostile.body', '{"schema":')).status).toBe(400);
+    // A well-formed pool without a queue: its jobs would reach no queue.
+    const gpu = await put(admin, 'hostile.body', { schema: OBJECT, pool: 'gpu' });
+    expect(gpu.status).toBe(422);
+    expect(((await gpu.json()) as { details: Array<{ path: string[] }> }).details[0]!.path).toEqual(['pool']);
   });
 
   it('keeps two types with the same $id apart, and a deeply nested schema costs a 4xx at most', async () => {

@@ -13,3 +13,4 @@ export * from './provision.js';
 export * from './dead-letters.js';
 export * from './job-types/index.js';
 export * from './pool-controls.js';
+export * from './worker-pools/spec.js';

@@ -13,6 +13,8 @@ export const configSchema = z
     OPS_PORT: env.port(9083),
     /** Which pool's queue this worker drains, when runWorker is not given one (its queue: conveyor-<pool>). */
     WORKER_POOL: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'lowercase letters, digits and dashes, at most 40').optional(),
+    /** The pool queue's visibility timeout (a WorkerPool's visibilityTimeoutSeconds), when runWorker is not given one. */
+    WORKER_VISIBILITY_TIMEOUT_SECONDS: z.coerce.number().int().min(10).max(43_200).optional(),
     /** Most handlers running at once in this process. */
     WORKER_CONCURRENCY: env.int(16, 1),
     /** Delayed jobs received ahead of their run time and held for it (no handler slot); 0 never holds. */

@@ -21,7 +21,7 @@ export interface RunWorkerOptions {
   concurrency?: number;
   /**
    * The queue's visibility timeout in seconds (the WorkerPool's), which each heartbeat renews.
-   * Built-in pools know theirs; default 60.
+   * Default WORKER_VISIBILITY_TIMEOUT_SECONDS (set from the WorkerPool), else the built-in pool's, else 60.
    */
   visibilityTimeoutSeconds?: number;
   /** Service name in logs, metrics and traces; default `worker`. */
@@ -46,7 +46,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
   const poolName = options.pool ?? config.WORKER_POOL ?? 'default';
   const jobTypes = registry(options.jobTypes);
   const builtIn = WORKER_POOLS.find((p) => p.name === poolName);
-  const visibilitySeconds = options.visibilityTimeoutSeconds ?? builtIn?.visibilityTimeoutSeconds ?? 60;
+  const visibilitySeconds = options.visibilityTimeoutSeconds ?? config.WORKER_VISIBILITY_TIMEOUT_SECONDS ?? builtIn?.visibilityTimeoutSeconds ?? 60;
   const concurrency = options.concurrency ?? config.WORKER_CONCURRENCY;
   const names = { ...poolQueueNames(config.CONVEYOR_NAMESPACE, poolName), pool: { name: poolName } };
   const pool = createPool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_MAX, applicationName: name });

@@ -61,6 +61,11 @@ export interface AppDeps {
   deadLetters?: DeadLetterQueues;
   /** The registered job types (started: loaded and listening) that POST /jobs validates against. */
   jobTypes: JobTypeRegistry;
+  /**
+   * Whether a team pool's queue is provisioned (a WorkerPool reconciled, or started by `make
+   * start`): PUT /job-types takes such a pool. Without it, only the platform's pools.
+   */
+  poolQueueExists?: (pool: string) => Promise<boolean>;
   /** Holds submits with `Prefer: wait=N` until their job ends (wait/); without one the preference is ignored. */
   waiter?: JobWaiter;
   /** Where /schedules keeps JobSchedules: the `schedules` table unless given (Kubernetes: the custom resources). */
@@ -112,7 +117,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     ...notificationRoutes(shared),
     ...webhookRoutes({ secrets: deps.webhookSecrets, jsonBody: body }),
     ...deliveryLogRoutes({ ...deps.webhookLog, pool: deps.pool, logger: deps.logger }),
-    ...jobTypeRoutes({ pool: deps.pool, registry: deps.jobTypes, jsonBody: body }),
+    ...jobTypeRoutes({ pool: deps.pool, registry: deps.jobTypes, jsonBody: body, poolQueueExists: deps.poolQueueExists }),
     ...scheduleRoutes({ ...shared, store: deps.schedules ?? postgresScheduleStore(deps.pool) }),
   ];
 }

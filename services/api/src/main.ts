@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { bootstrap, createKafka, createPool, createS3Client, createSqsClient, pingKafka, runMain } from '@conveyor/platform';
-import { createOutboxSignal, startOutboxRelay, topology } from '@conveyor/jobs';
+import { createOutboxSignal, poolQueueNames, queueUrl, startOutboxRelay, topology } from '@conveyor/jobs';
 import { createApp } from './app.js';
 import { configSchema } from './config.js';
 import { createJobEventsHandler, OutboxListener, startJobEventsConsumer } from './events/index.js';
@@ -52,6 +52,7 @@ runMain('api', async () => {
           kubernetesScheduleStore({ kc: loadKubeConfig(), namespace: config.SCHEDULES_NAMESPACE, defaultTenant: config.SCHEDULES_TENANT }),
         )
       : postgresScheduleStore(pool);
+  const dlqSqs = createSqsClient(aws);
   const app = createApp({
     pool,
     outbox,
@@ -69,8 +70,9 @@ runMain('api', async () => {
     webhookPolicy,
     // The dispatcher starts below; requests, and so these calls, only come after service.start().
     webhookLog: { circuit: (tenant, destination) => webhooks.circuit(tenant, destination), wake: () => webhooks.wake(), instance: `${hostname()}/${process.pid}` },
-    deadLetters: { sqs: createSqsClient(aws), queues: names.queues },
+    deadLetters: { sqs: dlqSqs, queues: names.queues },
     jobTypes,
+    poolQueueExists: async (name) => (await queueUrl(dlqSqs, poolQueueNames(config.CONVEYOR_NAMESPACE, name).queue)) !== undefined,
     waiter,
     schedules,
     poolHistory: config.PROMETHEUS_URL ? { url: config.PROMETHEUS_URL, selector: config.PROMETHEUS_SELECTOR } : undefined,

@@ -627,7 +627,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     path: '/job-types/{name}',
     summary: 'Register a job type, or a new version of it (scope conveyor:admin)',
     description:
-      'Idempotent: a body equal to the latest version changes nothing (200); a new type, a changed schema, pool or default, or a retired type adds a version (201), which becomes the default of submits at once on every api replica. Jobs keep the version they were validated against. `pool` must be one of the pools the platform runs; the type reaches that pool\'s queue without any other change.',
+      'Idempotent: a body equal to the latest version changes nothing (200); a new type, a changed schema, pool or default, or a retired type adds a version (201), which becomes the default of submits at once on every api replica. Jobs keep the version they were validated against. `pool` must be a platform pool or a team pool whose queues exist (its WorkerPool reconciled by the operator, or started by `make start` from the manifest); the type reaches that pool\'s queue without any other change.',
     request: {
       params: jobTypeNameParam,
       body: { required: true, content: { 'application/json': { schema: putJobTypeBody, example: EXAMPLE_JOB_TYPE } } },
@@ -639,7 +639,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       403: error('Missing scope conveyor:admin.'),
       413: error('Body over the limit.'),
       415: error('Body is not JSON.'),
-      422: error('The schema is not a valid JSON Schema (draft 2020-12, ajv strict mode): `details.reason` is ajv\'s.'),
+      422: error('The schema is not a valid JSON Schema (draft 2020-12, ajv strict mode): `details.reason` is ajv\'s; or `pool` has no queue (`details` names the field).'),
     },
   });
   route({

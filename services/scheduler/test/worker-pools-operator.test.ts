@@ -1,11 +1,12 @@
+import net from 'node:net';
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { CreateTopicCommand, GetSubscriptionAttributesCommand, ListSubscriptionsByTopicCommand } from '@aws-sdk/client-sns';
 import { createSnsClient, createSqsClient } from '@conveyor/platform';
 import { AppsV1Api, PatchStrategy, setHeaderOptions, type CustomObjectsApi, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILD_TIMEOUT_MS } from '../../../test/apiserver/harness.js';
-import { awsOptions } from '../../../test/support/infra.js';
-import { startService, type RunningService } from '../../../test/support/service-process.js';
+import { awsOptions, infra } from '../../../test/support/infra.js';
+import { freePort, startService, type RunningService } from '../../../test/support/service-process.js';
 import { waitFor } from '../../../test/support/wait.js';
 import { startKubernetesFixture, type KubernetesFixture } from './kubernetes-fixture.js';
 
@@ -121,6 +122,7 @@ describe('the scheduler (operator) reconciles WorkerPools into queues, a Deploym
       expect.arrayContaining([
         { name: 'WORKER_POOL', value: 'team-text' },
         { name: 'WORKER_CONCURRENCY', value: '4' },
+        { name: 'WORKER_VISIBILITY_TIMEOUT_SECONDS', value: '45' },
         { name: 'CONVEYOR_NAMESPACE', value: prefix },
         { name: 'SHUTDOWN_GRACE_MS', value: '85000' },
         { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'conveyor-env', key: 'DATABASE_URL' } } },
@@ -235,4 +237,68 @@ describe('the scheduler (operator) reconciles WorkerPools into queues, a Deploym
     expect(await queueUrl(`${prefix}-conveyor-team-text-low`)).toBeUndefined();
     expect(await subscriptionOf(Attributes!.QueueArn!)).toBeUndefined();
   });
+});
+
+/**
+ * The operator's path when SQS cannot be reached: the scheduler's AWS endpoint is a port where
+ * nothing listens at first (connection refused, a real failure of the client), then a plain TCP
+ * relay to the emulator opens on it, as a network or an endpoint coming back.
+ */
+describe('the operator reports a WorkerPool it cannot provision, and retries', () => {
+  let fixture: KubernetesFixture;
+  let scheduler: RunningService | undefined;
+  let port: number;
+  const sockets = new Set<net.Socket>();
+  const relay = net.createServer((client) => {
+    const { hostname, port: emulatorPort } = new URL(infra.awsEndpoint);
+    sockets.add(client).add(upstream(Number(emulatorPort), hostname, client));
+  });
+  const upstream = (emulatorPort: number, hostname: string, client: net.Socket) => {
+    const socket = net.connect(emulatorPort, hostname);
+    client.pipe(socket).pipe(client);
+    client.on('error', () => socket.destroy());
+    socket.on('error', () => client.destroy());
+    return socket;
+  };
+
+  beforeAll(async () => {
+    fixture = await startKubernetesFixture('wpfail');
+    port = await freePort();
+    scheduler = await startService('scheduler', { ...fixture.env, HOSTNAME: 'operator', AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`, RECONCILE_INTERVAL_MS: '60000' });
+  }, BUILD_TIMEOUT_MS + 120_000);
+  afterAll(async () => {
+    await scheduler?.stop('SIGKILL');
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => relay.close(resolve));
+    await fixture?.stop();
+  }, 60_000);
+
+  it('says QueueReady False / ProvisioningFailed with the error, makes no Deployment, and provisions once SQS answers', async () => {
+    const { objects, namespace } = fixture;
+    const ref = { group: 'conveyor.dev', version: 'v1alpha1', namespace, plural: 'workerpools' };
+    await objects.createNamespacedCustomObject({ ...ref, body: { apiVersion: 'conveyor.dev/v1alpha1', kind: 'WorkerPool', metadata: { name: 'team-late' }, spec: { image: 'registry.example.com/late:1' } } });
+    const conditionOf = async (type: string) => ((await objects.getNamespacedCustomObject({ ...ref, name: 'team-late' })) as Pool).status?.conditions?.find((c) => c.type === type);
+
+    const failed = await waitFor('QueueReady False', async () => {
+      const c = await conditionOf('QueueReady');
+      return c?.status === 'False' ? c : undefined;
+    });
+    expect(failed).toMatchObject({ reason: 'ProvisioningFailed', message: expect.stringMatching(/ECONNREFUSED/) });
+    expect(await conditionOf('Ready')).toMatchObject({ status: 'False', reason: 'QueueNotReady' });
+    const apps = fixture.kc.makeApiClient(AppsV1Api);
+    expect(await apps.readNamespacedDeployment({ namespace, name: 'team-late' }).then(() => 'found', (e: { code?: number }) => e.code)).toBe(404);
+
+    await new Promise<void>((resolve) => relay.listen(port, '127.0.0.1', resolve));
+    const ready = await waitFor('QueueReady True after the retry', async () => {
+      const c = await conditionOf('QueueReady');
+      return c?.status === 'True' ? c : undefined;
+    });
+    expect(ready).toMatchObject({ reason: 'Provisioned' });
+    const sqs = createSqsClient(awsOptions);
+    try {
+      expect(await sqs.send(new GetQueueUrlCommand({ QueueName: `${fixture.env.CONVEYOR_NAMESPACE}-conveyor-team-late` })).then((r) => r.QueueUrl)).toBeDefined();
+    } finally {
+      sqs.destroy();
+    }
+  }, 90_000);
 });

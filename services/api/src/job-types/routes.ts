@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { announceJobType, JOB_DEFAULTS, JOB_TYPES, registerJobType, retireJobType, type JobTypeVersion } from '@conveyor/jobs';
+import { announceJobType, JOB_DEFAULTS, JOB_TYPES, registerJobType, retireJobType, WORKER_POOLS, type JobTypeVersion } from '@conveyor/jobs';
 import type { Pool } from '@conveyor/platform';
 import { HttpError } from '../http-errors.js';
 import { identityOf } from '../identity.js';
@@ -16,6 +16,8 @@ export interface JobTypeRoutesDeps {
   pool: Pool;
   registry: JobTypeRegistry;
   jsonBody: RequestHandler;
+  /** Whether a team pool's queue is provisioned; without it only the platform's pools are taken. */
+  poolQueueExists?: (pool: string) => Promise<boolean>;
 }
 
 const ADMIN = 'conveyor:admin';
@@ -60,6 +62,12 @@ export function jobTypeRoutes(deps: JobTypeRoutesDeps): RouteDef[] {
       schema: (req.body as { schema: Record<string, unknown> }).schema,
     };
     compileSchema(spec.schema);
+    // A type routed to a pool without a queue would lose its jobs at SNS (no subscription matches):
+    // the operator's JobType waits as UnknownPool for the same reason.
+    if (!WORKER_POOLS.some((p) => p.name === spec.pool) && !(await deps.poolQueueExists?.(spec.pool))) {
+      const message = `pool ${spec.pool} has no queue: a platform pool (${WORKER_POOLS.map((p) => p.name).join(', ')}) or a team pool whose WorkerPool is provisioned`;
+      throw new HttpError(422, message, [{ path: ['pool'], message }]);
+    }
     const outcome = await registerJobType(deps.pool, name, spec);
     if (outcome.created) {
       // After the commit: the other replicas reload on the notification, this one before answering.

@@ -1,13 +1,13 @@
 /** The zod schemas of the job type endpoints: routes.ts validates with them, openapi.ts documents them. */
 import { z } from 'zod';
-import { JOB_DEFAULTS, jobTypeName, jobTypeSpecSchema, PRIORITY_CLASSES, WORKER_POOLS } from '@conveyor/jobs';
+import { JOB_DEFAULTS, jobTypeName, jobTypeSpecSchema, poolName, PRIORITY_CLASSES } from '@conveyor/jobs';
 import { priorityInput, prioritySchema } from '../priority.js';
 
 export const jobTypeNameParam = z.object({ name: jobTypeName });
 
-const poolNames = WORKER_POOLS.map((p) => p.name) as [string, ...string[]];
-
-export const putJobTypeBody = jobTypeSpecSchema(z.enum(poolNames).describe('The worker pool whose queue receives the jobs: one of the pools the platform runs.')).extend({
+export const putJobTypeBody = jobTypeSpecSchema(
+  poolName.describe('The worker pool whose queue receives the jobs: a platform pool (default, reports) or a team pool whose queue is provisioned (422 otherwise).'),
+).extend({
   priority: prioritySchema.default(JOB_DEFAULTS.priority).describe('The class of its jobs when a submit names none.'),
 });
 export type PutJobTypeBody = z.infer<typeof putJobTypeBody>;

@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { poolQueueNames, topology, workQueues, type PoolQueues, type WorkerPool } from '@conveyor/jobs';
+import { parseWorkerPoolSpec, platformQueueConflict, poolQueueNames, poolQueueSet, workerPoolOf, type WorkerPoolSpec } from '@conveyor/jobs';
 import type { ResourceObject } from '../operator/resource.js';
 import { olderThan } from '../operator/controller.js';
 import { GROUP, VERSION } from '../operator/watch.js';
@@ -29,34 +28,16 @@ export interface WorkerPoolStatus {
 
 export type WorkerPoolObject = ResourceObject<Record<string, unknown>, WorkerPoolStatus>;
 
-const specSchema = z.object({
-  image: z.string().min(1),
-  jobTypes: z.array(z.string()).optional(),
-  selector: z.object({ matchLabels: z.record(z.string(), z.string()) }).optional(),
-  replicas: z.object({ min: z.number().int().min(0).default(0), max: z.number().int().min(1).default(5) }).prefault({}),
-  concurrency: z.number().int().min(1).default(8),
-  visibilityTimeoutSeconds: z.number().int().min(10).max(43_200).default(60),
-  maxReceiveCount: z.number().int().min(1).default(10),
-  targetQueueDepth: z.number().int().min(1).default(20),
-  drainSeconds: z.number().int().min(10).default(60),
-  env: z.array(z.looseObject({ name: z.string().min(1) })).default([]),
-});
-export type WorkerPoolSpec = z.infer<typeof specSchema>;
+export type { WorkerPoolSpec };
 
+/** The CRD's rules (packages/jobs, which `make start` checks local manifests with too): `field: reason`. */
 export function parseSpec(spec: unknown): { ok: true; spec: WorkerPoolSpec } | { ok: false; message: string } {
-  const parsed = specSchema.safeParse(spec ?? {});
-  if (parsed.success) return { ok: true, spec: parsed.data };
-  const issue = parsed.error.issues[0]!;
-  return { ok: false, message: `${issue.path.join('.') || 'spec'}: ${issue.message}` };
+  const parsed = parseWorkerPoolSpec(spec);
+  return parsed.ok ? parsed : { ok: false, message: `${parsed.field || 'spec'}: ${parsed.message}` };
 }
 
 /** What provisioning needs of a pool (topology.ts' shape, so provision's functions take it as a platform pool). */
-export function poolOf(name: string, spec: WorkerPoolSpec): WorkerPool {
-  return { name, jobTypes: [], visibilityTimeoutSeconds: spec.visibilityTimeoutSeconds, maxReceiveCount: spec.maxReceiveCount };
-}
-
-/** Every queue name a pool uses: its class queues and its DLQ. */
-const allQueues = (names: PoolQueues) => [...new Set([names.queue, names.deadLetterQueue, ...workQueues(names).map((q) => q.queue)])];
+export const poolOf = workerPoolOf;
 
 /**
  * Why this pool's queue names cannot be used, if they cannot: a platform pool's, or an older
@@ -64,14 +45,12 @@ const allQueues = (names: PoolQueues) => [...new Set([names.queue, names.deadLet
  * queue names of "x").
  */
 export function queueConflict(obj: WorkerPoolObject, others: readonly WorkerPoolObject[], conveyorNamespace: string): string | undefined {
-  const mine = new Set(allQueues(poolQueueNames(conveyorNamespace, obj.metadata.name)));
-  for (const platform of topology(conveyorNamespace).queues) {
-    const hit = allQueues(platform).find((n) => mine.has(n));
-    if (hit) return `queue ${hit} belongs to the platform pool ${platform.pool.name}`;
-  }
+  const platform = platformQueueConflict(conveyorNamespace, obj.metadata.name);
+  if (platform) return platform;
+  const mine = new Set(poolQueueSet(poolQueueNames(conveyorNamespace, obj.metadata.name)));
   for (const other of others) {
     if (other.metadata.uid === obj.metadata.uid || !olderThan(other, obj)) continue;
-    const hit = allQueues(poolQueueNames(conveyorNamespace, other.metadata.name)).find((n) => mine.has(n));
+    const hit = poolQueueSet(poolQueueNames(conveyorNamespace, other.metadata.name)).find((n) => mine.has(n));
     if (hit) return `queue ${hit} belongs to WorkerPool ${other.metadata.namespace}/${other.metadata.name}, which is older`;
   }
   return undefined;
@@ -113,6 +92,7 @@ export function deploymentManifest(obj: WorkerPoolObject, spec: WorkerPoolSpec, 
   const env = [
     { name: 'WORKER_POOL', value: obj.metadata.name },
     { name: 'WORKER_CONCURRENCY', value: String(spec.concurrency) },
+    { name: 'WORKER_VISIBILITY_TIMEOUT_SECONDS', value: String(spec.visibilityTimeoutSeconds) },
     { name: 'CONVEYOR_NAMESPACE', value: settings.conveyorNamespace },
     { name: 'SHUTDOWN_GRACE_MS', value: String((spec.drainSeconds - 5) * 1000) },
     { name: 'AWS_REGION', value: settings.awsRegion },
