@@ -116,7 +116,10 @@ describe('the example team worker on the local cluster', () => {
   });
 
   it('runs text.word-count jobs submitted through the entry, KEDA scaling the team Deployment up from 0', async () => {
-    await eventually(() => deploymentReplicas(POOL), (n) => n === 0, 180_000, `${POOL} at 0 replicas before the jobs`, 2000);
+    // At 0 with no pod left: the Deployment starts with one replica until KEDA's first look, and a
+    // worker stopped right after its start was seen to keep working through its grace period.
+    const teamPods = async () => (await kubectl('-n', namespace, 'get', 'pods', '-l', `conveyor.dev/pool=${POOL}`, '-o', 'name')).trim();
+    await eventually(async () => ({ replicas: await deploymentReplicas(POOL), pods: await teamPods() }), (s) => s.replicas === 0 && s.pods === '', 180_000, `${POOL} at 0 replicas and no pod before the jobs`, 2000);
     const replicas = sampler(() => deploymentReplicas(POOL));
     const jobs = await submit(40, 0);
     await allSucceed(jobs, 'the first 40');
