@@ -7,7 +7,10 @@
 #             same name so the Dockerfile builds unchanged
 #   conveyor  every target of the project's one Dockerfile (buildah bud), tagged by a hash of the
 #             build context, so an unchanged tree builds and imports nothing
-#   scripts/cluster/images.sh pause|base|conveyor     (conveyor prints the tag it built)
+#   team-worker  examples/team-worker's image from its own Dockerfile (the SDK's publishable package
+#             from `npm run pack`, as that Dockerfile asks), tagged by a hash of what it copies
+#   scripts/cluster/images.sh pause|base|conveyor|team-worker     (conveyor and team-worker print
+#   the tag / image they built)
 set -euo pipefail
 INFRA_NAME=cluster-images
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -126,9 +129,37 @@ conveyor_images() {
   echo "$tag"
 }
 
+# The example team worker, built as its README says a team builds it (its Dockerfile, the repository
+# root as context, the SDK's pack/ folder in place of the registry package). Prints the image name.
+team_worker_image() {
+  local name tag started=$SECONDS volumes=()
+  base_image
+  mapfile -t volumes < <(registry_access_volumes)
+  (cd "$REPO_ROOT" && npx tsc -b packages/worker-sdk && node packages/worker-sdk/scripts/pack.mjs >/dev/null) ||
+    die "packing @conveyor/worker-sdk failed (npx tsc -b packages/worker-sdk; node packages/worker-sdk/scripts/pack.mjs)"
+  tag="$(
+    cd "$REPO_ROOT"
+    {
+      "${BUILDAH[@]}" inspect --type image --format '{{.FromImageID}}' "docker.io/library/$(node_image)"
+      { git ls-files -z -- examples/team-worker; find packages/worker-sdk/pack -type f -print0; } | sort -z | xargs -0 sha256sum
+    } | sha256sum | cut -c1-12
+  )"
+  name="localhost/conveyor/team-text-worker:$tag"
+  if ! has_image "$name"; then
+    log "building $name from examples/team-worker/Dockerfile"
+    (cd "$REPO_ROOT" && "${BUILDAH[@]}" bud --quiet --layers --network host --pull-never "${volumes[@]}" \
+      --build-arg "NODE_IMAGE=$(node_image)" -t "$name" -f examples/team-worker/Dockerfile . >/dev/null) ||
+      die "buildah bud -f examples/team-worker/Dockerfile failed"
+    import "$name"
+    log "team worker image built and imported in $((SECONDS - started))s"
+  fi
+  echo "$name"
+}
+
 case "${1:-}" in
   pause) pause_image ;;
   base) base_image ;;
   conveyor) conveyor_images ;;
-  *) usage "pause|base|conveyor" ;;
+  team-worker) team_worker_image ;;
+  *) usage "pause|base|conveyor|team-worker" ;;
 esac

@@ -28,6 +28,7 @@ if ((status == 0)); then
   export CLUSTER_RUN_DIR="$CLUSTER_RUN" CLUSTER_BRIDGE_IP="$BRIDGE_IP" CLUSTER_OTLP_PORT="$CLUSTER_OTLP_PORT"
   export CLUSTER_ENTRY_URL="http://$BRIDGE_IP:$INGRESS_NODE_PORT" CLUSTER_PROMETHEUS_URL="http://127.0.0.1:$CLUSTER_PROMETHEUS_PORT"
   export CLUSTER_DATABASE_URL="postgres://conveyor:conveyor@$BRIDGE_IP:$CLUSTER_PG_PORT/conveyor"
+  export CLUSTER_SQS_URL="http://$BRIDGE_IP:$CLUSTER_SQS_PORT"
   timed tests npx vitest run --config test/cluster/vitest.config.ts || status=$?
   if ((status != 0)); then "$CLUSTER_DIR/report.sh" conveyor || true; fi
 fi

@@ -14,6 +14,8 @@ export const databaseUrl = env('CLUSTER_DATABASE_URL', 'postgres://conveyor:conv
 export const bridgeIp = env('CLUSTER_BRIDGE_IP', '10.244.0.1');
 export const otlpPort = Number(env('CLUSTER_OTLP_PORT', '24318'));
 export const clusterRunDir = env('CLUSTER_RUN_DIR', '.run/cluster');
+/** The SNS/SQS/S3 emulator the release uses (scripts/cluster/infra.sh), for reading queues directly. */
+export const sqsUrl = env('CLUSTER_SQS_URL', 'http://10.244.0.1:24566');
 export const namespace = 'conveyor';
 export const release = 'conveyor';
 

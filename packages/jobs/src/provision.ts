@@ -185,19 +185,23 @@ export async function provisionPoolQueues(options: PoolQueuesOptions): Promise<P
   };
 }
 
-/** Undoes provisionPoolQueues: each class queue's subscription first (no new messages), then the queues and the DLQ. Idempotent. */
-export async function removePoolQueues(options: Omit<PoolQueuesOptions, 'pool'>): Promise<void> {
+async function queueUrlOf(sqs: SQSClient, name: string): Promise<string | undefined> {
+  try {
+    return (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+  } catch (error) {
+    if (isAwsError(error, 'QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue')) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Removes each class queue's subscription: the pool's queues get no new messages and keep the ones
+ * they hold (a WorkerPool's deletion drains them before removePoolQueues). Idempotent.
+ */
+export async function unsubscribePoolQueues(options: Omit<PoolQueuesOptions, 'pool'>): Promise<void> {
   const { sns, sqs, snsTopicArn, names } = options;
-  const url = async (name: string) => {
-    try {
-      return (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
-    } catch (error) {
-      if (isAwsError(error, 'QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue')) return undefined;
-      throw error;
-    }
-  };
   for (const { queue } of workQueues(names)) {
-    const queueUrl = await url(queue);
+    const queueUrl = await queueUrlOf(sqs, queue);
     if (!queueUrl) continue;
     const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
     let token: string | undefined;
@@ -210,10 +214,17 @@ export async function removePoolQueues(options: Omit<PoolQueuesOptions, 'pool'>)
       }
       token = page.NextToken;
     } while (token);
-    await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
   }
-  const dlqUrl = await url(names.deadLetterQueue);
-  if (dlqUrl) await sqs.send(new DeleteQueueCommand({ QueueUrl: dlqUrl }));
+}
+
+/** Undoes provisionPoolQueues: the subscriptions first (no new messages), then the queues and the DLQ. Idempotent. */
+export async function removePoolQueues(options: Omit<PoolQueuesOptions, 'pool'>): Promise<void> {
+  const { sqs, names } = options;
+  await unsubscribePoolQueues(options);
+  for (const queue of [...workQueues(names).map((q) => q.queue), names.deadLetterQueue]) {
+    const queueUrl = await queueUrlOf(sqs, queue);
+    if (queueUrl) await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+  }
 }
 
 /** The jobs topic's ARN (CreateTopic is idempotent: it answers the existing topic's). */

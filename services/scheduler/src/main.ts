@@ -162,6 +162,7 @@ runMain('scheduler', async () => {
       namespace,
       sns,
       sqs,
+      db: pool,
       settings: {
         conveyorNamespace: config.CONVEYOR_NAMESPACE,
         awsRegion: config.AWS_REGION,

@@ -1,14 +1,21 @@
 import net from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { CreateTopicCommand, GetSubscriptionAttributesCommand, ListSubscriptionsByTopicCommand } from '@aws-sdk/client-sns';
 import { createSnsClient, createSqsClient } from '@conveyor/platform';
+import { priorityCode } from '@conveyor/jobs';
 import { AppsV1Api, PatchStrategy, setHeaderOptions, type CustomObjectsApi, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILD_TIMEOUT_MS } from '../../../test/apiserver/harness.js';
 import { awsOptions, infra } from '../../../test/support/infra.js';
-import { freePort, startService, type RunningService } from '../../../test/support/service-process.js';
+import { freePort, startService, waitForHttp, type RunningService } from '../../../test/support/service-process.js';
 import { waitFor } from '../../../test/support/wait.js';
+import { aws, deliver, eventsOf, jobRow, storeJob } from '../../../packages/worker-sdk/test/support.js';
 import { startKubernetesFixture, type KubernetesFixture } from './kubernetes-fixture.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 interface Condition {
   type: string;
@@ -24,13 +31,15 @@ interface ScaledObject extends KubernetesObject {
   spec: { scaleTargetRef: { name: string }; minReplicaCount: number; maxReplicaCount: number; triggers: Array<{ type: string; name?: string; metadata: Record<string, string> }>; advanced?: unknown };
 }
 
-describe('the scheduler (operator) reconciles WorkerPools into queues, a Deployment and a KEDA ScaledObject', () => {
+describe('the scheduler (operator) reconciles WorkerPools into queues, a Deployment and a KEDA ScaledObject, and drains them when deleted', () => {
   let fixture: KubernetesFixture;
   let objects: CustomObjectsApi;
   let apps: AppsV1Api;
   let namespace: string;
   let prefix: string;
   let scheduler: RunningService | undefined;
+  let worker: ChildProcess | undefined;
+  let workerOutput = '';
   const sqs = createSqsClient(awsOptions);
   const sns = createSnsClient(awsOptions);
   const ref = () => ({ group: 'conveyor.dev', version: 'v1alpha1', namespace, plural: 'workerpools' });
@@ -44,6 +53,7 @@ describe('the scheduler (operator) reconciles WorkerPools into queues, a Deploym
   }, BUILD_TIMEOUT_MS + 120_000);
 
   afterAll(async () => {
+    if (worker && worker.exitCode === null) worker.kill('SIGKILL');
     await scheduler?.stop('SIGKILL');
     await fixture?.stop();
     sqs.destroy();
@@ -216,9 +226,11 @@ describe('the scheduler (operator) reconciles WorkerPools into queues, a Deploym
     if (name === 'team-text-dlq') expect(await queueUrl(`${prefix}-conveyor-team-text-dlq-dlq`)).toBeUndefined();
   });
 
+  const gone = (name: string, timeoutMs?: number) =>
+    waitFor(`WorkerPool ${name} gone`, () => read(name).then(() => false, (e: { code?: number }) => e.code === 404), timeoutMs);
   const remove = async (name: string) => {
     await objects.deleteNamespacedCustomObject({ ...ref(), name });
-    await waitFor(`WorkerPool ${name} gone`, () => read(name).then(() => false, (e: { code?: number }) => e.code === 404));
+    await gone(name);
   };
 
   it("lets a colliding WorkerPool go without touching the owner's queues", async () => {
@@ -228,14 +240,87 @@ describe('the scheduler (operator) reconciles WorkerPools into queues, a Deploym
     expect(await queueUrl(`${prefix}-conveyor-default`)).toBeUndefined(); // never provisioned in this namespace
   });
 
-  it('removes the queues and the subscription when the WorkerPool is deleted, then lets it go', async () => {
+  /** Jobs stored as the api stores them, their messages in the pool's class queue as SNS delivers them. */
+  const enqueue = async (pool: string, type: string, texts: string[], priority: 'normal' | 'high' = 'normal') => {
+    const url = (await queueUrl(`${prefix}-conveyor-${pool}${priority === 'normal' ? '' : `-${priority}`}`))!;
+    const ids: string[] = [];
+    for (const text of texts) {
+      const stored = await storeJob(fixture.pool, { type, payload: { text }, pool, priority: priorityCode(priority) });
+      await deliver(sqs, url, stored);
+      ids.push(stored.jobId);
+    }
+    return ids;
+  };
+
+  it('drains a deleted WorkerPool: no new messages, the queues kept until a worker ran every job, then workers and queues removed', async () => {
     const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: await queueUrl(`${prefix}-conveyor-team-text`), AttributeNames: ['QueueArn'] }));
-    await remove('team-text');
-    expect(await queueUrl(`${prefix}-conveyor-team-text`)).toBeUndefined();
-    expect(await queueUrl(`${prefix}-conveyor-team-text-dlq`)).toBeUndefined();
-    expect(await queueUrl(`${prefix}-conveyor-team-text-high`)).toBeUndefined();
-    expect(await queueUrl(`${prefix}-conveyor-team-text-low`)).toBeUndefined();
+    const normal = await enqueue('team-text', 'text.word-count', Array.from({ length: 20 }, (_, i) => `job ${i} counts ${'word '.repeat(i)}`));
+    const high = await enqueue('team-text', 'text.word-count', ['a high one', 'another high one'], 'high');
+
+    await objects.deleteNamespacedCustomObject({ ...ref(), name: 'team-text' });
+    // No worker yet: the pool waits, saying what is left; its subscriptions are gone at once.
+    const draining = await until('team-text', 'Draining', (p) => condition(p, 'Draining')?.reason === 'MessagesLeft');
+    expect(condition(draining, 'Draining')).toMatchObject({ status: 'True', message: expect.stringMatching(/^22 messages left in the pool's queues \(22 waiting, 0 in flight, 0 delayed\)/) });
+    expect(condition(draining, 'QueueReady')).toMatchObject({ status: 'False', reason: 'Draining' });
     expect(await subscriptionOf(Attributes!.QueueArn!)).toBeUndefined();
+    // KEDA is told to keep a worker while the drain lasts (from zero it would start one only at its next poll).
+    expect((await readScaledObject('team-text')).spec.minReplicaCount).toBe(1);
+    expect(await apps.readNamespacedDeployment({ namespace, name: 'team-text' }).then(() => 'found')).toBe('found');
+
+    // The pool's worker, as its Deployment would run it (no kubelet here): the example team
+    // worker's text.word-count (run by Node's type stripping) with the worker SDK.
+    const opsPort = await freePort();
+    const program = `import { runWorker } from '@conveyor/worker-sdk';
+      const { wordCount } = await import(${JSON.stringify(path.join(ROOT, 'examples/team-worker/src/word-count.ts'))});
+      await runWorker({ jobTypes: [wordCount], name: 'team-text-worker' });`;
+    worker = spawn(process.execPath, ['--input-type=module', '-e', program], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, ...aws, DATABASE_URL: fixture.db.url, CONVEYOR_NAMESPACE: prefix, WORKER_POOL: 'team-text', WORKER_CONCURRENCY: '4', OPS_PORT: String(opsPort), RECEIVE_WAIT_SECONDS: '1', SHUTDOWN_GRACE_MS: '5000' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    worker.stdout!.on('data', (chunk: Buffer) => (workerOutput += chunk.toString()));
+    worker.stderr!.on('data', (chunk: Buffer) => (workerOutput += chunk.toString()));
+    await waitForHttp(`http://127.0.0.1:${opsPort}/readyz`, 200, 30_000);
+
+    await gone('team-text', 60_000);
+    // Every job queued before the deletion ran, in both classes.
+    for (const jobId of [...normal, ...high]) {
+      const row = await jobRow(fixture.pool, jobId);
+      expect(row.status, `${jobId}: ${row.error}\n${workerOutput.slice(-2000)}`).toBe('success');
+    }
+    expect((await jobRow(fixture.pool, normal[7]!)).result).toMatchObject({ json: { words: 10, top: expect.arrayContaining([{ word: 'word', count: 7 }]) } });
+    // Then the workers and the queues went: every class queue and the DLQ.
+    expect(await readScaledObject('team-text').then(() => 'found', (e: { code?: number }) => e.code)).toBe(404);
+    expect(await apps.readNamespacedDeployment({ namespace, name: 'team-text' }).then(() => 'found', (e: { code?: number }) => e.code)).toBe(404);
+    for (const queue of ['', '-high', '-low', '-dlq']) expect(await queueUrl(`${prefix}-conveyor-team-text${queue}`)).toBeUndefined();
+
+    const exited = new Promise<number | null>((resolve) => worker!.once('exit', (code) => resolve(code)));
+    worker.kill('SIGTERM');
+    expect(await exited, workerOutput.slice(-2000)).toBe(0);
+  });
+
+  it('waits with the count in its status when nothing drains it; forced, fails the waiting jobs and goes', async () => {
+    await create('stuck-text', { image: 'registry.example.com/team-text/worker:1.0.0', jobTypes: ['text.stuck-count'] });
+    await until('stuck-text', 'QueueReady', (p) => condition(p, 'QueueReady')?.status === 'True');
+    const jobs = await enqueue('stuck-text', 'text.stuck-count', ['one', 'two', 'three']);
+    await objects.deleteNamespacedCustomObject({ ...ref(), name: 'stuck-text' });
+    await until('stuck-text', 'Draining', (p) => condition(p, 'Draining')?.reason === 'MessagesLeft');
+    // Many looks later (OPERATOR_RESYNC_MS is 300 ms) it is still there, its queue still full.
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(condition(await read('stuck-text'), 'Draining')?.message).toMatch(/^3 messages left .*annotate conveyor\.dev\/force-delete=true/);
+    expect(await queueUrl(`${prefix}-conveyor-stuck-text`)).toBeDefined();
+
+    await objects.patchNamespacedCustomObject(
+      { ...ref(), name: 'stuck-text', body: { metadata: { annotations: { 'conveyor.dev/force-delete': 'true' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    await gone('stuck-text');
+    // Nothing silently lost: each job is a dead letter saying why (GET /dlq lists it, a redrive requeues it).
+    for (const jobId of jobs) {
+      expect(await jobRow(fixture.pool, jobId)).toMatchObject({ status: 'failed', attempts: 0, error: `WorkerPool ${namespace}/stuck-text was deleted by force (conveyor.dev/force-delete) before the job ran` });
+      expect((await eventsOf(fixture.pool, jobId)).at(-1)).toMatchObject({ type: 'failed', data: { reason: 'pool deleted' } });
+    }
+    for (const queue of ['', '-high', '-low', '-dlq']) expect(await queueUrl(`${prefix}-conveyor-stuck-text${queue}`)).toBeUndefined();
   });
 });
 

@@ -266,8 +266,11 @@ export async function cancelUnstarted(db: Queryable, jobId: string, leaseSeconds
   return rows[0]!.n === 1;
 }
 
-/** Fails a job whose message can never run (unknown type, invalid payload) without starting it. */
-export async function failUnstarted(db: Queryable, jobId: string, error: string): Promise<boolean> {
+/**
+ * Fails a job whose message can never run (unknown type, invalid payload; a WorkerPool deleted by
+ * force before it ran) without starting it. `reason` goes into the `failed` event.
+ */
+export async function failUnstarted(db: Queryable, jobId: string, error: string, reason = 'poison message'): Promise<boolean> {
   const { rows } = await db.query<{ n: number }>(
     `WITH changed AS (
        UPDATE jobs SET status = 'failed', error = $2, finished_at = now(), updated_at = now()
@@ -275,10 +278,10 @@ export async function failUnstarted(db: Queryable, jobId: string, error: string)
        RETURNING id
      ), event AS (
        INSERT INTO job_events (job_id, type, data)
-       SELECT id, 'failed', jsonb_build_object('error', $2::text, 'reason', 'poison message') FROM changed
+       SELECT id, 'failed', jsonb_build_object('error', $2::text, 'reason', $4::text) FROM changed
      )
      SELECT count(*)::int AS n FROM changed`,
-    [jobId, error, WAITING],
+    [jobId, error, WAITING, reason],
   );
   return rows[0]!.n === 1;
 }

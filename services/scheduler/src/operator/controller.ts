@@ -59,14 +59,15 @@ export abstract class ResourceController<T extends ResourceObject> {
 
   /**
    * The finalizer's part of a reconcile: on a deleted object, runs `cleanup` and lets the object
-   * go; on a live one without it, adds it (the update this causes reconciles again). True when
-   * that was the whole reconcile.
+   * go, unless cleanup answers false (not done yet: it has queued the next look itself); on a live
+   * one without it, adds it (the update this causes reconciles again). True when that was the
+   * whole reconcile.
    */
-  protected async finalized(obj: T, finalizer: string, cleanup: () => Promise<void>): Promise<boolean> {
+  protected async finalized(obj: T, finalizer: string, cleanup: () => Promise<boolean | void>): Promise<boolean> {
     const finalizers = obj.metadata.finalizers ?? [];
     if (obj.metadata.deletionTimestamp) {
       if (!finalizers.includes(finalizer)) return true;
-      await cleanup();
+      if ((await cleanup()) === false) return true;
       if (this.queue.acting) await this.guard(() => this.base.writer.setFinalizers(obj, finalizers.filter((f) => f !== finalizer)));
       return true;
     }

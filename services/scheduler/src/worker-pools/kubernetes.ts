@@ -1,8 +1,9 @@
-import { AppsV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { AppsV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { ensureSnsTopic, provisionPoolQueues, removePoolQueues, topology } from '@conveyor/jobs';
-import type { Logger } from '@conveyor/platform';
+import { ensureSnsTopic, failUnstarted, provisionPoolQueues, removePoolQueues, topology, unsubscribePoolQueues, workQueues } from '@conveyor/jobs';
+import type { Logger, Pool, QueueDepth } from '@conveyor/platform';
+import { sqsQueueCensus } from '../lost-messages/queue.census.js';
 import { apiStatus, kubernetesWriter } from '../operator/resource.js';
 import { watchInto } from '../operator/controller.js';
 import { WorkerPoolController, type PoolCluster, type PoolQueueKeeper, type WorkerPoolControllerOptions } from './worker-pool.controller.js';
@@ -26,10 +27,24 @@ export function kubernetesPoolCluster(kc: KubeConfig): PoolCluster {
         .catch(notFound)) as { status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } } | undefined;
       return obj?.status?.conditions?.find((c) => c.type === 'Ready');
     },
+    async keepWorkers(namespace, name, minReplicas) {
+      await custom
+        .patchNamespacedCustomObject(
+          { group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects', namespace, name, body: { spec: { minReplicaCount: minReplicas } } },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        )
+        .catch(notFound);
+    },
+    async removeWorkers(namespace, name) {
+      // The ScaledObject first, so KEDA does not scale the Deployment while it goes.
+      await custom.deleteNamespacedCustomObject({ group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects', namespace, name }).catch(notFound);
+      await apps.deleteNamespacedDeployment({ namespace, name, propagationPolicy: 'Background' }).catch(notFound);
+    },
   };
 }
 
-export function snsPoolQueues(sns: SNSClient, sqs: SQSClient, conveyorNamespace: string): PoolQueueKeeper {
+export function snsPoolQueues(sns: SNSClient, sqs: SQSClient, db: Pool, conveyorNamespace: string, logger: Logger): PoolQueueKeeper {
+  const census = sqsQueueCensus(sqs, logger);
   let topicArn: Promise<string> | undefined;
   const topic = () => {
     topicArn ??= ensureSnsTopic(sns, topology(conveyorNamespace).snsTopic).catch((error: unknown) => {
@@ -40,6 +55,25 @@ export function snsPoolQueues(sns: SNSClient, sqs: SQSClient, conveyorNamespace:
   };
   return {
     provision: async (pool, names) => provisionPoolQueues({ sns, sqs, snsTopicArn: await topic(), pool, names }),
+    unsubscribe: async (names) => unsubscribePoolQueues({ sns, sqs, snsTopicArn: await topic(), names }),
+    async depth(names) {
+      const depths = await Promise.all(workQueues(names).map(({ queue }) => census.depth(queue)));
+      return depths.reduce<QueueDepth>((sum, d) => ({ visible: sum.visible + (d?.visible ?? 0), inFlight: sum.inFlight + (d?.inFlight ?? 0), delayed: sum.delayed + (d?.delayed ?? 0) }), {
+        visible: 0,
+        inFlight: 0,
+        delayed: 0,
+      });
+    },
+    async abandon(names, error) {
+      let failed = 0;
+      for (const { queue } of workQueues(names)) {
+        // A census scan reads every waiting message's job id (and hands the messages back).
+        const scan = await census.scan(queue, { visibilitySeconds: 30, deadlineMs: 20_000 });
+        if (!scan.complete) logger.warn({ queue, received: scan.received }, 'forced deletion: the queue could not be read to its end; jobs not seen stay queued');
+        for (const jobId of scan.jobIds) if (await failUnstarted(db, jobId, error, 'pool deleted')) failed++;
+      }
+      return failed;
+    },
     remove: async (names) => removePoolQueues({ sns, sqs, snsTopicArn: await topic(), names }),
   };
 }
@@ -50,6 +84,8 @@ export function startWorkerPoolOperator(options: {
   namespace: string;
   sns: SNSClient;
   sqs: SQSClient;
+  /** The jobs database: a pool deleted by force fails its waiting jobs. */
+  db: Pool;
   settings: ManifestSettings;
   logger: Logger;
   signal: AbortSignal;
@@ -62,7 +98,7 @@ export function startWorkerPoolOperator(options: {
   const controller = new WorkerPoolController({
     writer: kubernetesWriter(kc, PLURAL),
     cluster: kubernetesPoolCluster(kc),
-    queues: snsPoolQueues(options.sns, options.sqs, options.settings.conveyorNamespace),
+    queues: snsPoolQueues(options.sns, options.sqs, options.db, options.settings.conveyorNamespace, logger),
     settings: options.settings,
     logger,
     jobTypes: options.jobTypes,

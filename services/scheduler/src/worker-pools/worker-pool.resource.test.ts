@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deploymentManifest, parseSpec, poolJobTypes, queueConflict, readyFromDeployment, scaledObjectManifest, type WorkerPoolObject } from './worker-pool.resource.js';
+import { deploymentManifest, drainDecision, parseSpec, poolJobTypes, queueConflict, readyFromDeployment, scaledObjectManifest, type WorkerPoolObject } from './worker-pool.resource.js';
 
 const pool = (name: string, created = '2030-01-01T00:00:00Z', namespace = 'team'): WorkerPoolObject => ({
   metadata: { name, namespace, uid: `uid-${namespace}-${name}`, creationTimestamp: new Date(created) },
@@ -91,5 +91,21 @@ describe('WorkerPool resources', () => {
     if (!list.ok || !selector.ok) throw new Error('bad spec');
     expect(poolJobTypes(list.spec, types, 'team')).toEqual(['a.b', 'z.y']);
     expect(poolJobTypes(selector.spec, types, 'team')).toEqual(['a.one', 'b.two']);
+  });
+
+  it('drains a deleted pool: waits while messages are left, then while the queues settle empty; a forced one goes at once', () => {
+    const settleMs = 5_000;
+    const left = (visible: number, inFlight = 0, delayed = 0) => ({ visible, inFlight, delayed });
+    const waiting = drainDecision({ left: left(3, 2, 1), force: false, emptySince: 1_000, now: 9_000, settleMs });
+    expect(waiting).toMatchObject({ action: 'wait', emptySince: undefined, condition: { type: 'Draining', status: 'True', reason: 'MessagesLeft' } });
+    expect(waiting.action === 'wait' && waiting.condition.message).toMatch(/^6 messages left in the pool's queues \(3 waiting, 2 in flight, 1 delayed\)/);
+    expect(drainDecision({ left: left(0, 1), force: false, emptySince: undefined, now: 0, settleMs })).toMatchObject({ condition: { message: expect.stringMatching(/^1 message left/) } });
+    // Empty: counted from the first empty look, removed once it stayed empty settleMs.
+    expect(drainDecision({ left: left(0), force: false, emptySince: undefined, now: 10_000, settleMs })).toMatchObject({ action: 'wait', emptySince: 10_000, condition: { reason: 'Settling' } });
+    expect(drainDecision({ left: left(0), force: false, emptySince: 10_000, now: 14_999, settleMs })).toMatchObject({ action: 'wait', emptySince: 10_000 });
+    expect(drainDecision({ left: left(0), force: false, emptySince: 10_000, now: 15_000, settleMs })).toEqual({ action: 'remove', abandon: false });
+    // Forced: leftovers are abandoned (their jobs failed), an empty pool just goes.
+    expect(drainDecision({ left: left(4), force: true, emptySince: undefined, now: 0, settleMs })).toEqual({ action: 'remove', abandon: true });
+    expect(drainDecision({ left: left(0), force: true, emptySince: undefined, now: 0, settleMs })).toEqual({ action: 'remove', abandon: false });
   });
 });

@@ -1,8 +1,9 @@
 import { parseWorkerPoolSpec, platformQueueConflict, poolQueueNames, poolQueueSet, workerPoolOf, type WorkerPoolSpec } from '@conveyor/jobs';
+import type { QueueDepth } from '@conveyor/platform';
 import type { ResourceObject } from '../operator/resource.js';
 import { olderThan } from '../operator/controller.js';
 import { GROUP, VERSION } from '../operator/watch.js';
-import type { Condition } from '../operator/conditions.js';
+import type { Condition, ConditionInput } from '../operator/conditions.js';
 
 /**
  * Glossary. WorkerPool: the custom resource declaring a team's pool; its object name is the pool's
@@ -11,7 +12,7 @@ import type { Condition } from '../operator/conditions.js';
  */
 export const PLURAL = 'workerpools';
 export const KIND = 'WorkerPool';
-/** Held until the pool's queues and subscription are removed. */
+/** Held until the pool's queues are drained and removed. */
 export const FINALIZER = 'conveyor.dev/worker-pool';
 /** The server-side apply field manager of everything the operator makes. */
 export const FIELD_MANAGER = 'conveyor-operator';
@@ -195,4 +196,45 @@ export function poolJobTypes(spec: WorkerPoolSpec, jobTypes: ReadonlyArray<{ nam
     .filter((t) => t.namespace === namespace && Object.entries(match).every(([k, v]) => t.labels[k] === v))
     .map((t) => t.name)
     .sort();
+}
+
+/** Set to "true" on a WorkerPool that cannot drain (no worker can run): its waiting jobs are failed and it goes at once. */
+export const FORCE_DELETE_ANNOTATION = 'conveyor.dev/force-delete';
+
+export type DrainDecision =
+  | { action: 'wait'; emptySince: number | undefined; condition: ConditionInput }
+  | { action: 'remove'; abandon: boolean };
+
+/**
+ * What a deleted pool does next, from what its class queues hold (SQS's approximate counts:
+ * waiting, received by a worker and not yet deleted, delayed). Its subscriptions are gone, so the
+ * count only falls. It waits while any message is left; empty, it waits `settleMs` more with the
+ * queues still empty (a delivery SNS accepted before the unsubscribe may still land, and the
+ * counts lag), then removes. Forced, it removes at once, failing the waiting jobs (`abandon`).
+ */
+export function drainDecision(input: { left: QueueDepth; force: boolean; emptySince: number | undefined; now: number; settleMs: number }): DrainDecision {
+  const { left, force, emptySince, now, settleMs } = input;
+  const total = left.visible + left.inFlight + left.delayed;
+  if (total > 0 && force) return { action: 'remove', abandon: true };
+  if (total > 0) {
+    return {
+      action: 'wait',
+      emptySince: undefined,
+      condition: {
+        type: 'Draining',
+        status: 'True',
+        reason: 'MessagesLeft',
+        message:
+          `${total} message${total === 1 ? '' : 's'} left in the pool's queues (${left.visible} waiting, ${left.inFlight} in flight, ${left.delayed} delayed); ` +
+          `the workers run until none is left (annotate ${FORCE_DELETE_ANNOTATION}=true to fail their jobs and delete now)`,
+      },
+    };
+  }
+  const since = emptySince ?? now;
+  if (force || now - since >= settleMs) return { action: 'remove', abandon: false };
+  return {
+    action: 'wait',
+    emptySince: since,
+    condition: { type: 'Draining', status: 'True', reason: 'Settling', message: `the queues are empty; they are removed once empty for ${Math.round(settleMs / 1000)} s` },
+  };
 }
