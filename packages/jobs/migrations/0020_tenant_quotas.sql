@@ -15,12 +15,17 @@ CREATE TABLE tenant_quotas (
   updated_at         timestamptz NOT NULL DEFAULT now()
 );
 
--- At most concurrency_limit jobs of the tenant with the same key run at once (given at submit).
-ALTER TABLE jobs ADD COLUMN concurrency_key text, ADD COLUMN concurrency_limit integer
-  CHECK ((concurrency_key IS NULL) = (concurrency_limit IS NULL) AND (concurrency_limit IS NULL OR concurrency_limit >= 1));
+-- At most concurrency_limit jobs of the tenant with the same key run at once, and at most
+-- rate_limit_per_second jobs with the same rate-limit key start in any second (given at submit).
+ALTER TABLE jobs ADD COLUMN concurrency_key text, ADD COLUMN concurrency_limit integer,
+  ADD COLUMN rate_limit_key text, ADD COLUMN rate_limit_per_second integer,
+  ADD CONSTRAINT jobs_concurrency_limit CHECK ((concurrency_key IS NULL) = (concurrency_limit IS NULL) AND (concurrency_limit IS NULL OR concurrency_limit >= 1)),
+  ADD CONSTRAINT jobs_rate_limit CHECK ((rate_limit_key IS NULL) = (rate_limit_per_second IS NULL) AND (rate_limit_per_second IS NULL OR rate_limit_per_second >= 1));
 
 -- The running jobs of a tenant, and of one of its keys: what the start check counts.
 CREATE INDEX jobs_running_tenant_key ON jobs (tenant, concurrency_key) WHERE status = 'processing';
+-- The latest starts of a rate-limit key.
+CREATE INDEX jobs_rate_limit_starts ON jobs (tenant, rate_limit_key, started_at) WHERE rate_limit_key IS NOT NULL;
 
 -- One advisory lock per limit: whoever checks a limit holds its lock until it commits, so the next
 -- checker (waiting for the lock) counts with a snapshot that sees the first one's rows.
@@ -51,6 +56,18 @@ BEGIN
          WHERE tenant = NEW.tenant AND concurrency_key = NEW.concurrency_key AND status = 'processing') >= NEW.concurrency_limit THEN
       RETURN NULL;
     END IF;
+  END IF;
+  IF NEW.rate_limit_key IS NOT NULL THEN
+    -- Starts in the last second by the database's clock (started_at of every run of the key,
+    -- finished or not). The row's own start is stamped with the clock too, so the next checker,
+    -- waiting for this lock, counts it within the same second.
+    PERFORM pg_advisory_xact_lock(conveyor_limit_lock('rate', NEW.tenant, NEW.rate_limit_key));
+    IF (SELECT count(*) FROM jobs
+         WHERE tenant = NEW.tenant AND rate_limit_key = NEW.rate_limit_key
+           AND started_at > clock_timestamp() - interval '1 second') >= NEW.rate_limit_per_second THEN
+      RETURN NULL;
+    END IF;
+    NEW.started_at := clock_timestamp();
   END IF;
   RETURN NEW;
 END $$;
@@ -112,12 +129,16 @@ END $$;
 
 -- Which start limit holds a waiting job back now, as waitingReason names it; NULL when none does.
 -- Read by a worker whose claim was refused and by GET /jobs/{id}; not a lock, a look.
-CREATE FUNCTION conveyor_start_limit(p_tenant text, p_key text, p_limit integer) RETURNS text
-  LANGUAGE sql STABLE AS $$
+CREATE FUNCTION conveyor_start_limit(p_tenant text, p_key text, p_limit integer, p_rate_key text, p_per_second integer)
+  RETURNS text LANGUAGE sql VOLATILE AS $$
   SELECT CASE
     WHEN (SELECT max_running FROM tenant_quotas WHERE tenant = p_tenant)
          <= (SELECT count(*) FROM jobs WHERE tenant = p_tenant AND status = 'processing') THEN 'tenant_concurrency_limit'
     WHEN p_key IS NOT NULL
          AND p_limit <= (SELECT count(*) FROM jobs WHERE tenant = p_tenant AND concurrency_key = p_key AND status = 'processing')
       THEN 'key_concurrency_limit'
+    WHEN p_rate_key IS NOT NULL
+         AND p_per_second <= (SELECT count(*) FROM jobs WHERE tenant = p_tenant AND rate_limit_key = p_rate_key
+                                 AND started_at > clock_timestamp() - interval '1 second')
+      THEN 'rate_limited'
   END $$;

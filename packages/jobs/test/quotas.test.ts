@@ -156,6 +156,24 @@ describe('quotas and concurrency limits in Postgres', () => {
     expect((await submitJobs(pool, [job(other), job(other), job(other)], 'whole'))[0]).toMatchObject({ kind: 'refused', retryAfterSeconds: 60 });
   });
 
+  it('a rate-limit key starts at most its limit per second across workers, and the rest after that second', async () => {
+    const tenant = freshTenant();
+    const keyed = ids(await createJobs(pool, Array.from({ length: 10 }, () => job(tenant, { rateLimitKey: 'api.example.com', rateLimitPerSecond: 3 }))));
+    const claimAll = () => Promise.all(Array.from({ length: 4 }, (_, w) => claimJobs(pool, [...keyed].sort(() => Math.random() - 0.5), `w${w}`, 30, 'default')));
+    const first = (await claimAll()).reduce((n, c) => n + c.size, 0);
+    expect(first).toBe(3);
+    const [held] = (await pool.query<{ id: string }>(`SELECT id FROM jobs WHERE tenant = $1 AND status = 'queued' LIMIT 1`, [tenant])).rows;
+    expect(await startLimitOf(pool, held!.id)).toBe('rate_limited');
+    await new Promise((r) => setTimeout(r, 1_100));
+    expect(await startLimitOf(pool, held!.id)).toBeNull();
+    expect((await claimAll()).reduce((n, c) => n + c.size, 0)).toBe(3);
+    // The starts by the database's clock: no second holds more than three.
+    const { rows } = await pool.query<{ at: Date }>('SELECT started_at AS at FROM jobs WHERE tenant = $1 AND started_at IS NOT NULL ORDER BY started_at', [tenant]);
+    const times = rows.map((r) => r.at.getTime());
+    expect(times).toHaveLength(6);
+    for (let i = 3; i < times.length; i++) expect(times[i]! - times[i - 3]!).toBeGreaterThanOrEqual(1_000);
+  });
+
   it('a tenant without a quota is never refused and its claims are not held', async () => {
     const tenant = freshTenant();
     const outcomes = await submitJobs(pool, Array.from({ length: 50 }, () => job(tenant)), 'whole');

@@ -13,8 +13,8 @@ export type { UnclaimedJob };
  *   worker's clock runs fast, or the message came without its run time): retry when it is due.
  * - `paused`: runnable but its pool is paused: hand the message back (visible again at once, for
  *   whichever worker receives after the resume) and tell the poller to stop receiving.
- * - `limited`: runnable but a start limit holds it (its tenant's max running or its concurrency
- *   key's, design.md "Quotas and concurrency limits"): send the message again after a short
+ * - `limited`: runnable but a start limit holds it (its tenant's max running, its concurrency
+ *   key's or its rate-limit key's, design.md "Quotas and concurrency limits"): send the message again after a short
  *   jittered backoff, so it tries again soon after a slot frees.
  * - `later`: not runnable yet (a lost race with a claim being written): retry after a while.
  */

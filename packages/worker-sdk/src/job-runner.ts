@@ -170,7 +170,8 @@ async function settleUnclaimed(deps: RunnerDeps, message: Message, envelope: Job
       // Sent again rather than made visible later: every receive counts toward the queue's
       // maxReceiveCount, and a job may wait for a slot longer than ten receives.
       const waits = limitWaitsOf(message);
-      const delaySeconds = retryDelaySeconds(waits + 1, LIMIT_BACKOFF, settings.random);
+      const backoff = job!.startLimit === 'rate_limited' ? RATE_LIMIT_BACKOFF : LIMIT_BACKOFF;
+      const delaySeconds = retryDelaySeconds(waits + 1, backoff, settings.random);
       metrics.limited.inc({ type: envelope.type, reason: job!.startLimit! });
       logger.info({ type: envelope.type, reason: job!.startLimit, waits, delaySeconds }, 'a start limit holds the job: trying again after a backoff');
       return queue.requeue(message, delaySeconds, { [LIMIT_WAITS_ATTRIBUTE]: String(waits + 1) });
@@ -185,6 +186,9 @@ async function settleUnclaimed(deps: RunnerDeps, message: Message, envelope: Job
  * so a freed slot is taken within about 5 s plus a receive, and many held jobs do not retry in step.
  */
 export const LIMIT_BACKOFF: BackoffPolicy = { baseSeconds: 1, maxSeconds: 5 };
+
+/** A rate limit counts starts per second: the next second is worth a try (1 or 2 s, jittered). */
+export const RATE_LIMIT_BACKOFF: BackoffPolicy = { baseSeconds: 1, maxSeconds: 2 };
 
 /** How often the message's job was already held by a start limit (a message attribute it carries along). */
 export const LIMIT_WAITS_ATTRIBUTE = 'conveyor-limit-waits';

@@ -638,7 +638,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     summary: 'A tenant\'s limits and its usage against them (scope conveyor:admin)',
     description: `${quotaDescription} A tenant without limits answers them all null, with its usage.`,
     request: { params: tenantParam },
-    responses: { 200: { description: 'The limits (null: none) and the usage now.', content: json(tenantQuota, quotaExample) } },
+    responses: { 200: { description: 'The limits (null: none) and the usage now.', content: json(tenantQuota, quotaExample) }, 404: error('tenant not found: an empty name or one over 128 characters') },
   });
   route({
     method: 'put',
@@ -648,6 +648,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     request: { params: tenantParam, body: { required: true, content: json(quotaLimits, { maxQueued: 10000, maxRunning: 20, submitsPerMinute: 600 }) } },
     responses: {
       200: { description: 'The limits now, with the usage.', content: json(tenantQuota, quotaExample) },
+      404: error('tenant not found: an empty name or one over 128 characters'),
       415: error('Body is not JSON.'),
       422: error('A limit is negative, zero, fractional, not a number, above its bound (maxQueued 100,000, maxRunning 10,000, submitsPerMinute 100,000) or unknown: `error` names it, `details` holds the issues.'),
     },

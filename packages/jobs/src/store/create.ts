@@ -29,6 +29,9 @@ export interface NewJob {
   /** At most concurrencyLimit jobs of the tenant with this key run at once (both or neither). */
   concurrencyKey?: string;
   concurrencyLimit?: number;
+  /** At most rateLimitPerSecond jobs of the tenant with this key start in any second (both or neither). */
+  rateLimitKey?: string;
+  rateLimitPerSecond?: number;
   /**
    * The registered type's defaults, for the options the request left out. Not part of the request
    * hash: a retry of the same request stays a replay after an operator changes a default.
@@ -61,7 +64,7 @@ export type Admission = 'each' | 'whole';
 
 /** Hash of what makes two submissions "the same request" for idempotency. */
 export function requestHash(
-  job: Pick<NewJob, 'type' | 'payload' | 'runAt' | 'priority' | 'maxAttempts' | 'timeoutSeconds' | 'callbackUrl' | 'tags' | 'concurrencyKey' | 'concurrencyLimit'>,
+  job: Pick<NewJob, 'type' | 'payload' | 'runAt' | 'priority' | 'maxAttempts' | 'timeoutSeconds' | 'callbackUrl' | 'tags' | 'concurrencyKey' | 'concurrencyLimit' | 'rateLimitKey' | 'rateLimitPerSecond'>,
 ): string {
   const canonical = JSON.stringify([
     job.type,
@@ -74,6 +77,7 @@ export function requestHash(
     // Only when given, so the hashes of jobs stored before tags existed still match their replays.
     ...(job.tags?.length ? [[...job.tags].sort()] : []),
     ...(job.concurrencyKey === undefined ? [] : [{ concurrency: [job.concurrencyKey, job.concurrencyLimit ?? null] }]),
+    ...(job.rateLimitKey === undefined ? [] : [{ rateLimit: [job.rateLimitKey, job.rateLimitPerSecond ?? null] }]),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
@@ -136,29 +140,31 @@ async function insertJobs(db: Queryable, jobs: readonly NewJob[], now: Date, adm
        SELECT u.*, row_number() OVER (PARTITION BY u.tenant ORDER BY u.ord) AS nth
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::smallint[],
                      $8::int[], $9::int[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[],
-                     $15::text[], $16::text[], $17::jsonb[], $18::int[], $19::text[], $20::int[], $21::text[], $22::int[])
+                     $15::text[], $16::text[], $17::jsonb[], $18::int[], $19::text[], $20::int[], $21::text[], $22::int[],
+                     $23::text[], $24::int[])
               WITH ORDINALITY
            AS u(id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds, run_at,
                 callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags, type_version, pool,
-                result_retention_seconds, concurrency_key, concurrency_limit, ord)
+                result_retention_seconds, concurrency_key, concurrency_limit, rate_limit_key, rate_limit_per_second, ord)
      ), admission AS (
-       -- Only with a quota check ($23): each tenant's jobs in one call, tenants in one order (its
+       -- Only with a quota check ($25): each tenant's jobs in one call, tenants in one order (its
        -- advisory locks never wait the other way round for another statement's).
        SELECT t.tenant, a.admitted, a.refused_by, a.retry_after_seconds
          FROM (SELECT tenant, count(*)::int AS wanted FROM input GROUP BY tenant ORDER BY tenant) t
-              CROSS JOIN LATERAL conveyor_admit_submit(t.tenant, t.wanted, $23::text = 'whole') a
-        WHERE $23::text IS NOT NULL
+              CROSS JOIN LATERAL conveyor_admit_submit(t.tenant, t.wanted, $25::text = 'whole') a
+        WHERE $25::text IS NOT NULL
      ), inserted AS (
        INSERT INTO jobs (id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds,
                          run_at, callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags,
-                         type_version, pool, result_retention_seconds, concurrency_key, concurrency_limit)
+                         type_version, pool, result_retention_seconds, concurrency_key, concurrency_limit,
+                         rate_limit_key, rate_limit_per_second)
        -- Tags travel as one JSON array per job: unnest would flatten a two-dimensional text[].
        SELECT u.id, u.tenant, u.owner, u.type, u.payload, u.status, u.priority, u.max_attempts, u.timeout_seconds, u.run_at,
               u.callback_url, u.idempotency_key, u.request_hash, u.traceparent, u.trace_id, u.request_id,
               ARRAY(SELECT jsonb_array_elements_text(u.tags)), u.type_version, u.pool, u.result_retention_seconds,
-              u.concurrency_key, u.concurrency_limit
+              u.concurrency_key, u.concurrency_limit, u.rate_limit_key, u.rate_limit_per_second
          FROM input u
-        WHERE $23::text IS NULL OR u.nth <= (SELECT a.admitted FROM admission a WHERE a.tenant = u.tenant)
+        WHERE $25::text IS NULL OR u.nth <= (SELECT a.admitted FROM admission a WHERE a.tenant = u.tenant)
        ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING id, status, type
      ), event AS (
@@ -191,6 +197,8 @@ async function insertJobs(db: Queryable, jobs: readonly NewJob[], now: Date, adm
       column((r) => r.job.defaults?.resultRetentionSeconds ?? null),
       column((r) => r.job.concurrencyKey ?? null),
       column((r) => (r.job.concurrencyKey === undefined ? null : (r.job.concurrencyLimit ?? 1))),
+      column((r) => r.job.rateLimitKey ?? null),
+      column((r) => (r.job.rateLimitKey === undefined ? null : (r.job.rateLimitPerSecond ?? 1))),
       admission,
     ],
   });

@@ -15,12 +15,12 @@ export interface UnclaimedJob {
   dueInMs: number | null;
   /** The worker's pool is paused (pool_controls): the claim refuses its jobs until it is resumed. */
   poolPaused: boolean;
-  /** A start limit that holds the job back now (its tenant's max running, or its concurrency key's); null when none does. */
+  /** A start limit that holds the job back now (its tenant's max running, its concurrency key's or its rate-limit key's); null when none does. */
   startLimit: StartLimit | null;
 }
 
 /** The waiting reasons of a job held back by a start limit (migration 0020). */
-export type StartLimit = 'tenant_concurrency_limit' | 'key_concurrency_limit';
+export type StartLimit = 'tenant_concurrency_limit' | 'key_concurrency_limit' | 'rate_limited';
 
 
 /** The job as a claim hands it to the runner. */
@@ -56,13 +56,15 @@ export const CLAIM_JOBS_SQL = `WITH limits AS (
        -- job row, so two claims never wait for each other's locks the other way round (no deadlock).
        -- The trigger jobs_check_start takes them again (held already: no wait) and counts.
        SELECT count(pg_advisory_xact_lock(lock)) AS held FROM (
-         SELECT conveyor_limit_lock('run', j.tenant) AS lock FROM jobs j
-          WHERE j.id = ANY($1::uuid[]) AND EXISTS (SELECT 1 FROM tenant_quotas q WHERE q.tenant = j.tenant AND q.max_running IS NOT NULL)
-         UNION
-         SELECT conveyor_limit_lock('key', j.tenant, j.concurrency_key) FROM jobs j
-          WHERE j.id = ANY($1::uuid[]) AND j.concurrency_key IS NOT NULL
-         ORDER BY 1
-       ) l
+         SELECT DISTINCT l.lock FROM jobs j
+          CROSS JOIN LATERAL (VALUES
+            (CASE WHEN EXISTS (SELECT 1 FROM tenant_quotas q WHERE q.tenant = j.tenant AND q.max_running IS NOT NULL)
+                  THEN conveyor_limit_lock('run', j.tenant) END),
+            (CASE WHEN j.concurrency_key IS NOT NULL THEN conveyor_limit_lock('key', j.tenant, j.concurrency_key) END),
+            (CASE WHEN j.rate_limit_key IS NOT NULL THEN conveyor_limit_lock('rate', j.tenant, j.rate_limit_key) END)) l(lock)
+          WHERE j.id = ANY($1::uuid[]) AND l.lock IS NOT NULL
+          ORDER BY 1
+       ) k
      ), claimed AS (
        UPDATE jobs SET status = 'processing', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
                        locked_by = $2, progress = NULL, updated_at = now()
@@ -91,7 +93,8 @@ export const CLAIM_JOBS_SQL = `WITH limits AS (
  * starting early), or the worker's pool is paused. The `started` events are written in the same statement, so each status change
  * and its event commit together. A job over its tenant's max running or its concurrency key's
  * limit is not taken either (the trigger jobs_check_start, migration 0020). Returns the jobs this
- * worker won, by id; the others are not claimable now.
+ * worker won, by id; the others are not claimable now. A job past its rate-limit key's starts per
+ * second is not taken either.
  */
 export async function claimJobs(db: Queryable, jobIds: readonly string[], workerId: string, leaseSeconds: number, pool: string): Promise<Map<string, ClaimedJob>> {
   const { rows } = await db.query<ClaimedJob>({
@@ -109,7 +112,7 @@ export async function readJob(db: Queryable, jobId: string, pool: string): Promi
             (EXTRACT(EPOCH FROM now() - heartbeat_at) * 1000)::float8 AS "heartbeatAgeMs",
             GREATEST(0, EXTRACT(EPOCH FROM run_at - now()) * 1000)::float8 AS "dueInMs",
             EXISTS (SELECT 1 FROM pool_controls WHERE pool = $2 AND paused) AS "poolPaused",
-            CASE WHEN status IN ('queued', 'retrying') THEN conveyor_start_limit(tenant, concurrency_key, concurrency_limit) END AS "startLimit"
+            CASE WHEN status IN ('queued', 'retrying') THEN conveyor_start_limit(tenant, concurrency_key, concurrency_limit, rate_limit_key, rate_limit_per_second) END AS "startLimit"
      FROM jobs WHERE id = $1`,
     [jobId, pool],
   );

@@ -18,15 +18,30 @@ export function quotaRefusal(refused: SubmitRefused): HttpError {
   );
 }
 
-/** The job's concurrency key and limit (1 unless given); a limit without a key names nothing to limit. */
-export function concurrencyOf(body: { concurrencyKey?: string; concurrencyLimit?: number }): { concurrencyKey?: string; concurrencyLimit?: number } {
-  if (body.concurrencyKey === undefined) {
-    if (body.concurrencyLimit !== undefined) {
-      throw new HttpError(400, 'concurrencyLimit needs a concurrencyKey: it limits the running jobs that share a key', [
-        { code: 'custom', path: ['concurrencyLimit'], message: 'only with concurrencyKey' },
-      ]);
-    }
-    return {};
+interface LimitKeys {
+  concurrencyKey?: string;
+  concurrencyLimit?: number;
+  rateLimitKey?: string;
+  rateLimitPerSecond?: number;
+}
+
+/** A limit without its key names nothing to limit: 400 naming the field. */
+function keyed(key: string | undefined, limit: number | undefined, names: [string, string], what: string) {
+  if (key !== undefined) return { key, limit: limit ?? 1 };
+  if (limit !== undefined) {
+    throw new HttpError(400, `${names[1]} needs a ${names[0]}: it limits the ${what} that share a key`, [
+      { code: 'custom', path: [names[1]], message: `only with ${names[0]}` },
+    ]);
   }
-  return { concurrencyKey: body.concurrencyKey, concurrencyLimit: body.concurrencyLimit ?? 1 };
+  return undefined;
+}
+
+/** The job's concurrency and rate-limit keys with their limits (1 unless given). */
+export function limitKeysOf(body: LimitKeys): LimitKeys {
+  const concurrency = keyed(body.concurrencyKey, body.concurrencyLimit, ['concurrencyKey', 'concurrencyLimit'], 'running jobs');
+  const rate = keyed(body.rateLimitKey, body.rateLimitPerSecond, ['rateLimitKey', 'rateLimitPerSecond'], 'starts per second of jobs');
+  return {
+    ...(concurrency ? { concurrencyKey: concurrency.key, concurrencyLimit: concurrency.limit } : {}),
+    ...(rate ? { rateLimitKey: rate.key, rateLimitPerSecond: rate.limit } : {}),
+  };
 }

@@ -12,7 +12,7 @@ import { checkRunAt, type RunAtWindow } from '../run-at.js';
 import { priorityOr422 } from '../priority.js';
 import { createJobEnvelope, idempotencyKey, jobIdParam, normalizeTags } from '../schemas.js';
 import { acceptedRetryAfter, sendAccepted } from './accepted.js';
-import { concurrencyOf, quotaRefusal } from '../quotas/submit.js';
+import { limitKeysOf, quotaRefusal } from '../quotas/submit.js';
 import { sendResult } from './result.js';
 import { answerOnceEnded } from '../wait/reply.js';
 import { parsePreferWait } from '../wait/prefer.js';
@@ -128,7 +128,7 @@ export function parseSubmission(input: unknown, deps: Pick<JobRoutesDeps, 'now' 
     },
     callbackUrl: body.callbackUrl,
     tags: normalizeTags(body.tags),
-    ...concurrencyOf(body),
+    ...limitKeysOf(body),
   };
 }
 
