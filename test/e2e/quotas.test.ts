@@ -313,7 +313,7 @@ describe('quotas and concurrency limits through the gateway', () => {
 
   it('a worker killed -9 while holding the only slot does not keep it: the waiting job runs after the lease, nothing is lost', async () => {
     expect((await putQuota({ maxRunning: 1 })).status).toBe(200);
-    const long = await submit(demo, { type: 'sleep', payload: { ms: 4_000 } });
+    const long = await submit(demo, { type: 'sleep', payload: { ms: 10_000 } });
     await until('the long job to start', async () => (await runsOf([long])).get(long)?.length ?? 0, (n) => n === 1);
     const holder = (await db.query<{ locked_by: string }>('SELECT locked_by FROM jobs WHERE id = $1', [long])).rows[0]!.locked_by;
     const waiting = await submit(demo, { type: 'noop', payload: {} });
@@ -330,7 +330,8 @@ describe('quotas and concurrency limits through the gateway', () => {
     const runs = await expectEachSucceededOnce([waiting]);
     const tookMs = runs.get(waiting)![0]!.start - killedAt;
     console.log(`after the holder was killed, the waiting job started in ${(tookMs / 1000).toFixed(1)} s (lease 5 s)`);
-    expect(tookMs).toBeLessThan(30_000);
+    // Lease (5 s) and the reconciler's pass (1 s) free the slot; the killed job's own second run (10 s) may take it first.
+    expect(tookMs).toBeLessThan(40_000);
     // The killed job is not lost: it runs again and succeeds.
     await until('the killed job to succeed on its second run', async () => (await db.query('SELECT status FROM jobs WHERE id = $1', [long])).rows[0].status, (s) => s === 'success');
     expect((await runsOf([long])).get(long)).toHaveLength(2);

@@ -173,7 +173,8 @@ async function settleUnclaimed(deps: RunnerDeps, message: Message, envelope: Job
       const backoff = job!.startLimit === 'rate_limited' ? RATE_LIMIT_BACKOFF : LIMIT_BACKOFF;
       const delaySeconds = retryDelaySeconds(waits + 1, backoff, settings.random);
       metrics.limited.inc({ type: envelope.type, reason: job!.startLimit! });
-      logger.info({ type: envelope.type, reason: job!.startLimit, waits, delaySeconds }, 'a start limit holds the job: trying again after a backoff');
+      // Debug: a long wait repeats this every few seconds per held job; the counter tells the rate.
+      logger.debug({ type: envelope.type, reason: job!.startLimit, waits, delaySeconds }, 'a start limit holds the job: trying again after a backoff');
       return queue.requeue(message, delaySeconds, { [LIMIT_WAITS_ATTRIBUTE]: String(waits + 1) });
     }
     case 'later':
