@@ -122,11 +122,12 @@ describe('quotas and concurrency limits through the gateway', () => {
       return most;
     };
   };
-  const expectEachSucceededOnce = async (ids: string[]) => {
+  const expectEachSucceededOnce = async (ids: string[], timeoutMs?: number) => {
     await until(
       `${ids.length} jobs to succeed`,
       async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND status = 'success'", [ids])).rows[0]!.n,
       (n) => n === ids.length,
+      timeoutMs,
     );
     const runs = await runsOf(ids);
     expect([...runs.values()].every((r) => r.length === 1), 'a job started twice').toBe(true);
@@ -326,29 +327,31 @@ describe('quotas and concurrency limits through the gateway', () => {
     expect(victim, `a worker whose id ${holder} names its pid`).toBeDefined();
     await victim!.stop('SIGKILL');
     const killedAt = Date.now();
+    // The slot comes back once the dead run's lease lapses: the reconciler puts it back to queued.
+    await until('the tenant to have no running job', async () => (await getQuota()).usage.running, (n) => n === 0, 30_000);
+    const slotFreeMs = Date.now() - killedAt;
 
     // The killed job is not lost: it runs again and succeeds; the waiting job runs once.
-    await until('the killed job to succeed on its second run', async () => (await db.query('SELECT status FROM jobs WHERE id = $1', [long])).rows[0].status, (s) => s === 'success');
-    const waited = (await expectEachSucceededOnce([waiting])).get(waiting)![0]!;
+    await until('the killed job to succeed on its second run', async () => (await db.query('SELECT status FROM jobs WHERE id = $1', [long])).rows[0].status, (s) => s === 'success', 120_000);
+    const waited = (await expectEachSucceededOnce([waiting], 120_000)).get(waiting)![0]!;
     const rerun = (await runsOf([long])).get(long)!;
     expect(rerun).toHaveLength(2);
-    // The slot came back: the reconciler released the dead run (back to queued) once its lease
-    // lapsed, and the tenant's next start followed, whichever job took it. (A message a dead worker
-    // held, the waiting job's when its long poll got it, comes back after the queue's visibility
-    // timeout, 60 s, like any message a dead worker held: that is SQS, not the slot.)
+    // The reconciler released the dead run (its heartbeat_expired requeue). Which job then starts
+    // first, and when, depends on messages: a dead worker's open long polls may have taken the
+    // waiting job's message or the requeued one, which come back after the queue's visibility
+    // timeout (60 s), as any message a dead worker held does. That is SQS, not the slot.
     const released = await db.query<{ ms: number }>(
       `SELECT extract(epoch FROM created_at) * 1000 - $2::float8 AS ms FROM job_events WHERE job_id = $1 AND type = 'retried' AND data->>'reason' = 'heartbeat_expired'`,
       [long, killedAt],
     );
     expect(released.rows).toHaveLength(1);
-    const freedMs = Math.min(rerun[1]!.start, waited.start) - killedAt;
     console.log(
-      `after the holder was killed: its run released in ${(released.rows[0]!.ms / 1000).toFixed(1)} s (lease 5 s), the slot taken again in ${(freedMs / 1000).toFixed(1)} s; the killed job's second run at ${((rerun[1]!.start - killedAt) / 1000).toFixed(1)} s, the waiting job at ${((waited.start - killedAt) / 1000).toFixed(1)} s`,
+      `after the holder was killed: its run released in ${(released.rows[0]!.ms / 1000).toFixed(1)} s, the tenant's slot seen free in ${(slotFreeMs / 1000).toFixed(1)} s (lease 5 s); the killed job's second run at ${((rerun[1]!.start - killedAt) / 1000).toFixed(1)} s, the waiting job at ${((waited.start - killedAt) / 1000).toFixed(1)} s`,
     );
     expect(released.rows[0]!.ms).toBeLessThan(15_000);
-    expect(freedMs).toBeLessThan(45_000);
+    expect(slotFreeMs).toBeLessThan(15_000);
     // One at a time still: the waiting job and the second run did not overlap.
     expect(mostAtOnce([rerun[1]!, waited])).toBe(1);
     expect((await putQuota({})).status).toBe(200);
-  }, 180_000);
+  }, 240_000);
 });
