@@ -9,6 +9,7 @@ const job = (over: Partial<UnclaimedJob>): UnclaimedJob => ({
   heartbeatAgeMs: null,
   dueInMs: null,
   poolPaused: false,
+  startLimit: null,
   ...over,
 });
 
@@ -61,5 +62,13 @@ describe('what to do with a message whose job was not claimed', () => {
     expect(decideUnclaimed(job({ status: 'success', poolPaused: true }), 60)).toBe('ack');
     expect(decideUnclaimed(job({ status: 'queued', cancelRequested: true, poolPaused: true }), 60)).toBe('cancel');
     expect(decideUnclaimed(job({ status: 'processing', heartbeatAgeMs: 1_000, poolPaused: true }), 60)).toBe('ack');
+  });
+
+  it('sends back, for later, a runnable job a start limit holds; a pause, a run time ahead or a cancellation come first', () => {
+    expect(decideUnclaimed(job({ status: 'queued', startLimit: 'tenant_concurrency_limit' }), 60)).toBe('limited');
+    expect(decideUnclaimed(job({ status: 'retrying', dueInMs: 0, startLimit: 'key_concurrency_limit' }), 60)).toBe('limited');
+    expect(decideUnclaimed(job({ status: 'queued', poolPaused: true, startLimit: 'key_concurrency_limit' }), 60)).toBe('paused');
+    expect(decideUnclaimed(job({ status: 'queued', dueInMs: 1_500, startLimit: 'key_concurrency_limit' }), 60)).toBe('not due');
+    expect(decideUnclaimed(job({ status: 'queued', cancelRequested: true, startLimit: 'tenant_concurrency_limit' }), 60)).toBe('cancel');
   });
 });

@@ -166,9 +166,37 @@ async function settleUnclaimed(deps: RunnerDeps, message: Message, envelope: Job
       logger.info({ type: envelope.type, pool: settings.pool }, 'pool is paused: handing the message back');
       // Visible at once: no worker of a paused pool receives, and the first to after the resume runs it.
       return queue.setVisibility(message, 0);
+    case 'limited': {
+      // Sent again rather than made visible later: every receive counts toward the queue's
+      // maxReceiveCount, and a job may wait for a slot longer than ten receives.
+      const waits = limitWaitsOf(message);
+      const backoff = job!.startLimit === 'rate_limited' ? RATE_LIMIT_BACKOFF : LIMIT_BACKOFF;
+      const delaySeconds = retryDelaySeconds(waits + 1, backoff, settings.random);
+      metrics.limited.inc({ type: envelope.type, reason: job!.startLimit! });
+      // Debug: a long wait repeats this every few seconds per held job; the counter tells the rate.
+      logger.debug({ type: envelope.type, reason: job!.startLimit, waits, delaySeconds }, 'a start limit holds the job: trying again after a backoff');
+      return queue.requeue(message, delaySeconds, { [LIMIT_WAITS_ATTRIBUTE]: String(waits + 1) });
+    }
     case 'later':
       return queue.setVisibility(message, retryDelaySeconds(1, settings.backoff, settings.random));
   }
+}
+
+/**
+ * The backoff of a job held by a start limit: 1 s, then up to 2, 4 and at most 5 s (full jitter),
+ * so a freed slot is taken within about 5 s plus a receive, and many held jobs do not retry in step.
+ */
+export const LIMIT_BACKOFF: BackoffPolicy = { baseSeconds: 1, maxSeconds: 5 };
+
+/** A rate limit counts starts per second: the next second is worth a try (1 or 2 s, jittered). */
+export const RATE_LIMIT_BACKOFF: BackoffPolicy = { baseSeconds: 1, maxSeconds: 2 };
+
+/** How often the message's job was already held by a start limit (a message attribute it carries along). */
+export const LIMIT_WAITS_ATTRIBUTE = 'conveyor-limit-waits';
+
+export function limitWaitsOf(message: Message): number {
+  const waits = Number(message.MessageAttributes?.[LIMIT_WAITS_ATTRIBUTE]?.StringValue ?? 0);
+  return Number.isInteger(waits) && waits >= 0 ? waits : 0;
 }
 
 async function poison(deps: RunnerDeps, message: Message, reason: string, error: string, jobId?: string): Promise<void> {

@@ -66,6 +66,12 @@ export function createWorkerMetrics(registry: Registry, concurrency: number, poo
       labelNames: ['pool'] as const,
       registers,
     }),
+    limited: new Counter({
+      name: 'conveyor_worker_limited_total',
+      help: 'Deliveries whose job a start limit held back (reason: tenant_concurrency_limit, key_concurrency_limit or rate_limited), sent again after a backoff.',
+      labelNames: ['type', 'reason'] as const,
+      registers,
+    }),
     poison: new Counter({
       name: 'conveyor_worker_poison_messages_total',
       help: 'Messages that can never run (malformed, unknown type, invalid payload, unknown job), moved to the DLQ.',

@@ -25,6 +25,11 @@ export interface JobQueuePort {
   /** Resolves once every removeLater delete has finished (at shutdown, before closing the client). */
   settled(): Promise<void>;
   setVisibility(message: Message, seconds: number): Promise<void>;
+  /**
+   * Sends a copy of the message (body and attributes, plus `attributes` as strings) to the queue
+   * it came from, visible after `delaySeconds`, then deletes the original: a fresh receive count.
+   */
+  requeue(message: Message, delaySeconds: number, attributes?: Record<string, string>): Promise<void>;
   /** Copies the message (body and attributes) to the DLQ, then deletes the original. */
   deadLetter(message: Message): Promise<void>;
   /** Received messages not yet handed out by receive (several class queues): to give back at a pause. */
@@ -194,6 +199,15 @@ export class SqsJobQueue implements JobQueuePort {
     await this.sqs.send(
       new ChangeMessageVisibilityCommand({ QueueUrl: await this.queueOf(message), ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: seconds }),
     );
+  }
+
+  async requeue(message: Message, delaySeconds: number, attributes: Record<string, string> = {}): Promise<void> {
+    const copied = copyAttributes(message.MessageAttributes) ?? {};
+    for (const [name, value] of Object.entries(attributes)) copied[name] = { DataType: 'String', StringValue: value };
+    await this.sqs.send(
+      new SendMessageCommand({ QueueUrl: await this.queueOf(message), MessageBody: message.Body || '(empty message)', MessageAttributes: copied, DelaySeconds: delaySeconds }),
+    );
+    await this.remove(message);
   }
 
   async deadLetter(message: Message): Promise<void> {

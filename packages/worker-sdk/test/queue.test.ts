@@ -95,3 +95,35 @@ describe('SqsJobQueue against the SNS/SQS emulator', () => {
     sqs.destroy();
   });
 });
+
+describe('SqsJobQueue.requeue: a held job\'s message sent again, later, with a fresh receive count', () => {
+  it('sends a copy with its attributes and the given ones to the queue it came from, delayed, and deletes the original', async () => {
+    const sqs = createSqsClient(awsOptions);
+    const t = topology(uniqueNamespace('requeue'));
+    const { classUrls } = await createClassQueues(sqs, t);
+    const queue = new SqsJobQueue(sqs, t.queues.find((q) => q.pool.name === 'default')!);
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: classUrls.high,
+        Entries: [{ Id: '0', MessageBody: 'held', MessageAttributes: { type: { DataType: 'String', StringValue: 'noop' } } }],
+      }),
+    );
+    const [message] = await queue.receive(1, 1);
+    expect(message!.Body).toBe('held');
+
+    await queue.requeue(message!, 2, { 'conveyor-limit-waits': '1' });
+    // Gone from sight now, back on the same class queue after the delay, received afresh.
+    expect(await queueDepth(sqs, classUrls.high)).toEqual({ visible: 0, inFlight: 0 });
+    const started = Date.now();
+    let again: Message[] = [];
+    while (again.length === 0 && Date.now() - started < 10_000) {
+      ({ Messages: again = [] } = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: classUrls.high, WaitTimeSeconds: 1, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['ApproximateReceiveCount'] }),
+      ));
+    }
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);
+    expect(again[0]!.Body).toBe('held');
+    expect(again[0]!.MessageAttributes).toMatchObject({ type: { StringValue: 'noop' }, 'conveyor-limit-waits': { StringValue: '1' } });
+    expect(again[0]!.Attributes?.ApproximateReceiveCount).toBe('1');
+  });
+});

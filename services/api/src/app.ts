@@ -14,6 +14,7 @@ import { batchRoutes } from './batch/routes.js';
 import { dlqRoutes, type DeadLetterQueues } from './dlq/routes.js';
 import type { PoolHistorySource } from './pools/history.js';
 import { poolRoutes } from './pools/routes.js';
+import { quotaRoutes } from './quotas/routes.js';
 import { retryRoutes } from './retry/routes.js';
 import { searchRoutes } from './search/routes.js';
 import type { RunAtWindow } from './run-at.js';
@@ -111,6 +112,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     ...batchRoutes(shared),
     ...dlqRoutes({ ...shared, deadLetters: deps.deadLetters, logger: deps.logger }),
     ...poolRoutes({ pool: deps.pool, jsonBody: body, queues: deps.deadLetters, history: deps.poolHistory, logger: deps.logger }),
+    ...quotaRoutes({ pool: deps.pool, jsonBody: body, logger: deps.logger }),
     { method: 'get', path: EVENTS_PATH, handlers: [events] },
     ...reportRoutes(shared),
     ...pointsRoutes({ ...shared, maxGrant: deps.pointsMaxGrant }),

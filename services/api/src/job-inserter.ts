@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { createJobs, type CreateJobOutcome, type NewJob, type Queryable } from '@conveyor/jobs';
+import { submitJobs, type NewJob, type Queryable, type SubmitOutcome } from '@conveyor/jobs';
 import { isDatabaseUnavailable } from '@conveyor/platform';
 
 /** Most jobs one INSERT carries; a saturated api gathers far fewer per turn of the event loop. */
@@ -12,31 +12,33 @@ const MAX_BATCH = 200;
  * database is retried job by job, so one bad job fails alone.
  */
 export class JobInserter {
-  private readonly loader: DataLoader<NewJob, CreateJobOutcome, NewJob>;
+  private readonly loader: DataLoader<NewJob, SubmitOutcome, NewJob>;
 
   constructor(private readonly db: Queryable) {
     this.loader = new DataLoader(
       async (jobs) => {
         try {
-          return await createJobs(db, jobs);
+          return await submitJobs(db, jobs, 'each');
         } catch (error) {
           if (jobs.length === 1 || isDatabaseUnavailable(error)) throw error;
-          return Promise.all(jobs.map((job) => createJobs(db, [job]).then(([outcome]) => outcome!, (e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+          return Promise.all(jobs.map((job) => submitJobs(db, [job], 'each').then(([outcome]) => outcome!, (e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
         }
       },
       { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: (send) => setImmediate(send) },
     );
   }
 
-  create(job: NewJob): Promise<CreateJobOutcome> {
+  /** Within the tenant's submit quota: over it, the job is `refused` and not stored. */
+  create(job: NewJob): Promise<SubmitOutcome> {
     return this.loader.load(job);
   }
 
   /**
    * Jobs that must be stored together (POST /jobs/batch): the same INSERT, alone and in one
    * statement, so all of them commit or none does; never split job by job as coalesced ones are.
+   * The tenant's submit quota admits all of them or none.
    */
-  createAll(jobs: readonly NewJob[]): Promise<CreateJobOutcome[]> {
-    return createJobs(this.db, jobs);
+  createAll(jobs: readonly NewJob[]): Promise<SubmitOutcome[]> {
+    return submitJobs(this.db, jobs, 'whole');
   }
 }

@@ -81,4 +81,12 @@ describe('why a job waits', () => {
     expect(waitingReason('queued', past, now, false)).toBe('queued');
     expect(waitingReason('processing', null, now, true), 'a running job does not wait').toBeUndefined();
   });
+
+  it('names the start limit that holds a due job, after a run time ahead and a paused pool', () => {
+    expect(waitingReason('queued', null, now, false, 'tenant_concurrency_limit')).toBe('tenant_concurrency_limit');
+    expect(waitingReason('retrying', past, now, false, 'key_concurrency_limit')).toBe('key_concurrency_limit');
+    expect(waitingReason('queued', null, now, true, 'key_concurrency_limit'), 'a resume comes first').toBe('pool_paused');
+    expect(waitingReason('retrying', later, now, false, 'tenant_concurrency_limit')).toBe('retry_backoff');
+    expect(waitingReason('processing', null, now, false, 'tenant_concurrency_limit')).toBeUndefined();
+  });
 });

@@ -24,6 +24,7 @@ import {
 import { MAX_BATCH_JOBS, batchBodyDocument, batchInvalidDetails, batchReply } from './batch/schemas.js';
 import { MAX_REDRIVE, deadLetterPage, listDeadLettersQuery, redriveBody, redriveReply } from './dlq/schemas.js';
 import { historyQuery, pauseBody, poolHistory, poolList, poolNameParam, poolStatus } from './pools/schemas.js';
+import { quotaLimits, tenantParam, tenantQuota } from './quotas/schemas.js';
 import { retryReply } from './retry/schemas.js';
 import { jobListReply, searchJobsQuery } from './search/schemas.js';
 import { deliveryList, deliveryParams, deliveryView, rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
@@ -136,7 +137,17 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     ...accepted(JobAccepted),
     description: 'Accepted: the job is stored and will run. With Prefer: wait, the job did not end within it (no Preference-Applied), or too many requests already wait.',
   };
-  const route = (config: RouteConfig) => registry.registerPath({ security, ...config, responses: { ...malformed, ...config.responses, ...common } });
+  // A route's own 429 (a submit over its tenant's quota) says more than the common one.
+  const route = (config: RouteConfig) =>
+    registry.registerPath({ security, ...config, responses: { ...malformed, ...config.responses, ...common, ...(config.responses[429] ? { 429: config.responses[429] } : {}) } });
+  const overQuota: Responses = {
+    429: {
+      description:
+        'Rate limited by the gateway, or over a submit quota of the tenant (PUT /tenants/{tenant}/quota): `details.limit` names it (`maxQueued`: too many jobs waiting; `submitsPerMinute`: too many submits in the last minute) and `details.retryAfterSeconds` (= Retry-After) when to try again. Nothing was stored.',
+      headers: { 'Retry-After': { description: 'Seconds until the submit may fit: for submitsPerMinute, until enough of the last minute\'s submits leave the window.', schema: { type: 'integer' as const, minimum: 1 } } },
+      content: json(ErrorSchema, { error: 'tenant quota exceeded: the tenant has reached its most waiting jobs (maxQueued); nothing was stored, retry after 2 s', details: { limit: 'maxQueued', retryAfterSeconds: 2 }, requestId: 'b7c1…' }),
+    },
+  };
 
   route({
     method: 'post',
@@ -149,6 +160,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       ...waited({ sleptMs: 500 }),
       202: acceptedSubmit,
       ...writeErrors,
+      ...overQuota,
       422: error(
         'The type is unknown, retired, not submittable through POST /jobs (points.grant), or has no such typeVersion (`details[0].path` is `type` or `typeVersion`); or the priority is not a class (`details[0]`: `{path: ["priority"], message, valid: ["high", "normal", "low"]}`); or the payload fails the registered JSON Schema of the type (`details`: `{path, message, keyword}` per failing place, paths starting at `payload`). Or callbackUrl refused: it holds credentials (user:password@), or its host is a literal private, loopback, link-local, unique-local, CGNAT, multicast, unspecified or metadata address the operator has not allowed. `error` says which. Or runAt outside the window (`details.earliest`, `details.latest`).',
       ),
@@ -239,7 +251,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     path: '/jobs/batch',
     summary: `Submit up to ${MAX_BATCH_JOBS} jobs at once, stored together`,
     description:
-      `Each item is a POST /jobs body with its own optional \`idempotencyKey\` (the Idempotency-Key header is refused here). Every item is validated first; if any is invalid nothing is stored and the answer is 422 listing them by index. Otherwise all are stored in one statement and the answer has one result per item, in order. The gateway's per-user rate limit counts each job (a batch of 100 spends 100 of the minute's allowance; the per-second burst counts the request once), and the body limit (BODY_LIMIT_BYTES, 1 MiB) applies to the whole batch. Prefer: wait is not honoured here (the answer never waits for the jobs); submit one job with POST /jobs to wait for it.`,
+      `Each item is a POST /jobs body with its own optional \`idempotencyKey\` (the Idempotency-Key header is refused here). Every item is validated first; if any is invalid nothing is stored and the answer is 422 listing them by index. Otherwise all are stored in one statement and the answer has one result per item, in order. The gateway's per-user rate limit counts each job (a batch of 100 spends 100 of the minute's allowance; the per-second burst counts the request once), and the body limit (BODY_LIMIT_BYTES, 1 MiB) applies to the whole batch. Prefer: wait is not honoured here (the answer never waits for the jobs); submit one job with POST /jobs to wait for it. The tenant's submit quota admits the whole batch or none of it (429).`,
     request: {
       body: {
         required: true,
@@ -282,6 +294,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       },
       400: error('The body is not `{jobs: [...]}` with at least one item (`details` holds the zod issues), or an Idempotency-Key header was sent.'),
       413: error(`Body over the limit, or more than ${MAX_BATCH_JOBS} jobs (\`details.limit\`).`),
+      ...overQuota,
       415: error('Body is not JSON.'),
       422: {
         description: 'Some items are invalid: nothing was stored. `details.items` lists each one by index with the status and error POST /jobs would answer for it (400, 413, 422). Or, from the gateway, more jobs than the user may submit in a minute (`details.jobs`, `details.limitPerMinute`): waiting would never admit it.',
@@ -356,7 +369,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     responses: { ...waited({
       tenant: 'acme', from: '2026-12-05T10:00:00.000Z', to: '2026-12-06T10:00:00.000Z',
       totals: { jobs: 42, succeeded: 40, failed: 2, successRate: 0.952 }, byType: [], byTypeAndStatus: [],
-    }), 202: acceptedSubmit, ...writeErrors },
+    }), 202: acceptedSubmit, ...writeErrors, ...overQuota },
   });
   route({
     method: 'post',
@@ -608,6 +621,37 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       body: { required: false, content: { 'application/json': { schema: pauseBody, examples: { reason: { value: { reason: 'maintenance over' } }, none: { value: {} } } } } },
     },
     responses: pauseResponses(poolExample),
+  });
+  const quotaExample = {
+    tenant: 'acme',
+    limits: { maxQueued: 10000, maxRunning: 20, submitsPerMinute: 600 },
+    usage: { queued: 1240, running: 20, submitsLastMinute: 312 },
+    updatedBy: 'user-admin',
+    updatedAt: '2030-01-31T09:00:00.000Z',
+    observedAt: '2030-01-31T09:05:00.000Z',
+  };
+  const quotaDescription =
+    'Limits are enforced by Postgres in the submit\'s and the claim\'s own statements, so they hold across every api replica and worker and a change applies from the next submit and claim on (design.md, "Quotas and concurrency limits"). `maxQueued` and `submitsPerMinute`: a submit over them is 429 with Retry-After and `details.limit`, and nothing is stored. `maxRunning`: more jobs are not started; they wait with `waitingReason: tenant_concurrency_limit` and start within a few seconds of a slot freeing.';
+  route({
+    method: 'get',
+    path: '/tenants/{tenant}/quota',
+    summary: 'A tenant\'s limits and its usage against them (scope conveyor:admin)',
+    description: `${quotaDescription} A tenant without limits answers them all null, with its usage.`,
+    request: { params: tenantParam },
+    responses: { 200: { description: 'The limits (null: none) and the usage now.', content: json(tenantQuota, quotaExample) }, 404: error('tenant not found: an empty name or one over 128 characters') },
+  });
+  route({
+    method: 'put',
+    path: '/tenants/{tenant}/quota',
+    summary: 'Set a tenant\'s limits: max queued, max running, submits per minute (scope conveyor:admin)',
+    description: `${quotaDescription} The body replaces the limits: a limit left out or null is no limit, and \`{}\` removes them all.`,
+    request: { params: tenantParam, body: { required: true, content: json(quotaLimits, { maxQueued: 10000, maxRunning: 20, submitsPerMinute: 600 }) } },
+    responses: {
+      200: { description: 'The limits now, with the usage.', content: json(tenantQuota, quotaExample) },
+      404: error('tenant not found: an empty name or one over 128 characters'),
+      415: error('Body is not JSON.'),
+      422: error('A limit is negative, zero, fractional, not a number, above its bound (maxQueued 100,000, maxRunning 10,000, submitsPerMinute 100,000) or unknown: `error` names it, `details` holds the issues.'),
+    },
   });
   route({
     method: 'get',

@@ -30,6 +30,39 @@ export function normalizeTags(tags: readonly string[] | undefined): string[] | u
   return tags && [...new Set(tags)].sort();
 }
 
+export const MAX_CONCURRENCY_LIMIT = 1_000;
+
+/** Jobs of a tenant with the same key run at most concurrencyLimit at once (design.md, "Quotas and concurrency limits"). */
+/** A limit's key: what a tenant names the thing it limits by, such as `customer:42` or `api.example.com`. */
+const limitKey = () =>
+  z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9._:=@/-]+$/, 'letters, digits and . _ : = @ / - only');
+
+export const MAX_RATE_LIMIT_PER_SECOND = 1_000;
+
+export const rateLimitKey = limitKey().describe(
+  'At most `rateLimitPerSecond` jobs of your tenant with this key start in any second, across every worker (a handler calling a third party, say): more wait (`waitingReason: rate_limited`).',
+);
+
+export const rateLimitPerSecond = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_RATE_LIMIT_PER_SECOND)
+  .describe('How many jobs with this `rateLimitKey` may start in a second; 1 when absent. Only with `rateLimitKey`. Each job is held to its own.');
+
+export const concurrencyKey = limitKey().describe('At most `concurrencyLimit` running jobs of your tenant share this key: more wait (`waitingReason: key_concurrency_limit`). For example `customer:42`.');
+
+export const concurrencyLimit = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_CONCURRENCY_LIMIT)
+  .describe('How many jobs with this `concurrencyKey` may run at once; 1 when absent. Only with `concurrencyKey`. Each job is held to its own limit.');
+
 export const jobOptionsShape = {
   runAt: instant()
     .optional()
@@ -39,6 +72,10 @@ export const jobOptionsShape = {
   timeoutSeconds: z.number().int().min(1).max(86_400).optional(),
   callbackUrl: z.url({ protocol: /^https?$/ }).max(2048).optional().describe('Webhook called when the job ends.'),
   tags: z.array(tag).max(MAX_TAGS).optional().describe(`Free labels to find the job by (GET /jobs?tags=), at most ${MAX_TAGS}.`),
+  concurrencyKey: concurrencyKey.optional(),
+  concurrencyLimit: concurrencyLimit.optional(),
+  rateLimitKey: rateLimitKey.optional(),
+  rateLimitPerSecond: rateLimitPerSecond.optional(),
 };
 
 const typeVersion = z
@@ -122,7 +159,7 @@ export const errorReply = z.object({
 export const jobAcceptedReply = z.object({ jobId: z.uuid(), statusUrl: z.string() });
 export const reservationAcceptedReply = jobAcceptedReply.extend({ reservationId: z.uuid() });
 
-export const WAITING_REASONS = ['scheduled', 'retry_backoff', 'pool_paused', 'queued'] as const;
+export const WAITING_REASONS = ['scheduled', 'retry_backoff', 'pool_paused', 'tenant_concurrency_limit', 'key_concurrency_limit', 'rate_limited', 'queued'] as const;
 export type WaitingReason = (typeof WAITING_REASONS)[number];
 
 export const jobView = z.object({
@@ -148,7 +185,7 @@ export const jobView = z.object({
     .enum(WAITING_REASONS)
     .optional()
     .describe(
-      'GET /jobs/{id} only, while the job waits to start: `scheduled` (its runAt is ahead), `retry_backoff` (a failed attempt\'s next one is due at runAt), `pool_paused` (its pool is paused: it runs after the resume), `queued` (due, waiting for a worker of its pool). Concurrency limits and quotas are not reasons yet.',
+      'GET /jobs/{id} only, while the job waits to start: `scheduled` (its runAt is ahead), `retry_backoff` (a failed attempt\'s next one is due at runAt), `pool_paused` (its pool is paused: it runs after the resume), `tenant_concurrency_limit` (its tenant runs its maxRunning jobs already: PUT /tenants/{tenant}/quota), `key_concurrency_limit` (jobs with its concurrencyKey run at its concurrencyLimit already), `rate_limited` (jobs with its rateLimitKey started rateLimitPerSecond times in the last second), `queued` (due, waiting for a worker of its pool). A held job starts within a few seconds of a slot freeing.',
     ),
   downloadUrl: z.string().optional().describe('Present when status is `success`.'),
   error: z.string().optional().describe('Present when status is `failed`.'),

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '@conveyor/platform';
-import { migrateJobsSchema, type Queryable } from '@conveyor/jobs';
+import { migrateJobsSchema, type Queryable, type SubmitOutcome } from '@conveyor/jobs';
 import { JobInserter } from '../src/job-inserter.js';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 
@@ -10,6 +10,10 @@ describe('JobInserter: concurrent submissions share an INSERT (real Postgres)', 
   const statements: string[] = [];
   /** The real pool, recording each statement it is sent. */
   let counted: Queryable;
+  const stored = (outcome: SubmitOutcome) => {
+    if (outcome.kind === 'refused') throw new Error('no quota was set: nothing may be refused');
+    return outcome;
+  };
   const job = (n: number, extra: Record<string, unknown> = {}) => ({ tenant: 'acme', owner: 'u1', type: 'noop', payload: { n }, ...extra });
 
   beforeAll(async () => {
@@ -31,7 +35,7 @@ describe('JobInserter: concurrent submissions share an INSERT (real Postgres)', 
   it('stores 50 jobs submitted in one turn with one statement, each caller getting its own job', async () => {
     statements.length = 0;
     const inserter = new JobInserter(counted);
-    const outcomes = await Promise.all(Array.from({ length: 50 }, (_, n) => inserter.create(job(n))));
+    const outcomes = (await Promise.all(Array.from({ length: 50 }, (_, n) => inserter.create(job(n))))).map(stored);
     expect(statements).toHaveLength(1);
     expect(new Set(outcomes.map((o) => o.jobId)).size).toBe(50);
     const { rows } = await pool.query<{ id: string; n: number }>("SELECT id, (payload->>'n')::int AS n FROM jobs WHERE id = ANY($1::uuid[])", [outcomes.map((o) => o.jobId)]);

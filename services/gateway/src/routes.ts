@@ -44,6 +44,9 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', template: '/pools/:name/history', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'POST', template: '/pools/:name/pause', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'POST', template: '/pools/:name/resume', target: 'proxy', scope: 'conveyor:admin' },
+  // A tenant's quota and its usage: limits are the operator's (the console's Admin page reads them).
+  { method: 'GET', template: '/tenants/:tenant/quota', target: 'proxy', scope: 'conveyor:admin' },
+  { method: 'PUT', template: '/tenants/:tenant/quota', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'POST', template: '/generate-report', target: 'proxy', scope: 'jobs:write' },
   // Granting points creates value: its own scope, which an ordinary jobs:write client lacks.
   { method: 'POST', template: '/points/reservations', target: 'proxy', scope: 'points:grant' },

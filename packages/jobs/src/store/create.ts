@@ -26,6 +26,12 @@ export interface NewJob {
   typeVersion?: number;
   /** The worker pool it routes to (the registered type's). */
   pool?: string;
+  /** At most concurrencyLimit jobs of the tenant with this key run at once (both or neither). */
+  concurrencyKey?: string;
+  concurrencyLimit?: number;
+  /** At most rateLimitPerSecond jobs of the tenant with this key start in any second (both or neither). */
+  rateLimitKey?: string;
+  rateLimitPerSecond?: number;
   /**
    * The registered type's defaults, for the options the request left out. Not part of the request
    * hash: a retry of the same request stays a replay after an operator changes a default.
@@ -38,8 +44,28 @@ export type CreateJobOutcome =
   | { kind: 'replayed'; jobId: string; status: JobStatus }
   | { kind: 'conflict'; jobId: string };
 
+/** The submit quotas of a tenant (tenant_quotas), as a refusal names them. */
+export type SubmitLimit = 'maxQueued' | 'submitsPerMinute';
+
+/** A submit over its tenant's quota: nothing was written. */
+export interface SubmitRefused {
+  kind: 'refused';
+  limit: SubmitLimit;
+  retryAfterSeconds: number;
+}
+
+export type SubmitOutcome = CreateJobOutcome | SubmitRefused;
+
+/**
+ * How a submit meets its tenant's quota: `each` job on its own (of several coalesced requests, the
+ * first ones fit), or the `whole` set of jobs or none of them (POST /jobs/batch).
+ */
+export type Admission = 'each' | 'whole';
+
 /** Hash of what makes two submissions "the same request" for idempotency. */
-export function requestHash(job: Pick<NewJob, 'type' | 'payload' | 'runAt' | 'priority' | 'maxAttempts' | 'timeoutSeconds' | 'callbackUrl' | 'tags'>): string {
+export function requestHash(
+  job: Pick<NewJob, 'type' | 'payload' | 'runAt' | 'priority' | 'maxAttempts' | 'timeoutSeconds' | 'callbackUrl' | 'tags' | 'concurrencyKey' | 'concurrencyLimit' | 'rateLimitKey' | 'rateLimitPerSecond'>,
+): string {
   const canonical = JSON.stringify([
     job.type,
     canonicalJson(job.payload),
@@ -50,6 +76,8 @@ export function requestHash(job: Pick<NewJob, 'type' | 'payload' | 'runAt' | 'pr
     job.callbackUrl ?? null,
     // Only when given, so the hashes of jobs stored before tags existed still match their replays.
     ...(job.tags?.length ? [[...job.tags].sort()] : []),
+    ...(job.concurrencyKey === undefined ? [] : [{ concurrency: [job.concurrencyKey, job.concurrencyLimit ?? null] }]),
+    ...(job.rateLimitKey === undefined ? [] : [{ rateLimit: [job.rateLimitKey, job.rateLimitPerSecond ?? null] }]),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
@@ -83,7 +111,21 @@ export async function createJob(db: Queryable, job: NewJob, now = new Date()): P
  * the order given. Two jobs of the batch with the same idempotency key behave as two requests in
  * a row: the first is created, the second replays it or conflicts with it.
  */
-export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = new Date()): Promise<CreateJobOutcome[]> {
+export function createJobs(db: Queryable, jobs: readonly NewJob[], now = new Date()): Promise<CreateJobOutcome[]> {
+  return insertJobs(db, jobs, now, null) as Promise<CreateJobOutcome[]>;
+}
+
+/**
+ * createJobs within the tenants' submit quotas (max queued, submits per minute: tenant_quotas,
+ * decided by conveyor_admit_submit in the same statement, so concurrent submits through any api
+ * replica are serialised per tenant). A job over its quota is `refused` and nothing of it is
+ * written; an idempotent replay of a stored job is still answered as a replay.
+ */
+export function submitJobs(db: Queryable, jobs: readonly NewJob[], admission: Admission, now = new Date()): Promise<SubmitOutcome[]> {
+  return insertJobs(db, jobs, now, admission);
+}
+
+async function insertJobs(db: Queryable, jobs: readonly NewJob[], now: Date, admission: Admission | null): Promise<SubmitOutcome[]> {
   const rows = jobs.map((job) => ({
     id: randomUUID(),
     hash: requestHash(job),
@@ -91,30 +133,47 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
     job,
   }));
   const column = <T>(pick: (row: (typeof rows)[number]) => T) => rows.map(pick);
-  const { rows: inserted } = await db.query<{ id: string; status: JobStatus }>({
+  const { rows: answered } = await db.query<{ id: string | null; status: JobStatus | null; tenant: string | null; refusedBy: SubmitLimit | null; retryAfterSeconds: number | null }>({
     // Named: parsed and planned once per connection, since the api runs it for every batch of submissions.
     name: 'jobs.create-jobs',
-    text: `WITH inserted AS (
+    text: `WITH input AS (
+       SELECT u.*, row_number() OVER (PARTITION BY u.tenant ORDER BY u.ord) AS nth
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::smallint[],
+                     $8::int[], $9::int[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[],
+                     $15::text[], $16::text[], $17::jsonb[], $18::int[], $19::text[], $20::int[], $21::text[], $22::int[],
+                     $23::text[], $24::int[])
+              WITH ORDINALITY
+           AS u(id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds, run_at,
+                callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags, type_version, pool,
+                result_retention_seconds, concurrency_key, concurrency_limit, rate_limit_key, rate_limit_per_second, ord)
+     ), admission AS (
+       -- Only with a quota check ($25): each tenant's jobs in one call, tenants in one order (its
+       -- advisory locks never wait the other way round for another statement's).
+       SELECT t.tenant, a.admitted, a.refused_by, a.retry_after_seconds
+         FROM (SELECT tenant, count(*)::int AS wanted FROM input GROUP BY tenant ORDER BY tenant) t
+              CROSS JOIN LATERAL conveyor_admit_submit(t.tenant, t.wanted, $25::text = 'whole') a
+        WHERE $25::text IS NOT NULL
+     ), inserted AS (
        INSERT INTO jobs (id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds,
                          run_at, callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags,
-                         type_version, pool, result_retention_seconds)
+                         type_version, pool, result_retention_seconds, concurrency_key, concurrency_limit,
+                         rate_limit_key, rate_limit_per_second)
        -- Tags travel as one JSON array per job: unnest would flatten a two-dimensional text[].
        SELECT u.id, u.tenant, u.owner, u.type, u.payload, u.status, u.priority, u.max_attempts, u.timeout_seconds, u.run_at,
               u.callback_url, u.idempotency_key, u.request_hash, u.traceparent, u.trace_id, u.request_id,
-              ARRAY(SELECT jsonb_array_elements_text(u.tags)), u.type_version, u.pool, u.result_retention_seconds
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::smallint[],
-                     $8::int[], $9::int[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[],
-                     $15::text[], $16::text[], $17::jsonb[], $18::int[], $19::text[], $20::int[])
-           AS u(id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds, run_at,
-                callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags, type_version, pool,
-                result_retention_seconds)
+              ARRAY(SELECT jsonb_array_elements_text(u.tags)), u.type_version, u.pool, u.result_retention_seconds,
+              u.concurrency_key, u.concurrency_limit, u.rate_limit_key, u.rate_limit_per_second
+         FROM input u
+        WHERE $25::text IS NULL OR u.nth <= (SELECT a.admitted FROM admission a WHERE a.tenant = u.tenant)
        ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING id, status, type
      ), event AS (
        INSERT INTO job_events (job_id, type, data)
        SELECT id, 'created', jsonb_build_object('status', status, 'type', type) FROM inserted
      )
-     SELECT id, status FROM inserted`,
+     SELECT id, status, NULL AS tenant, NULL AS "refusedBy", NULL::int AS "retryAfterSeconds" FROM inserted
+     UNION ALL
+     SELECT NULL, NULL, tenant, refused_by, retry_after_seconds FROM admission WHERE refused_by IS NOT NULL`,
     values: [
       column((r) => r.id),
       column((r) => r.job.tenant),
@@ -136,15 +195,23 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
       column((r) => r.job.typeVersion ?? null),
       column((r) => r.job.pool ?? null),
       column((r) => r.job.defaults?.resultRetentionSeconds ?? null),
+      column((r) => r.job.concurrencyKey ?? null),
+      column((r) => (r.job.concurrencyKey === undefined ? null : (r.job.concurrencyLimit ?? 1))),
+      column((r) => r.job.rateLimitKey ?? null),
+      column((r) => (r.job.rateLimitKey === undefined ? null : (r.job.rateLimitPerSecond ?? 1))),
+      admission,
     ],
   });
-  const created = new Map(inserted.map((row) => [row.id, row.status]));
-  const outcomes: Array<CreateJobOutcome | undefined> = rows.map((row) => {
+  const created = new Map(answered.flatMap((row) => (row.id === null ? [] : [[row.id, row.status!] as const])));
+  const refusals = new Map(
+    answered.flatMap((row) => (row.tenant === null ? [] : [[row.tenant, { kind: 'refused', limit: row.refusedBy!, retryAfterSeconds: row.retryAfterSeconds! } as const]])),
+  );
+  const outcomes: Array<SubmitOutcome | undefined> = rows.map((row) => {
     const status = created.get(row.id);
     return status === undefined ? undefined : { kind: 'created', jobId: row.id, status };
   });
   const taken = rows.filter((row) => !created.has(row.id));
-  if (taken.length === 0) return outcomes as CreateJobOutcome[];
+  if (taken.length === 0) return outcomes as SubmitOutcome[];
 
   // Those keys were taken: by a replay of the same request, or by a different one.
   const { rows: holders } = await db.query<{ id: string; status: JobStatus; request_hash: string; tenant: string; idempotency_key: string }>(
@@ -156,6 +223,9 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
   return rows.map((row, i) => {
     if (outcomes[i]) return outcomes[i];
     const first = holderOf.get(`${row.job.tenant}\u0000${row.job.idempotencyKey}`);
+    // Not stored and no earlier job holds its key: its tenant's quota refused it.
+    const refused = refusals.get(row.job.tenant);
+    if (!first && refused) return { ...refused };
     if (!first) throw new Error('idempotency key conflict but no job holds the key');
     return first.request_hash === row.hash
       ? { kind: 'replayed', jobId: first.id, status: first.status }

@@ -4,6 +4,7 @@
  */
 import type { JobStatus } from '../status.js';
 import type { Queryable } from './create.js';
+import type { StartLimit } from './transitions.js';
 
 export interface Query {
   text: string;
@@ -74,6 +75,18 @@ export async function findJob(db: Queryable, jobId: string, tenant: string | nul
     [jobId, tenant],
   );
   return rows[0];
+}
+
+/**
+ * The start limit holding a waiting job back now (its tenant's max running, its concurrency key's
+ * or its rate-limit key's: conveyor_start_limit, migration 0020); null when none does.
+ */
+export async function startLimitOf(db: Queryable, jobId: string): Promise<StartLimit | null> {
+  const { rows } = await db.query<{ limit: StartLimit | null }>(
+    `SELECT conveyor_start_limit(tenant, concurrency_key, concurrency_limit, rate_limit_key, rate_limit_per_second) AS "limit" FROM jobs WHERE id = $1`,
+    [jobId],
+  );
+  return rows[0]?.limit ?? null;
 }
 
 export async function findResult(db: Queryable, jobId: string, tenant: string | null): Promise<ResultRow | undefined> {

@@ -15,7 +15,12 @@ export interface UnclaimedJob {
   dueInMs: number | null;
   /** The worker's pool is paused (pool_controls): the claim refuses its jobs until it is resumed. */
   poolPaused: boolean;
+  /** A start limit that holds the job back now (its tenant's max running, its concurrency key's or its rate-limit key's); null when none does. */
+  startLimit: StartLimit | null;
 }
+
+/** The waiting reasons of a job held back by a start limit (migration 0020). */
+export type StartLimit = 'tenant_concurrency_limit' | 'key_concurrency_limit' | 'rate_limited';
 
 
 /** The job as a claim hands it to the runner. */
@@ -46,10 +51,25 @@ export interface RunLease {
  * of ten (2.8 ms a claim during a 50,000-job drain). Inside CASE only the primary key can find the
  * rows, which is what a claim of known ids needs. worker-plans.test.ts reads the plans.
  */
-export const CLAIM_JOBS_SQL = `WITH claimed AS (
+export const CLAIM_JOBS_SQL = `WITH limits AS (
+       -- The start limits these jobs fall under (migration 0020), locked in one order before any
+       -- job row, so two claims never wait for each other's locks the other way round (no deadlock).
+       -- The trigger jobs_check_start takes them again (held already: no wait) and counts.
+       SELECT count(pg_advisory_xact_lock(lock)) AS held FROM (
+         SELECT DISTINCT l.lock FROM jobs j
+          CROSS JOIN LATERAL (VALUES
+            (CASE WHEN EXISTS (SELECT 1 FROM tenant_quotas q WHERE q.tenant = j.tenant AND q.max_running IS NOT NULL)
+                  THEN conveyor_limit_lock('run', j.tenant) END),
+            (CASE WHEN j.concurrency_key IS NOT NULL THEN conveyor_limit_lock('key', j.tenant, j.concurrency_key) END),
+            (CASE WHEN j.rate_limit_key IS NOT NULL THEN conveyor_limit_lock('rate', j.tenant, j.rate_limit_key) END)) l(lock)
+          WHERE j.id = ANY($1::uuid[]) AND l.lock IS NOT NULL
+          ORDER BY 1
+       ) k
+     ), claimed AS (
        UPDATE jobs SET status = 'processing', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
                        locked_by = $2, progress = NULL, updated_at = now()
        WHERE id = ANY($1::uuid[]) AND NOT cancel_requested AND (run_at IS NULL OR run_at <= now())
+         AND (SELECT held FROM limits) >= 0
          -- A paused pool's jobs wait, even for a worker that has not heard of the pause yet.
          AND NOT EXISTS (SELECT 1 FROM pool_controls WHERE pool = $4 AND paused)
          AND CASE status WHEN 'queued' THEN true
@@ -71,8 +91,10 @@ export const CLAIM_JOBS_SQL = `WITH claimed AS (
  * whose worker stopped heartbeating with attempts left (a run that died counts as an attempt), unless
  * cancellation was requested or its run_at is still ahead by Postgres' clock (delayed jobs are dispatched early; this is what keeps them from
  * starting early), or the worker's pool is paused. The `started` events are written in the same statement, so each status change
- * and its event commit together. Returns the jobs this worker won, by id; the others are not
- * claimable now.
+ * and its event commit together. A job over its tenant's max running or its concurrency key's
+ * limit is not taken either (the trigger jobs_check_start, migration 0020). Returns the jobs this
+ * worker won, by id; the others are not claimable now. A job past its rate-limit key's starts per
+ * second is not taken either.
  */
 export async function claimJobs(db: Queryable, jobIds: readonly string[], workerId: string, leaseSeconds: number, pool: string): Promise<Map<string, ClaimedJob>> {
   const { rows } = await db.query<ClaimedJob>({
@@ -89,7 +111,8 @@ export async function readJob(db: Queryable, jobId: string, pool: string): Promi
     `SELECT status, cancel_requested AS "cancelRequested", attempts, max_attempts AS "maxAttempts",
             (EXTRACT(EPOCH FROM now() - heartbeat_at) * 1000)::float8 AS "heartbeatAgeMs",
             GREATEST(0, EXTRACT(EPOCH FROM run_at - now()) * 1000)::float8 AS "dueInMs",
-            EXISTS (SELECT 1 FROM pool_controls WHERE pool = $2 AND paused) AS "poolPaused"
+            EXISTS (SELECT 1 FROM pool_controls WHERE pool = $2 AND paused) AS "poolPaused",
+            CASE WHEN status IN ('queued', 'retrying') THEN conveyor_start_limit(tenant, concurrency_key, concurrency_limit, rate_limit_key, rate_limit_per_second) END AS "startLimit"
      FROM jobs WHERE id = $1`,
     [jobId, pool],
   );

@@ -9,6 +9,7 @@ import type { RouteDef } from '../routes/route.js';
 import { parseSubmission, type JobRoutesDeps } from '../routes/jobs.js';
 import { idempotencyKey } from '../schemas.js';
 import { MAX_BATCH_JOBS, batchBody } from './schemas.js';
+import { quotaRefusal } from '../quotas/submit.js';
 
 interface ItemError {
   index: number;
@@ -49,8 +50,15 @@ export function batchRoutes(deps: Pick<JobRoutesDeps, 'inserter' | 'jsonBody' | 
     const trace = traceOf(req, requestIdOf(res));
     const jobs: NewJob[] = parsed.map((p) => ({ ...p.submission!, tenant: identity.tenant, owner: identity.subject, idempotencyKey: p.key, ...trace }));
     const outcomes = await deps.inserter.createAll(jobs);
+    // The tenant's submit quota takes the whole batch or none of it: refused, nothing was stored.
+    const refused = outcomes.find((outcome) => outcome.kind === 'refused');
+    if (refused) {
+      for (const job of jobs) deps.submitted?.inc({ type: job.type, outcome: 'refused' });
+      throw quotaRefusal(refused);
+    }
     const items = outcomes.map((outcome, index) => {
       deps.submitted?.inc({ type: jobs[index]!.type, outcome: outcome.kind });
+      if (outcome.kind === 'refused') throw new Error('a refused job in an admitted batch');
       if (outcome.kind === 'conflict') {
         return { index, status: 409, error: 'idempotencyKey was already used with a different request', jobId: outcome.jobId };
       }

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { cancelJob, CANCEL_CHANNEL, countAhead, findJob, findResult, poolOf, priorityCode, readPoolControl, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
+import { cancelJob, CANCEL_CHANNEL, countAhead, findJob, findResult, poolOf, priorityCode, readPoolControl, startLimitOf, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
 import type { Logger, Pool } from '@conveyor/platform';
 import { HttpError, requestIdOf } from '../http-errors.js';
 import { identityOf, readTenant } from '../identity.js';
@@ -12,6 +12,7 @@ import { checkRunAt, type RunAtWindow } from '../run-at.js';
 import { priorityOr422 } from '../priority.js';
 import { createJobEnvelope, idempotencyKey, jobIdParam, normalizeTags } from '../schemas.js';
 import { acceptedRetryAfter, sendAccepted } from './accepted.js';
+import { limitKeysOf, quotaRefusal } from '../quotas/submit.js';
 import { sendResult } from './result.js';
 import { answerOnceEnded } from '../wait/reply.js';
 import { parsePreferWait } from '../wait/prefer.js';
@@ -74,6 +75,10 @@ export async function acceptJob(
   if (outcome.kind === 'conflict') {
     throw new HttpError(409, 'Idempotency-Key was already used with a different request');
   }
+  if (outcome.kind === 'refused') {
+    deps.submitted?.inc({ type: job.type, outcome: outcome.kind });
+    throw quotaRefusal(outcome);
+  }
   deps.submitted?.inc({ type: job.type, outcome: outcome.kind });
   // The answer depends on Prefer, whichever it is: caches must not serve one for the other.
   res.vary('Prefer');
@@ -123,6 +128,7 @@ export function parseSubmission(input: unknown, deps: Pick<JobRoutesDeps, 'now' 
     },
     callbackUrl: body.callbackUrl,
     tags: normalizeTags(body.tags),
+    ...limitKeysOf(body),
   };
 }
 
@@ -144,8 +150,11 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
     const phase = row.status as Phase;
     const pool = poolOf(row.type);
     if (phase !== 'processing') {
-      const paused = pool ? (await readPoolControl(deps.pool, pool.name)).paused : false;
-      view.waitingReason = waitingReason(phase, row.runAt, deps.now(), paused);
+      const [paused, limit] = await Promise.all([
+        pool ? readPoolControl(deps.pool, pool.name).then((c) => c.paused) : false,
+        phase === 'queued' || phase === 'retrying' ? startLimitOf(deps.pool, jobId) : null,
+      ]);
+      view.waitingReason = waitingReason(phase, row.runAt, deps.now(), paused, limit);
     }
     const stats = pool ? await deps.stats.get(pool.name, pool.jobTypes) : undefined;
     const ahead = pool && (phase === 'queued' || phase === 'retrying') ? await countAhead(deps.pool, pool.jobTypes, row.createdAt) : 0;
