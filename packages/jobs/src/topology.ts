@@ -37,7 +37,17 @@ export interface PoolQueues {
   queue: string;
   deadLetterQueue: string;
   classQueues: Record<PriorityClass, string>;
+  /**
+   * Each class's overflow lane: where a tenant's jobs go once it already has more than a threshold
+   * waiting in the pool (docs/design.md, "Fairness between tenants"). Served after the class's
+   * regular queue, with a guaranteed share.
+   */
+  overflowQueues: Record<PriorityClass, string>;
 }
+
+/** A pool's queues hold its work in two lanes per class: `regular`, and `overflow` for tenants over their threshold. */
+export const LANES = ['regular', 'overflow'] as const;
+export type Lane = (typeof LANES)[number];
 
 export interface Topology {
   topics: { requested: string; events: string };
@@ -64,12 +74,33 @@ export function poolQueueNames(namespace: string, pool: string): PoolQueues {
   if (!NAMESPACE.test(namespace)) throw new Error(`namespace "${namespace}" must match ${NAMESPACE}`);
   const ns = namespace ? `${namespace}-` : '';
   const queue = `${ns}conveyor-${pool}`;
-  return { queue, deadLetterQueue: `${queue}-dlq`, classQueues: { high: `${queue}-high`, normal: queue, low: `${queue}-low` } };
+  const classQueues = { high: `${queue}-high`, normal: queue, low: `${queue}-low` };
+  return {
+    queue,
+    deadLetterQueue: `${queue}-dlq`,
+    classQueues,
+    overflowQueues: { high: `${queue}-high-overflow`, normal: `${queue}-overflow`, low: `${queue}-low-overflow` },
+  };
 }
 
-/** Every queue of a pool that holds work to run, highest class first: what a count of its backlog adds up. */
-export function workQueues(queues: Pick<PoolQueues, 'classQueues'>): Array<{ priority: PriorityClass; queue: string }> {
-  return PRIORITY_CLASSES.map((priority) => ({ priority, queue: queues.classQueues[priority] }));
+/** One queue that holds a pool's work: its class, its lane, and a key unique in the pool (`normal`, `normal_overflow`). */
+export interface WorkQueue {
+  priority: PriorityClass;
+  lane: Lane;
+  /** `<class>` for the regular lane, `<class>_overflow` for the other: KEDA trigger and metric names. */
+  key: string;
+  queue: string;
+}
+
+/**
+ * Every queue of a pool that holds work to run, highest class first and, within a class, regular
+ * before overflow: what a count of its backlog adds up.
+ */
+export function workQueues(queues: Pick<PoolQueues, 'classQueues' | 'overflowQueues'>): WorkQueue[] {
+  return PRIORITY_CLASSES.flatMap((priority) => [
+    { priority, lane: 'regular' as const, key: priority, queue: queues.classQueues[priority] },
+    { priority, lane: 'overflow' as const, key: `${priority}_overflow`, queue: queues.overflowQueues[priority] },
+  ]);
 }
 
 export function poolOf(type: string): WorkerPool | undefined {

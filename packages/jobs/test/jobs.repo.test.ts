@@ -42,6 +42,29 @@ describe('createJob against real Postgres', () => {
     expect(await createJob(pool, { ...base, tags: [], idempotencyKey: 'k-plain' })).toMatchObject({ kind: 'replayed', jobId: plain!.jobId });
   });
 
+  it("stores a tenant's jobs past its threshold of waiting jobs in a pool as overflow, per tenant and pool", async () => {
+    const job = (tenant: string, pool: string, extra: Record<string, unknown> = {}) => ({ tenant, owner: 'o', type: 'noop', payload: {}, pool, ...extra });
+    const overflowOf = async (ids: string[]) =>
+      (await pool.query<{ id: string; overflow: boolean }>('SELECT id, overflow FROM jobs WHERE id = ANY($1)', [ids])).rows.reduce(
+        (map, r) => map.set(r.id, r.overflow),
+        new Map<string, boolean>(),
+      );
+    const options = { overflowAfter: 3 };
+    // One statement: its own jobs count in order, so the 4th and 5th pass the threshold of 3.
+    const first = await createJobs(pool, [1, 2, 3, 4, 5].map(() => job('burst', 'p1')), undefined, options);
+    const flags = await overflowOf(first.map((o) => o.jobId));
+    expect(first.map((o) => flags.get(o.jobId))).toEqual([false, false, false, true, true]);
+    // A later statement sees the 5 waiting: every further job overflows, a delayed one does not (it is not waiting).
+    const later = await createJobs(pool, [job('burst', 'p1'), job('burst', 'p1', { runAt: new Date(Date.now() + 60_000) }), job('quiet', 'p1'), job('burst', 'p2')], undefined, options);
+    const later2 = await overflowOf(later.map((o) => o.jobId));
+    // Another tenant in the same pool, and the same tenant in another pool, are under their thresholds.
+    expect(later.map((o) => later2.get(o.jobId))).toEqual([true, false, false, false]);
+    // Jobs that stopped waiting no longer count.
+    await pool.query("UPDATE jobs SET status = 'processing' WHERE tenant = 'burst' AND pool = 'p1'");
+    const [next] = await createJobs(pool, [job('burst', 'p1')], undefined, options);
+    expect((await overflowOf([next!.jobId])).get(next!.jobId)).toBe(false);
+  });
+
   it('schedules a job due later', async () => {
     const outcome = await createJob(pool, { ...base, runAt: new Date(Date.now() + 60_000) });
     expect(outcome).toMatchObject({ kind: 'created', status: 'scheduled' });

@@ -41,10 +41,10 @@ describe('provision against real Kafka and the SNS/SQS/S3 emulator', () => {
     for (const [i, q] of topo.queues.entries()) {
       const provisioned = first.queues[i]!;
       expect(provisioned.queueUrl).toContain(q.queue);
-      // One queue per class, all redriving to the pool's one DLQ.
-      expect(provisioned.classQueues.map((c) => c.priority)).toEqual(['high', 'normal', 'low']);
+      // Two queues per class (regular and overflow lane), all redriving to the pool's one DLQ.
+      expect(provisioned.classQueues.map((c) => c.key)).toEqual(['high', 'high_overflow', 'normal', 'normal_overflow', 'low', 'low_overflow']);
       for (const c of provisioned.classQueues) {
-        expect(c.queueUrl.endsWith(`/${q.classQueues[c.priority]}`)).toBe(true);
+        expect(c.queueUrl.endsWith(`/${(c.lane === 'overflow' ? q.overflowQueues : q.classQueues)[c.priority]}`)).toBe(true);
         const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: c.queueUrl, AttributeNames: ['All'] }));
         expect(Attributes?.VisibilityTimeout).toBe(String(q.pool.visibilityTimeoutSeconds));
         expect(JSON.parse(Attributes!.RedrivePolicy!)).toEqual({
@@ -56,7 +56,7 @@ describe('provision against real Kafka and the SNS/SQS/S3 emulator', () => {
     await expect(s3.send(new HeadBucketCommand({ Bucket: bucket }))).resolves.toBeDefined();
   });
 
-  it('routes a message by its pool and priority attributes, raw, to exactly one queue, whatever its type', async () => {
+  it('routes a message by its pool, priority and lane attributes, raw, to exactly one queue, whatever its type', async () => {
     const receive = async (url: string) =>
       (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 1, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] })))
         .Messages ?? [];
@@ -76,18 +76,25 @@ describe('provision against real Kafka and the SNS/SQS/S3 emulator', () => {
         MessageAttributes: { type: { DataType: 'String', StringValue: 'billing.invoice-send' }, pool: { DataType: 'String', StringValue: 'default' } },
       }),
     );
-    const classed = async (body: string, priority: string) =>
+    const classed = async (body: string, priority: string, lane?: string) =>
       sns.send(
         new PublishCommand({
           TopicArn: first.snsTopicArn,
           Message: body,
-          MessageAttributes: { pool: { DataType: 'String', StringValue: 'default' }, priority: { DataType: 'String', StringValue: priority } },
+          MessageAttributes: {
+            pool: { DataType: 'String', StringValue: 'default' },
+            priority: { DataType: 'String', StringValue: priority },
+            ...(lane ? { lane: { DataType: 'String', StringValue: lane } } : {}),
+          },
         }),
       );
     await classed('{"kind":"high"}', 'high');
     await classed('{"kind":"normal"}', 'normal');
     await classed('{"kind":"low"}', 'low');
-    const queueOf = (q: typeof defaults, priority: string) => q!.classQueues.find((c) => c.priority === priority)!.queueUrl;
+    await classed('{"kind":"high-overflow"}', 'high', 'overflow');
+    await classed('{"kind":"normal-overflow"}', 'normal', 'overflow');
+    await classed('{"kind":"low-overflow"}', 'low', 'overflow');
+    const queueOf = (q: typeof defaults, key: string) => q!.classQueues.find((c) => c.key === key)!.queueUrl;
     const onReports = await receive(reports!.queueUrl);
     const onDefault = await receive(defaults!.queueUrl);
     expect(onReports.map((m) => m.Body)).toEqual(['{"kind":"report"}']);
@@ -96,7 +103,12 @@ describe('provision against real Kafka and the SNS/SQS/S3 emulator', () => {
     expect(onDefault.map((m) => m.Body).sort()).toEqual(['{"kind":"normal"}', '{"kind":"registered"}']);
     expect((await receive(queueOf(defaults, 'high'))).map((m) => m.Body)).toEqual(['{"kind":"high"}']);
     expect((await receive(queueOf(defaults, 'low'))).map((m) => m.Body)).toEqual(['{"kind":"low"}']);
+    // The overflow lane of each class holds only the messages marked for it.
+    expect((await receive(queueOf(defaults, 'high_overflow'))).map((m) => m.Body)).toEqual(['{"kind":"high-overflow"}']);
+    expect((await receive(queueOf(defaults, 'normal_overflow'))).map((m) => m.Body)).toEqual(['{"kind":"normal-overflow"}']);
+    expect((await receive(queueOf(defaults, 'low_overflow'))).map((m) => m.Body)).toEqual(['{"kind":"low-overflow"}']);
     expect(await receive(queueOf(reports, 'high'))).toEqual([]);
+    expect(await receive(queueOf(reports, 'normal_overflow'))).toEqual([]);
   });
 
   it('changes nothing and does not fail when run again', async () => {
@@ -104,7 +116,7 @@ describe('provision against real Kafka and the SNS/SQS/S3 emulator', () => {
     expect(second.topics.created).toEqual([]);
     expect({ ...second, topics: { ...second.topics, created: [] } }).toEqual({ ...first, topics: { ...first.topics, created: [] } });
     const { Subscriptions } = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: first.snsTopicArn }));
-    expect(Subscriptions).toHaveLength(topo.queues.length * 3);
+    expect(Subscriptions).toHaveLength(topo.queues.length * 6);
   });
 
   it('runs from the CLI with environment variables, twice, and names a bad variable', async () => {

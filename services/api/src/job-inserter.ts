@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import { createJobs, type CreateJobOutcome, type NewJob, type Queryable } from '@conveyor/jobs';
+import { createJobs, type CreateJobOutcome, type CreateJobsOptions, type NewJob, type Queryable } from '@conveyor/jobs';
 import { isDatabaseUnavailable } from '@conveyor/platform';
 
 /** Most jobs one INSERT carries; a saturated api gathers far fewer per turn of the event loop. */
@@ -14,14 +14,17 @@ const MAX_BATCH = 200;
 export class JobInserter {
   private readonly loader: DataLoader<NewJob, CreateJobOutcome, NewJob>;
 
-  constructor(private readonly db: Queryable) {
+  constructor(
+    private readonly db: Queryable,
+    private readonly options: CreateJobsOptions = {},
+  ) {
     this.loader = new DataLoader(
       async (jobs) => {
         try {
-          return await createJobs(db, jobs);
+          return await createJobs(db, jobs, undefined, options);
         } catch (error) {
           if (jobs.length === 1 || isDatabaseUnavailable(error)) throw error;
-          return Promise.all(jobs.map((job) => createJobs(db, [job]).then(([outcome]) => outcome!, (e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+          return Promise.all(jobs.map((job) => createJobs(db, [job], undefined, options).then(([outcome]) => outcome!, (e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
         }
       },
       { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: (send) => setImmediate(send) },
@@ -37,6 +40,6 @@ export class JobInserter {
    * statement, so all of them commit or none does; never split job by job as coalesced ones are.
    */
   createAll(jobs: readonly NewJob[]): Promise<CreateJobOutcome[]> {
-    return createJobs(this.db, jobs);
+    return createJobs(this.db, jobs, undefined, this.options);
   }
 }

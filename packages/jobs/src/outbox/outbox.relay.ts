@@ -113,7 +113,9 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     await client.query(markPublished(jobs.map((j) => j.id), events.map((e) => e.id)));
     metrics.published.inc({ topic: topology.topics.requested }, jobs.length);
     metrics.published.inc({ topic: topology.topics.events }, events.length);
-    return jobs.length === batchSize || events.length === batchSize;
+    // Full in either lane (each is claimed up to batchSize) or in events: more is waiting.
+    const overflowed = jobs.filter((j) => j.overflow).length;
+    return overflowed === batchSize || jobs.length - overflowed === batchSize || events.length === batchSize;
   }
 
   async function drainOnce(): Promise<boolean> {

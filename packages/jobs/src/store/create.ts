@@ -73,9 +73,20 @@ function canonicalJson(value: unknown): unknown {
  * replay with the same body gets the first job back, a different body is a conflict.
  * A job due later is `scheduled`; otherwise `queued` and unpublished, for the outbox relay.
  */
-export async function createJob(db: Queryable, job: NewJob, now = new Date()): Promise<CreateJobOutcome> {
-  const [outcome] = await createJobs(db, [job], now);
+export async function createJob(db: Queryable, job: NewJob, now = new Date(), options: CreateJobsOptions = {}): Promise<CreateJobOutcome> {
+  const [outcome] = await createJobs(db, [job], now, options);
   return outcome!;
+}
+
+/**
+ * How many jobs a tenant may have waiting (`queued`) in a pool before its further jobs go to the
+ * pool's overflow lane (docs/design.md, "Fairness between tenants").
+ */
+export const DEFAULT_OVERFLOW_AFTER = 1000;
+
+export interface CreateJobsOptions {
+  /** The tenant's waiting jobs in a pool past which a new job is stored `overflow`; default DEFAULT_OVERFLOW_AFTER. */
+  overflowAfter?: number;
 }
 
 /**
@@ -83,7 +94,7 @@ export async function createJob(db: Queryable, job: NewJob, now = new Date()): P
  * the order given. Two jobs of the batch with the same idempotency key behave as two requests in
  * a row: the first is created, the second replays it or conflicts with it.
  */
-export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = new Date()): Promise<CreateJobOutcome[]> {
+export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = new Date(), options: CreateJobsOptions = {}): Promise<CreateJobOutcome[]> {
   const rows = jobs.map((job) => ({
     id: randomUUID(),
     hash: requestHash(job),
@@ -94,20 +105,32 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
   const { rows: inserted } = await db.query<{ id: string; status: JobStatus }>({
     // Named: parsed and planned once per connection, since the api runs it for every batch of submissions.
     name: 'jobs.create-jobs',
-    text: `WITH inserted AS (
-       INSERT INTO jobs (id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds,
-                         run_at, callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags,
-                         type_version, pool, result_retention_seconds)
-       -- Tags travel as one JSON array per job: unnest would flatten a two-dimensional text[].
-       SELECT u.id, u.tenant, u.owner, u.type, u.payload, u.status, u.priority, u.max_attempts, u.timeout_seconds, u.run_at,
-              u.callback_url, u.idempotency_key, u.request_hash, u.traceparent, u.trace_id, u.request_id,
-              ARRAY(SELECT jsonb_array_elements_text(u.tags)), u.type_version, u.pool, u.result_retention_seconds
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::smallint[],
-                     $8::int[], $9::int[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[],
-                     $15::text[], $16::text[], $17::jsonb[], $18::int[], $19::text[], $20::int[])
+    text: `WITH u AS (
+       SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::smallint[],
+                            $8::int[], $9::int[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[],
+                            $15::text[], $16::text[], $17::jsonb[], $18::int[], $19::text[], $20::int[]) WITH ORDINALITY
            AS u(id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds, run_at,
                 callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags, type_version, pool,
-                result_retention_seconds)
+                result_retention_seconds, n)
+     ), waiting AS (
+       -- Each tenant's jobs already waiting in the pool, counted up to the threshold ($21): a few
+       -- index entries for a quiet tenant, never more than the threshold for a busy one.
+       SELECT k.tenant, k.pool,
+              (SELECT count(*) FROM (SELECT 1 FROM jobs j
+                                      WHERE j.tenant = k.tenant AND j.pool = k.pool AND j.status = 'queued'
+                                      LIMIT $21) w) AS n
+         FROM (SELECT DISTINCT tenant, pool FROM u WHERE status = 'queued' AND pool IS NOT NULL) k
+     ), inserted AS (
+       INSERT INTO jobs (id, tenant, owner, type, payload, status, priority, max_attempts, timeout_seconds,
+                         run_at, callback_url, idempotency_key, request_hash, traceparent, trace_id, request_id, tags,
+                         type_version, pool, result_retention_seconds, overflow)
+       -- Tags travel as one JSON array per job: unnest would flatten a two-dimensional text[].
+       -- A job overflows when the waiting ones plus those before it in this statement pass the threshold.
+       SELECT u.id, u.tenant, u.owner, u.type, u.payload, u.status, u.priority, u.max_attempts, u.timeout_seconds, u.run_at,
+              u.callback_url, u.idempotency_key, u.request_hash, u.traceparent, u.trace_id, u.request_id,
+              ARRAY(SELECT jsonb_array_elements_text(u.tags)), u.type_version, u.pool, u.result_retention_seconds,
+              COALESCE(w.n + row_number() OVER (PARTITION BY w.tenant, w.pool ORDER BY u.n) > $21, false)
+         FROM u LEFT JOIN waiting w ON w.tenant = u.tenant AND w.pool = u.pool AND u.status = 'queued'
        ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING id, status, type
      ), event AS (
@@ -136,6 +159,7 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
       column((r) => r.job.typeVersion ?? null),
       column((r) => r.job.pool ?? null),
       column((r) => r.job.defaults?.resultRetentionSeconds ?? null),
+      options.overflowAfter ?? DEFAULT_OVERFLOW_AFTER,
     ],
   });
   const created = new Map(inserted.map((row) => [row.id, row.status]));
