@@ -32,7 +32,8 @@ const SLICE_SECONDS = 5;
 
 export function noisyNeighbourConfig(env: NodeJS.ProcessEnv = process.env, smoke = false): NoisyNeighbourConfig {
   return {
-    burst: Number(env.NOISY_BURST ?? (smoke ? 1_000 : 50_000)),
+    // Smoke: past the api's threshold of 1,000 waiting (TENANT_OVERFLOW_AFTER), so the overflow lane is exercised too.
+    burst: Number(env.NOISY_BURST ?? (smoke ? 3_000 : 50_000)),
     quietRate: Number(env.NOISY_QUIET_RATE ?? 10),
     idleSeconds: Number(env.NOISY_IDLE_SECONDS ?? (smoke ? 2 : 20)),
     timeoutSeconds: Number(env.NOISY_TIMEOUT_SECONDS ?? 600),

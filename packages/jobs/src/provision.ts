@@ -40,7 +40,7 @@ export interface ProvisionedQueue {
 }
 
 export interface Provisioned {
-  topics: { requested: string; events: string; created: string[] };
+  topics: { requested: string; requestedOverflow: string; events: string; created: string[] };
   snsTopicArn: string;
   queues: ProvisionedQueue[];
   bucket: string;
@@ -240,13 +240,13 @@ export async function ensureSnsTopic(sns: SNSClient, name: string): Promise<stri
  */
 export async function provision(options: ProvisionOptions): Promise<Provisioned> {
   const { kafka, sns, sqs, s3, topology, bucket, partitions = 6, replicationFactor = 1, logger } = options;
-  const { requested, events } = topology.topics;
-  const created = await ensureKafkaTopics(kafka, [requested, events], partitions, replicationFactor);
+  const { requested, requestedOverflow, events } = topology.topics;
+  const created = await ensureKafkaTopics(kafka, [requested, requestedOverflow, events], partitions, replicationFactor);
   const snsTopicArn = await ensureSnsTopic(sns, topology.snsTopic);
   const queues: ProvisionedQueue[] = [];
   for (const names of topology.queues) queues.push(await provisionPoolQueues({ sns, sqs, snsTopicArn, pool: names.pool, names }));
   await ensureBucket(s3, bucket);
-  const result = { topics: { requested, events, created }, snsTopicArn, queues, bucket };
+  const result = { topics: { requested, requestedOverflow, events, created }, snsTopicArn, queues, bucket };
   logger?.info({ ...result }, 'provisioned');
   return result;
 }

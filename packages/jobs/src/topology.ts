@@ -50,10 +50,15 @@ export const LANES = ['regular', 'overflow'] as const;
 export type Lane = (typeof LANES)[number];
 
 export interface Topology {
-  topics: { requested: string; events: string };
+  /**
+   * `requestedOverflow` carries the jobs of the overflow lane (docs/design.md, "Fairness between
+   * tenants"), so a burst waiting in Kafka for the bridge never sits in front of other tenants' jobs.
+   */
+  topics: { requested: string; requestedOverflow: string; events: string };
   snsTopic: string;
   queues: Array<{ pool: WorkerPool } & PoolQueues>;
-  consumerGroups: { bridge: string; events: string };
+  /** `bridgeOverflow` reads `requestedOverflow`: a group and a fetch loop of its own, so the lanes never wait for each other. */
+  consumerGroups: { bridge: string; bridgeOverflow: string; events: string };
 }
 
 const NAMESPACE = /^[a-z0-9-]{0,40}$/;
@@ -62,10 +67,10 @@ export function topology(namespace = ''): Topology {
   if (!NAMESPACE.test(namespace)) throw new Error(`namespace "${namespace}" must match ${NAMESPACE}`);
   const ns = namespace ? `${namespace}-` : '';
   return {
-    topics: { requested: `${ns}jobs.requested`, events: `${ns}jobs.events` },
+    topics: { requested: `${ns}jobs.requested`, requestedOverflow: `${ns}jobs.requested.overflow`, events: `${ns}jobs.events` },
     snsTopic: `${ns}jobs`,
     queues: WORKER_POOLS.map((pool) => ({ pool, ...poolQueueNames(namespace, pool.name) })),
-    consumerGroups: { bridge: `${ns}conveyor-bridge`, events: `${ns}conveyor-events` },
+    consumerGroups: { bridge: `${ns}conveyor-bridge`, bridgeOverflow: `${ns}conveyor-bridge-overflow`, events: `${ns}conveyor-events` },
   };
 }
 

@@ -29,12 +29,12 @@ describe('provision against real Kafka and the SNS/SQS/S3 emulator', () => {
   });
 
   it('creates the Kafka topics with the partitions asked for', async () => {
-    expect(first.topics.created.sort()).toEqual([topo.topics.events, topo.topics.requested].sort());
+    expect(first.topics.created.sort()).toEqual([topo.topics.events, topo.topics.requested, topo.topics.requestedOverflow].sort());
     const admin = kafka.admin();
     await admin.connect();
-    const { topics } = await admin.fetchTopicMetadata({ topics: [topo.topics.requested, topo.topics.events] });
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topo.topics.requested, topo.topics.requestedOverflow, topo.topics.events] });
     await admin.disconnect();
-    expect(topics.map((t) => t.partitions.length)).toEqual([3, 3]);
+    expect(topics.map((t) => t.partitions.length)).toEqual([3, 3, 3]);
   });
 
   it('sets visibility, redrive and raw, pool-filtered subscriptions per pool; the bucket exists', async () => {
