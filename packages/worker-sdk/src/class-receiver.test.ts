@@ -1,14 +1,19 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import type { PriorityClass } from '@conveyor/platform';
-import { ClassReceiver, type ClassQueue } from './class-receiver.js';
+import { ClassReceiver, EMPTY_RECHECK_MS, type ClassQueue } from './class-receiver.js';
 import { OVERFLOW_EVERY } from './receive-order.js';
 
 /** In-memory queues by URL: what a receive of up to `max` takes from the front (the SQS calls are tested against fauxqs). */
 function queues(backlog: Record<string, number>) {
   const waiting = new Map(Object.entries(backlog).map(([url, n]) => [url, Array.from({ length: n }, (_, i) => ({ MessageId: `${url}#${i}` }) as Message)]));
-  const receiveFrom = (queue: ClassQueue, max: number): Promise<Message[]> => Promise.resolve(waiting.get(queue.url)!.splice(0, max));
-  return { receiveFrom, left: (url: string) => waiting.get(url)!.length };
+  const calls: string[] = [];
+  const receiveFrom = (queue: ClassQueue, max: number): Promise<Message[]> => {
+    calls.push(queue.url);
+    return Promise.resolve(waiting.get(queue.url)!.splice(0, max));
+  };
+  const add = (url: string, id: string) => waiting.get(url)!.push({ MessageId: `${url}#${id}` });
+  return { receiveFrom, calls, add, left: (url: string) => waiting.get(url)!.length };
 }
 
 const lanes = (priority: PriorityClass): ClassQueue[] => [
@@ -43,5 +48,22 @@ describe('ClassReceiver with overflow lanes', () => {
     // holds the work; normal keeps its 2.
     expect(from.filter((url) => url === 'high-overflow')).toHaveLength(80);
     expect(from.filter((url) => url === 'normal')).toHaveLength(20);
+  });
+
+  it('leaves a queue that answered empty out of the short polls for a moment, then asks it again', async () => {
+    const q = queues({ normal: 0, 'normal-overflow': 100 });
+    let clock = 0;
+    const receiver = new ClassReceiver(q.receiveFrom, undefined, () => clock);
+    await receiver.receive(lanes('normal'), 1, 0);
+    q.calls.length = 0;
+    for (let i = 0; i < 10; i++) await receiver.receive(lanes('normal'), 1, 0);
+    // The empty regular lane is not asked while it is left out: one call per receive.
+    expect(q.calls).toEqual(Array<string>(10).fill('normal-overflow'));
+    q.add('normal', 'quiet');
+    clock += EMPTY_RECHECK_MS;
+    // Its next turn after the pause takes the job that arrived meanwhile.
+    const next = [];
+    for (let i = 0; i < OVERFLOW_EVERY; i++) next.push(...(await receiver.receive(lanes('normal'), 1, 0)).map((m) => m.MessageId));
+    expect(next).toContain('normal#quiet');
   });
 });

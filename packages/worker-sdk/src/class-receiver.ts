@@ -13,6 +13,14 @@ export interface ClassQueue {
 export type ReceiveFrom = (queue: ClassQueue, max: number, waitSeconds: number, signal?: AbortSignal) => Promise<Message[]>;
 
 /** Highest class first, and within a class the regular lane first. */
+/**
+ * How long a queue that answered a short poll with nothing is left out of the next short polls.
+ * Six queues a pool (three classes, two lanes) would otherwise cost up to five empty calls per
+ * receive while one lane is backlogged; a job arriving in a queue left out waits at most this much
+ * longer, and only while other queues have work (with none, every queue is long-polled).
+ */
+export const EMPTY_RECHECK_MS = 20;
+
 const rank = (queue: ClassQueue) => PRIORITY_CLASSES.indexOf(queue.priority) * 2 + (queue.lane === 'overflow' ? 1 : 0);
 
 /**
@@ -21,7 +29,8 @@ const rank = (queue: ClassQueue) => PRIORITY_CLASSES.indexOf(queue.priority) * 2
  * one is asked first but for every OVERFLOW_EVERY-th time the class is asked (laneOrder):
  * - with work waiting, short polls (no wait) in this turn's order; the first class that has
  *   messages gives them all (up to the free slots), so urgent work is asked for on 7 turns of 10
- *   and the lower classes keep theirs;
+ *   and the lower classes keep theirs; a queue that just answered empty is skipped for
+ *   EMPTY_RECHECK_MS;
  * - with every queue empty, one long poll per class at once, and the first answer is taken, so
  *   work of any class starts the moment it arrives, as a single queue's long poll did.
  * The other long polls are not aborted when one answers (an aborted receive can still take
@@ -36,6 +45,8 @@ export class ClassReceiver {
   /** How many times each class's queues were asked: its lanes' order (laneOrder). */
   private readonly asked: Record<PriorityClass, number> = { high: 0, normal: 0, low: 0 };
   private readonly open = new Map<string, Promise<void>>();
+  /** Until when (ms) each queue that answered empty is left out of short polls. */
+  private readonly emptyUntil = new Map<string, number>();
   private spilled: Array<{ rank: number; message: Message }> = [];
   private lastError: unknown;
   private arrived: (() => void) | undefined;
@@ -43,6 +54,7 @@ export class ClassReceiver {
   constructor(
     private readonly receiveFrom: ReceiveFrom,
     weights?: Readonly<Record<PriorityClass, number>>,
+    private readonly now: () => number = Date.now,
   ) {
     this.cycle = leaderCycle(weights);
   }
@@ -55,8 +67,10 @@ export class ClassReceiver {
       if (lanes.length === 0) continue;
       const order = lanes.length === 1 ? lanes : laneOrder(this.asked[priority]++).flatMap((lane) => lanes.filter((q) => (q.lane ?? 'regular') === lane));
       for (const queue of order) {
+        if ((this.emptyUntil.get(queue.url) ?? 0) > this.now()) continue;
         const messages = await this.receiveFrom(queue, max, 0, signal);
         if (messages.length > 0) return messages;
+        this.emptyUntil.set(queue.url, this.now() + EMPTY_RECHECK_MS);
       }
     }
     if (waitSeconds === 0 || signal?.aborted) return [];
@@ -93,6 +107,7 @@ export class ClassReceiver {
       .then(
         (messages) => {
           for (const message of messages) this.spilled.push({ rank: rank(queue), message });
+          if (messages.length > 0) this.emptyUntil.delete(queue.url);
         },
         (error: unknown) => {
           this.lastError = error;
