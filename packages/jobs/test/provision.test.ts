@@ -3,11 +3,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ListSubscriptionsByTopicCommand, PublishCommand } from '@aws-sdk/client-sns';
-import { GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { ListSubscriptionsByTopicCommand, PublishCommand, SubscribeCommand } from '@aws-sdk/client-sns';
+import { CreateQueueCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { createKafka, createLogger, createS3Client, createSnsClient, createSqsClient } from '@conveyor/platform';
-import { provision, topology, type Provisioned } from '@conveyor/jobs';
+import { ensureSnsTopic, poolQueueNames, provision, provisionPoolQueues, topology, type Provisioned } from '@conveyor/jobs';
 import { awsOptions, infra, uniqueName } from '../../../test/support/infra.js';
 
 const logger = createLogger({ service: 'provision-test', level: 'warn' });
@@ -109,6 +109,39 @@ describe('provision against real Kafka and the SNS/SQS/S3 emulator', () => {
     expect((await receive(queueOf(defaults, 'low_overflow'))).map((m) => m.Body)).toEqual(['{"kind":"low-overflow"}']);
     expect(await receive(queueOf(reports, 'high'))).toEqual([]);
     expect(await receive(queueOf(reports, 'normal_overflow'))).toEqual([]);
+  });
+
+  it('upgrades a pool provisioned before lanes without a message matching no queue, before or after', async () => {
+    const receive = async (url: string) => (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 1, MaxNumberOfMessages: 10 }))).Messages ?? [];
+    const namespace = uniqueName('legacy').replaceAll('_', '-');
+    const names = poolQueueNames(namespace, 'legacy');
+    const topicArn = await ensureSnsTopic(sns, `${namespace}-jobs`);
+    // The pool as provisioned before lanes: its normal queue filtered on pool and priority only.
+    const normalUrl = (await sqs.send(new CreateQueueCommand({ QueueName: names.queue }))).QueueUrl!;
+    const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: normalUrl, AttributeNames: ['QueueArn'] }));
+    await sns.send(
+      new SubscribeCommand({
+        TopicArn: topicArn,
+        Protocol: 'sqs',
+        Endpoint: Attributes!.QueueArn!,
+        Attributes: { RawMessageDelivery: 'true', FilterPolicy: JSON.stringify({ pool: ['legacy'], priority: ['normal', { exists: false }] }) },
+      }),
+    );
+    const overflowMessage = (body: string) =>
+      sns.send(
+        new PublishCommand({
+          TopicArn: topicArn,
+          Message: body,
+          MessageAttributes: { pool: { DataType: 'String', StringValue: 'legacy' }, priority: { DataType: 'String', StringValue: 'normal' }, lane: { DataType: 'String', StringValue: 'overflow' } },
+        }),
+      );
+    await overflowMessage('before');
+    expect((await receive(normalUrl)).map((m) => m.Body)).toEqual(['before']);
+    const upgraded = await provisionPoolQueues({ sns, sqs, snsTopicArn: topicArn, pool: { ...topo.queues[0]!.pool, name: 'legacy' }, names });
+    await overflowMessage('after');
+    const overflowUrl = upgraded.classQueues.find((c) => c.key === 'normal_overflow')!.queueUrl;
+    expect((await receive(overflowUrl)).map((m) => m.Body)).toEqual(['after']);
+    expect(await receive(normalUrl)).toEqual([]);
   });
 
   it('changes nothing and does not fail when run again', async () => {
