@@ -32,8 +32,8 @@ const SLICE_SECONDS = 5;
 
 export function noisyNeighbourConfig(env: NodeJS.ProcessEnv = process.env, smoke = false): NoisyNeighbourConfig {
   return {
-    // Smoke: past the api's threshold of 1,000 waiting (TENANT_OVERFLOW_AFTER), so the overflow lane is exercised too.
-    burst: Number(env.NOISY_BURST ?? (smoke ? 3_000 : 50_000)),
+    // Smoke: past the api's threshold of 100 waiting (TENANT_OVERFLOW_AFTER), so the overflow lane is exercised too.
+    burst: Number(env.NOISY_BURST ?? (smoke ? 1_000 : 50_000)),
     quietRate: Number(env.NOISY_QUIET_RATE ?? 10),
     idleSeconds: Number(env.NOISY_IDLE_SECONDS ?? (smoke ? 2 : 20)),
     timeoutSeconds: Number(env.NOISY_TIMEOUT_SECONDS ?? 600),
@@ -126,6 +126,8 @@ export async function runNoisyNeighbour(system: System, cfg: NoisyNeighbourConfi
     const lastQuietStart = Math.max(...quietTimings.map((t) => t.startedMs));
     const summary = latencySummary(underBurst);
     const limit = round(idleSummary.p99 * QUIET_P99_FACTOR);
+    // Where the quiet tenant's waits went, hop by hop (the system's own timestamps).
+    const hops = system.hops ? Object.fromEntries(Object.entries(await system.hops(quietRun)).map(([hop, ms]) => [hop, latencySummary(ms)])) : undefined;
     const result = {
       burst: burstTotal,
       quietRate: cfg.quietRate,
@@ -134,6 +136,7 @@ export async function runNoisyNeighbour(system: System, cfg: NoisyNeighbourConfi
       // Submitted while the burst was still crossing the outbox, Kafka and the bridge / once it was all in the queues.
       whileBurstInTransit: latencySummary(inTransit),
       whileBurstInQueues: latencySummary(inDrain),
+      quietHops: hops,
       targetP99Ms: limit,
       met: summary.p99 <= limit,
       burstAcceptedSeconds: round(acceptedSeconds!, 1),
@@ -148,6 +151,7 @@ export async function runNoisyNeighbour(system: System, cfg: NoisyNeighbourConfi
         `while the burst was in transit p99 ${result.whileBurstInTransit.p99} ms (${inTransit.length} jobs), once in the queues p99 ${result.whileBurstInQueues.p99} ms (${inDrain.length} jobs); ` +
         `burst in the queues after ${result.burstInQueuesSeconds ?? '-'} s, drained at ${result.burstJobsPerSecond} jobs/s`,
     );
+    for (const [hop, ms] of Object.entries(hops ?? {})) log(`  noisy-neighbour: quiet tenant under the burst, ${hop}: p50 ${ms.p50} ms p99 ${ms.p99} ms`);
     return result;
   } finally {
     await Promise.all([quietPool.close(), burstPool.close()]);

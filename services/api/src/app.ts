@@ -83,7 +83,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
   const body = jsonBody(deps.bodyLimitBytes);
   const shared = {
     pool: deps.pool,
-    inserter: new JobInserter(deps.outbox.track(deps.pool), { overflowAfter: deps.overflowAfter }),
+    inserter: new JobInserter(deps.outbox.track(deps.pool), { overflowAfter: deps.overflowAfter }, { pool: deps.pool, track: (db) => deps.outbox.track(db) }),
     outbox: deps.outbox,
     stats,
     now,

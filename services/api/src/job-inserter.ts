@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
-import { createJobs, type CreateJobOutcome, type CreateJobsOptions, type NewJob, type Queryable } from '@conveyor/jobs';
+import { createJobs, createJobsLaneLocked, type CreateJobOutcome, type CreateJobsOptions, type NewJob, type Queryable } from '@conveyor/jobs';
+import type { Pool } from '@conveyor/platform';
 import { isDatabaseUnavailable } from '@conveyor/platform';
 
 /** Most jobs one INSERT carries; a saturated api gathers far fewer per turn of the event loop. */
@@ -17,6 +18,8 @@ export class JobInserter {
   constructor(
     private readonly db: Queryable,
     private readonly options: CreateJobsOptions = {},
+    /** For POST /jobs/batch: a connection per batch, so its tenant's batches are counted one after another (createJobsLaneLocked). */
+    private readonly batches?: { pool: Pick<Pool, 'connect'>; track: (db: Queryable) => Queryable },
   ) {
     this.loader = new DataLoader(
       async (jobs) => {
@@ -40,6 +43,7 @@ export class JobInserter {
    * statement, so all of them commit or none does; never split job by job as coalesced ones are.
    */
   createAll(jobs: readonly NewJob[]): Promise<CreateJobOutcome[]> {
+    if (this.batches) return createJobsLaneLocked(this.batches.pool, jobs, { ...this.options, track: this.batches.track });
     return createJobs(this.db, jobs, undefined, this.options);
   }
 }

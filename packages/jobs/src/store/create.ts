@@ -82,7 +82,7 @@ export async function createJob(db: Queryable, job: NewJob, now = new Date(), op
  * How many jobs a tenant may have waiting (`queued`) in a pool before its further jobs go to the
  * pool's overflow lane (docs/design.md, "Fairness between tenants").
  */
-export const DEFAULT_OVERFLOW_AFTER = 1000;
+export const DEFAULT_OVERFLOW_AFTER = 100;
 
 export interface CreateJobsOptions {
   /** The tenant's waiting jobs in a pool past which a new job is stored `overflow`; default DEFAULT_OVERFLOW_AFTER. */
@@ -185,6 +185,41 @@ export async function createJobs(db: Queryable, jobs: readonly NewJob[], now = n
       ? { kind: 'replayed', jobId: first.id, status: first.status }
       : { kind: 'conflict', jobId: first.id };
   });
+}
+
+/**
+ * createJobs in a transaction that first takes each tenant's lane lock (a transaction-scoped
+ * advisory lock, tenants in a fixed order), for a bulk submit: two batches of one tenant sent at
+ * once would otherwise each count the tenant's waiting jobs without the other's (neither is
+ * committed), and a burst of concurrent batches would take the regular lane several thresholds
+ * deep (measured: 4 connections of 1,000 put 3,000 more of a burst in front of a quiet tenant).
+ * The INSERT starts after the lock, so its snapshot holds what the tenant's batch before it
+ * committed. Other tenants' submits never wait; a tenant's own batches are stored one at a time.
+ * `track` wraps the client (the outbox signal), so the commit is announced.
+ */
+export async function createJobsLaneLocked(
+  pool: Pick<Pool, 'connect'>,
+  jobs: readonly NewJob[],
+  options: CreateJobsOptions & { track?: (db: Queryable) => Queryable } = {},
+): Promise<CreateJobOutcome[]> {
+  const client = await pool.connect();
+  const db = options.track ? options.track(client) : client;
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    const tenants = [...new Set(jobs.map((j) => j.tenant))].sort();
+    await client.query({ name: 'jobs.lane-lock', text: "SELECT pg_advisory_xact_lock(hashtext('conveyor.lane:' || t)) FROM unnest($1::text[]) AS t", values: [tenants] });
+    const outcomes = await createJobs(client, jobs, undefined, options);
+    await db.query('COMMIT');
+    return outcomes;
+  } catch (error) {
+    await client.query('ROLLBACK').catch((rollbackError: Error) => {
+      broken = rollbackError;
+    });
+    throw error;
+  } finally {
+    client.release(broken);
+  }
 }
 
 /** Appends a lifecycle event; the outbox relay publishes it to jobs.events. */
