@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '@conveyor/platform';
-import { createJob, createJobs, migrateJobsSchema, requestHash } from '@conveyor/jobs';
+import { createJob, createJobs, createJobsLaneLocked, migrateJobsSchema, requestHash } from '@conveyor/jobs';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 
 describe('createJob against real Postgres', () => {
@@ -63,6 +63,26 @@ describe('createJob against real Postgres', () => {
     await pool.query("UPDATE jobs SET status = 'processing' WHERE tenant = 'burst' AND pool = 'p1'");
     const [next] = await createJobs(pool, [job('burst', 'p1')], undefined, options);
     expect((await overflowOf([next!.jobId])).get(next!.jobId)).toBe(false);
+  });
+
+  it("counts a tenant's batch after the one in progress under its lane lock: the threshold holds for the burst as a whole", async () => {
+    const batch = () => Array.from({ length: 50 }, () => ({ tenant: 'concurrent', owner: 'o', type: 'noop', payload: {}, pool: 'p1' }));
+    // A first batch stored and not yet committed, holding the tenant's lane lock as createJobsLaneLocked takes it.
+    const first = await pool.connect();
+    await first.query('BEGIN');
+    await first.query("SELECT pg_advisory_xact_lock(hashtext('conveyor.lane:' || $1))", ['concurrent']);
+    const firstIds = (await createJobs(first, batch(), undefined, { overflowAfter: 10 })).map((o) => o.jobId);
+    const second = createJobsLaneLocked(pool, batch(), { overflowAfter: 10 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await first.query('COMMIT');
+    first.release();
+    const secondIds = (await second).map((o) => o.jobId);
+    const regular = async (ids: string[]) =>
+      (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND NOT overflow', [ids])).rows[0]!.n;
+    expect(await regular(firstIds)).toBe(10);
+    // It waited for the first to commit and counted its 50: all of it overflows. Without the lock
+    // it would have counted none of them (uncommitted) and put 10 more in the regular lane.
+    expect(await regular(secondIds)).toBe(0);
   });
 
   it('schedules a job due later', async () => {
