@@ -1,3 +1,4 @@
+import { noisyNeighbourConfig, type NoisyNeighbourConfig } from './noisy-neighbour.js';
 import { priorityConfig, type PriorityConfig } from './priority.js';
 
 /** Sizes of a run: the full benchmark (< 20 min) or the CI smoke run (~30 s, tiny numbers, every code path). */
@@ -21,6 +22,8 @@ export interface BenchConfig {
   profile: boolean;
   /** Scenario `priority` (priority.ts), for the systems that have priority classes. */
   priority: PriorityConfig;
+  /** Scenario `noisy-neighbour` (noisy-neighbour.ts), for the systems that tell tenants apart. */
+  noisyNeighbour: NoisyNeighbourConfig;
 }
 
 export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConfig {
@@ -30,7 +33,9 @@ export function loadBenchConfig(env: NodeJS.ProcessEnv = process.env): BenchConf
   const known = ['conveyor', 'bullmq', 'pgboss', 'pgboss-tuned'];
   const unknown = systems.filter((s) => !known.includes(s));
   if (unknown.length) throw new Error(`BENCH_SYSTEMS: unknown ${unknown.join(', ')} (known: ${known.join(', ')})`);
-  const common = { systems, concurrency: Number(env.BENCH_CONCURRENCY ?? 16), profile: env.BENCH_PROFILE === '1', priority: priorityConfig(env, smoke) };
+  const common = { systems, concurrency: Number(env.BENCH_CONCURRENCY ?? 16), profile: env.BENCH_PROFILE === '1', priority: priorityConfig(env, smoke),
+    noisyNeighbour: noisyNeighbourConfig(env, smoke),
+  };
   if (smoke) {
     return {
       ...common,

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { loadBenchConfig } from './config.js';
 import { summariseProfiles } from './profile-summary.js';
 import { chart, ratios, table } from './report.js';
+import { runNoisyNeighbour } from './noisy-neighbour.js';
 import { runPriority } from './priority.js';
 import { runScenarios } from './scenarios.js';
 import { startConveyor } from './systems/conveyor.js';
@@ -53,7 +54,10 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
-const results: Record<string, Awaited<ReturnType<typeof runScenarios>> & { priority?: Awaited<ReturnType<typeof runPriority>> }> = {};
+const results: Record<
+  string,
+  Awaited<ReturnType<typeof runScenarios>> & { priority?: Awaited<ReturnType<typeof runPriority>>; noisyNeighbour?: Awaited<ReturnType<typeof runNoisyNeighbour>> }
+> = {};
 const loadAverages: Record<string, number[]> = {};
 let failed = false;
 for (const name of cfg.systems) {
@@ -65,8 +69,13 @@ for (const name of cfg.systems) {
     system = await current;
     log(`  started in ${((Date.now() - t) / 1000).toFixed(1)} s: ${system.description}`);
     const figures = await runScenarios(system, cfg, log);
-    // Scenario `priority` needs priority classes, which only Conveyor's system has here.
-    results[name] = system.priorityTargets ? { ...figures, priority: await runPriority(system, cfg.priority, log) } : figures;
+    // Scenarios `priority` and `noisy-neighbour` need priority classes and tenants, which only
+    // Conveyor's system has here.
+    results[name] = {
+      ...figures,
+      ...(system.priorityTargets ? { priority: await runPriority(system, cfg.priority, log) } : {}),
+      ...(system.tenantTargets ? { noisyNeighbour: await runNoisyNeighbour(system, cfg.noisyNeighbour, log) } : {}),
+    };
     loadAverages[name] = os.loadavg();
   } catch (error) {
     if (interrupted) await interrupted;

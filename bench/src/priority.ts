@@ -5,14 +5,13 @@
 //   PRIORITY_BACKLOG=20000 node --import ./bench/node_modules/tsx/dist/loader.mjs bench/src/priority.ts
 // Knobs: PRIORITY_BACKLOG (normal jobs, 20,000), PRIORITY_HIGH (high jobs, 200), PRIORITY_HIGH_RATE
 // (high jobs/s, 20), BENCH_CONCURRENCY (handlers per worker, 16). Writes results/priority.json.
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { closedLoop, createPool, openLoop } from './load.js';
 import { latencySummary, round } from './stats.js';
-import { startConveyor } from './systems/conveyor.js';
+import { runAlone } from './standalone.js';
 import type { System } from './systems/system.js';
 
 export interface PriorityConfig {
@@ -103,19 +102,5 @@ export async function runPriority(system: System, cfg: PriorityConfig, log: (lin
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const cfg = priorityConfig();
-  const log = (line: string) => process.stdout.write(`${line}\n`);
-  const system = await startConveyor({ concurrency: Number(process.env.BENCH_CONCURRENCY ?? 16) });
-  let failed = false;
-  try {
-    const result = await runPriority(system, cfg, log);
-    const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../results/priority.json');
-    writeFileSync(file, `${JSON.stringify({ generatedAt: new Date().toISOString(), config: cfg, result }, null, 2)}\n`);
-    log(`wrote ${file}`);
-  } catch (error) {
-    failed = true;
-    log(`priority FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  } finally {
-    await system.stop();
-  }
-  process.exit(failed ? 1 : 0);
+  await runAlone('priority', cfg, (system, log) => runPriority(system, cfg, log));
 }

@@ -54,9 +54,9 @@ describe.each(cases)('names in $file with $set', ({ file, set }) => {
       const scaled = scaledObjects.find((s) => s.spec.scaleTargetRef.name === `conveyor-worker-${pool.name}`);
       expect(scaled, `ScaledObject for pool ${pool.name}`).toBeDefined();
       expect(workers.some((w) => w.metadata.name === scaled!.spec.scaleTargetRef.name)).toBe(true);
-      // One trigger per priority class queue, in topology()'s order and with its names.
+      // One trigger per priority class queue and lane, in topology()'s order and with its keys.
       const triggers = scaled!.spec.triggers as Array<{ type: string; name: string; metadata: { queueURL: string } }>;
-      expect(triggers.map((t) => t.name)).toEqual(workQueues(names).map((c) => c.priority));
+      expect(triggers.map((t) => t.name)).toEqual(workQueues(names).map((c) => c.key));
       for (const [i, { queue }] of workQueues(names).entries()) {
         expect(triggers[i]!.type).toBe('aws-sqs-queue');
         const url = new URL(triggers[i]!.metadata.queueURL);

@@ -4,6 +4,7 @@ import { startPlatform, type Platform } from '../support/platform.js';
 import { readUntil } from '../support/wait.js';
 import type { ConveyorClient } from './client.js';
 import { connectTo } from './connect.js';
+import { poolRuns } from './pool-runs.js';
 
 interface PoolQueue {
   waiting: number;
@@ -24,12 +25,8 @@ describe('priority classes through the whole pipeline', () => {
   let db: pg.Pool;
 
   const until = <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 90_000) => readUntil(what, read, done, timeoutMs);
-  const queue = async () => {
-    const res = await admin.request('/pools/default');
-    expect(res.status).toBe(200);
-    return ((await res.json()) as { queue: PoolQueue }).queue;
-  };
-  const control = async (action: 'pause' | 'resume') => expect((await admin.request(`/pools/default/${action}`, { method: 'POST' })).status).toBe(200);
+  let runs: ReturnType<typeof poolRuns>;
+  const queue = () => runs.queue<PoolQueue>();
   const submitAll = async (jobs: unknown[]) => {
     const ids: string[] = [];
     for (let i = 0; i < jobs.length; i += 500) {
@@ -39,19 +36,10 @@ describe('priority classes through the whole pipeline', () => {
     }
     return ids;
   };
-  /** When each job started (its started events: more than one would be a duplicate run). */
-  const starts = async (ids: string[]) => {
-    const { rows } = await db.query<{ id: string; at: Date[] }>(
-      "SELECT j.id, array_agg(e.created_at ORDER BY e.id) AS at FROM jobs j JOIN job_events e ON e.job_id = j.id AND e.type = 'started' WHERE j.id = ANY($1) GROUP BY j.id",
-      [ids],
-    );
-    return new Map(rows.map((r) => [r.id, r.at]));
-  };
-  const finishedAll = async (ids: string[]) =>
-    (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND status = 'success'", [ids])).rows[0]!.n === ids.length;
+  const finishedAll = async (ids: string[]) => (await runs.finished(ids)) === ids.length;
   const expectEachRanOnce = async (ids: string[]) => {
     await until('every job to succeed', () => finishedAll(ids), Boolean, 180_000);
-    const started = await starts(ids);
+    const started = await runs.starts(ids);
     expect(started.size).toBe(ids.length);
     expect([...started.values()].every((at) => at.length === 1), 'a job started twice').toBe(true);
   };
@@ -60,6 +48,7 @@ describe('priority classes through the whole pipeline', () => {
     platform = await startPlatform({ pools: ['default'], workerEnv: { WORKER_CONCURRENCY: '2' } });
     await platform.startWorker('default');
     ({ demo, admin, db } = await connectTo(platform));
+    runs = poolRuns(admin, db);
   }, 240_000);
   afterAll(async () => {
     await db?.end();
@@ -68,18 +57,18 @@ describe('priority classes through the whole pipeline', () => {
 
   it('starts a high job submitted behind a backlog of normal jobs long before the backlog is done', async () => {
     const BACKLOG = 300;
-    await control('pause');
+    await runs.control('pause');
     const backlog = await submitAll(Array.from({ length: BACKLOG }, () => ({ type: 'sleep', payload: { ms: 100 } })));
     await until('the backlog in the normal queue', queue, (q) => q.waitingByPriority.normal === BACKLOG);
-    await control('resume');
-    await until('the backlog draining', () => starts(backlog), (s) => s.size >= 20);
+    await runs.control('resume');
+    await until('the backlog draining', () => runs.starts(backlog), (s) => s.size >= 20);
 
     const { res, body } = await demo.submit({ type: 'noop', payload: {}, priority: 'high' });
     expect(res.status).toBe(202);
     const highId = String(body.jobId);
     await until('the high job to finish', () => finishedAll([highId]), Boolean);
-    const highStart = (await starts([highId])).get(highId)![0]!;
-    const backlogStarts = [...(await starts(backlog)).values()].map((at) => at[0]!);
+    const highStart = (await runs.starts([highId])).get(highId)![0]!;
+    const backlogStarts = [...(await runs.starts(backlog)).values()].map((at) => at[0]!);
     const after = backlogStarts.filter((at) => at > highStart).length + (BACKLOG - backlogStarts.length);
     console.log(`high job started with ${after} of ${BACKLOG} normal jobs still to start`);
     // It overtook nearly all of the backlog it was queued behind (FIFO would have it start last).
@@ -90,15 +79,15 @@ describe('priority classes through the whole pipeline', () => {
   it('keeps running low jobs while high work keeps coming: the lower classes\' guaranteed share', async () => {
     const HIGH = 400;
     const LOW = 8;
-    await control('pause');
+    await runs.control('pause');
     const high = await submitAll(Array.from({ length: HIGH }, () => ({ type: 'sleep', payload: { ms: 100 }, priority: 'high' })));
     const low = await submitAll(Array.from({ length: LOW }, () => ({ type: 'noop', payload: {}, priority: 'low' })));
     await until('both backlogs in their queues', queue, (q) => q.waitingByPriority.high === HIGH && q.waitingByPriority.low === LOW);
-    await control('resume');
+    await runs.control('resume');
     await until('every low job to finish', () => finishedAll(low), Boolean, 180_000);
 
-    const highStarts = [...(await starts(high)).values()].map((at) => at[0]!);
-    const lastLow = Math.max(...[...(await starts(low)).values()].map((at) => at[0]!.getTime()));
+    const highStarts = [...(await runs.starts(high)).values()].map((at) => at[0]!);
+    const lastLow = Math.max(...[...(await runs.starts(low)).values()].map((at) => at[0]!.getTime()));
     const highAfter = highStarts.filter((at) => at.getTime() > lastLow).length + (HIGH - highStarts.length);
     console.log(`all ${LOW} low jobs started with ${highAfter} of ${HIGH} high jobs still to start`);
     // Low leads 1 receive in 10 (RECEIVE_WEIGHTS): its 8 jobs need about 80 receives of the ~200+

@@ -7,6 +7,7 @@ import { createSqsClient, readQueueDepth } from '@conveyor/platform';
 import { poolQueueNames, queueUrl, workQueues } from '@conveyor/jobs';
 import { awsOptions, uniqueName } from '../../../test/support/infra.js';
 import { startService, type RunningService } from '../../../test/support/service-process.js';
+import { createTokenKit } from '../../../test/hostile/tokens.js';
 import { platformEnv, prepareNamespace } from '../../../test/support/platform.js';
 import { pidsMatching, postgresServer, type Proc } from '../cpu.js';
 import { jobBody, type JobTiming, type System } from './system.js';
@@ -35,6 +36,9 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
     ...options.serviceEnv,
   };
   await prepareNamespace(env);
+  // Tokens of other tenants (the noisy-neighbour scenario), signed with the gateway's dev key as an
+  // identity provider would sign them.
+  const tokens = await createTokenKit();
 
   const services: RunningService[] = [];
   const start = async (name: string, extra: Record<string, string> = {}) => {
@@ -55,7 +59,7 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
   try {
     const api = await start('api');
     const [gateway] = await Promise.all([
-      start('gateway', { API_URL: api.url }),
+      start('gateway', { API_URL: api.url, JWT_DEV_SIGNING_KEY: tokens.signingKeyPem }),
       start('bridge'),
       start('scheduler'),
       start('worker', { WORKER_POOL: 'default', WORKER_CONCURRENCY: String(options.concurrency) }),
@@ -89,6 +93,17 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
           body: (seq) => `{"jobs":[${Array.from({ length: size }, (_, i) => jobBody(runTag, seq * size + i, undefined, priority)).join(',')}]}`,
         },
       }),
+      tenantTargets: async (tenant, runTag, size) => {
+        const headers = { authorization: `Bearer ${await tokens.valid({ sub: `${tenant}-user`, tenant, scope: 'jobs:read jobs:write' }, '2h')}` };
+        return {
+          single: { url: `${gateway!.url}/jobs`, headers, body: (seq) => jobBody(runTag, seq) },
+          batch: {
+            url: `${gateway!.url}/jobs/batch`,
+            headers,
+            body: (seq) => `{"jobs":[${Array.from({ length: size }, (_, i) => jobBody(runTag, seq * size + i)).join(',')}]}`,
+          },
+        };
+      },
       queued: async () => {
         const depths = await Promise.all(
           workQueues(poolQueueNames(namespace, 'default')).map(async ({ queue }) => {
@@ -99,6 +114,8 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
         );
         return depths.reduce((a, b) => a + b, 0);
       },
+      completedBy: async (tenant) =>
+        (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE tenant = $1 AND status = 'success'", [tenant])).rows[0]!.n,
       completed: async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs WHERE status = 'success'")).rows[0]!.n,
       timings: async (runTag) => {
         const { rows } = await db.query<{ c: number; s: number; d: number | null }>(

@@ -19,8 +19,12 @@ export interface System {
   batchTarget?: (run: string, size: number) => Target;
   /** POST /jobs and /jobs/batch of jobs of a priority class, where the system has classes (the priority scenario). */
   priorityTargets?: (run: string, priority: string, batchSize: number) => { single: Target; batch: Target };
-  /** Messages waiting or running in the default pool's queues, every class (the priority scenario). */
+  /** POST /jobs and /jobs/batch as a user of the given tenant, where the system has tenants (the noisy-neighbour scenario). */
+  tenantTargets?: (tenant: string, run: string, batchSize: number) => Promise<{ single: Target; batch: Target }>;
+  /** Messages waiting or running in the default pool's queues, every class and lane (the priority scenario). */
   queued?: () => Promise<number>;
+  /** Jobs of one tenant that finished successfully, where the system has tenants (the noisy-neighbour scenario). */
+  completedBy?: (tenant: string) => Promise<number>;
   /** Jobs that finished successfully since the system started. */
   completed: () => Promise<number>;
   /** Timings of the finished jobs of one run. */

@@ -51,9 +51,9 @@ Queue of a worker pool: the rule of topology() in packages/jobs/src/topology.ts,
 <namespace->conveyor-<pool>. test/chart/names.test.ts renders the chart and compares with topology().
 Call with (dict "ctx" $ "pool" "default").
 */}}
-{{- /* A pool's queue of one priority class, as topology()'s poolQueueNames: normal is the pool's bare queue. */ -}}
+{{- /* A pool's queue of one priority class and lane, as topology()'s poolQueueNames: normal is the pool's bare queue, the overflow lane adds -overflow. */ -}}
 {{- define "conveyor.queueName" -}}
-{{- if .ctx.Values.config.namespace -}}{{ .ctx.Values.config.namespace }}-{{- end -}}conveyor-{{ .pool }}{{- if and .priority (ne .priority "normal") -}}-{{ .priority }}{{- end -}}
+{{- if .ctx.Values.config.namespace -}}{{ .ctx.Values.config.namespace }}-{{- end -}}conveyor-{{ .pool }}{{- if and .priority (ne .priority "normal") -}}-{{ .priority }}{{- end -}}{{- if eq (.lane | default "regular") "overflow" -}}-overflow{{- end -}}
 {{- end -}}
 
 {{/* SQS queue URL whose path is exactly /<account>/<queue>, as KEDA's aws-sqs-queue scaler requires. */}}

@@ -14,7 +14,7 @@ describe('job type catalog and topology', () => {
 
   it('prefixes every name with the namespace', () => {
     const t = topology('t1');
-    expect(t.topics).toEqual({ requested: 't1-jobs.requested', events: 't1-jobs.events' });
+    expect(t.topics).toEqual({ requested: 't1-jobs.requested', requestedOverflow: 't1-jobs.requested.overflow', events: 't1-jobs.events' });
     expect(t.queues.map((q) => q.queue)).toEqual(['t1-conveyor-default', 't1-conveyor-reports']);
     // The normal class keeps the pool's queue of before classes; high and low have their own.
     expect(t.queues[0]!.classQueues).toEqual({ high: 't1-conveyor-default-high', normal: 't1-conveyor-default', low: 't1-conveyor-default-low' });

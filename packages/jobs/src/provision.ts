@@ -3,7 +3,7 @@ import { CreateQueueCommand, DeleteQueueCommand, GetQueueAttributesCommand, GetQ
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Kafka, Logger, PriorityClass } from '@conveyor/platform';
 import { DEFAULT_PRIORITY } from './priority.js';
-import { workQueues, type PoolQueues, type Topology, type WorkerPool } from './topology.js';
+import { workQueues, type Lane, type PoolQueues, type Topology, type WorkerPool } from './topology.js';
 
 export interface ProvisionOptions {
   kafka: Kafka;
@@ -19,6 +19,9 @@ export interface ProvisionOptions {
 
 export interface ProvisionedClassQueue {
   priority: PriorityClass;
+  lane: Lane;
+  /** Unique in the pool: the class, or `<class>_overflow` (workQueues). */
+  key: string;
   queueUrl: string;
   queueArn: string;
   subscriptionArn: string;
@@ -32,12 +35,12 @@ export interface ProvisionedQueue {
   deadLetterQueueUrl: string;
   deadLetterQueueArn: string;
   subscriptionArn: string;
-  /** Every class's queue, highest first. */
+  /** Every class's queues (regular and overflow lane), highest class first, regular before overflow. */
   classQueues: ProvisionedClassQueue[];
 }
 
 export interface Provisioned {
-  topics: { requested: string; events: string; created: string[] };
+  topics: { requested: string; requestedOverflow: string; events: string; created: string[] };
   snsTopicArn: string;
   queues: ProvisionedQueue[];
   bucket: string;
@@ -49,10 +52,13 @@ export interface Provisioned {
  * the type: a type registered at run time reaches its pool's queues without re-provisioning. And on
  * `priority`, which the bridge always sets; the normal queue also takes a message without one (a
  * bridge of before classes, during an upgrade), so every message matches exactly one queue.
+ * And on `lane`: the bridge sets it (to `overflow`) only on a job of a tenant over its threshold;
+ * the regular lane takes every message without it, so a bridge of before lanes routes as it did.
  */
-export function subscriptionAttributes(pool: Pick<WorkerPool, 'name'>, priority: PriorityClass = DEFAULT_PRIORITY): Record<string, string> {
+export function subscriptionAttributes(pool: Pick<WorkerPool, 'name'>, priority: PriorityClass = DEFAULT_PRIORITY, lane: Lane = 'regular'): Record<string, string> {
   const classes: unknown[] = priority === DEFAULT_PRIORITY ? [priority, { exists: false }] : [priority];
-  return { RawMessageDelivery: 'true', FilterPolicy: JSON.stringify({ pool: [pool.name], priority: classes }) };
+  const lanes: unknown[] = lane === 'regular' ? [{ exists: false }] : [lane];
+  return { RawMessageDelivery: 'true', FilterPolicy: JSON.stringify({ pool: [pool.name], priority: classes, lane: lanes }) };
 }
 
 export function queueAttributes(pool: WorkerPool, deadLetterArn: string, topicArn: string, queueArn?: string): Record<string, string> {
@@ -154,26 +160,32 @@ export interface PoolQueuesOptions {
   sqs: SQSClient;
   snsTopicArn: string;
   pool: WorkerPool;
-  names: Pick<PoolQueues, 'deadLetterQueue' | 'classQueues'>;
+  names: Pick<PoolQueues, 'deadLetterQueue' | 'classQueues' | 'overflowQueues'>;
 }
 
 /**
- * One pool's queues, one per priority class, subscribed to the jobs topic by the `pool` and
- * `priority` filter, and the DLQ they share: for the platform's pools (provision) and for the
- * WorkerPool resources the operator reconciles alike. Idempotent.
+ * One pool's queues, two per priority class (the regular and the overflow lane), subscribed to the
+ * jobs topic by the `pool`, `priority` and `lane` filter, and the DLQ they share: for the
+ * platform's pools (provision) and for the WorkerPool resources the operator reconciles alike.
+ * Idempotent.
  */
 export async function provisionPoolQueues(options: PoolQueuesOptions): Promise<ProvisionedQueue> {
   const { sns, sqs, snsTopicArn, pool, names } = options;
   const dlq = await ensureQueue(sqs, names.deadLetterQueue, {});
-  const classQueues: ProvisionedClassQueue[] = [];
-  for (const { priority, queue } of workQueues(names)) {
+  const provisioned = new Map<string, ProvisionedClassQueue>();
+  // Overflow lanes first: a regular queue provisioned before lanes takes overflow messages too
+  // until its filter gains the lane condition, and that must not happen before the overflow queue
+  // is subscribed (in between, an overflow message would match no queue at all).
+  const queues = workQueues(names);
+  for (const { priority, lane, key, queue } of [...queues.filter((q) => q.lane === 'overflow'), ...queues.filter((q) => q.lane === 'regular')]) {
     // The queue's ARN is needed for its own policy, so the policy is set once the queue exists.
     const main = await ensureQueue(sqs, queue, queueAttributes(pool, dlq.arn, snsTopicArn));
     await sqs.send(new SetQueueAttributesCommand({ QueueUrl: main.url, Attributes: queueAttributes(pool, dlq.arn, snsTopicArn, main.arn) }));
-    const subscriptionArn = await ensureSubscription(sns, snsTopicArn, main.arn, subscriptionAttributes(pool, priority));
-    classQueues.push({ priority, queueUrl: main.url, queueArn: main.arn, subscriptionArn });
+    const subscriptionArn = await ensureSubscription(sns, snsTopicArn, main.arn, subscriptionAttributes(pool, priority, lane));
+    provisioned.set(key, { priority, lane, key, queueUrl: main.url, queueArn: main.arn, subscriptionArn });
   }
-  const normal = classQueues.find((q) => q.priority === DEFAULT_PRIORITY)!;
+  const classQueues = queues.map((q) => provisioned.get(q.key)!);
+  const normal = provisioned.get(DEFAULT_PRIORITY)!;
   return {
     pool: pool.name,
     queueUrl: normal.queueUrl,
@@ -239,13 +251,13 @@ export async function ensureSnsTopic(sns: SNSClient, name: string): Promise<stri
  */
 export async function provision(options: ProvisionOptions): Promise<Provisioned> {
   const { kafka, sns, sqs, s3, topology, bucket, partitions = 6, replicationFactor = 1, logger } = options;
-  const { requested, events } = topology.topics;
-  const created = await ensureKafkaTopics(kafka, [requested, events], partitions, replicationFactor);
+  const { requested, requestedOverflow, events } = topology.topics;
+  const created = await ensureKafkaTopics(kafka, [requested, requestedOverflow, events], partitions, replicationFactor);
   const snsTopicArn = await ensureSnsTopic(sns, topology.snsTopic);
   const queues: ProvisionedQueue[] = [];
   for (const names of topology.queues) queues.push(await provisionPoolQueues({ sns, sqs, snsTopicArn, pool: names.pool, names }));
   await ensureBucket(s3, bucket);
-  const result = { topics: { requested, events, created }, snsTopicArn, queues, bucket };
+  const result = { topics: { requested, requestedOverflow, events, created }, snsTopicArn, queues, bucket };
   logger?.info({ ...result }, 'provisioned');
   return result;
 }

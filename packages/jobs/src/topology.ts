@@ -37,13 +37,28 @@ export interface PoolQueues {
   queue: string;
   deadLetterQueue: string;
   classQueues: Record<PriorityClass, string>;
+  /**
+   * Each class's overflow lane: where a tenant's jobs go once it already has more than a threshold
+   * waiting in the pool (docs/design.md, "Fairness between tenants"). Served after the class's
+   * regular queue, with a guaranteed share.
+   */
+  overflowQueues: Record<PriorityClass, string>;
 }
 
+/** A pool's queues hold its work in two lanes per class: `regular`, and `overflow` for tenants over their threshold. */
+export const LANES = ['regular', 'overflow'] as const;
+export type Lane = (typeof LANES)[number];
+
 export interface Topology {
-  topics: { requested: string; events: string };
+  /**
+   * `requestedOverflow` carries the jobs of the overflow lane (docs/design.md, "Fairness between
+   * tenants"), so a burst waiting in Kafka for the bridge never sits in front of other tenants' jobs.
+   */
+  topics: { requested: string; requestedOverflow: string; events: string };
   snsTopic: string;
   queues: Array<{ pool: WorkerPool } & PoolQueues>;
-  consumerGroups: { bridge: string; events: string };
+  /** `bridgeOverflow` reads `requestedOverflow`: a group and a fetch loop of its own, so the lanes never wait for each other. */
+  consumerGroups: { bridge: string; bridgeOverflow: string; events: string };
 }
 
 const NAMESPACE = /^[a-z0-9-]{0,40}$/;
@@ -52,10 +67,10 @@ export function topology(namespace = ''): Topology {
   if (!NAMESPACE.test(namespace)) throw new Error(`namespace "${namespace}" must match ${NAMESPACE}`);
   const ns = namespace ? `${namespace}-` : '';
   return {
-    topics: { requested: `${ns}jobs.requested`, events: `${ns}jobs.events` },
+    topics: { requested: `${ns}jobs.requested`, requestedOverflow: `${ns}jobs.requested.overflow`, events: `${ns}jobs.events` },
     snsTopic: `${ns}jobs`,
     queues: WORKER_POOLS.map((pool) => ({ pool, ...poolQueueNames(namespace, pool.name) })),
-    consumerGroups: { bridge: `${ns}conveyor-bridge`, events: `${ns}conveyor-events` },
+    consumerGroups: { bridge: `${ns}conveyor-bridge`, bridgeOverflow: `${ns}conveyor-bridge-overflow`, events: `${ns}conveyor-events` },
   };
 }
 
@@ -64,12 +79,33 @@ export function poolQueueNames(namespace: string, pool: string): PoolQueues {
   if (!NAMESPACE.test(namespace)) throw new Error(`namespace "${namespace}" must match ${NAMESPACE}`);
   const ns = namespace ? `${namespace}-` : '';
   const queue = `${ns}conveyor-${pool}`;
-  return { queue, deadLetterQueue: `${queue}-dlq`, classQueues: { high: `${queue}-high`, normal: queue, low: `${queue}-low` } };
+  const classQueues = { high: `${queue}-high`, normal: queue, low: `${queue}-low` };
+  return {
+    queue,
+    deadLetterQueue: `${queue}-dlq`,
+    classQueues,
+    overflowQueues: { high: `${queue}-high-overflow`, normal: `${queue}-overflow`, low: `${queue}-low-overflow` },
+  };
 }
 
-/** Every queue of a pool that holds work to run, highest class first: what a count of its backlog adds up. */
-export function workQueues(queues: Pick<PoolQueues, 'classQueues'>): Array<{ priority: PriorityClass; queue: string }> {
-  return PRIORITY_CLASSES.map((priority) => ({ priority, queue: queues.classQueues[priority] }));
+/** One queue that holds a pool's work: its class, its lane, and a key unique in the pool (`normal`, `normal_overflow`). */
+export interface WorkQueue {
+  priority: PriorityClass;
+  lane: Lane;
+  /** `<class>` for the regular lane, `<class>_overflow` for the other: KEDA trigger and metric names. */
+  key: string;
+  queue: string;
+}
+
+/**
+ * Every queue of a pool that holds work to run, highest class first and, within a class, regular
+ * before overflow: what a count of its backlog adds up.
+ */
+export function workQueues(queues: Pick<PoolQueues, 'classQueues' | 'overflowQueues'>): WorkQueue[] {
+  return PRIORITY_CLASSES.flatMap((priority) => [
+    { priority, lane: 'regular' as const, key: priority, queue: queues.classQueues[priority] },
+    { priority, lane: 'overflow' as const, key: `${priority}_overflow`, queue: queues.overflowQueues[priority] },
+  ]);
 }
 
 export function poolOf(type: string): WorkerPool | undefined {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '@conveyor/platform';
-import { createJob, createJobs, migrateJobsSchema, requestHash } from '@conveyor/jobs';
+import { createJob, createJobs, createJobsLaneLocked, migrateJobsSchema, requestHash } from '@conveyor/jobs';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 
 describe('createJob against real Postgres', () => {
@@ -40,6 +40,49 @@ describe('createJob against real Postgres', () => {
     // No tags and an empty list hash as a job stored before tags existed did.
     expect(requestHash({ ...base, tags: [] })).toBe(requestHash(base));
     expect(await createJob(pool, { ...base, tags: [], idempotencyKey: 'k-plain' })).toMatchObject({ kind: 'replayed', jobId: plain!.jobId });
+  });
+
+  it("stores a tenant's jobs past its threshold of waiting jobs in a pool as overflow, per tenant and pool", async () => {
+    const job = (tenant: string, pool: string, extra: Record<string, unknown> = {}) => ({ tenant, owner: 'o', type: 'noop', payload: {}, pool, ...extra });
+    const overflowOf = async (ids: string[]) =>
+      (await pool.query<{ id: string; overflow: boolean }>('SELECT id, overflow FROM jobs WHERE id = ANY($1)', [ids])).rows.reduce(
+        (map, r) => map.set(r.id, r.overflow),
+        new Map<string, boolean>(),
+      );
+    const options = { overflowAfter: 3 };
+    // One statement: its own jobs count in order, so the 4th and 5th pass the threshold of 3.
+    const first = await createJobs(pool, [1, 2, 3, 4, 5].map(() => job('burst', 'p1')), undefined, options);
+    const flags = await overflowOf(first.map((o) => o.jobId));
+    expect(first.map((o) => flags.get(o.jobId))).toEqual([false, false, false, true, true]);
+    // A later statement sees the 5 waiting: every further job overflows, a delayed one does not (it is not waiting).
+    const later = await createJobs(pool, [job('burst', 'p1'), job('burst', 'p1', { runAt: new Date(Date.now() + 60_000) }), job('quiet', 'p1'), job('burst', 'p2')], undefined, options);
+    const later2 = await overflowOf(later.map((o) => o.jobId));
+    // Another tenant in the same pool, and the same tenant in another pool, are under their thresholds.
+    expect(later.map((o) => later2.get(o.jobId))).toEqual([true, false, false, false]);
+    // Jobs that stopped waiting no longer count.
+    await pool.query("UPDATE jobs SET status = 'processing' WHERE tenant = 'burst' AND pool = 'p1'");
+    const [next] = await createJobs(pool, [job('burst', 'p1')], undefined, options);
+    expect((await overflowOf([next!.jobId])).get(next!.jobId)).toBe(false);
+  });
+
+  it("counts a tenant's batch after the one in progress under its lane lock: the threshold holds for the burst as a whole", async () => {
+    const batch = () => Array.from({ length: 50 }, () => ({ tenant: 'concurrent', owner: 'o', type: 'noop', payload: {}, pool: 'p1' }));
+    // A first batch stored and not yet committed, holding the tenant's lane lock as createJobsLaneLocked takes it.
+    const first = await pool.connect();
+    await first.query('BEGIN');
+    await first.query("SELECT pg_advisory_xact_lock(hashtext('conveyor.lane:' || $1))", ['concurrent']);
+    const firstIds = (await createJobs(first, batch(), undefined, { overflowAfter: 10 })).map((o) => o.jobId);
+    const second = createJobsLaneLocked(pool, batch(), { overflowAfter: 10 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await first.query('COMMIT');
+    first.release();
+    const secondIds = (await second).map((o) => o.jobId);
+    const regular = async (ids: string[]) =>
+      (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND NOT overflow', [ids])).rows[0]!.n;
+    expect(await regular(firstIds)).toBe(10);
+    // It waited for the first to commit and counted its 50: all of it overflows. Without the lock
+    // it would have counted none of them (uncommitted) and put 10 more in the regular lane.
+    expect(await regular(secondIds)).toBe(0);
   });
 
   it('schedules a job due later', async () => {

@@ -34,6 +34,12 @@ export const jobEnvelopeSchema = z.object({
   pool: z.string().min(1).max(64).optional(),
   /** The job's priority class; absent on messages written before classes, which are `normal`. */
   priority: z.enum(PRIORITY_CLASSES).optional(),
+  /**
+   * `overflow` when the job's tenant had more than its threshold waiting in the pool at submit
+   * (docs/design.md, "Fairness between tenants"): the bridge routes it to the class's overflow
+   * lane. Absent for every other job, which takes the regular lane.
+   */
+  lane: z.literal('overflow').optional(),
 });
 
 export type JobEnvelope = z.infer<typeof jobEnvelopeSchema>;
@@ -128,10 +134,10 @@ export function fromKafkaHeaders(headers: IHeaders | undefined): MessageContext 
 type Attributes = Record<string, SnsAttribute & SqsAttribute>;
 
 /**
- * SNS/SQS message attributes: `pool` and `priority` for filter policies, `type`, trace and request
- * ids for continuity.
+ * SNS/SQS message attributes: `pool`, `priority` and `lane` (only ever `overflow`: the regular lane's
+ * filter takes a message without one) for filter policies, `type`, trace and request ids for continuity.
  */
-export function toMessageAttributes(message: MessageContext, type?: string, pool?: string, priority?: PriorityClass): Attributes {
+export function toMessageAttributes(message: MessageContext, type?: string, pool?: string, priority?: PriorityClass, lane?: 'overflow'): Attributes {
   const attributes: Attributes = {};
   const put = (name: string, value: string | undefined) => {
     if (value) attributes[name] = { DataType: 'String', StringValue: value };
@@ -139,6 +145,7 @@ export function toMessageAttributes(message: MessageContext, type?: string, pool
   put('type', type);
   put('pool', pool);
   put('priority', priority);
+  put('lane', lane);
   put('traceparent', message.traceparent);
   put('tracestate', message.tracestate);
   put(REQUEST_ID, message.requestId);

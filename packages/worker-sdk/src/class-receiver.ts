@@ -1,58 +1,81 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import { PRIORITY_CLASSES, type PriorityClass } from '@conveyor/platform';
-import { leaderCycle, receiveOrder } from './receive-order.js';
+import { laneOrder, leaderCycle, receiveOrder, type Lane } from './receive-order.js';
 
-/** One queue of a pool's class, as resolved. */
+/** One queue of a pool's class, as resolved: its regular lane or its overflow lane (regular when not said). */
 export interface ClassQueue {
   priority: PriorityClass;
+  lane?: Lane;
   url: string;
 }
 
 /** One ReceiveMessage call: up to `max` messages from `url`, waiting up to `waitSeconds`. */
 export type ReceiveFrom = (queue: ClassQueue, max: number, waitSeconds: number, signal?: AbortSignal) => Promise<Message[]>;
 
-const rank = (priority: PriorityClass) => PRIORITY_CLASSES.indexOf(priority);
+/** Highest class first, and within a class the regular lane first. */
+/**
+ * How long a queue that answered a short poll with nothing is left out of the next short polls.
+ * Six queues a pool (three classes, two lanes) would otherwise cost up to five empty calls per
+ * receive while one lane is backlogged; a job arriving in a queue left out waits at most this much
+ * longer, and only while other queues have work (with none, every queue is long-polled).
+ */
+export const EMPTY_RECHECK_MS = 20;
+
+const rank = (queue: ClassQueue) => PRIORITY_CLASSES.indexOf(queue.priority) * 2 + (queue.lane === 'overflow' ? 1 : 0);
 
 /**
  * Receives from a pool's class queues in weighted order (receive-order.ts) without adding latency
- * when they are empty:
+ * when they are empty. A class's queues are its regular lane and its overflow lane; the regular
+ * one is asked first but for every OVERFLOW_EVERY-th time the class is asked (laneOrder):
  * - with work waiting, short polls (no wait) in this turn's order; the first class that has
  *   messages gives them all (up to the free slots), so urgent work is asked for on 7 turns of 10
- *   and the lower classes keep theirs;
+ *   and the lower classes keep theirs; a queue that just answered empty is skipped for
+ *   EMPTY_RECHECK_MS;
  * - with every queue empty, one long poll per class at once, and the first answer is taken, so
  *   work of any class starts the moment it arrives, as a single queue's long poll did.
  * The other long polls are not aborted when one answers (an aborted receive can still take
  * messages on the server's side, hidden for a whole visibility timeout): whatever they bring waits
  * here, highest class first, and is handed out before anything is asked again. Only `signal` (the
  * worker stopping) aborts them, as it aborted the one long poll of before. At most one long poll
- * per class is open, so what waits here is bounded by the classes times 10 messages.
+ * per queue is open, so what waits here is bounded by the queues times 10 messages.
  */
 export class ClassReceiver {
   private turn = 0;
   private readonly cycle: PriorityClass[];
-  private readonly open = new Map<PriorityClass, Promise<void>>();
-  private spilled: Array<{ priority: PriorityClass; message: Message }> = [];
+  /** How many times each class's queues were asked: its lanes' order (laneOrder). */
+  private readonly asked: Record<PriorityClass, number> = { high: 0, normal: 0, low: 0 };
+  private readonly open = new Map<string, Promise<void>>();
+  /** Until when (ms) each queue that answered empty is left out of short polls. */
+  private readonly emptyUntil = new Map<string, number>();
+  private spilled: Array<{ rank: number; message: Message }> = [];
   private lastError: unknown;
   private arrived: (() => void) | undefined;
 
   constructor(
     private readonly receiveFrom: ReceiveFrom,
     weights?: Readonly<Record<PriorityClass, number>>,
+    private readonly now: () => number = Date.now,
   ) {
     this.cycle = leaderCycle(weights);
   }
 
   async receive(queues: readonly ClassQueue[], max: number, waitSeconds: number, signal?: AbortSignal): Promise<Message[]> {
     if (this.spilled.length > 0) return this.take(max);
-    const order = receiveOrder(this.turn++, this.cycle).flatMap((p) => queues.filter((q) => q.priority === p));
-    if (order.length === 1) return this.receiveFrom(order[0]!, max, waitSeconds, signal);
-    for (const queue of order) {
-      const messages = await this.receiveFrom(queue, max, 0, signal);
-      if (messages.length > 0) return messages;
+    if (queues.length === 1) return this.receiveFrom(queues[0]!, max, waitSeconds, signal);
+    for (const priority of receiveOrder(this.turn++, this.cycle)) {
+      const lanes = queues.filter((q) => q.priority === priority);
+      if (lanes.length === 0) continue;
+      const order = lanes.length === 1 ? lanes : laneOrder(this.asked[priority]++).flatMap((lane) => lanes.filter((q) => (q.lane ?? 'regular') === lane));
+      for (const queue of order) {
+        if ((this.emptyUntil.get(queue.url) ?? 0) > this.now()) continue;
+        const messages = await this.receiveFrom(queue, max, 0, signal);
+        if (messages.length > 0) return messages;
+        this.emptyUntil.set(queue.url, this.now() + EMPTY_RECHECK_MS);
+      }
     }
     if (waitSeconds === 0 || signal?.aborted) return [];
     this.lastError = undefined;
-    for (const queue of order) if (!this.open.has(queue.priority)) this.longPoll(queue, max, waitSeconds, signal);
+    for (const queue of queues) if (!this.open.has(queue.url)) this.longPoll(queue, max, waitSeconds, signal);
     // An open poll of an earlier call may have answered during the short polls.
     if (this.spilled.length > 0) return this.take(max);
     await new Promise<void>((resolve) => {
@@ -83,21 +106,22 @@ export class ClassReceiver {
     const poll = this.receiveFrom(queue, max, waitSeconds, signal)
       .then(
         (messages) => {
-          for (const message of messages) this.spilled.push({ priority: queue.priority, message });
+          for (const message of messages) this.spilled.push({ rank: rank(queue), message });
+          if (messages.length > 0) this.emptyUntil.delete(queue.url);
         },
         (error: unknown) => {
           this.lastError = error;
         },
       )
       .finally(() => {
-        this.open.delete(queue.priority);
+        this.open.delete(queue.url);
         if (this.spilled.length > 0 || this.open.size === 0) this.arrived?.();
       });
-    this.open.set(queue.priority, poll);
+    this.open.set(queue.url, poll);
   }
 
   private take(max: number): Message[] {
-    this.spilled.sort((a, b) => rank(a.priority) - rank(b.priority));
+    this.spilled.sort((a, b) => a.rank - b.rank);
     return this.spilled.splice(0, max).map((s) => s.message);
   }
 }

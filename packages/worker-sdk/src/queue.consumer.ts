@@ -45,6 +45,8 @@ export interface JobQueueNames {
   deadLetterQueue: string;
   /** The pool's queues per priority class; without them (or where one does not exist) only `queue`. */
   classQueues?: Record<PriorityClass, string>;
+  /** Each class's overflow lane (docs/design.md, "Fairness between tenants"); one that does not exist is left out. */
+  overflowQueues?: Record<PriorityClass, string>;
 }
 
 interface Resolved {
@@ -86,8 +88,9 @@ export class SqsJobQueue implements JobQueuePort {
 
   /**
    * Resolves every URL; a failure is not cached, so the next call asks again. The normal queue and
-   * the DLQ must exist; a high or low queue that does not (a team's pool provisioned before
-   * classes) is left out, and that pool's work all arrives on its normal queue.
+   * the DLQ must exist; a high, low or overflow queue that does not (a team's pool provisioned
+   * before classes or lanes) is left out, and its pool's filters still send that work to the
+   * queues it has.
    */
   resolve(): Promise<Resolved> {
     this.urls ??= this.resolveAll().catch((error: unknown) => {
@@ -98,10 +101,21 @@ export class SqsJobQueue implements JobQueuePort {
   }
 
   private async resolveAll(): Promise<Resolved> {
-    const classes = Object.entries(this.names.classQueues ?? { normal: this.names.queue }) as Array<[PriorityClass, string]>;
+    const wanted: Array<{ priority: PriorityClass; lane: 'regular' | 'overflow'; name: string }> = [
+      ...(Object.entries(this.names.classQueues ?? { normal: this.names.queue }) as Array<[PriorityClass, string]>).map(([priority, name]) => ({
+        priority,
+        lane: 'regular' as const,
+        name,
+      })),
+      ...(Object.entries(this.names.overflowQueues ?? {}) as Array<[PriorityClass, string]>).map(([priority, name]) => ({
+        priority,
+        lane: 'overflow' as const,
+        name,
+      })),
+    ];
     const [dlq, ...urls] = await Promise.all([
       this.urlOf(this.names.deadLetterQueue),
-      ...classes.map(([, name]) =>
+      ...wanted.map(({ name }) =>
         this.urlOf(name).catch((error: unknown) => {
           if (name === this.names.queue || !(error instanceof QueueDoesNotExist)) throw error;
           this.onMissingClassQueue?.(name);
@@ -109,7 +123,7 @@ export class SqsJobQueue implements JobQueuePort {
         }),
       ),
     ]);
-    const queues = classes.flatMap(([priority], i) => (urls[i] ? [{ priority, url: urls[i] }] : []));
+    const queues = wanted.flatMap(({ priority, lane }, i) => (urls[i] ? [{ priority, lane, url: urls[i] }] : []));
     return { queues, dlq: dlq! };
   }
 
@@ -157,7 +171,7 @@ export class SqsJobQueue implements JobQueuePort {
     const known = this.origin.get(message);
     if (known) return known;
     const { queues } = await this.resolve();
-    return queues.find((q) => q.priority === 'normal')!.url;
+    return queues.find((q) => q.priority === 'normal' && q.lane === 'regular')!.url;
   }
 
   /** Resolves once this message's delete succeeded; a delete SQS refused rejects on its own. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RECEIVE_WEIGHTS, leaderCycle, parseReceiveWeights, receiveOrder } from './receive-order.js';
+import { DEFAULT_RECEIVE_WEIGHTS, laneOrder, leaderCycle, OVERFLOW_EVERY, parseReceiveWeights, receiveOrder } from './receive-order.js';
 
 describe('receive order', () => {
   it('lets each class lead exactly its weight of turns per cycle, spread out', () => {
@@ -42,5 +42,14 @@ describe('receive order', () => {
     expect(parseReceiveWeights('high=8, normal=3, low=1')).toEqual({ high: 8, normal: 3, low: 1 });
     expect(() => parseReceiveWeights('high=8,normal=3')).toThrow(/low/);
     expect(() => parseReceiveWeights('urgent=1,high=1,normal=1,low=1')).toThrow(/unknown class "urgent"/);
+  });
+});
+
+describe('lane order within a class', () => {
+  it('asks the regular lane first but for one time in OVERFLOW_EVERY, counted per class', () => {
+    const firsts = Array.from({ length: 4 * OVERFLOW_EVERY }, (_, asked) => laneOrder(asked)[0]);
+    expect(firsts.filter((lane) => lane === 'overflow')).toHaveLength(4);
+    expect(firsts.slice(0, OVERFLOW_EVERY)).toEqual([...Array<string>(OVERFLOW_EVERY - 1).fill('regular'), 'overflow']);
+    for (let asked = 0; asked < 20; asked++) expect([...laneOrder(asked)].sort()).toEqual(['overflow', 'regular']);
   });
 });

@@ -51,3 +51,22 @@ export function parseReceiveWeights(text: string): Record<PriorityClass, number>
   leaderCycle(complete);
   return complete;
 }
+
+/** A class's queues come in two lanes: `regular`, and `overflow` for the jobs of tenants over their threshold. */
+export type Lane = 'regular' | 'overflow';
+
+/**
+ * Of every OVERFLOW_EVERY times a worker asks a class's queues, the overflow lane is asked first
+ * once: a tenant's burst keeps a quarter of its class's receives while other tenants' work waits
+ * in the regular lane, and all of them (the regular lane hands its turn on) when that lane is empty.
+ */
+export const OVERFLOW_EVERY = 4;
+
+/**
+ * The order of a class's lanes the `asked`-th time (from 0) its queues are asked: regular first,
+ * except every OVERFLOW_EVERY-th time. Counted per class, so a class that rarely leads (low) still
+ * gives its overflow lane the same share of its own receives.
+ */
+export function laneOrder(asked: number): Lane[] {
+  return asked % OVERFLOW_EVERY === OVERFLOW_EVERY - 1 ? ['overflow', 'regular'] : ['regular', 'overflow'];
+}

@@ -60,7 +60,7 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
   const s3 = createS3Client(aws);
   const queue = new SqsJobQueue(sqs, names, {
     weights: config.RECEIVE_WEIGHTS,
-    onMissingClassQueue: (missing) => logger.warn({ queue: missing }, 'no queue for this priority class: its jobs arrive on the normal queue or not at all; provision the pool'),
+    onMissingClassQueue: (missing) => logger.warn({ queue: missing }, 'no queue for this priority class or lane: its filters send that work elsewhere or nowhere; provision the pool'),
   });
   const workerMetrics = createWorkerMetrics(metrics.registry, concurrency, poolName, [...jobTypes.keys()]);
   const depthOf = [...workQueues(names).map(({ queue: name }) => ({ queue: name, role: 'queue' as const })), { queue: names.deadLetterQueue, role: 'dlq' as const }];

@@ -74,6 +74,8 @@ export interface AppDeps {
   /** The Prometheus GET /pools/{name}/history reads from. */
   poolHistory?: PoolHistorySource;
   now?: () => Date;
+  /** TENANT_OVERFLOW_AFTER: a tenant's waiting jobs in a pool past which its submits take the overflow lane. */
+  overflowAfter?: number;
 }
 
 export const EVENTS_PATH = '/jobs/:jobId/events';
@@ -87,7 +89,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
   const body = jsonBody(deps.bodyLimitBytes);
   const shared = {
     pool: deps.pool,
-    inserter: new JobInserter(deps.outbox.track(deps.pool)),
+    inserter: new JobInserter(deps.outbox.track(deps.pool), { overflowAfter: deps.overflowAfter }, { pool: deps.pool, track: (db) => deps.outbox.track(db) }),
     outbox: deps.outbox,
     stats,
     now,

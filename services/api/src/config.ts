@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { checkOpsPortApart, awsEnv, commonEnv, databaseEnv, env, kafkaEnv } from '@conveyor/platform';
-import { topologyEnv } from '@conveyor/jobs';
+import { DEFAULT_OVERFLOW_AFTER, topologyEnv } from '@conveyor/jobs';
 import { LABEL_MATCHERS } from './pools/history.js';
 import { targetPolicy } from './webhooks/target.js';
 
@@ -77,6 +77,11 @@ export const configSchema = z
     SSE_SAFETY_POLL_MS: env.int(5_000, 100),
     /** Submits held open at once by Prefer: wait; past it a submit is answered 202 at once. */
     PREFER_WAIT_MAX_WAITERS: env.int(1_000, 0),
+    /**
+     * A tenant's jobs waiting in a pool past which its further jobs go to the pool's overflow lane
+     * (docs/design.md, "Fairness between tenants").
+     */
+    TENANT_OVERFLOW_AFTER: env.int(DEFAULT_OVERFLOW_AFTER, 1),
     /** How long the jobs.events consumer lets the broker gather events per fetch (notices and webhooks wait up to this). */
     EVENTS_FETCH_WAIT_MS: z.coerce.number().int().min(10).max(5_000).default(200),
     /**

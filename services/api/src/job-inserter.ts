@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
-import { submitJobs, type NewJob, type Queryable, type SubmitOutcome } from '@conveyor/jobs';
+import { createJobsLaneLocked, submitJobs, type CreateJobsOptions, type NewJob, type Queryable, type SubmitOutcome } from '@conveyor/jobs';
+import type { Pool } from '@conveyor/platform';
 import { isDatabaseUnavailable } from '@conveyor/platform';
 
 /** Most jobs one INSERT carries; a saturated api gathers far fewer per turn of the event loop. */
@@ -14,14 +15,19 @@ const MAX_BATCH = 200;
 export class JobInserter {
   private readonly loader: DataLoader<NewJob, SubmitOutcome, NewJob>;
 
-  constructor(private readonly db: Queryable) {
+  constructor(
+    private readonly db: Queryable,
+    private readonly options: CreateJobsOptions = {},
+    /** For POST /jobs/batch: a connection per batch, so its tenant's batches are counted one after another (createJobsLaneLocked). */
+    private readonly batches?: { pool: Pick<Pool, 'connect'>; track: (db: Queryable) => Queryable },
+  ) {
     this.loader = new DataLoader(
       async (jobs) => {
         try {
-          return await submitJobs(db, jobs, 'each');
+          return await submitJobs(db, jobs, 'each', undefined, options);
         } catch (error) {
           if (jobs.length === 1 || isDatabaseUnavailable(error)) throw error;
-          return Promise.all(jobs.map((job) => submitJobs(db, [job], 'each').then(([outcome]) => outcome!, (e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+          return Promise.all(jobs.map((job) => submitJobs(db, [job], 'each', undefined, options).then(([outcome]) => outcome!, (e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
         }
       },
       { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: (send) => setImmediate(send) },
@@ -39,6 +45,7 @@ export class JobInserter {
    * The tenant's submit quota admits all of them or none.
    */
   createAll(jobs: readonly NewJob[]): Promise<SubmitOutcome[]> {
-    return submitJobs(this.db, jobs, 'whole');
+    if (this.batches) return createJobsLaneLocked(this.batches.pool, jobs, { ...this.options, track: this.batches.track, admission: 'whole' });
+    return submitJobs(this.db, jobs, 'whole', undefined, this.options);
   }
 }

@@ -76,6 +76,7 @@ runMain('api', async () => {
     waiter,
     schedules,
     poolHistory: config.PROMETHEUS_URL ? { url: config.PROMETHEUS_URL, selector: config.PROMETHEUS_SELECTOR } : undefined,
+    overflowAfter: config.TENANT_OVERFLOW_AFTER,
   });
   // Every stored job reaches Kafka through the outbox, whatever happens to this process.
   const relay = await startOutboxRelay({

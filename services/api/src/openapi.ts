@@ -537,7 +537,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     pausedAt: null,
     pausedBy: null,
     pauseReason: null,
-    queue: { waiting: 120, inFlight: 16, delayed: 0, deadLetters: 3, waitingByPriority: { high: 4, normal: 110, low: 6 } },
+    queue: { waiting: 120, inFlight: 16, delayed: 0, deadLetters: 3, waitingByPriority: { high: 4, normal: 110, low: 6 }, waitingOverflow: 90 },
     jobs: { waiting: 136, processing: 16 },
     oldestWaitingSeconds: 4.2,
     throughput: { perSecond1m: 48.5, perSecond5m: 51.2 },

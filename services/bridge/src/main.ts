@@ -57,25 +57,33 @@ runMain('bridge', async () => {
     .onStop('events producer', () => events.disconnect());
   await service.start();
 
-  const consumer = startBridgeConsumer({
-    kafka,
-    topic: topo.topics.requested,
-    groupId: topo.consumerGroups.bridge,
-    snsTopic: topo.snsTopic,
-    breaker,
-    events,
-    metrics,
-    logger,
-    batchSize: config.BRIDGE_BATCH_SIZE,
-    publishConcurrency: config.BRIDGE_PUBLISH_CONCURRENCY,
-    partitionsConcurrency: config.BRIDGE_PARTITIONS_CONCURRENCY,
-    failurePauseMs: config.BRIDGE_FAILURE_PAUSE_MS,
-    sessionTimeoutMs: config.BRIDGE_SESSION_TIMEOUT_MS,
-    commitIntervalMs: config.BRIDGE_COMMIT_INTERVAL_MS,
-  });
-  service.onStop('consumer', () => consumer.stop());
-  if (config.LAG_INTERVAL_MS > 0) {
-    const lag = startLagMonitor(kafka, topo.topics.requested, topo.consumerGroups.bridge, config.LAG_INTERVAL_MS, metrics, logger);
-    service.onStop('lag monitor', () => lag.stop());
+  // One consumer per lane (docs/design.md, "Fairness between tenants"), each its own group and
+  // fetch loop: a burst's backlog on the overflow topic never holds up the regular topic's records.
+  const lanes = [
+    { topic: topo.topics.requested, groupId: topo.consumerGroups.bridge },
+    { topic: topo.topics.requestedOverflow, groupId: topo.consumerGroups.bridgeOverflow },
+  ];
+  for (const { topic, groupId } of lanes) {
+    const consumer = startBridgeConsumer({
+      kafka,
+      topic,
+      groupId,
+      snsTopic: topo.snsTopic,
+      breaker,
+      events,
+      metrics,
+      logger,
+      batchSize: config.BRIDGE_BATCH_SIZE,
+      publishConcurrency: config.BRIDGE_PUBLISH_CONCURRENCY,
+      partitionsConcurrency: config.BRIDGE_PARTITIONS_CONCURRENCY,
+      failurePauseMs: config.BRIDGE_FAILURE_PAUSE_MS,
+      sessionTimeoutMs: config.BRIDGE_SESSION_TIMEOUT_MS,
+      commitIntervalMs: config.BRIDGE_COMMIT_INTERVAL_MS,
+    });
+    service.onStop(`consumer of ${topic}`, () => consumer.stop());
+    if (config.LAG_INTERVAL_MS > 0) {
+      const lag = startLagMonitor(kafka, topic, groupId, config.LAG_INTERVAL_MS, metrics, logger);
+      service.onStop(`lag monitor of ${topic}`, () => lag.stop());
+    }
   }
 });

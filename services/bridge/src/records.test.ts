@@ -35,6 +35,11 @@ describe('classify', () => {
     expect(routed.kind === 'publish' && routed.entry.MessageAttributes?.pool).toEqual({ DataType: 'String', StringValue: 'default' });
     const high = classify(ref, { value: Buffer.from(JSON.stringify({ ...envelope, priority: 'high' })), headers: {} });
     expect(high.kind === 'publish' && high.entry.MessageAttributes?.priority).toEqual({ DataType: 'String', StringValue: 'high' });
+    // The overflow lane is the only one named; the regular lane's filter takes what has no `lane`.
+    expect(high.kind === 'publish' && high.entry.MessageAttributes?.lane).toBeUndefined();
+    const overflow = classify(ref, { value: Buffer.from(JSON.stringify({ ...envelope, lane: 'overflow' })), headers: {} });
+    expect(overflow.kind === 'publish' && overflow.entry.MessageAttributes?.lane).toEqual({ DataType: 'String', StringValue: 'overflow' });
+    expect(classify(ref, { value: Buffer.from(JSON.stringify({ ...envelope, lane: 'regular' })), headers: {} })).toMatchObject({ kind: 'reject' });
   });
 
   it('rejects a record that is not an envelope, keeping its job id when readable', () => {

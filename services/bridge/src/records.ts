@@ -48,6 +48,8 @@ export function classify(ref: RecordRef, message: Pick<KafkaMessage, 'value' | '
         parsed.envelope.type,
         parsed.envelope.pool ?? poolOf(parsed.envelope.type)?.name,
         parsed.envelope.priority ?? DEFAULT_PRIORITY,
+        // Only `overflow` is ever set: the regular lane's filter takes what has no `lane`.
+        parsed.envelope.lane,
       ),
     },
   };

@@ -114,7 +114,10 @@ runMain('scheduler', async () => {
     notificationSeconds: config.RETENTION_NOTIFICATIONS,
   };
   const retentionMetrics = createRetentionMetrics(metrics.registry, pool, retentionPolicy);
-  const offsets = kafkaTopicOffsets(kafka, topo.topics.requested, topo.consumerGroups.bridge);
+  const offsets = kafkaTopicOffsets(kafka, [
+    { topic: topo.topics.requested, groupId: topo.consumerGroups.bridge },
+    { topic: topo.topics.requestedOverflow, groupId: topo.consumerGroups.bridgeOverflow },
+  ]);
   service.onStop('sqs and kafka admin', async () => {
     await offsets.close();
     sqs.destroy();

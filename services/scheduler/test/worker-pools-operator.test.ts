@@ -106,14 +106,21 @@ describe('the scheduler (operator) reconciles WorkerPools into queues, a Deploym
     expect(Attributes?.VisibilityTimeout).toBe('45');
     expect(JSON.parse(Attributes!.RedrivePolicy!)).toMatchObject({ maxReceiveCount: 10, deadLetterTargetArn: expect.stringMatching(/conveyor-team-text-dlq$/) });
     const subscription = await subscriptionOf(Attributes!.QueueArn!);
-    expect(JSON.parse(subscription!.FilterPolicy!)).toEqual({ pool: ['team-text'], priority: ['normal', { exists: false }] });
+    expect(JSON.parse(subscription!.FilterPolicy!)).toEqual({ pool: ['team-text'], priority: ['normal', { exists: false }], lane: [{ exists: false }] });
     expect(subscription!.RawMessageDelivery).toBe('true');
-    // And one queue per other priority class, sharing the DLQ.
-    for (const priority of ['high', 'low']) {
-      const classUrl = await queueUrl(`${prefix}-conveyor-team-text-${priority}`);
+    // And one queue per other priority class, and an overflow lane per class, sharing the DLQ.
+    const others = [
+      { suffix: '-high', filter: { priority: ['high'], lane: [{ exists: false }] } },
+      { suffix: '-low', filter: { priority: ['low'], lane: [{ exists: false }] } },
+      { suffix: '-high-overflow', filter: { priority: ['high'], lane: ['overflow'] } },
+      { suffix: '-overflow', filter: { priority: ['normal', { exists: false }], lane: ['overflow'] } },
+      { suffix: '-low-overflow', filter: { priority: ['low'], lane: ['overflow'] } },
+    ];
+    for (const { suffix, filter } of others) {
+      const classUrl = await queueUrl(`${prefix}-conveyor-team-text${suffix}`);
       const { Attributes: classAttributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: classUrl, AttributeNames: ['All'] }));
       expect(JSON.parse(classAttributes!.RedrivePolicy!)).toMatchObject({ deadLetterTargetArn: expect.stringMatching(/conveyor-team-text-dlq$/) });
-      expect(JSON.parse((await subscriptionOf(classAttributes!.QueueArn!))!.FilterPolicy!)).toEqual({ pool: ['team-text'], priority: [priority] });
+      expect(JSON.parse((await subscriptionOf(classAttributes!.QueueArn!))!.FilterPolicy!)).toEqual({ pool: ['team-text'], ...filter });
     }
     expect(created.metadata?.uid).toBeDefined();
   });
@@ -142,16 +149,21 @@ describe('the scheduler (operator) reconciles WorkerPools into queues, a Deploym
     const scaled = await readScaledObject('team-text');
     expect(scaled.metadata?.ownerReferences).toEqual([owner]);
     expect(scaled.spec).toMatchObject({ scaleTargetRef: { name: 'team-text' }, minReplicaCount: 0, maxReplicaCount: 3 });
-    // One trigger per class queue (the normal one is the status's queueUrl), added up by the formula.
+    // One trigger per class queue and lane (the normal one is the status's queueUrl), added up by the formula.
     expect(scaled.spec.triggers.map((t) => [t.name, t.metadata.queueURL])).toEqual([
       ['high', pool.status?.queueUrl?.replace(/$/, '-high')],
+      ['high_overflow', pool.status?.queueUrl?.replace(/$/, '-high-overflow')],
       ['normal', pool.status?.queueUrl],
+      ['normal_overflow', pool.status?.queueUrl?.replace(/$/, '-overflow')],
       ['low', pool.status?.queueUrl?.replace(/$/, '-low')],
+      ['low_overflow', pool.status?.queueUrl?.replace(/$/, '-low-overflow')],
     ]);
     for (const trigger of scaled.spec.triggers) {
       expect(trigger).toMatchObject({ type: 'aws-sqs-queue', authenticationRef: { name: 'conveyor-aws' }, metadata: { queueLength: '7', awsRegion: 'us-east-1' } });
     }
-    expect(scaled.spec.advanced).toEqual({ scalingModifiers: { formula: 'high + normal + low', target: '7', metricType: 'AverageValue' } });
+    expect(scaled.spec.advanced).toEqual({
+      scalingModifiers: { formula: 'high + high_overflow + normal + normal_overflow + low + low_overflow', target: '7', metricType: 'AverageValue' },
+    });
     const scaling = await until('team-text', 'Scaling', (p) => condition(p, 'Scaling')?.status === 'True');
     expect(condition(scaling, 'Scaling')).toMatchObject({ reason: 'ScaledObjectApplied', message: 'KEDA scales 0..3 replicas at 7 messages each' });
   });
@@ -292,7 +304,7 @@ describe('the scheduler (operator) reconciles WorkerPools into queues, a Deploym
     // Then the workers and the queues went: every class queue and the DLQ.
     expect(await readScaledObject('team-text').then(() => 'found', (e: { code?: number }) => e.code)).toBe(404);
     expect(await apps.readNamespacedDeployment({ namespace, name: 'team-text' }).then(() => 'found', (e: { code?: number }) => e.code)).toBe(404);
-    for (const queue of ['', '-high', '-low', '-dlq']) expect(await queueUrl(`${prefix}-conveyor-team-text${queue}`)).toBeUndefined();
+    for (const queue of ['', '-high', '-low', '-dlq', '-high-overflow', '-overflow', '-low-overflow']) expect(await queueUrl(`${prefix}-conveyor-team-text${queue}`)).toBeUndefined();
 
     const exited = new Promise<number | null>((resolve) => worker!.once('exit', (code) => resolve(code)));
     worker.kill('SIGTERM');

@@ -41,6 +41,7 @@ export function jobMessage(row: UnpublishedJobRow, carried: MessageContext = con
       // A job from before the registry routes as it did then: by topology.ts.
       pool: row.pool ?? poolOf(row.type)?.name,
       priority: priorityClassOf(row.priority),
+      ...(row.overflow ? { lane: 'overflow' as const } : {}),
     }),
     headers: toKafkaHeaders({ ...carried, runAt: row.run_at?.toISOString() }),
   };

@@ -86,19 +86,22 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     const { jobs, events } = splitClaim((await client.query<ClaimedRow>(claimBatch(batchSize))).rows);
     if (jobs.length === 0 && events.length === 0) return false;
     // Each job's publish span continues the trace its row stored, not this background loop's.
+    // A job of the overflow lane goes to its own topic, so a burst waiting in Kafka for the bridge
+    // never sits in front of other tenants' jobs (docs/design.md, "Fairness between tenants").
+    const topicOf = (row: (typeof jobs)[number]) => (row.overflow ? topology.topics.requestedOverflow : topology.topics.requested);
     const produced = jobs.map((row) =>
       startPublishSpan({
         system: 'kafka',
-        destination: topology.topics.requested,
+        destination: topicOf(row),
         messageId: row.id,
         parent: { traceparent: row.traceparent ?? undefined, requestId: row.request_id ?? undefined },
         attributes: { 'messaging.kafka.message.key': row.id, 'conveyor.job.type': row.type },
       }),
     );
     const topicMessages: Array<{ topic: string; messages: Array<ReturnType<typeof jobMessage>> }> = [];
-    if (jobs.length > 0) {
-      const messages = jobs.map((row, i) => jobMessage(row, produced[i]!.carried));
-      topicMessages.push({ topic: topology.topics.requested, messages });
+    for (const topic of [topology.topics.requested, topology.topics.requestedOverflow]) {
+      const messages = jobs.flatMap((row, i) => (topicOf(row) === topic ? [jobMessage(row, produced[i]!.carried)] : []));
+      if (messages.length > 0) topicMessages.push({ topic, messages });
     }
     if (events.length > 0) topicMessages.push({ topic: topology.topics.events, messages: events.map(eventMessage) });
     try {
@@ -111,9 +114,12 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
     }
     await afterProduce?.({ jobs: jobs.length, events: events.length });
     await client.query(markPublished(jobs.map((j) => j.id), events.map((e) => e.id)));
-    metrics.published.inc({ topic: topology.topics.requested }, jobs.length);
+    const overflowed = jobs.filter((j) => j.overflow).length;
+    metrics.published.inc({ topic: topology.topics.requested }, jobs.length - overflowed);
+    if (overflowed > 0) metrics.published.inc({ topic: topology.topics.requestedOverflow }, overflowed);
     metrics.published.inc({ topic: topology.topics.events }, events.length);
-    return jobs.length === batchSize || events.length === batchSize;
+    // Full in either lane (each is claimed up to batchSize) or in events: more is waiting.
+    return overflowed === batchSize || jobs.length - overflowed === batchSize || events.length === batchSize;
   }
 
   async function drainOnce(): Promise<boolean> {

@@ -6,14 +6,14 @@ const at = (ms: number) => new Date(Date.UTC(2026, 10, 23, 12, 0, 0, ms));
 function jobRow(id: string, createdMs: number): ClaimedRow {
   return {
     kind: 'job', id, job_id: null, type: 'noop', tenant: 't', owner: null, job_type: null, body: { n: id },
-    created_at: at(createdMs), run_at: null, max_attempts: 3, timeout_seconds: 300, traceparent: null, request_id: 'r', pool: 'default', priority: 1,
+    created_at: at(createdMs), run_at: null, max_attempts: 3, timeout_seconds: 300, traceparent: null, request_id: 'r', pool: 'default', priority: 1, overflow: true,
   };
 }
 
 function eventRow(id: string, jobId: string): ClaimedRow {
   return {
     kind: 'event', id, job_id: jobId, type: 'created', tenant: 't', owner: 'u', job_type: 'noop', body: { status: 'queued' },
-    created_at: at(0), run_at: null, max_attempts: null, timeout_seconds: null, traceparent: '00-a-b-01', request_id: null, pool: null, priority: null,
+    created_at: at(0), run_at: null, max_attempts: null, timeout_seconds: null, traceparent: '00-a-b-01', request_id: null, pool: null, priority: null, overflow: null,
   };
 }
 
@@ -23,7 +23,7 @@ describe('splitClaim', () => {
     expect(jobs.map((j) => j.id)).toEqual(['j1', 'j2']);
     expect(jobs[0]).toEqual({
       id: 'j1', type: 'noop', tenant: 't', payload: { n: 'j1' }, created_at: at(1), run_at: null,
-      max_attempts: 3, timeout_seconds: 300, traceparent: null, request_id: 'r', pool: 'default', priority: 1,
+      max_attempts: 3, timeout_seconds: 300, traceparent: null, request_id: 'r', pool: 'default', priority: 1, overflow: true,
     });
     // Numeric order, not text order: '100' sorts after '10'.
     expect(events.map((e) => e.id)).toEqual(['9', '10', '100']);

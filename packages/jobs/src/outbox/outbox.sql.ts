@@ -31,6 +31,8 @@ export interface UnpublishedJobRow {
   pool: string | null;
   /** The priority class's code (priority.ts); a retry or redrive republishes the row, so keeps it. */
   priority: number;
+  /** Stored at submit for a tenant over its threshold: the job takes its pool's overflow lane. */
+  overflow: boolean;
 }
 
 export interface UnpublishedEventRow {
@@ -64,10 +66,12 @@ export interface ClaimedRow {
   request_id: string | null;
   pool: string | null;
   priority: number | null;
+  overflow: boolean | null;
 }
 
 /**
- * Claims up to `limit` unpublished jobs and up to `limit` unpublished events in one statement, so
+ * Claims up to `limit` unpublished jobs of each lane (regular, overflow: docs/design.md, "Fairness
+ * between tenants"), each oldest first, and up to `limit` unpublished events in one statement, so
  * a relay round costs one round trip to claim. The rows are locked, not yet written: the caller's
  * transaction marks them with `markPublished` once Kafka acknowledged them. A written row would
  * hold up, until that transaction ends, every insert that meets its idempotency key (Postgres
@@ -79,13 +83,20 @@ export function claimBatch(limit: number): Statement {
   return {
     name: 'outbox.claim-batch',
     text: `WITH job_rows AS (
-             SELECT id, type, tenant, payload, created_at, run_at, max_attempts, timeout_seconds, traceparent, request_id, pool, priority
+             SELECT id, type, tenant, payload, created_at, run_at, max_attempts, timeout_seconds, traceparent, request_id, pool, priority, overflow
                FROM jobs
+              -- A lane each: a quiet tenant's job waits behind one round of a burst at most, and
+              -- the burst still moves every round.
               WHERE id = ANY (ARRAY(SELECT id FROM jobs
-                                     WHERE status = 'queued' AND published_at IS NULL
-                                     ORDER BY created_at
+                                     WHERE status = 'queued' AND published_at IS NULL AND NOT overflow
+                                     ORDER BY overflow, created_at
                                      LIMIT $1
-                                       FOR UPDATE SKIP LOCKED))
+                                       FOR UPDATE SKIP LOCKED)
+                              || ARRAY(SELECT id FROM jobs
+                                        WHERE status = 'queued' AND published_at IS NULL AND overflow
+                                        ORDER BY overflow, created_at
+                                        LIMIT $1
+                                          FOR UPDATE SKIP LOCKED))
            ), event_rows AS (
              SELECT id, job_id, type, data, created_at
                FROM job_events
@@ -97,11 +108,11 @@ export function claimBatch(limit: number): Statement {
            )
            SELECT 'job' AS kind, id::text AS id, NULL::uuid AS job_id, type, tenant, NULL::text AS owner,
                   NULL::text AS job_type, payload AS body, created_at, run_at, max_attempts, timeout_seconds,
-                  traceparent, request_id, pool, priority
+                  traceparent, request_id, pool, priority, overflow
              FROM job_rows
            UNION ALL
            SELECT 'event', e.id::text, e.job_id, e.type, j.tenant, j.owner, j.type, e.data, e.created_at,
-                  NULL, NULL, NULL, j.traceparent, j.request_id, NULL, NULL
+                  NULL, NULL, NULL, j.traceparent, j.request_id, NULL, NULL, NULL
              FROM event_rows e JOIN jobs j ON j.id = e.job_id`,
     values: [limit],
   };
@@ -144,6 +155,7 @@ export function splitClaim(rows: readonly ClaimedRow[]): { jobs: UnpublishedJobR
         request_id,
         pool: row.pool,
         priority: row.priority ?? 0,
+        overflow: row.overflow ?? false,
       });
     } else {
       events.push({

@@ -65,13 +65,20 @@ export function poolRoutes(deps: {
       const classes = workQueues(names);
       const [dead, ...depths] = await Promise.all([depthOf(names.deadLetterQueue), ...classes.map((c) => depthOf(c.queue))]);
       const sum = (key: keyof QueueDepth) => depths.reduce((total, d) => total + d[key], 0);
-      const byPriority = Object.fromEntries(classes.map((c, i) => [c.priority, depths[i]!.visible])) as Record<PriorityClass, number>;
+      // A class's waiting work is in both its lanes; the overflow lanes alone say how much of it is bursts.
+      const byPriority = { high: 0, normal: 0, low: 0 } as Record<PriorityClass, number>;
+      let overflow = 0;
+      classes.forEach((c, i) => {
+        byPriority[c.priority] += depths[i]!.visible;
+        if (c.lane === 'overflow') overflow += depths[i]!.visible;
+      });
       return {
         waiting: sum('visible'),
         inFlight: sum('inFlight'),
         delayed: sum('delayed'),
         deadLetters: dead.visible + dead.inFlight + dead.delayed,
         waitingByPriority: byPriority,
+        waitingOverflow: overflow,
       };
     } catch (err) {
       deps.logger?.warn({ err, pool: pool.name }, 'could not read the pool\'s queue depths');

@@ -19,7 +19,11 @@ export const poolStatus = z.object({
       deadLetters: z.number().int().describe('Messages in the pool\'s DLQ.'),
       waitingByPriority: z
         .object({ high: z.number().int(), normal: z.number().int(), low: z.number().int() })
-        .describe('Visible messages per priority class queue (0 for a class queue that does not exist).'),
+        .describe('Visible messages per priority class, both lanes of the class added up (0 for a queue that does not exist).'),
+      waitingOverflow: z
+        .number()
+        .int()
+        .describe("Of `waiting`, the visible messages in the pool's overflow lanes: jobs of tenants that had more than TENANT_OVERFLOW_AFTER waiting when they submitted."),
     })
     .nullable()
     .describe('SQS\'s approximate counts, across tenants: scope conveyor:admin only (null otherwise, or when SQS cannot be read).'),

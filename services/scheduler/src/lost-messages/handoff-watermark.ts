@@ -1,6 +1,8 @@
 import type { Admin, Kafka } from '@conveyor/platform';
 
 export interface PartitionEnd {
+  /** Set when the offsets span several topics (a lane each): partitions are told apart by topic too. */
+  topic?: string;
   partition: number;
   /** Offset the next record will get. */
   high: string;
@@ -9,6 +11,7 @@ export interface PartitionEnd {
 }
 
 export interface CommittedOffset {
+  topic?: string;
   partition: number;
   /** Next offset the group will read; -1 when it never committed. */
   offset: string;
@@ -20,7 +23,7 @@ export interface TopicOffsets {
   committed(): Promise<CommittedOffset[]>;
 }
 
-/** End offsets of jobs.requested read at `at` (database clock). */
+/** End offsets of jobs.requested (and its overflow lane's topic) read at `at` (database clock). */
 export interface OffsetSample {
   at: Date;
   ends: PartitionEnd[];
@@ -32,9 +35,11 @@ export interface OffsetSample {
  * partition whose oldest kept record is past that end has nothing of the sample left to hand over.
  */
 export function handedOff(sample: OffsetSample, committed: readonly CommittedOffset[], ends: readonly PartitionEnd[]): boolean {
-  return sample.ends.every(({ partition, high }) => {
-    const offset = BigInt(committed.find((c) => c.partition === partition)?.offset ?? '-1');
-    const low = BigInt(ends.find((e) => e.partition === partition)?.low ?? '0');
+  const same = (a: { topic?: string; partition: number }, b: { topic?: string; partition: number }) => a.partition === b.partition && a.topic === b.topic;
+  return sample.ends.every((end) => {
+    const { high } = end;
+    const offset = BigInt(committed.find((c) => same(c, end))?.offset ?? '-1');
+    const low = BigInt(ends.find((e) => same(e, end))?.low ?? '0');
     const reached = offset > low ? offset : low;
     return reached >= BigInt(high);
   });
@@ -74,8 +79,12 @@ export class HandoffWatermark {
   }
 }
 
-/** kafkajs admin calls for one topic and consumer group; connects on first use, again after a failure. */
-export function kafkaTopicOffsets(kafka: Kafka, topic: string, groupId: string): TopicOffsets & { close(): Promise<void> } {
+/**
+ * kafkajs admin calls for topics each read by its own consumer group (jobs.requested and its
+ * overflow lane's topic, read by the bridge's two groups); connects on first use, again after a
+ * failure. Every offset names its topic.
+ */
+export function kafkaTopicOffsets(kafka: Kafka, lanes: ReadonlyArray<{ topic: string; groupId: string }>): TopicOffsets & { close(): Promise<void> } {
   // Few retries: a pass waiting on a sick broker would hold up the leader's handover at shutdown;
   // the next pass asks again anyway.
   const admin: Admin = kafka.admin({ retry: { retries: 1, initialRetryTime: 200, maxRetryTime: 1_000 } });
@@ -90,8 +99,16 @@ export function kafkaTopicOffsets(kafka: Kafka, topic: string, groupId: string):
     }
   };
   return {
-    ends: () => call(() => admin.fetchTopicOffsets(topic)),
-    committed: () => call(async () => (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? []),
+    ends: () =>
+      call(async () => (await Promise.all(lanes.map(async ({ topic }) => (await admin.fetchTopicOffsets(topic)).map((end) => ({ ...end, topic }))))).flat()),
+    committed: () =>
+      call(async () =>
+        (
+          await Promise.all(
+            lanes.map(async ({ topic, groupId }) => ((await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? []).map((c) => ({ ...c, topic }))),
+          )
+        ).flat(),
+      ),
     close: () => admin.disconnect().catch(() => undefined),
   };
 }

@@ -33,6 +33,15 @@ describe('Kafka-to-SNS handoff watermark', () => {
     expect(handedOff(sample, commits(-1, -1, 3), [{ partition: 0, high: '9', low: '6' }, ...ends(0, 0, 3).slice(1)])).toBe(true);
   });
 
+  it("tells the lanes' topics apart: a burst still in the overflow topic holds the watermark", () => {
+    const lane = <T extends { partition: number }>(topic: string, rows: T[]) => rows.map((row) => ({ ...row, topic }));
+    const sample = { at: new Date(0), ends: [...lane('req', ends(5, 2)), ...lane('req.overflow', ends(900, 800))] };
+    const allEnds = sample.ends;
+    // The regular topic is handed off, partition for partition; the overflow topic's same partitions are not.
+    expect(handedOff(sample, [...lane('req', commits(5, 2)), ...lane('req.overflow', commits(100, 100))], allEnds)).toBe(false);
+    expect(handedOff(sample, [...lane('req', commits(5, 2)), ...lane('req.overflow', commits(900, 800))], allEnds)).toBe(true);
+  });
+
   it('advances to the time of a sample only after the bridge committed past it, and stays while it is behind', async () => {
     let high = 10;
     let committed = 0;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { poolQueueNames, workQueues } from '@conveyor/jobs';
 import { deploymentManifest, drainDecision, parseSpec, poolJobTypes, queueConflict, readyFromDeployment, scaledObjectManifest, type WorkerPoolObject } from './worker-pool.resource.js';
 
 const pool = (name: string, created = '2030-01-01T00:00:00Z', namespace = 'team'): WorkerPoolObject => ({
@@ -43,19 +44,19 @@ describe('WorkerPool resources', () => {
     expect(env).toContainEqual({ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } });
   });
 
-  it("scales on the sum of the pool's class queues at the target depth", () => {
+  it("scales on the sum of the pool's class queues, both lanes, at the target depth", () => {
     const parsed = parseSpec({ image: 'w:1', replicas: { min: 1, max: 9 }, targetQueueDepth: 7 });
     if (!parsed.ok) throw new Error(parsed.message);
-    const classQueues = ['high', 'normal', 'low'].map((priority) => ({ priority, queueUrl: `http://q/ns1-conveyor-text-${priority}` }));
+    const classQueues = workQueues(poolQueueNames('ns1', 'text')).map(({ key, queue }) => ({ key, queueUrl: `http://q/${queue}` }));
     const s = scaledObjectManifest(pool('text'), parsed.spec, classQueues, settings);
     expect(s.spec).toEqual({
       scaleTargetRef: { name: 'text' },
       minReplicaCount: 1,
       maxReplicaCount: 9,
-      advanced: { scalingModifiers: { formula: 'high + normal + low', target: '7', metricType: 'AverageValue' } },
-      triggers: classQueues.map(({ priority, queueUrl }) => ({
+      advanced: { scalingModifiers: { formula: 'high + high_overflow + normal + normal_overflow + low + low_overflow', target: '7', metricType: 'AverageValue' } },
+      triggers: classQueues.map(({ key, queueUrl }) => ({
         type: 'aws-sqs-queue',
-        name: priority,
+        name: key,
         authenticationRef: { name: 'conveyor-aws' },
         metadata: { queueURL: queueUrl, queueLength: '7', awsRegion: 'eu-west-1', awsEndpoint: 'http://sqs.local:4566' },
       })),

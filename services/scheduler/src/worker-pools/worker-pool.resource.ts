@@ -126,13 +126,14 @@ export function deploymentManifest(obj: WorkerPoolObject, spec: WorkerPoolSpec, 
 }
 
 /**
- * One trigger per priority class queue, added up by a formula as the chart's own ScaledObjects do
- * (KEDA would otherwise scale on the largest trigger alone).
+ * One trigger per work queue (each class's regular and overflow lane), named by its key
+ * (`normal`, `normal_overflow`), added up by a formula as the chart's own ScaledObjects do (KEDA
+ * would otherwise scale on the largest trigger alone).
  */
 export function scaledObjectManifest(
   obj: WorkerPoolObject,
   spec: WorkerPoolSpec,
-  classQueues: ReadonlyArray<{ priority: string; queueUrl: string }>,
+  classQueues: ReadonlyArray<{ key: string; queueUrl: string }>,
   settings: ManifestSettings,
 ) {
   const { labels: _labels, ...base } = owned(obj, 'ScaledObject', 'keda.sh/v1alpha1');
@@ -143,11 +144,11 @@ export function scaledObjectManifest(
       minReplicaCount: spec.replicas.min,
       maxReplicaCount: spec.replicas.max,
       advanced: {
-        scalingModifiers: { formula: classQueues.map((q) => q.priority).join(' + '), target: String(spec.targetQueueDepth), metricType: 'AverageValue' },
+        scalingModifiers: { formula: classQueues.map((q) => q.key).join(' + '), target: String(spec.targetQueueDepth), metricType: 'AverageValue' },
       },
-      triggers: classQueues.map(({ priority, queueUrl }) => ({
+      triggers: classQueues.map(({ key, queueUrl }) => ({
         type: 'aws-sqs-queue',
-        name: priority,
+        name: key,
         ...(settings.triggerAuthentication ? { authenticationRef: { name: settings.triggerAuthentication } } : {}),
         metadata: {
           queueURL: queueUrl,
