@@ -24,7 +24,7 @@ import {
 import { MAX_BATCH_JOBS, batchBodyDocument, batchInvalidDetails, batchReply } from './batch/schemas.js';
 import { MAX_REDRIVE, deadLetterPage, listDeadLettersQuery, redriveBody, redriveReply } from './dlq/schemas.js';
 import { historyQuery, pauseBody, poolHistory, poolList, poolNameParam, poolStatus } from './pools/schemas.js';
-import { quotaLimits, tenantParam, tenantQuota } from './quotas/schemas.js';
+import { quotaLimits, quotaList, tenantParam, tenantQuota } from './quotas/schemas.js';
 import { retryReply } from './retry/schemas.js';
 import { jobListReply, searchJobsQuery } from './search/schemas.js';
 import { deliveryList, deliveryParams, deliveryView, rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
@@ -632,6 +632,13 @@ export function buildOpenApiDocument(): Record<string, unknown> {
   };
   const quotaDescription =
     'Limits are enforced by Postgres in the submit\'s and the claim\'s own statements, so they hold across every api replica and worker and a change applies from the next submit and claim on (design.md, "Quotas and concurrency limits"). `maxQueued` and `submitsPerMinute`: a submit over them is 429 with Retry-After and `details.limit`, and nothing is stored. `maxRunning`: more jobs are not started; they wait with `waitingReason: tenant_concurrency_limit` and start within a few seconds of a slot freeing.';
+  route({
+    method: 'get',
+    path: '/quotas',
+    summary: 'Every tenant with a quota: its limits and its usage against them (scope conveyor:admin)',
+    description: quotaDescription,
+    responses: { 200: { description: 'The tenants with limits, by name.', content: json(quotaList, { tenants: [quotaExample] }) } },
+  });
   route({
     method: 'get',
     path: '/tenants/{tenant}/quota',

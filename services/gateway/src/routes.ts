@@ -45,6 +45,7 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', template: '/pools/:name/pause', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'POST', template: '/pools/:name/resume', target: 'proxy', scope: 'conveyor:admin' },
   // A tenant's quota and its usage: limits are the operator's (the console's Admin page reads them).
+  { method: 'GET', template: '/quotas', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'GET', template: '/tenants/:tenant/quota', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'PUT', template: '/tenants/:tenant/quota', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'POST', template: '/generate-report', target: 'proxy', scope: 'jobs:write' },

@@ -65,3 +65,27 @@ export async function readUsage(db: Queryable, tenant: string): Promise<QuotaUsa
   );
   return rows[0]!;
 }
+
+/** The most tenants GET /quotas answers (the ones with a quota, by name). */
+export const MAX_LISTED_QUOTAS = 1000;
+
+/** Every tenant with a quota, its limits and its usage, in one statement (each count index-backed). */
+export async function listQuotas(db: Queryable): Promise<Array<TenantQuota & { tenant: string; usage: QuotaUsage }>> {
+  const { rows } = await db.query<QuotaLimits & QuotaUsage & { tenant: string; updatedBy: string; updatedAt: Date }>(
+    `SELECT q.tenant, q.max_queued AS "maxQueued", q.max_running AS "maxRunning", q.submits_per_minute AS "submitsPerMinute",
+            q.updated_by AS "updatedBy", q.updated_at AS "updatedAt",
+            (SELECT count(*)::int FROM jobs WHERE tenant = q.tenant AND status IN ('scheduled', 'queued', 'retrying')) AS queued,
+            (SELECT count(*)::int FROM jobs WHERE tenant = q.tenant AND status = 'processing') AS running,
+            (SELECT count(*)::int FROM jobs WHERE tenant = q.tenant AND created_at > now() - interval '1 minute') AS "submitsLastMinute",
+            now() AS "observedAt"
+       FROM tenant_quotas q ORDER BY q.tenant LIMIT $1`,
+    [MAX_LISTED_QUOTAS],
+  );
+  return rows.map(({ tenant, maxQueued, maxRunning, submitsPerMinute, updatedBy, updatedAt, queued, running, submitsLastMinute, observedAt }) => ({
+    tenant,
+    limits: { maxQueued, maxRunning, submitsPerMinute },
+    updatedBy,
+    updatedAt,
+    usage: { queued, running, submitsLastMinute, observedAt },
+  }));
+}

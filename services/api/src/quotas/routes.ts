@@ -1,6 +1,6 @@
 /**
- * PUT /tenants/{tenant}/quota and GET /tenants/{tenant}/quota (scope conveyor:admin at the gateway):
- * a tenant's limits, stored in tenant_quotas, where the submit and the claim read them in their own
+ * PUT /tenants/{tenant}/quota, GET /tenants/{tenant}/quota and GET /quotas (scope conveyor:admin at
+ * the gateway): a tenant's limits (every tenant's that has some), stored in tenant_quotas, where the submit and the claim read them in their own
  * statements, so a change holds from the next submit and claim on, with no restart and no cache.
  */
 import type { RequestHandler } from 'express';
@@ -9,22 +9,29 @@ import { HttpError } from '../http-errors.js';
 import { identityOf } from '../identity.js';
 import { parseIdOr404 } from '../request.js';
 import type { RouteDef } from '../routes/route.js';
-import { readQuota, readUsage, writeQuota } from './queries.js';
+import { listQuotas, readQuota, readUsage, writeQuota, type QuotaUsage, type TenantQuota } from './queries.js';
 import { quotaLimits, tenantParam } from './schemas.js';
 
 export function quotaRoutes(deps: { pool: Pool; jsonBody: RequestHandler; logger?: Logger }): RouteDef[] {
   const tenantOf = (req: Parameters<RequestHandler>[0]) => parseIdOr404(tenantParam, req.params, 'tenant').tenant;
 
+  const present = (tenant: string, quota: TenantQuota, usage: QuotaUsage) => ({
+    tenant,
+    limits: quota.limits,
+    usage: { queued: usage.queued, running: usage.running, submitsLastMinute: usage.submitsLastMinute },
+    updatedBy: quota.updatedBy,
+    updatedAt: quota.updatedAt?.toISOString() ?? null,
+    observedAt: usage.observedAt.toISOString(),
+  });
   const view = async (tenant: string) => {
     const [quota, usage] = await Promise.all([readQuota(deps.pool, tenant), readUsage(deps.pool, tenant)]);
-    return {
-      tenant,
-      limits: quota.limits,
-      usage: { queued: usage.queued, running: usage.running, submitsLastMinute: usage.submitsLastMinute },
-      updatedBy: quota.updatedBy,
-      updatedAt: quota.updatedAt?.toISOString() ?? null,
-      observedAt: usage.observedAt.toISOString(),
-    };
+    return present(tenant, quota, usage);
+  };
+
+  /** Every tenant with a quota (the console's Admin page): usage against limits at a glance. */
+  const list: RequestHandler = async (_req, res) => {
+    const tenants = await listQuotas(deps.pool);
+    res.status(200).json({ tenants: tenants.map((q) => present(q.tenant, q, q.usage)) });
   };
 
   const show: RequestHandler = async (req, res) => {
@@ -46,6 +53,7 @@ export function quotaRoutes(deps: { pool: Pool; jsonBody: RequestHandler; logger
   };
 
   return [
+    { method: 'get', path: '/quotas', handlers: [list] },
     { method: 'get', path: '/tenants/:tenant/quota', handlers: [show] },
     { method: 'put', path: '/tenants/:tenant/quota', handlers: [deps.jsonBody, put] },
   ];

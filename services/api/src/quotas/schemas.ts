@@ -35,3 +35,7 @@ export const tenantQuota = z.object({
   updatedAt: z.iso.datetime().nullable(),
   observedAt: z.iso.datetime().describe('When usage was counted, by the database\'s clock.'),
 });
+
+export const quotaList = z.object({
+  tenants: z.array(tenantQuota).describe('Every tenant with a limit, by name (at most 1,000); a tenant without one is not listed.'),
+});
