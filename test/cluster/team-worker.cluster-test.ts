@@ -161,3 +161,35 @@ describe('the example team worker on the local cluster', () => {
     }
   });
 });
+
+describe('a WorkerPool whose image cannot be pulled, on the local cluster', () => {
+  const BROKEN = 'team-text-noimage';
+  const IMAGE = 'localhost/conveyor/does-not-exist:1';
+
+  it("reports Ready False with kubelet's pull error naming the image, and goes when deleted (nothing queued)", async () => {
+    const workerPool = manifest('workerpool.yaml');
+    // The example's pool under another name, with an image no registry serves (the node has no
+    // registry access: the pull fails at once), and one replica so a pod is made.
+    workerPool.metadata = { name: BROKEN, namespace };
+    workerPool.spec = { ...workerPool.spec, image: IMAGE, replicas: { min: 1, max: 1 } };
+    await apply(workerPool);
+
+    const failing = await eventually(
+      () => read('workerpools', BROKEN),
+      (p) => ['ErrImagePull', 'ImagePullBackOff'].includes(conditionOf(p, 'Ready')?.reason ?? ''),
+      120_000,
+      `WorkerPool ${BROKEN} Ready False with a pull error`,
+      2000,
+    );
+    const ready = conditionOf(failing, 'Ready')!;
+    console.log(`${BROKEN} Ready: ${ready.reason}: ${ready.message}`);
+    expect(ready.status).toBe('False');
+    expect(ready.message).toMatch(new RegExp(`^pod ${BROKEN}-[a-z0-9-]+ container worker \\(image ${IMAGE.replace(/[./]/g, '\\$&')}\\) is waiting: (ErrImagePull|ImagePullBackOff): .+`));
+    // The queue itself is fine: only the workers cannot start.
+    expect(conditionOf(failing, 'QueueReady')?.status).toBe('True');
+
+    await kubectl('-n', namespace, 'delete', 'workerpools.conveyor.dev', BROKEN, '--wait=false');
+    await eventually(() => exists('workerpools.conveyor.dev', BROKEN), (present) => !present, 60_000, `${BROKEN} gone`, 2000);
+    expect(await exists('deployment', BROKEN)).toBe(false);
+  });
+});

@@ -188,6 +188,42 @@ describe('the scheduler (operator) reconciles WorkerPools into queues, a Deploym
     expect(condition(stuck, 'Ready')).toMatchObject({ reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "team-text-1" has timed out progressing.' });
   });
 
+  it("reports Ready False with kubelet's reason and the image when a pod of the pool cannot pull its image, and the Deployment's status again once it is gone", async () => {
+    const { core } = fixture;
+    const deployment = await apps.readNamespacedDeployment({ namespace, name: 'team-text' });
+    const template = deployment.spec!.template;
+    // The ServiceAccount admission wants the pod's account (no controller-manager here makes "default").
+    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'default' } } }).catch((e: { code?: number }) => (e.code === 409 ? undefined : Promise.reject(e)));
+    // A pod as the Deployment's ReplicaSet would make it (its template's labels), then its status
+    // as kubelet writes it when the registry refuses the image.
+    await core.createNamespacedPod({
+      namespace,
+      body: { metadata: { name: 'team-text-7d9f-abcde', labels: template.metadata!.labels }, spec: { ...template.spec!, automountServiceAccountToken: false } },
+    });
+    const pod = await core.readNamespacedPod({ namespace, name: 'team-text-7d9f-abcde' });
+    const kubeletMessage = `failed to pull and unpack image "${spec.image}": not found`;
+    await core.replaceNamespacedPodStatus({
+      namespace,
+      name: 'team-text-7d9f-abcde',
+      body: {
+        ...pod,
+        status: {
+          phase: 'Pending',
+          containerStatuses: [{ name: 'worker', image: spec.image, imageID: '', ready: false, restartCount: 0, state: { waiting: { reason: 'ErrImagePull', message: kubeletMessage } } }],
+        },
+      },
+    });
+    const failing = await until('team-text', 'Ready False ErrImagePull', (p) => condition(p, 'Ready')?.reason === 'ErrImagePull');
+    expect(condition(failing, 'Ready')).toMatchObject({
+      status: 'False',
+      message: `pod team-text-7d9f-abcde container worker (image ${spec.image}) is waiting: ErrImagePull: ${kubeletMessage}`,
+    });
+
+    await core.deleteNamespacedPod({ namespace, name: 'team-text-7d9f-abcde', gracePeriodSeconds: 0 });
+    const back = await until('team-text', "Ready from the Deployment's status", (p) => condition(p, 'Ready')?.reason === 'ProgressDeadlineExceeded');
+    expect(condition(back, 'Ready')?.status).toBe('False');
+  });
+
   it("reports Scaling from KEDA's own Ready condition once KEDA has written one (no KEDA here: the test writes it)", async () => {
     const setKeda = (status: string, reason: string, message: string) =>
       objects.patchNamespacedCustomObjectStatus(

@@ -1,4 +1,4 @@
-import { AppsV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { ensureSnsTopic, failUnstarted, provisionPoolQueues, removePoolQueues, topology, unsubscribePoolQueues, workQueues } from '@conveyor/jobs';
@@ -7,7 +7,7 @@ import { sqsQueueCensus } from '../lost-messages/queue.census.js';
 import { apiStatus, kubernetesWriter } from '../operator/resource.js';
 import { watchInto } from '../operator/controller.js';
 import { WorkerPoolController, type PoolCluster, type PoolQueueKeeper, type WorkerPoolControllerOptions } from './worker-pool.controller.js';
-import { FIELD_MANAGER, KIND, PLURAL, type ManifestSettings, type WorkerPoolObject } from './worker-pool.resource.js';
+import { FIELD_MANAGER, KIND, PLURAL, podLabels, type ManifestSettings, type WorkerPoolObject } from './worker-pool.resource.js';
 
 const notFound = (error: unknown) => (apiStatus(error) === 404 ? undefined : Promise.reject(error));
 
@@ -15,12 +15,19 @@ export function kubernetesPoolCluster(kc: KubeConfig): PoolCluster {
   const generic = KubernetesObjectApi.makeApiClient(kc);
   const apps = kc.makeApiClient(AppsV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
+  const core = kc.makeApiClient(CoreV1Api);
   return {
     async apply(manifest) {
       // force: this manager owns these fields; a hand edit of them is taken back, as controllers do.
       await generic.patch(manifest as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
     },
     readDeployment: (namespace, name) => apps.readNamespacedDeployment({ namespace, name }).catch(notFound),
+    async listPods(namespace, name) {
+      const labelSelector = Object.entries(podLabels(name))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
+      return (await core.listNamespacedPod({ namespace, labelSelector })).items;
+    },
     async readScaledObjectReady(namespace, name) {
       const obj = (await custom
         .getNamespacedCustomObject({ group: 'keda.sh', version: 'v1alpha1', plural: 'scaledobjects', namespace, name })

@@ -13,6 +13,7 @@ import {
   poolOf,
   queueConflict,
   readyFromDeployment,
+  readyFromPods,
   scaledObjectManifest,
   type ManifestSettings,
   type WorkerPoolObject,
@@ -24,6 +25,8 @@ import {
 export interface PoolCluster {
   apply(manifest: { kind: string; metadata: { name: string; namespace: string } }): Promise<void>;
   readDeployment(namespace: string, name: string): Promise<Parameters<typeof readyFromDeployment>[0]>;
+  /** The pods of the pool's Deployment (its selector's labels), for kubelet's reasons a Deployment does not carry. */
+  listPods(namespace: string, name: string): Promise<Parameters<typeof readyFromPods>[0]>;
   /** KEDA's own Ready condition of the ScaledObject, once KEDA has looked at it. */
   readScaledObjectReady(namespace: string, name: string): Promise<{ status: string; reason?: string; message?: string } | undefined>;
   /** Sets the ScaledObject's minReplicaCount (a draining pool keeps a worker); a missing one is left missing. */
@@ -172,7 +175,7 @@ export class WorkerPoolController extends ResourceController<WorkerPoolObject> {
     this.queue.enqueue(keyOf(obj), this.options.resyncMs ?? 30_000);
   }
 
-  /** Scaling from KEDA's own Ready condition, Ready from the Deployment's status. */
+  /** Scaling from KEDA's own Ready condition, Ready from the pods' waiting containers or else the Deployment's status. */
   private async workerConditions(namespace: string, name: string, spec: WorkerPoolSpec): Promise<ConditionInput[]> {
     const { cluster } = this.options;
     const keda = await cluster.readScaledObjectReady(namespace, name);
@@ -185,7 +188,9 @@ export class WorkerPoolController extends ResourceController<WorkerPoolObject> {
             reason: keda?.status === 'True' ? 'ScaledObjectReady' : 'ScaledObjectApplied',
             message: `KEDA scales ${spec.replicas.min}..${spec.replicas.max} replicas at ${spec.targetQueueDepth} messages each`,
           };
-    return [scaling, { type: 'Ready', ...readyFromDeployment(await cluster.readDeployment(namespace, name)) }];
+    // A pod stuck on its image or its config says why; otherwise the Deployment's status does.
+    const stuck = readyFromPods(await cluster.listPods(namespace, name));
+    return [scaling, { type: 'Ready', ...(stuck ?? readyFromDeployment(await cluster.readDeployment(namespace, name))) }];
   }
 
   /** Writes the status unless unchanged; absent fields are sent as null so stale values go (a merge patch replaces what it names). */

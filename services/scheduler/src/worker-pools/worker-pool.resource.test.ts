@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { poolQueueNames, workQueues } from '@conveyor/jobs';
-import { deploymentManifest, drainDecision, parseSpec, poolJobTypes, queueConflict, readyFromDeployment, scaledObjectManifest, type WorkerPoolObject } from './worker-pool.resource.js';
+import { deploymentManifest, drainDecision, parseSpec, poolJobTypes, queueConflict, readyFromDeployment, readyFromPods, scaledObjectManifest, type WorkerPoolObject } from './worker-pool.resource.js';
 
 const pool = (name: string, created = '2030-01-01T00:00:00Z', namespace = 'team'): WorkerPoolObject => ({
   metadata: { name, namespace, uid: `uid-${namespace}-${name}`, creationTimestamp: new Date(created) },
@@ -78,6 +78,30 @@ describe('WorkerPool resources', () => {
       status: 'False',
       reason: 'ProgressDeadlineExceeded',
     });
+  });
+
+  it("reports a pod's container stuck on its image or its config as Ready False with kubelet's reason, naming the image", () => {
+    const pod = (name: string, waiting?: { reason: string; message?: string }, init = false) => {
+      const container = { name: init ? 'setup' : 'worker', image: `registry.example.com/${name}:1` };
+      const status = { name: container.name, image: container.image, state: waiting ? { waiting } : { running: {} } };
+      return {
+        metadata: { name },
+        spec: init ? { initContainers: [container], containers: [{ name: 'worker', image: 'w:1' }] } : { containers: [container] },
+        status: init ? { initContainerStatuses: [status] } : { containerStatuses: [status] },
+      };
+    };
+    expect(readyFromPods([])).toBeUndefined();
+    expect(readyFromPods([pod('a'), pod('b', { reason: 'ContainerCreating' })])).toBeUndefined();
+    expect(readyFromPods([pod('b', { reason: 'ImagePullBackOff', message: 'Back-off pulling image "registry.example.com/b:1"' }), pod('a', { reason: 'ErrImagePull', message: 'not found' })])).toEqual({
+      status: 'False',
+      reason: 'ErrImagePull',
+      message: 'pod a container worker (image registry.example.com/a:1) is waiting: ErrImagePull: not found',
+    });
+    expect(readyFromPods([pod('c', { reason: 'CreateContainerConfigError', message: 'secret "conveyor-env" not found' })])).toMatchObject({
+      reason: 'CreateContainerConfigError',
+      message: expect.stringMatching(/image registry\.example\.com\/c:1\) is waiting: CreateContainerConfigError: secret "conveyor-env" not found$/),
+    });
+    expect(readyFromPods([pod('d', { reason: 'InvalidImageName' }, true)])).toMatchObject({ reason: 'InvalidImageName', message: 'pod d container setup (image registry.example.com/d:1) is waiting: InvalidImageName' });
   });
 
   it('resolves its job types from the list, or from JobTypes matching the selector in its namespace', () => {

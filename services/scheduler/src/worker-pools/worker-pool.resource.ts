@@ -65,6 +65,11 @@ export interface ManifestSettings {
   triggerAuthentication?: string;
 }
 
+/** The labels selecting a pool's pods (its Deployment's selector; the operator lists them by it). */
+export function podLabels(pool: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': 'conveyor-worker', [POOL_LABEL]: pool };
+}
+
 function owned(obj: WorkerPoolObject, kind: string, apiVersion: string) {
   const labels = { 'app.kubernetes.io/name': 'conveyor-worker', 'app.kubernetes.io/managed-by': FIELD_MANAGER, [POOL_LABEL]: obj.metadata.name };
   return {
@@ -103,7 +108,7 @@ export function deploymentManifest(obj: WorkerPoolObject, spec: WorkerPoolSpec, 
   return {
     ...base,
     spec: {
-      selector: { matchLabels: { 'app.kubernetes.io/name': 'conveyor-worker', [POOL_LABEL]: obj.metadata.name } },
+      selector: { matchLabels: podLabels(obj.metadata.name) },
       template: {
         metadata: { labels },
         spec: {
@@ -186,6 +191,46 @@ export function readyFromDeployment(deployment: DeploymentView | undefined): { s
     reason: availableCondition?.reason ?? 'Unavailable',
     message: availableCondition?.message ?? `${available} of ${desired} replicas available`,
   };
+}
+
+/** What kubelet reports of a pod's containers (V1Pod's shape, the fields read here). */
+export interface PodView {
+  metadata?: { name?: string };
+  spec?: { containers?: Array<{ name: string; image?: string }>; initContainers?: Array<{ name: string; image?: string }> };
+  status?: {
+    containerStatuses?: Array<{ name: string; image?: string; state?: { waiting?: { reason?: string; message?: string } } }>;
+    initContainerStatuses?: Array<{ name: string; image?: string; state?: { waiting?: { reason?: string; message?: string } } }>;
+  };
+}
+
+/**
+ * Waiting reasons that no wait cures: the image cannot be pulled or named, or the container
+ * cannot be configured (a Secret or ConfigMap its env names is missing). The Deployment's own
+ * status says only "minimum replicas unavailable" for these; kubelet's reason is on the pod.
+ */
+export const STUCK_CONTAINER_REASONS = ['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError'] as const;
+
+/**
+ * Ready False with kubelet's reason when a pod of the pool has a container stuck waiting for one
+ * of those (the first such pod by name, so the condition does not flap between pods); undefined
+ * when none is, and the Deployment's status decides.
+ */
+export function readyFromPods(pods: readonly PodView[]): { status: 'False'; reason: string; message: string } | undefined {
+  const stuck = STUCK_CONTAINER_REASONS as readonly string[];
+  for (const pod of [...pods].sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''))) {
+    const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+    const waiting = statuses.find((c) => stuck.includes(c.state?.waiting?.reason ?? ''));
+    if (!waiting) continue;
+    const { reason, message } = waiting.state!.waiting!;
+    // The spec's image, as the team wrote it (the status may hold a resolved name, or none yet).
+    const image = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find((c) => c.name === waiting.name)?.image ?? waiting.image ?? 'unknown';
+    return {
+      status: 'False',
+      reason: reason!,
+      message: `pod ${pod.metadata?.name ?? ''} container ${waiting.name} (image ${image}) is waiting: ${reason}${message ? `: ${message}` : ''}`,
+    };
+  }
+  return undefined;
 }
 
 /** The job types the pool runs: its list, or the JobTypes in its namespace matching its selector. */
