@@ -114,8 +114,33 @@ pid_alive() {
   return 0
 }
 
-# pidfile_alive PIDFILE [CMDLINE_SUBSTRING]
-pidfile_alive() { pid_alive "$(read_pid "$1")" "${2:-}"; }
+# proc_started PID -- the process's start time in clock ticks since boot (field 22 of /proc/PID/stat;
+# the command name before it may hold spaces, so fields are counted after its closing parenthesis).
+# Fails for a zombie: it has exited, only its parent has not reaped it yet.
+proc_started() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  # shellcheck disable=SC2086 # split into fields on purpose
+  set -- $stat
+  [[ "$1" != Z ]] || return 1
+  printf '%s\n' "${20}"
+}
+
+# pidfile_alive PIDFILE [CMDLINE_SUBSTRING] -- true if the process the file names still runs. A pid
+# recorded by start_bg is checked by its start time, which no reused pid shares, so a server started
+# from another checkout or cache dir (another command line) is still recognised and can be stopped;
+# a pid file without that record falls back to the command line check.
+pidfile_alive() {
+  local pid started
+  pid="$(read_pid "$1")"
+  if [[ -f "$1.started" ]]; then
+    started="$(cat "$1.started")"
+    [[ -n "$pid" && -n "$started" && "$(proc_started "$pid" || true)" == "$started" ]]
+  else
+    pid_alive "$pid" "${2:-}"
+  fi
+}
 
 # start_bg PIDFILE LOGFILE CMD... -- start CMD detached (own session, no
 # stdin, stdout/stderr appended to LOGFILE) and record its pid.
@@ -126,29 +151,30 @@ start_bg() {
   printf '\n===== %s starting: %s =====\n' "$(date -Is)" "$*" >>"$logfile"
   setsid "$@" </dev/null >>"$logfile" 2>&1 &
   echo "$!" >"$pidfile"
+  proc_started "$!" >"$pidfile.started" || rm -f "$pidfile.started"
 }
 
 # stop_pidfile PIDFILE WHAT [CMDLINE_SUBSTRING] -- SIGTERM, wait, SIGKILL.
 stop_pidfile() {
   local pidfile="$1" what="$2" match="${3:-}" pid i
   pid="$(read_pid "$pidfile")"
-  if ! pid_alive "$pid" "$match"; then
-    rm -f "$pidfile"
+  if ! pidfile_alive "$pidfile" "$match"; then
+    rm -f "$pidfile" "$pidfile.started"
     log "$what is not running"
     return 0
   fi
   log "stopping $what (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < INFRA_STOP_TIMEOUT * 5; i++)); do
-    pid_alive "$pid" "$match" || break
+    pidfile_alive "$pidfile" "$match" || break
     sleep 0.2
   done
-  if pid_alive "$pid" "$match"; then
+  if pidfile_alive "$pidfile" "$match"; then
     warn "$what did not exit after ${INFRA_STOP_TIMEOUT}s; sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
     sleep 0.5
   fi
-  rm -f "$pidfile"
+  rm -f "$pidfile" "$pidfile.started"
   log "$what stopped"
 }
 
