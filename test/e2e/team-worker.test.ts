@@ -10,7 +10,7 @@ import { createSqsClient } from '@conveyor/platform';
 import { poolQueueNames, queueUrl, WORKER_POOLS } from '@conveyor/jobs';
 import { awsOptions } from '../support/infra.js';
 import { isAlive, makeStart, ROOT, workerPort, type MadeStack } from '../support/make-start.js';
-import { waitUntil } from '../support/wait.js';
+import { readUntil, waitUntil } from '../support/wait.js';
 import { drainQueue, eventsOf } from '../../packages/worker-sdk/test/support.js';
 import { ConveyorClient } from './client.js';
 
@@ -138,6 +138,35 @@ describe('the example team worker: built from its folder, started by make start,
     const dlq = (await queueUrl(sqs, poolQueueNames(stack.instance, 'team-text').deadLetterQueue))!;
     const dead = (await drainQueue(sqs, dlq, 1)).map((m) => (JSON.parse(m.Body!) as { jobId: string }).jobId);
     expect(dead).toEqual(expect.arrayContaining([stranger.body.jobId, empty.body.jobId]));
+  });
+
+  it('lists the team pool in GET /pools and pauses it: a job submitted meanwhile waits with pool_paused and runs after the resume', async () => {
+    const listed = (await (await admin.request('/pools')).json()) as { pools: Array<{ name: string; jobTypes: string[] }> };
+    expect(listed.pools.map((p) => p.name)).toEqual([...WORKER_POOLS.map((p) => p.name), 'team-text']);
+    expect(listed.pools.at(-1)!.jobTypes).toEqual(['text.reverse', 'text.word-count']);
+    // Its queues are the team pool's own (the api derives their names as the operator does).
+    const shown = await admin.request('/pools/team-text');
+    expect(shown.status).toBe(200);
+    const team = (await shown.json()) as { queue: { waiting: number } | null };
+    expect(team, JSON.stringify(team)).toMatchObject({ name: 'team-text', paused: false, jobTypes: ['text.reverse', 'text.word-count'], queue: { waiting: 0 } });
+    expect((await admin.request('/pools/team-nowhere')).status).toBe(404);
+
+    expect((await admin.request('/pools/team-text/pause', { method: 'POST', body: JSON.stringify({ reason: 'team maintenance' }) })).status).toBe(200);
+    const held = await demo.submit({ type: 'text.word-count', payload: { text: 'held then run' } });
+    expect(held.res.status).toBe(202);
+    const jobId = held.body.jobId as string;
+    const waiting = await readUntil(
+      'the held job to say why it waits',
+      async () => (await (await demo.request(`/jobs/${jobId}`)).json()) as { status: string; waitingReason?: string },
+      (job) => job.waitingReason === 'pool_paused',
+      30_000,
+    );
+    expect(waiting.status).toBe('running');
+    expect(await eventsOf(db, jobId).then((events) => events.filter((e) => e.type === 'started'))).toEqual([]);
+
+    expect((await admin.request('/pools/team-text/resume', { method: 'POST' })).status).toBe(200);
+    expect(await demo.waitForFinish(jobId, 30_000)).toMatchObject({ status: 'success', attempts: 1 });
+    expect(await result(jobId)).toEqual({ words: 3, top: [{ word: 'held', count: 1 }, { word: 'run', count: 1 }, { word: 'then', count: 1 }] });
   });
 
   // Last: it stops the stack.

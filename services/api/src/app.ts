@@ -113,7 +113,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     ...retryRoutes(shared),
     ...batchRoutes(shared),
     ...dlqRoutes({ ...shared, deadLetters: deps.deadLetters, logger: deps.logger }),
-    ...poolRoutes({ pool: deps.pool, jsonBody: body, queues: deps.deadLetters, history: deps.poolHistory, logger: deps.logger }),
+    ...poolRoutes({ pool: deps.pool, jsonBody: body, queues: deps.deadLetters, history: deps.poolHistory, jobTypes: deps.jobTypes, logger: deps.logger }),
     ...quotaRoutes({ pool: deps.pool, jsonBody: body, logger: deps.logger }),
     { method: 'get', path: EVENTS_PATH, handlers: [events] },
     ...reportRoutes(shared),

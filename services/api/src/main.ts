@@ -70,7 +70,7 @@ runMain('api', async () => {
     webhookPolicy,
     // The dispatcher starts below; requests, and so these calls, only come after service.start().
     webhookLog: { circuit: (tenant, destination) => webhooks.circuit(tenant, destination), wake: () => webhooks.wake(), instance: `${hostname()}/${process.pid}` },
-    deadLetters: { sqs: dlqSqs, queues: names.queues },
+    deadLetters: { sqs: dlqSqs, queues: names.queues, namespace: config.CONVEYOR_NAMESPACE },
     jobTypes,
     poolQueueExists: async (name) => (await queueUrl(dlqSqs, poolQueueNames(config.CONVEYOR_NAMESPACE, name).queue)) !== undefined,
     waiter,

@@ -15,6 +15,8 @@ import { MAX_REDRIVE, listDeadLettersQuery, redriveBody, type RedriveSelection }
 export interface DeadLetterQueues {
   sqs: Parameters<typeof sweepDeadLetters>[0];
   queues: Topology['queues'];
+  /** CONVEYOR_NAMESPACE: the prefix of a team pool's queue names (poolQueueNames). */
+  namespace: string;
 }
 
 export interface DlqRoutesDeps {

@@ -32,6 +32,8 @@ export class JobTypeRegistry {
   private timer: NodeJS.Timeout | undefined;
   private loaded = false;
   private loadError: unknown;
+  /** pools(), computed once per reload: a submit's lookups cost no walk over every type. */
+  private poolsCache: Map<string, string[]> | undefined;
 
   constructor(private readonly options: JobTypeRegistryOptions) {}
 
@@ -70,6 +72,7 @@ export class JobTypeRegistry {
   /** Reloads one type, or all of them. */
   async reload(name?: string): Promise<void> {
     const loaded = await loadJobTypes(this.options.pool, name);
+    this.poolsCache = undefined;
     if (name === undefined) {
       this.heads = new Map();
       this.versions = new Map();
@@ -102,7 +105,26 @@ export class JobTypeRegistry {
 
   /** The types a pool runs: those not retired whose latest version names it. */
   typesOf(pool: string): string[] {
-    return [...this.heads.values()].filter((h) => !h.retiredAt && this.latestOf(h.name)?.pool === pool).map((h) => h.name);
+    return this.pools().get(pool) ?? [];
+  }
+
+  /** Every pool a type not retired names in its latest version, with those types (sorted): platform and team pools alike. */
+  pools(): Map<string, string[]> {
+    if (this.poolsCache) return this.poolsCache;
+    const pools = new Map<string, string[]>();
+    for (const head of [...this.heads.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+      const pool = head.retiredAt ? undefined : this.latestOf(head.name)?.pool;
+      if (pool) pools.set(pool, [...(pools.get(pool) ?? []), head.name]);
+    }
+    this.poolsCache = pools;
+    return pools;
+  }
+
+  /** The pool a type not retired runs in, with every type that pool runs. */
+  poolOf(type: string): { name: string; jobTypes: string[] } | undefined {
+    const head = this.heads.get(type);
+    const name = head && !head.retiredAt ? this.latestOf(type)?.pool : undefined;
+    return name === undefined ? undefined : { name, jobTypes: this.typesOf(name) };
   }
 
   /** The latest version of a type, retired or not. */

@@ -12,11 +12,12 @@ import {
   readPoolControls,
   setPoolPaused,
   WORKER_POOLS,
+  poolQueueNames,
   queueUrl,
   workQueues,
   type PoolControl,
+  type PoolQueues,
   type PriorityClass,
-  type WorkerPool,
 } from '@conveyor/jobs';
 import { readQueueDepth, type Logger, type Pool, type QueueDepth } from '@conveyor/platform';
 import type { DeadLetterQueues } from '../dlq/routes.js';
@@ -28,12 +29,20 @@ import { readPoolHistory, type PoolHistorySource } from './history.js';
 import { poolJobNumbers } from './queries.js';
 import { historyQuery, pauseBody, poolNameParam } from './schemas.js';
 
+/** What the pool routes need of a pool: its name and the job types it runs. */
+interface PoolRef {
+  name: string;
+  jobTypes: readonly string[];
+}
+
 export function poolRoutes(deps: {
   pool: Pool;
   jsonBody: RequestHandler;
   queues?: DeadLetterQueues;
   /** Where GET /pools/{name}/history reads from; without it that route answers 503. */
   history?: PoolHistorySource;
+  /** The registered job types: the team pools they name, and the types they add to platform pools. */
+  jobTypes?: { pools(): Map<string, string[]> };
   logger?: Logger;
 }): RouteDef[] {
   const urls = new Map<string, Promise<string | undefined>>();
@@ -52,13 +61,23 @@ export function poolRoutes(deps: {
     return url ? readQueueDepth(deps.queues!.sqs, url) : { visible: 0, inFlight: 0, delayed: 0 };
   };
 
+  /** The platform's pools, then the team pools registered types name, each with every type it runs. */
+  const knownPools = (): PoolRef[] => {
+    const registered = deps.jobTypes?.pools() ?? new Map<string, string[]>();
+    const platform = WORKER_POOLS.map((p) => ({ name: p.name, jobTypes: [...new Set([...p.jobTypes, ...(registered.get(p.name) ?? [])])] }));
+    const team = [...registered].filter(([name]) => !platform.some((p) => p.name === name)).map(([name, jobTypes]) => ({ name, jobTypes }));
+    return [...platform, ...team.sort((a, b) => a.name.localeCompare(b.name))];
+  };
+  const queueNamesOf = (pool: PoolRef): PoolQueues =>
+    deps.queues?.queues.find((q) => q.pool.name === pool.name) ?? poolQueueNames(deps.queues?.namespace ?? '', pool.name);
+
   /**
    * SQS's counts of the pool's class queues (added up) and its DLQ; null when unreadable or when
    * the pool's normal queue or DLQ does not exist (the Postgres numbers still answer).
    */
-  const queueNumbers = async (pool: WorkerPool) => {
-    const names = deps.queues?.queues.find((q) => q.pool.name === pool.name);
-    if (!deps.queues || !names) return null;
+  const queueNumbers = async (pool: PoolRef) => {
+    if (!deps.queues) return null;
+    const names = queueNamesOf(pool);
     try {
       const [queueUrl, dlqUrl] = await Promise.all([urlOf(names.queue), urlOf(names.deadLetterQueue)]);
       if (!queueUrl || !dlqUrl) return null;
@@ -86,7 +105,7 @@ export function poolRoutes(deps: {
     }
   };
 
-  const status = async (pool: WorkerPool, tenant: string | null, control: PoolControl) => {
+  const status = async (pool: PoolRef, tenant: string | null, control: PoolControl) => {
     // SQS counts every tenant's messages: only an admin (tenant null) sees them.
     const [jobs, queue] = await Promise.all([poolJobNumbers(deps.pool, pool.jobTypes, tenant), tenant === null ? queueNumbers(pool) : null]);
     const perSecond1m = jobs.finished1m / 60;
@@ -110,11 +129,13 @@ export function poolRoutes(deps: {
   const list: RequestHandler = async (_req, res) => {
     const tenant = readTenant(identityOf(res));
     const controls = await readPoolControls(deps.pool);
-    res.status(200).json({ pools: await Promise.all(WORKER_POOLS.map((pool) => status(pool, tenant, controls.get(pool.name) ?? POOL_RUNNING))) });
+    res.status(200).json({ pools: await Promise.all(knownPools().map((pool) => status(pool, tenant, controls.get(pool.name) ?? POOL_RUNNING))) });
   };
   const poolOf = (req: Parameters<RequestHandler>[0]) => {
     const { name } = parseIdOr404(poolNameParam, req.params, 'pool');
-    return WORKER_POOLS.find((p) => p.name === name)!;
+    const pool = knownPools().find((p) => p.name === name);
+    if (!pool) throw new HttpError(404, `pool ${name} not found: neither a platform pool nor one a registered job type names`);
+    return pool;
   };
   const show: RequestHandler = async (req, res) => {
     const pool = poolOf(req);
@@ -126,8 +147,7 @@ export function poolRoutes(deps: {
     const pool = poolOf(req);
     const { minutes } = parseOr400(historyQuery, req.query);
     if (!deps.history) throw new HttpError(503, 'pool history needs Prometheus: the api has no PROMETHEUS_URL');
-    const names = deps.queues?.queues.find((q) => q.pool.name === pool.name);
-    const queues = names ? workQueues(names).map((c) => c.queue) : [];
+    const queues = workQueues(queueNamesOf(pool)).map((c) => c.queue);
     res.status(200).json({ pool: pool.name, ...(await readPoolHistory(deps.history, { queues, jobTypes: pool.jobTypes }, minutes, new Date())) });
   };
 

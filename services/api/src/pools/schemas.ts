@@ -1,7 +1,8 @@
 /** GET /pools, GET /pools/{name} and POST /pools/{name}/pause, /resume: what a worker pool is doing. */
 import { z } from 'zod';
-import { poolName } from '../dlq/schemas.js';
+import { poolName } from '@conveyor/jobs';
 
+/** A platform pool or a team pool (one a registered job type names). */
 export const poolNameParam = z.object({ name: poolName });
 
 export const poolStatus = z.object({

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { cancelJob, CANCEL_CHANNEL, countAhead, findJob, findResult, poolOf, priorityCode, readPoolControl, startLimitOf, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
+import { cancelJob, CANCEL_CHANNEL, countAhead, findJob, findResult, priorityCode, readPoolControl, startLimitOf, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
 import type { Logger, Pool } from '@conveyor/platform';
 import { HttpError, requestIdOf } from '../http-errors.js';
 import { identityOf, readTenant } from '../identity.js';
@@ -148,7 +148,8 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
       return;
     }
     const phase = row.status as Phase;
-    const pool = poolOf(row.type);
+    // The registry knows team pools too (a type's pool is its latest version's).
+    const pool = deps.jobTypes.poolOf(row.type);
     if (phase !== 'processing') {
       const [paused, limit] = await Promise.all([
         pool ? readPoolControl(deps.pool, pool.name).then((c) => c.paused) : false,
