@@ -1,5 +1,5 @@
 import { createPool, type Pool } from '@conveyor/platform';
-import { migrateJobsSchema } from '@conveyor/jobs';
+import { migrateJobsSchema, type Queryable } from '@conveyor/jobs';
 import { createTestDatabase, type TestDatabase } from './database.js';
 
 interface PlanNode {
@@ -49,4 +49,21 @@ export async function seededDatabase(seed: string): Promise<{ db: TestDatabase; 
       await db.drop();
     },
   };
+}
+
+/**
+ * The statements a store function sends, without running them: it gets a stand-in connection that
+ * records each one and answers one empty row, so the plan of the very text and values it builds can
+ * be read with explainScans.
+ */
+export async function capturedStatements(run: (db: Queryable) => Promise<unknown>): Promise<Array<{ text: string; values: unknown[] }>> {
+  const sent: Array<{ text: string; values: unknown[] }> = [];
+  const recorder = {
+    query: async (config: string | { text: string; values?: unknown[] }, values?: unknown[]) => {
+      sent.push(typeof config === 'string' ? { text: config, values: values ?? [] } : { text: config.text, values: config.values ?? values ?? [] });
+      return { rows: [{}], rowCount: 0 };
+    },
+  } as unknown as Queryable;
+  await run(recorder);
+  return sent;
 }

@@ -12,14 +12,19 @@ export interface PoolJobNumbers {
 }
 
 /**
- * Two index-backed scans: the waiting and processing jobs of the pool's types (partial indexes on
- * those states) and the jobs finished in the last five minutes (jobs_finished_recent).
+ * Index-backed scans only, so the cost follows what waits and runs, never the history: the waiting
+ * jobs of the pool's types (jobs_backlog), its processing ones (jobs_processing_heartbeat) and the
+ * jobs finished in the last five minutes (jobs_finished). One scan with the three states in one
+ * IN list matched no partial index and walked the whole table (test/plans/periodic-queries.test.ts).
  */
 export async function poolJobNumbers(db: Queryable, jobTypes: readonly string[], tenant: string | null): Promise<PoolJobNumbers> {
   const { rows } = await db.query<PoolJobNumbers>(
     `WITH live AS (
        SELECT status, run_at, created_at, heartbeat_at, locked_by FROM jobs
-        WHERE status IN ('queued', 'retrying', 'processing') AND type = ANY($1::text[]) AND ($2::text IS NULL OR tenant = $2)
+        WHERE status IN ('queued', 'retrying') AND type = ANY($1::text[]) AND ($2::text IS NULL OR tenant = $2)
+       UNION ALL
+       SELECT status, run_at, created_at, heartbeat_at, locked_by FROM jobs
+        WHERE status = 'processing' AND type = ANY($1::text[]) AND ($2::text IS NULL OR tenant = $2)
      ), done AS (
        SELECT finished_at FROM jobs
         WHERE finished_at > now() - interval '5 minutes' AND status IN ('success', 'failed')

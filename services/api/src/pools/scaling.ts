@@ -63,13 +63,19 @@ export const scalingQuery = z
   })
   .strict();
 
-/** Waiting and running jobs of each type (jobs_backlog and the processing partial indexes). */
+/**
+ * Waiting and running jobs of each type, each state through its own partial index (jobs_backlog,
+ * jobs_processing_heartbeat): the three states in one IN list match neither and walk the table.
+ */
 export async function readTypeLoads(db: Queryable, types: readonly string[]): Promise<TypeLoad[]> {
   const { rows } = await db.query<{ type: string; waiting: number; processing: number; run_seconds: number | null }>(
     `WITH live AS (
        SELECT type, count(*) FILTER (WHERE status IN ('queued', 'retrying') AND coalesce(run_at, created_at) <= now())::int AS waiting,
               count(*) FILTER (WHERE status = 'processing')::int AS processing
-         FROM jobs WHERE status IN ('queued', 'retrying', 'processing') AND type = ANY($1::text[]) GROUP BY type
+         FROM (SELECT type, status, run_at, created_at FROM jobs WHERE status IN ('queued', 'retrying') AND type = ANY($1::text[])
+               UNION ALL
+               SELECT type, status, run_at, created_at FROM jobs WHERE status = 'processing' AND type = ANY($1::text[])) live_jobs
+        GROUP BY type
      ), recent AS (
        -- The latest 500 finished runs of the pool's types in the last 15 minutes (jobs_finished_recent, newest first).
        SELECT type, extract(epoch FROM finished_at - started_at)::float8 AS seconds FROM jobs
