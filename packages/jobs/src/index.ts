@@ -14,3 +14,4 @@ export * from './dead-letters.js';
 export * from './job-types/index.js';
 export * from './pool-controls.js';
 export * from './worker-pools/spec.js';
+export * from './flows/store.js';

@@ -14,5 +14,6 @@ export function handlerContext(db: Pool, tenant = 'demo', progress: number[] = [
     },
     db,
     logger: createLogger({ service: 'test', level: 'silent' }),
+    dependencies: async () => ({}),
   };
 }

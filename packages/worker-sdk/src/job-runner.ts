@@ -13,6 +13,7 @@ import {
 import {
   cancelRunningJob,
   cancelUnstarted,
+  dependencyResults,
   failAbandoned,
   failJob,
   failUnstarted,
@@ -244,6 +245,7 @@ async function run(deps: RunnerDeps, message: Message, type: JobTypeDefinition, 
     signal,
     db,
     logger: log,
+    dependencies: () => dependencyResults(db, job.jobId),
     progress: async (percent, note) => {
       if (!Number.isFinite(percent)) return;
       const fraction = Math.min(100, Math.max(0, percent)) / 100;

@@ -11,6 +11,7 @@ import { buildOpenApiDocument } from './openapi.js';
 import { PoolStatsCache } from './pool-stats.js';
 import { checkRequestText, jsonBody, requestContext } from './request.js';
 import { batchRoutes } from './batch/routes.js';
+import { flowRoutes } from './flows/routes.js';
 import { dlqRoutes, type DeadLetterQueues } from './dlq/routes.js';
 import type { PoolHistorySource } from './pools/history.js';
 import { poolRoutes } from './pools/routes.js';
@@ -112,6 +113,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     ...searchRoutes(shared),
     ...retryRoutes(shared),
     ...batchRoutes(shared),
+    ...flowRoutes(shared),
     ...dlqRoutes({ ...shared, deadLetters: deps.deadLetters, logger: deps.logger }),
     ...poolRoutes({ pool: deps.pool, jsonBody: body, queues: deps.deadLetters, history: deps.poolHistory, jobTypes: deps.jobTypes, logger: deps.logger }),
     ...quotaRoutes({ pool: deps.pool, jsonBody: body, logger: deps.logger }),

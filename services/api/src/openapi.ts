@@ -30,6 +30,7 @@ import { jobListReply, searchJobsQuery } from './search/schemas.js';
 import { deliveryList, deliveryParams, deliveryView, rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
 import { preferHeader, waitedHeaders } from './wait/schemas.js';
 import { registerScheduleOperations } from './schedules/openapi.js';
+import { registerFlowOperations } from './flows/openapi.js';
 import { EXAMPLE_JOB_TYPE, jobTypeDetailView, jobTypeListReply, jobTypeNameParam, putJobTypeBody } from './job-types/schemas.js';
 
 type Responses = RouteConfig['responses'];
@@ -708,6 +709,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     },
   });
   registerScheduleOperations({ route, json, error });
+  registerFlowOperations({ route, json, error, overQuota, errorSchema: ErrorSchema });
   registry.registerPath({
     method: 'get',
     path: '/openapi.json',

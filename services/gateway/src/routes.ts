@@ -35,6 +35,10 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', template: '/jobs/:id/deliveries', target: 'proxy', scope: 'jobs:read' },
   { method: 'POST', template: '/jobs/:id/deliveries/:deliveryId/redeliver', target: 'proxy', scope: 'jobs:write' },
   { method: 'POST', template: '/jobs/batch', target: 'proxy', scope: 'jobs:write', perJob: true },
+  // Flows (DAGs of jobs): submitting one creates jobs, so jobs:write; the rate limit counts the request.
+  { method: 'POST', template: '/flows', target: 'proxy', scope: 'jobs:write' },
+  { method: 'GET', template: '/flows/:id', target: 'proxy', scope: 'jobs:read' },
+  { method: 'POST', template: '/flows/:id/cancel', target: 'proxy', scope: 'jobs:write' },
   // Dead letters span tenants: operators only.
   { method: 'GET', template: '/dlq', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'POST', template: '/dlq/redrive', target: 'proxy', scope: 'conveyor:admin' },

@@ -16,6 +16,12 @@ export interface JobContext {
   progress: (percent: number, message?: string) => Promise<void>;
   db: Pool;
   logger: Logger;
+  /**
+   * For a flow's step: the results of the steps it depends on, by step name, each as
+   * GET /jobs/{id}/result's stored form (`{ json }`, `{ contentType, text }`, or a summary with
+   * `resultKey` when kept in S3). Empty outside a flow. Read when called, not before the run.
+   */
+  dependencies: () => Promise<Record<string, unknown>>;
 }
 
 /** A non-JSON result (CSV, for example); the worker decides whether it is stored inline or in S3. */
