@@ -302,4 +302,18 @@ describe('flows through the gateway', () => {
     expect((await demo.request('/flows/00000000-0000-4000-8000-000000000000')).status).toBe(404);
     expect((await demo.request('/flows/not-a-flow')).status).toBe(404);
   });
+
+  it("is tenant-scoped as jobs are: another tenant's flow is 404, an operator reads any", async () => {
+    const res = await admin.request('/flows', { method: 'POST', body: JSON.stringify({ steps: [s('theirs', [], { ms: 10_000 })] }) });
+    expect(res.status).toBe(202);
+    const { flowId } = (await res.json()) as { flowId: string };
+    expect((await demo.request(`/flows/${flowId}`)).status).toBe(404);
+    expect((await demo.request(`/flows/${flowId}/cancel`, { method: 'POST' })).status).toBe(404);
+    const { body } = await submitFlow({ steps: [s('mine')] });
+    const read = await admin.request(`/flows/${body.flowId as string}`);
+    expect(read.status).toBe(200);
+    expect(await read.json()).toMatchObject({ flowId: body.flowId, steps: [{ name: 'mine' }] });
+    // The operator's own flow is still running: demo's cancel above touched nothing.
+    expect((await admin.request(`/flows/${flowId}/cancel`, { method: 'POST' })).status).toBe(200);
+  });
 });
