@@ -303,6 +303,28 @@ describe('flows through the gateway', () => {
     expect((await demo.request('/flows/not-a-flow')).status).toBe(404);
   });
 
+  it('answers a retried submit with the same Idempotency-Key and body with the first flow, another body with 409', async () => {
+    const body = { name: 'once', steps: [s('x'), s('y', ['x'])] };
+    const send = (payload: unknown) => demo.request('/flows', { method: 'POST', body: JSON.stringify(payload), headers: { 'idempotency-key': 'flow-once-1' } });
+    const first = await send(body);
+    expect(first.status).toBe(202);
+    const created = (await first.json()) as { flowId: string; replayed: boolean; enqueued: number };
+    expect(created).toMatchObject({ replayed: false, enqueued: 1 });
+    const again = await send(body);
+    expect(again.status).toBe(202);
+    expect(await again.json()).toMatchObject({ flowId: created.flowId, replayed: true, enqueued: 0 });
+    const other = await send({ ...body, name: 'twice' });
+    expect(other.status).toBe(409);
+    expect(await other.json()).toMatchObject({ details: { flowId: created.flowId } });
+    await untilFlow(created.flowId, (f) => f.status === 'success');
+    // One flow and one job per step: the replay stored nothing.
+    const stored = await db.query<{ flows: number; jobs: number }>(
+      "SELECT (SELECT count(*) FROM flows WHERE idempotency_key = 'flow-once-1')::int AS flows, (SELECT count(*) FROM jobs WHERE flow_id = $1)::int AS jobs",
+      [created.flowId],
+    );
+    expect(stored.rows[0]).toEqual({ flows: 1, jobs: 2 });
+  });
+
   it("is tenant-scoped as jobs are: another tenant's flow is 404, an operator reads any", async () => {
     const res = await admin.request('/flows', { method: 'POST', body: JSON.stringify({ steps: [s('theirs', [], { ms: 10_000 })] }) });
     expect(res.status).toBe(202);

@@ -16,11 +16,15 @@ CREATE TABLE flows (
   traceparent text,
   trace_id    text,
   request_id  text,
+  -- POST /flows' Idempotency-Key: a retry with the same body gets the first flow back.
+  idempotency_key text,
+  request_hash    text,
   created_at  timestamptz NOT NULL DEFAULT now(),
   updated_at  timestamptz NOT NULL DEFAULT now(),
   finished_at timestamptz
 );
 CREATE INDEX flows_tenant_created ON flows (tenant, created_at DESC, id DESC);
+CREATE UNIQUE INDEX flows_tenant_idempotency_key ON flows (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;
 
 CREATE TABLE flow_steps (
   flow_id      uuid NOT NULL REFERENCES flows (id) ON DELETE CASCADE,

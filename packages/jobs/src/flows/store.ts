@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Pool } from '@conveyor/platform';
-import type { Queryable, SubmitRefused } from '../store/create.js';
+import { canonicalJson, type Queryable, type SubmitRefused } from '../store/create.js';
 import type { JobStatus } from '../status.js';
 
 /**
@@ -43,12 +43,25 @@ export interface NewFlow {
   traceparent?: string;
   traceId?: string;
   requestId?: string;
+  /** POST /flows' Idempotency-Key: the same key and body again get the first flow back, another body is a conflict. */
+  idempotencyKey?: string;
 }
 
 export type FlowStatus = 'running' | 'success' | 'failed' | 'cancelled' | 'compensating' | 'compensated' | 'compensation_failed';
 export type FlowStepStatus = 'waiting' | 'running' | 'success' | 'failed' | 'cancelled' | 'skipped';
 
-export type CreateFlowOutcome = { kind: 'created'; flowId: string; enqueued: number } | SubmitRefused;
+export type CreateFlowOutcome =
+  | { kind: 'created'; flowId: string; enqueued: number }
+  | { kind: 'replayed'; flowId: string }
+  | { kind: 'conflict'; flowId: string }
+  | SubmitRefused;
+
+/** What makes two submissions of a flow "the same request" for its idempotency key. */
+function flowRequestHash(flow: NewFlow): string {
+  return createHash('sha256')
+    .update(JSON.stringify(canonicalJson([flow.name ?? null, flow.saga, flow.steps])))
+    .digest('hex');
+}
 
 /**
  * Stores a flow and its steps and enqueues those with no dependency, in one transaction: a flow is
@@ -62,6 +75,22 @@ export async function createFlow(pool: Pick<Pool, 'connect'>, flow: NewFlow, tra
   let broken: Error | undefined;
   try {
     await client.query('BEGIN');
+    const hash = flowRequestHash(flow);
+    // First, so a replay is answered as one even when the quota is full now.
+    const { rowCount } = await client.query(
+      `INSERT INTO flows (id, tenant, owner, name, saga, status, traceparent, trace_id, request_id, idempotency_key, request_hash)
+       VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10)
+       ON CONFLICT (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
+      [flowId, flow.tenant, flow.owner, flow.name ?? null, flow.saga, flow.traceparent ?? null, flow.traceId ?? null, flow.requestId ?? null, flow.idempotencyKey ?? null, hash],
+    );
+    if (rowCount === 0) {
+      const { rows: first } = await client.query<{ id: string; request_hash: string }>(
+        'SELECT id, request_hash FROM flows WHERE tenant = $1 AND idempotency_key = $2',
+        [flow.tenant, flow.idempotencyKey],
+      );
+      await client.query('ROLLBACK');
+      return { kind: first[0]!.request_hash === hash ? 'replayed' : 'conflict', flowId: first[0]!.id };
+    }
     const { rows: admission } = await client.query<{ admitted: number; refused_by: SubmitRefused['limit'] | null; retry_after_seconds: number | null }>(
       'SELECT admitted, refused_by, retry_after_seconds FROM conveyor_admit_submit($1, $2, true)',
       [flow.tenant, flow.steps.length],
@@ -71,11 +100,6 @@ export async function createFlow(pool: Pick<Pool, 'connect'>, flow: NewFlow, tra
       await client.query('ROLLBACK');
       return { kind: 'refused', limit: admitted.refused_by, retryAfterSeconds: admitted.retry_after_seconds ?? 1 };
     }
-    await client.query(
-      `INSERT INTO flows (id, tenant, owner, name, saga, status, traceparent, trace_id, request_id)
-       VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8)`,
-      [flowId, flow.tenant, flow.owner, flow.name ?? null, flow.saga, flow.traceparent ?? null, flow.traceId ?? null, flow.requestId ?? null],
-    );
     await client.query(
       `INSERT INTO flow_steps (flow_id, name, ord, depends_on, pending, status, job, compensate)
        SELECT $1, s.name, s.ord, ARRAY(SELECT jsonb_array_elements_text(s.depends_on)), jsonb_array_length(s.depends_on),

@@ -83,7 +83,7 @@ export function requestHash(
 }
 
 /** JSON with object keys sorted, so key order never makes two equal bodies differ. */
-function canonicalJson(value: unknown): unknown {
+export function canonicalJson(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonicalJson);
   if (value && typeof value === 'object') {
     return Object.fromEntries(

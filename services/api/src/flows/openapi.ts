@@ -1,6 +1,7 @@
 /** The /flows operations in the OpenAPI document (openapi.ts passes its helpers in). */
 import type { RouteConfig } from '@asteasolutions/zod-to-openapi';
-import type { z } from 'zod';
+import { z } from 'zod';
+import { idempotencyKey } from '../schemas.js';
 import { flowAccepted, flowBodyDocument, flowCancelReply, flowIdParam, flowView, MAX_FLOW_PAYLOAD_BYTES, MAX_FLOW_STEPS } from './schemas.js';
 
 type Responses = RouteConfig['responses'];
@@ -52,14 +53,18 @@ export function registerFlowOperations({ route, json, error, overQuota, errorSch
     summary: 'Submit a flow: named steps, each an ordinary job, run when the steps it depends on succeeded (scope jobs:write)',
     description:
       `Each step is a POST /jobs body (without runAt) plus \`name\`, \`dependsOn\` (names of other steps) and, in a saga, \`compensate\` (a job that undoes it). The steps with no dependency are enqueued at once; every other one waits in Postgres and is enqueued in the transaction that ends its last dependency's job in success. A step's handler reads its dependencies' results with \`ctx.dependencies()\` (worker SDK). A step whose job fails for good (or is cancelled) fails the flow and skips the waiting steps; in a saga the compensations of the succeeded steps then run one at a time, latest success first. At most ${MAX_FLOW_STEPS} steps, and ${MAX_FLOW_PAYLOAD_BYTES} bytes of payloads in all. The tenant's submit quota admits all the steps or none (429). Everything is validated before anything is written: a refused flow stores nothing.`,
-    request: { body: { required: true, content: json(flowBodyDocument(), EXAMPLE_BODY) } },
+    request: {
+      headers: z.object({ 'Idempotency-Key': idempotencyKey.optional() }),
+      body: { required: true, content: json(flowBodyDocument(), EXAMPLE_BODY) },
+    },
     responses: {
       202: {
         description: 'Stored; the steps without dependencies are enqueued.',
         headers: { Location: { schema: { type: 'string' } } },
-        content: json(flowAccepted, { flowId: FLOW_ID, statusUrl: `/flows/${FLOW_ID}`, enqueued: 1 }),
+        content: json(flowAccepted, { flowId: FLOW_ID, statusUrl: `/flows/${FLOW_ID}`, enqueued: 1, replayed: false }),
       },
-      400: error('The body is not `{name?, saga?, steps: [...]}` with at least one step (`details` holds the zod issues), or an Idempotency-Key header was sent.'),
+      400: error('The body is not `{name?, saga?, steps: [...]}` with at least one step (`details` holds the zod issues), or a malformed Idempotency-Key.'),
+      409: error('The Idempotency-Key was already used with a different flow (`details.flowId` names it).'),
       413: error('Body over the limit (BODY_LIMIT_BYTES).'),
       415: error('Body is not JSON.'),
       ...overQuota,

@@ -5,7 +5,7 @@ import { HttpError, requestIdOf } from '../http-errors.js';
 import { identityOf, readTenant } from '../identity.js';
 import { parseIdOr404, parseOr400, traceOf } from '../request.js';
 import type { RouteDef } from '../routes/route.js';
-import { parseSubmission, type JobRoutesDeps, type Submission } from '../routes/jobs.js';
+import { idempotencyKeyOf, parseSubmission, type JobRoutesDeps, type Submission } from '../routes/jobs.js';
 import { quotaRefusal } from '../quotas/submit.js';
 import { graphIssues, type GraphIssue } from './graph.js';
 import { compensateBody, flowBody, flowIdParam, MAX_FLOW_PAYLOAD_BYTES, MAX_FLOW_STEPS, stepLinks } from './schemas.js';
@@ -113,7 +113,6 @@ function toFlowView(flow: FlowRow) {
 
 export function flowRoutes(deps: FlowRoutesDeps): RouteDef[] {
   const submit: RequestHandler = async (req, res) => {
-    if (req.headers['idempotency-key'] !== undefined) throw new HttpError(400, 'POST /flows takes no Idempotency-Key yet');
     const body = parseOr400(flowBody, req.body ?? {});
     const { steps, issues } = parseFlowSteps(body.steps, body.saga, deps);
     if (issues.length > 0) {
@@ -122,12 +121,17 @@ export function flowRoutes(deps: FlowRoutesDeps): RouteDef[] {
     const identity = identityOf(res);
     const outcome = await createFlow(
       deps.pool,
-      { tenant: identity.tenant, owner: identity.subject, name: body.name, saga: body.saga, steps, ...traceOf(req, requestIdOf(res)) },
+      { tenant: identity.tenant, owner: identity.subject, name: body.name, saga: body.saga, steps, idempotencyKey: idempotencyKeyOf(req), ...traceOf(req, requestIdOf(res)) },
       (db) => deps.outbox.track(db),
     );
     if (outcome.kind === 'refused') throw quotaRefusal(outcome);
-    for (const step of steps) deps.submitted?.inc({ type: step.job.type, outcome: 'created' });
-    res.set('Location', flowPath(outcome.flowId)).status(202).json({ flowId: outcome.flowId, statusUrl: flowPath(outcome.flowId), enqueued: outcome.enqueued });
+    if (outcome.kind === 'conflict') throw new HttpError(409, 'Idempotency-Key was already used with a different request', { flowId: outcome.flowId });
+    for (const step of steps) deps.submitted?.inc({ type: step.job.type, outcome: outcome.kind });
+    const enqueued = outcome.kind === 'created' ? outcome.enqueued : 0;
+    res
+      .set('Location', flowPath(outcome.flowId))
+      .status(202)
+      .json({ flowId: outcome.flowId, statusUrl: flowPath(outcome.flowId), enqueued, replayed: outcome.kind === 'replayed' });
   };
 
   const show: RequestHandler = async (req, res) => {

@@ -57,7 +57,8 @@ export const flowStepStatus = z.enum(['waiting', 'running', 'success', 'failed',
 export const flowAccepted = z.object({
   flowId: z.uuid(),
   statusUrl: z.string().describe('GET it for the flow and its steps.'),
-  enqueued: z.number().int().describe('Steps enqueued at once (those without dependencies).'),
+  enqueued: z.number().int().describe('Steps enqueued by this request (those without dependencies); 0 on a replay.'),
+  replayed: z.boolean().describe('True when the Idempotency-Key already named this flow (same body): nothing new was stored.'),
 });
 
 const stepView = z.object({
