@@ -123,6 +123,12 @@ export async function get(token: string, path: string): Promise<{ status: number
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+export async function del(token: string, path: string): Promise<number> {
+  const res = await fetch(`${entryUrl}${path}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+  await res.arrayBuffer();
+  return res.status;
+}
+
 /** Runs `count` calls of `task` with at most `concurrency` in flight; returns their results in order. */
 export async function pooled<T>(count: number, concurrency: number, task: (index: number) => Promise<T>): Promise<T[]> {
   const results: T[] = new Array<T>(count);

@@ -64,6 +64,23 @@ Call with (dict "ctx" $ "pool" "default").
 {{- end -}}
 
 {{/*
+Where KEDA reads the api's ops port (GET /scaling/pools/{name}): keda.drainScaling.apiUrl, else the
+api Service by its cluster DNS name.
+*/}}
+{{- define "conveyor.scalingApiUrl" -}}
+{{- $url := .Values.keda.drainScaling.apiUrl | default (printf "http://%s.%s.svc.cluster.local:%d" (include "conveyor.componentName" (dict "ctx" . "component" "api")) .Release.Namespace (.Values.components.api.opsPort | int)) -}}
+{{- $url | trimSuffix "/" -}}
+{{- end -}}
+
+{{/*
+Handlers a pool's worker runs at once (WORKER_CONCURRENCY): the pool's `concurrency`, else the
+worker SDK's default. Time-to-drain scaling counts this many slots per worker.
+*/}}
+{{- define "conveyor.poolConcurrency" -}}
+{{- .concurrency | default 16 | int -}}
+{{- end -}}
+
+{{/*
 Every deployable unit: the four services and one unit per worker pool, each with its merged
 settings. One list so every template loops over the same thing.
 */}}
@@ -77,7 +94,7 @@ settings. One list so every template loops over the same thing.
 {{- $spec := deepCopy $.Values.components.worker -}}
 {{- if $pool.resources -}}{{- $_ := set $spec "resources" $pool.resources -}}{{- end -}}
 {{- $grace := (int $pool.shutdownGraceMs) | default (int $.Values.config.shutdownGraceMs) -}}
-{{- $units = append $units (dict "component" (printf "worker-%s" $pool.name) "service" "worker" "spec" $spec "pool" $pool.name "shutdownGraceMs" $grace) -}}
+{{- $units = append $units (dict "component" (printf "worker-%s" $pool.name) "service" "worker" "spec" $spec "pool" $pool.name "shutdownGraceMs" $grace "concurrency" (include "conveyor.poolConcurrency" $pool)) -}}
 {{- end -}}
 {{- toJson (dict "units" $units) -}}
 {{- end -}}
@@ -193,6 +210,9 @@ settings. One list so every template loops over the same thing.
 {{- if eq $u.service "worker" }}
 - name: WORKER_POOL
   value: {{ $u.pool | quote }}
+# The same number KEDA's time-to-drain trigger counts as one worker's slots.
+- name: WORKER_CONCURRENCY
+  value: {{ $u.concurrency | quote }}
 {{- end }}
 {{- if eq $u.service "scheduler" }}
 - name: SCHEDULES_SOURCE
