@@ -31,6 +31,12 @@ export const INVALID_WORKER_POOL_SPECS: InvalidWorkerPoolCase[] = [
     crd: /visibilityTimeoutSeconds must be between 10 and 43200/,
   },
   { name: 'zero target depth', spec: { ...valid, targetQueueDepth: 0 }, field: 'targetQueueDepth', crd: /targetQueueDepth must be positive/ },
+  {
+    name: 'a zero time-to-drain target',
+    spec: { ...valid, drainScaling: { targetDrainSeconds: 0 } },
+    field: 'drainScaling.targetDrainSeconds',
+    crd: /drainScaling\.targetDrainSeconds must be between 1 and 86400/,
+  },
   { name: 'a five-second drain', spec: { ...valid, drainSeconds: 5 }, field: 'drainSeconds', crd: /drainSeconds must be at least 10/ },
   {
     name: 'both jobTypes and a selector',

@@ -54,16 +54,22 @@ describe.each(cases)('names in $file with $set', ({ file, set }) => {
       const scaled = scaledObjects.find((s) => s.spec.scaleTargetRef.name === `conveyor-worker-${pool.name}`);
       expect(scaled, `ScaledObject for pool ${pool.name}`).toBeDefined();
       expect(workers.some((w) => w.metadata.name === scaled!.spec.scaleTargetRef.name)).toBe(true);
-      // One trigger per priority class queue and lane, in topology()'s order and with its keys.
-      const triggers = scaled!.spec.triggers as Array<{ type: string; name: string; metadata: { queueURL: string } }>;
+      // One trigger per priority class queue and lane, in topology()'s order and with its keys,
+      // then the time-to-drain trigger on the pool's own name where the pool has one.
+      const all = scaled!.spec.triggers as Array<{ type: string; name: string; metadata: { queueURL: string; url: string } }>;
+      const triggers = all.filter((t) => t.type === 'aws-sqs-queue');
       expect(triggers.map((t) => t.name)).toEqual(workQueues(names).map((c) => c.key));
+      for (const drain of all.filter((t) => t.type !== 'aws-sqs-queue')) {
+        expect(drain).toMatchObject({ type: 'metrics-api', name: 'drain' });
+        expect(new URL(drain.metadata.url).pathname).toBe(`/scaling/pools/${pool.name}`);
+      }
       for (const [i, { queue }] of workQueues(names).entries()) {
         expect(triggers[i]!.type).toBe('aws-sqs-queue');
         const url = new URL(triggers[i]!.metadata.queueURL);
         expect(url.pathname).toMatch(/^\/\d{12}\/[^/]+$/);
         expect(url.pathname.split('/')[2]).toBe(queue);
       }
-      expect(scaled!.spec.advanced.scalingModifiers.formula).toBe(triggers.map((t) => t.name).join(' + '));
+      expect(scaled!.spec.advanced.scalingModifiers.formula).toContain(triggers.map((t) => t.name).join(' + '));
     }
   });
 });

@@ -224,6 +224,11 @@ settings. One list so every template loops over the same thing.
 # Each WorkerPool's ScaledObject authenticates to SQS as the chart's own pools do.
 - name: WORKER_POOL_TRIGGER_AUTHENTICATION
   value: {{ printf "%s-aws" (include "conveyor.fullname" .ctx) | quote }}
+# A WorkerPool with spec.drainScaling gets the chart pools' time-to-drain trigger, read here.
+- name: WORKER_POOL_SCALING_URL
+  value: {{ include "conveyor.scalingApiUrl" .ctx | quote }}
+- name: WORKER_POOL_SCALING_FAILURE_THRESHOLD
+  value: {{ $v.keda.drainScaling.failureThreshold | int | quote }}
 {{- end }}
 # Replicas elect one leader on this Lease, in the pod's own namespace, where the Role lets them
 # get, create and update leases; the pod name names the holder and the replica in Events.

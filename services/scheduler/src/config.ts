@@ -44,6 +44,13 @@ export const configSchema = z
     OPERATOR_RESYNC_MS: env.int(30_000, 100),
     /** KEDA TriggerAuthentication (in the WorkerPool's namespace) of each pool's SQS trigger; empty: KEDA's own identity. */
     WORKER_POOL_TRIGGER_AUTHENTICATION: z.string().default(''),
+    /**
+     * The api's ops port as KEDA reaches it, for WorkerPools with spec.drainScaling (a metrics-api
+     * trigger on GET /scaling/pools/{name}); empty: every WorkerPool scales on queue depth alone.
+     */
+    WORKER_POOL_SCALING_URL: z.string().default(''),
+    /** Failed reads of a trigger in a row before KEDA falls back (the ScaledObject's fallback.failureThreshold). */
+    WORKER_POOL_SCALING_FAILURE_THRESHOLD: env.int(3, 0),
     /** Kubernetes namespace to watch (JobSchedules, JobTypes, WorkerPools); empty watches every namespace. */
     SCHEDULES_WATCH_NAMESPACE: z.string().default(''),
     /** Names this replica in Kubernetes Events (the pod name). */

@@ -171,6 +171,8 @@ runMain('scheduler', async () => {
         awsRegion: config.AWS_REGION,
         awsEndpoint: config.AWS_ENDPOINT_URL,
         triggerAuthentication: config.WORKER_POOL_TRIGGER_AUTHENTICATION || undefined,
+        scalingUrl: config.WORKER_POOL_SCALING_URL || undefined,
+        scalingFailureThreshold: config.WORKER_POOL_SCALING_FAILURE_THRESHOLD,
       },
       logger,
       signal,

@@ -42,6 +42,13 @@ export const workerPoolSpecSchema = z
     maxReceiveCount: between(1, 1000, 'maxReceiveCount').default(10),
     targetQueueDepth: z.number().int().refine((v) => v >= 1, 'targetQueueDepth must be positive').default(20),
     drainSeconds: z.number().int().max(3600).refine((v) => v >= 10, 'drainSeconds must be at least 10').default(60),
+    /** Scale on time to drain too (KEDA reads the api's GET /scaling/pools/{name}); absent: on queue depth alone. */
+    drainScaling: z
+      .strictObject({
+        targetDrainSeconds: between(1, 86_400, 'drainScaling.targetDrainSeconds').default(60),
+        leadSeconds: between(0, 3600, 'drainScaling.leadSeconds').default(120),
+      })
+      .optional(),
     env: z.array(z.looseObject({ name: z.string().min(1) })).max(100).default([]),
   })
   .refine((s) => !(s.jobTypes && s.selector), { message: 'give jobTypes or selector, not both', path: ['jobTypes'] });

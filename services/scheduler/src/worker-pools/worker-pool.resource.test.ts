@@ -63,6 +63,34 @@ describe('WorkerPool resources', () => {
     });
   });
 
+  it('adds the time-to-drain trigger, the larger of depth and desired workers, and the fallback, for a pool with drainScaling', () => {
+    const parsed = parseSpec({ image: 'w:1', replicas: { min: 0, max: 9 }, concurrency: 4, targetQueueDepth: 7, drainScaling: { targetDrainSeconds: 30 } });
+    if (!parsed.ok) throw new Error(parsed.message);
+    const classQueues = workQueues(poolQueueNames('ns1', 'text')).map(({ key, queue }) => ({ key, queueUrl: `http://q/${queue}` }));
+    const withUrl = { ...settings, scalingUrl: 'http://conveyor-api.conveyor.svc.cluster.local:9081/', scalingFailureThreshold: 4 };
+    const s = scaledObjectManifest(pool('text'), parsed.spec, classQueues, withUrl);
+    expect(s.spec.triggers).toHaveLength(7);
+    expect(s.spec.triggers[6]).toEqual({
+      type: 'metrics-api',
+      name: 'drain',
+      metadata: {
+        url: 'http://conveyor-api.conveyor.svc.cluster.local:9081/scaling/pools/text?concurrency=4&targetDrainSeconds=30&leadSeconds=120',
+        format: 'json',
+        valueLocation: 'desiredWorkers',
+        targetValue: '1',
+      },
+    });
+    // The chart's formula (charts/conveyor/tests/keda_test.yaml) with this pool's target.
+    expect(s.spec.advanced.scalingModifiers.formula).toBe(
+      'high == nil || high_overflow == nil || normal == nil || normal_overflow == nil || low == nil || low_overflow == nil ? nil : max(high + high_overflow + normal + normal_overflow + low + low_overflow, (drain ?? 0) * 7)',
+    );
+    expect(s.spec.fallback).toEqual({ failureThreshold: 4, replicas: 1, behavior: 'scalingModifiers' });
+    // Without a URL the operator cannot point KEDA anywhere: depth alone, as before.
+    const noUrl = scaledObjectManifest(pool('text'), parsed.spec, classQueues, settings);
+    expect(noUrl.spec.triggers).toHaveLength(6);
+    expect(noUrl.spec).not.toHaveProperty('fallback');
+  });
+
   it('reads Ready from the Deployment status only', () => {
     expect(readyFromDeployment(undefined).reason).toBe('DeploymentPending');
     expect(readyFromDeployment({ metadata: { generation: 2 }, status: { observedGeneration: 1 } }).reason).toBe('DeploymentPending');

@@ -63,6 +63,10 @@ export interface ManifestSettings {
   awsEndpoint?: string;
   /** KEDA TriggerAuthentication of the SQS trigger; none means KEDA's own identity. */
   triggerAuthentication?: string;
+  /** The api's ops port as KEDA reaches it; a pool with spec.drainScaling gets a time-to-drain trigger there. */
+  scalingUrl?: string;
+  /** Failed reads of a trigger in a row before KEDA's fallback applies. */
+  scalingFailureThreshold?: number;
 }
 
 /** The labels selecting a pool's pods (its Deployment's selector; the operator lists them by it). */
@@ -133,7 +137,10 @@ export function deploymentManifest(obj: WorkerPoolObject, spec: WorkerPoolSpec, 
 /**
  * One trigger per work queue (each class's regular and overflow lane), named by its key
  * (`normal`, `normal_overflow`), added up by a formula as the chart's own ScaledObjects do (KEDA
- * would otherwise scale on the largest trigger alone).
+ * would otherwise scale on the largest trigger alone). With spec.drainScaling (and a scaling URL)
+ * also the chart's time-to-drain trigger, formula and fallback (charts/conveyor/templates/keda.yaml
+ * says why): replicas = max(ceil(depth / target), desired workers); a drain trigger that keeps
+ * failing counts 0, an unreadable queue gives max(min, 1) replicas.
  */
 export function scaledObjectManifest(
   obj: WorkerPoolObject,
@@ -142,16 +149,24 @@ export function scaledObjectManifest(
   settings: ManifestSettings,
 ) {
   const { labels: _labels, ...base } = owned(obj, 'ScaledObject', 'keda.sh/v1alpha1');
+  const depth = classQueues.map((q) => q.key).join(' + ');
+  const drain = spec.drainScaling && settings.scalingUrl ? { ...spec.drainScaling, url: settings.scalingUrl.replace(/\/$/, '') } : undefined;
+  const formula = drain
+    ? `${classQueues.map((q) => `${q.key} == nil`).join(' || ')} ? nil : max(${depth}, (drain ?? 0) * ${spec.targetQueueDepth})`
+    : depth;
   return {
     ...base,
     spec: {
       scaleTargetRef: { name: obj.metadata.name },
       minReplicaCount: spec.replicas.min,
       maxReplicaCount: spec.replicas.max,
+      ...(drain
+        ? { fallback: { failureThreshold: settings.scalingFailureThreshold ?? 3, replicas: Math.max(spec.replicas.min, 1), behavior: 'scalingModifiers' } }
+        : {}),
       advanced: {
-        scalingModifiers: { formula: classQueues.map((q) => q.key).join(' + '), target: String(spec.targetQueueDepth), metricType: 'AverageValue' },
+        scalingModifiers: { formula, target: String(spec.targetQueueDepth), metricType: 'AverageValue' },
       },
-      triggers: classQueues.map(({ key, queueUrl }) => ({
+      triggers: [...classQueues.map(({ key, queueUrl }) => ({
         type: 'aws-sqs-queue',
         name: key,
         ...(settings.triggerAuthentication ? { authenticationRef: { name: settings.triggerAuthentication } } : {}),
@@ -162,6 +177,20 @@ export function scaledObjectManifest(
           ...(settings.awsEndpoint ? { awsEndpoint: settings.awsEndpoint.replace(/\/$/, '') } : {}),
         },
       })),
+      ...(drain
+        ? [
+            {
+              type: 'metrics-api',
+              name: 'drain',
+              metadata: {
+                url: `${drain.url}/scaling/pools/${obj.metadata.name}?concurrency=${spec.concurrency}&targetDrainSeconds=${drain.targetDrainSeconds}&leadSeconds=${drain.leadSeconds}`,
+                format: 'json',
+                valueLocation: 'desiredWorkers',
+                targetValue: '1',
+              },
+            },
+          ]
+        : [])],
     },
   };
 }
