@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseUrl, del, deploymentReplicas, eventually, get, login, pooled, post, sampler } from './cluster.js';
+import { bridgeIp, databaseUrl, del, deploymentReplicas, eventually, get, kubectl, kubectlJson, login, namespace, pooled, post, sampler } from './cluster.js';
 
 // KEDA scaling on time to drain (the chart's `drain` metrics-api trigger on the api's
 // GET /scaling/pools/{name}, next to the queue-depth triggers; charts/conveyor/templates/keda.yaml),
@@ -12,6 +15,13 @@ const REPORTS_POOL = 'conveyor-worker-reports';
 const JOBS = 10;
 const SLOW_MS = 20_000;
 const MAX_REPLICAS = 4;
+const testNamespace = `conveyor-drain-${randomUUID().slice(0, 8)}`;
+
+interface ScaledObject {
+  metadata: { name: string; namespace: string };
+  spec: { scaleTargetRef: { name: string }; minReplicaCount: number; cooldownPeriod?: number; fallback?: unknown; triggers: Array<{ type: string; name: string; metadata: Record<string, string> }> };
+  status?: { conditions?: Array<{ type: string; status: string; reason?: string }>; health?: Record<string, { status: string; numberOfFailures?: number }> };
+}
 
 describe('KEDA on time to drain', () => {
   let token: string;
@@ -22,7 +32,10 @@ describe('KEDA on time to drain', () => {
     db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
   });
-  afterAll(() => db?.end());
+  afterAll(async () => {
+    await db?.end();
+    await kubectl('delete', 'namespace', testNamespace, '--ignore-not-found', '--wait=false');
+  });
 
   /** Submits `JOBS` jobs of a type through the entry; returns their ids. */
   const submit = (type: string, payload: unknown) =>
@@ -101,5 +114,83 @@ describe('KEDA on time to drain', () => {
       await replicas.stop();
       await del(token, `/schedules/${name}`);
     }
+  }, 600_000);
+
+  it("falls back to depth when the api cannot be read, instead of holding the pool where it is", async () => {
+    // The reports pool's own ScaledObject as the chart renders it, twice, in a scratch namespace, on
+    // idle copies of its Deployment at 2 replicas, the drain trigger pointed at a closed port: one
+    // with the chart's fallback, one without it (what KEDA does with a failing metric by default).
+    const chartSo = await kubectlJson<ScaledObject>('-n', namespace, 'get', 'scaledobject', REPORTS_POOL);
+    const deployment = await kubectlJson<{ spec: { template: { spec: { containers: Array<{ image: string }> } } } }>('-n', namespace, 'get', 'deployment', REPORTS_POOL);
+    const secret = await kubectlJson<{ data: Record<string, string> }>('-n', namespace, 'get', 'secret', 'conveyor-env');
+    const auth = await kubectlJson<{ spec: unknown }>('-n', namespace, 'get', 'triggerauthentication', 'conveyor-aws');
+    const idle = (name: string) => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace: testNamespace },
+      spec: {
+        replicas: 2,
+        selector: { matchLabels: { app: name } },
+        template: {
+          metadata: { labels: { app: name } },
+          spec: { containers: [{ name: 'idle', image: deployment.spec.template.spec.containers[0]!.image, imagePullPolicy: 'Never', command: ['sleep', 'infinity'] }] },
+        },
+      },
+    });
+    const copy = (name: string, withFallback: boolean) => {
+      const { fallback, ...spec } = chartSo.spec;
+      expect(fallback, "the chart's ScaledObject has a fallback").toBeDefined();
+      return {
+        apiVersion: 'keda.sh/v1alpha1',
+        kind: 'ScaledObject',
+        metadata: { name, namespace: testNamespace },
+        spec: {
+          ...spec,
+          ...(withFallback ? { fallback } : {}),
+          scaleTargetRef: { name },
+          cooldownPeriod: 5,
+          triggers: spec.triggers.map((t) => (t.name === 'drain' ? { ...t, metadata: { ...t.metadata, url: `http://${bridgeIp}:1/scaling/pools/reports?concurrency=1` } } : t)),
+        },
+      };
+    };
+    await kubectl('create', 'namespace', testNamespace);
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'cluster-drain-')), 'objects.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'conveyor-env', namespace: testNamespace }, data: secret.data },
+          { apiVersion: 'keda.sh/v1alpha1', kind: 'TriggerAuthentication', metadata: { name: 'conveyor-aws', namespace: testNamespace }, spec: auth.spec },
+          idle('with-fallback'),
+          idle('without-fallback'),
+          copy('with-fallback', true),
+          copy('without-fallback', false),
+        ],
+      }),
+    );
+    await kubectl('apply', '-f', file);
+    const held = sampler(() => deploymentReplicas('without-fallback', testNamespace));
+    const fellBack = await eventually(
+      async () => ({
+        replicas: await deploymentReplicas('with-fallback', testNamespace),
+        so: await kubectlJson<ScaledObject>('-n', testNamespace, 'get', 'scaledobject', 'with-fallback'),
+      }),
+      (s) => s.replicas === 0,
+      180_000,
+      'the pool whose api cannot be read to scale in to 0 on its empty queues',
+      2000,
+    );
+    // Past the fallback's threshold and cooldown, and as long again: the other pool stays held.
+    await new Promise((r) => setTimeout(r, 20_000));
+    const seen = (await held.stop()).map((s) => s.value);
+    const health = Object.values(fellBack.so.status?.health ?? {});
+    console.log(`with fallback: conditions ${JSON.stringify(fellBack.so.status?.conditions)}, health ${JSON.stringify(fellBack.so.status?.health)}\nwithout fallback, replicas over the same time: ${seen.join(' ')}`);
+    expect(health.some((h) => h.status === 'Failing' && (h.numberOfFailures ?? 0) > 3), 'KEDA records the failing drain trigger').toBe(true);
+    expect(fellBack.so.status?.conditions).toContainEqual(expect.objectContaining({ type: 'Fallback', status: 'True' }));
+    // Without the fallback KEDA keeps the failing pool where it was for the whole time.
+    expect(seen.length).toBeGreaterThan(10);
+    expect(seen.every((n) => n === 2), `replicas without fallback: ${seen.join(' ')}`).toBe(true);
   }, 600_000);
 });
