@@ -111,6 +111,16 @@ describe('the example team worker on the local cluster', () => {
     expect(conditionOf(pool, 'QueueReady')?.reason).toBe('Provisioned');
     // KEDA itself says the ScaledObject is ready (not only that the operator applied it).
     expect(conditionOf(pool, 'Scaling')?.reason).toBe('ScaledObjectReady');
+    // The example asks for time-to-drain scaling too: KEDA reads the api's desired workers for the
+    // team pool (its JobType's pool), and that read succeeds.
+    const drain = await eventually(
+      () => kubectlJson<{ spec: { triggers: Array<{ type: string; name: string; metadata: Record<string, string> }> }; status?: { health?: Record<string, { status: string }> } }>('-n', namespace, 'get', 'scaledobject', POOL),
+      (so) => Object.entries(so.status?.health ?? {}).some(([metric, h]) => metric.includes('metric-api') && h.status === 'Happy'),
+      60_000,
+      `KEDA to read ${POOL}'s desired workers from the api`,
+      2000,
+    );
+    expect(drain.spec.triggers.find((t) => t.name === 'drain')?.metadata.url).toMatch(new RegExp(`/scaling/pools/${POOL}\\?concurrency=8&targetDrainSeconds=60&leadSeconds=120$`));
     queueUrls = ['', '-high', '-low', '-dlq'].map((suffix) => `${pool.status!.queueUrl!}${suffix}`);
     for (const url of queueUrls) expect((await readQueueDepth(sqs, url)).visible, url).toBe(0);
   });
