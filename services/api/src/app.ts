@@ -53,6 +53,8 @@ export interface AppDeps {
    * the request id. Without one, the route answers 503.
    */
   eventsHandler?: RequestHandler;
+  /** Serves `GET /jobs/events`, every event of the caller's jobs (the same handler's `feed`); 503 without one. */
+  feedHandler?: RequestHandler;
   /** Each tenant's webhook signing secrets (GET /webhooks/secret, rotation). */
   webhookSecrets: WebhookSecrets;
   /** Where a callbackUrl may point (WEBHOOK_ALLOWED_HOSTS / _CIDRS); checked at submit. */
@@ -80,6 +82,7 @@ export interface AppDeps {
 }
 
 export const EVENTS_PATH = '/jobs/:jobId/events';
+export const FEED_PATH = '/jobs/events';
 
 /** Every route the app serves behind the identity check, in one table (the OpenAPI test reads it too). */
 export function apiRoutes(deps: AppDeps): RouteDef[] {
@@ -103,14 +106,15 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     logger: deps.logger,
     signResultUrl: (key: string) => signResultUrl({ s3: deps.s3, bucket: deps.bucket }, key, deps.resultUrlTtlSeconds),
   };
-  const events: RequestHandler =
-    deps.eventsHandler ??
-    ((_req, res) => {
-      res.status(503).json({ error: 'event stream not available', requestId: res.locals.requestId });
-    });
+  const unavailable: RequestHandler = (_req, res) => {
+    res.status(503).json({ error: 'event stream not available', requestId: res.locals.requestId });
+  };
+  const events = deps.eventsHandler ?? unavailable;
   return [
-    ...jobRoutes(shared),
+    // First: /jobs/counts and /jobs/events must not be read as /jobs/:jobId.
     ...searchRoutes(shared),
+    { method: 'get', path: FEED_PATH, handlers: [deps.feedHandler ?? unavailable] },
+    ...jobRoutes(shared),
     ...retryRoutes(shared),
     ...batchRoutes(shared),
     ...flowRoutes(shared),

@@ -66,6 +66,7 @@ runMain('api', async () => {
     logger,
     metrics,
     eventsHandler,
+    feedHandler: eventsHandler.feed,
     webhookSecrets,
     webhookPolicy,
     // The dispatcher starts below; requests, and so these calls, only come after service.start().

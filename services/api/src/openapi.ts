@@ -26,7 +26,8 @@ import { MAX_REDRIVE, deadLetterPage, listDeadLettersQuery, redriveBody, redrive
 import { historyQuery, pauseBody, poolHistory, poolList, poolNameParam, poolStatus } from './pools/schemas.js';
 import { quotaLimits, quotaList, tenantParam, tenantQuota } from './quotas/schemas.js';
 import { retryReply } from './retry/schemas.js';
-import { jobListReply, searchJobsQuery } from './search/schemas.js';
+import { countJobsQuery, jobCountsReply, jobListReply, searchJobsQuery } from './search/schemas.js';
+import { jobFeedQuery } from './events/feed.schema.js';
 import { deliveryList, deliveryParams, deliveryView, rotateSecretBody, webhookSecretReply } from './webhooks/schemas.js';
 import { preferHeader, waitedHeaders } from './wait/schemas.js';
 import { registerScheduleOperations } from './schedules/openapi.js';
@@ -202,6 +203,41 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         },
       },
       400: error('Bad query parameter (`details` holds the issues): an unknown parameter, a bad tag, `to` not after `from`, a cursor this api did not make or made for the other sort.'),
+    },
+  });
+  route({
+    method: 'get',
+    path: '/jobs/counts',
+    summary: "How many of the caller's jobs are in each status (every tenant's with scope conveyor:admin)",
+    description:
+      'The filters of GET /jobs except `status` (every status is counted) and paging, combined (AND); 403 when `tenant` names another tenant without scope conveyor:admin. Each count stops at `limit` (default and most 10,000): a status with more is listed in `capped`, so the answer stays cheap however many jobs there are. Without `type` and `tags` each count is an index-only read of (tenant, status, createdAt).',
+    request: { query: countJobsQuery },
+    responses: {
+      200: {
+        description: 'One count per status.',
+        content: json(jobCountsReply, { counts: { scheduled: 3, queued: 12, processing: 4, retrying: 1, success: 10000, failed: 27, cancelled: 2 }, capped: ['success'], limit: 10000 }),
+      },
+      400: error('Bad query parameter (`details` holds the issues): an unknown parameter (`status`, `cursor`… are not taken), a bad tag, `to` not after `from`, `limit` outside 1..10000.'),
+    },
+  });
+  route({
+    method: 'get',
+    path: '/jobs/events',
+    summary: "Server-Sent Events of all the caller's jobs (every tenant's with scope conveyor:admin), live",
+    description:
+      'For live views (the console\'s Jobs list): from now on, every lifecycle event of every job the caller may read, as GET /jobs/{jobId}/events frames them; it does not end by itself. `tenant` (scope conveyor:admin) narrows to one tenant. After a dropped connection, Last-Event-ID resumes, replaying at most the 10,000 latest events of all tenants: a client away longer reads the list again.',
+    request: { query: jobFeedQuery, headers: z.object({ 'Last-Event-ID': z.string().optional() }) },
+    responses: {
+      200: {
+        description: 'An event stream: one SSE message per lifecycle event, `data` being JSON {jobId, type, data, createdAt}.',
+        content: {
+          'text/event-stream': {
+            schema: z.object({ id: z.string(), event: z.enum(JOB_EVENT_TYPES), data: z.string() }),
+            example: `id: 7\nevent: succeeded\ndata: {"jobId":"${ex.jobId}","type":"succeeded","data":{},"createdAt":"2026-12-06T10:00:01.250Z"}\n\n`,
+          },
+        },
+      },
+      400: error('invalid Last-Event-ID, or an unknown query parameter'),
     },
   });
   route({

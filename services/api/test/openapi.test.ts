@@ -96,7 +96,9 @@ describe('GET /openapi.json', () => {
       for (const method of Object.keys(item)) {
         const url = path.replace(/\{(\w+)\}/g, (_, name: string) => sample[name]!);
         const res = await client(url, { method: method.toUpperCase(), ...(method === 'post' || method === 'put' ? { body: {} } : {}) });
-        const text = await res.text();
+        // A live stream (GET /jobs/events) never ends by itself: its answering is what is checked.
+        const live = res.headers.get('content-type')?.startsWith('text/event-stream');
+        const text = live ? (await res.body?.cancel(), '') : await res.text();
         expect(res.status, `${method} ${path}`).not.toBe(405);
         if (res.status === 404) expect(JSON.parse(text).error, `${method} ${path}`).not.toBe('not found');
       }

@@ -26,6 +26,9 @@ export interface Route {
 export const ROUTES: readonly Route[] = [
   { method: 'POST', template: '/jobs', target: 'proxy', scope: 'jobs:write' },
   { method: 'GET', template: '/jobs', target: 'proxy', scope: 'jobs:read' },
+  // Before /jobs/:id, which would take `counts` and `events` for a job id.
+  { method: 'GET', template: '/jobs/counts', target: 'proxy', scope: 'jobs:read' },
+  { method: 'GET', template: '/jobs/events', target: 'proxy', scope: 'jobs:read', stream: true },
   { method: 'GET', template: '/jobs/:id', target: 'proxy', scope: 'jobs:read' },
   { method: 'DELETE', template: '/jobs/:id', target: 'proxy', scope: 'jobs:write' },
   { method: 'GET', template: '/jobs/:id/result', target: 'proxy', scope: 'jobs:read' },

@@ -27,6 +27,27 @@ export async function eventsAfter(db: Queryable, jobId: string, afterId: string,
   return rows.map((r) => ({ id: r.id, jobId, type: r.type, data: r.data, createdAt: r.created_at }));
 }
 
+/** The newest event id (0 without any): where a feed without Last-Event-ID starts. */
+export async function latestEventId(db: Queryable): Promise<bigint> {
+  const { rows } = await db.query<{ id: string }>('SELECT coalesce(max(id), 0)::text AS id FROM job_events');
+  return BigInt(rows[0]?.id ?? '0');
+}
+
+/**
+ * Every event after `afterId` of the jobs `tenant` may read (`null`: every tenant), oldest first.
+ * Walks the job_events primary key from `afterId` (the feed keeps it near the newest) and joins
+ * each event's job by its key for the tenant: a read of the events since, not of either table.
+ */
+export async function feedEventsAfter(db: Queryable, tenant: string | null, afterId: string, limit: number): Promise<JobEventRow[]> {
+  const { rows } = await db.query<{ id: string; job_id: string; type: string; data: unknown; created_at: Date }>({
+    name: 'events.feed-after',
+    text: `SELECT e.id::text AS id, e.job_id, e.type, e.data, e.created_at FROM job_events e JOIN jobs j ON j.id = e.job_id
+      WHERE e.id > $2::bigint AND ($1::text IS NULL OR j.tenant = $1) ORDER BY e.id LIMIT $3`,
+    values: [tenant, afterId, limit],
+  });
+  return rows.map((r) => ({ id: r.id, jobId: r.job_id, type: r.type, data: r.data, createdAt: r.created_at }));
+}
+
 export interface FinishedJob {
   id: string;
   tenant: string;

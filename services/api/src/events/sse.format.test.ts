@@ -16,9 +16,9 @@ describe('SSE framing', () => {
   });
 
   it('resumes from the header, then the query, else from the start', () => {
-    expect(parseLastEventId('17', '3')).toEqual({ ok: true, after: '17' });
-    expect(parseLastEventId(undefined, '3')).toEqual({ ok: true, after: '3' });
-    expect(parseLastEventId(undefined, undefined)).toEqual({ ok: true, after: '0' });
+    expect(parseLastEventId('17', '3')).toEqual({ ok: true, after: '17', given: true });
+    expect(parseLastEventId(undefined, '3')).toEqual({ ok: true, after: '3', given: true });
+    expect(parseLastEventId(undefined, undefined)).toEqual({ ok: true, after: '0', given: false });
     expect(parseLastEventId('abc', undefined)).toEqual({ ok: false });
     expect(parseLastEventId('-1', undefined)).toEqual({ ok: false });
   });

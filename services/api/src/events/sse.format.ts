@@ -24,12 +24,12 @@ export const HEARTBEAT = ': ping\n\n';
 
 /**
  * The id to resume after: the Last-Event-ID header wins over the `lastEventId` query parameter
- * (for clients that cannot set headers). Absent means from the start; garbage is an error.
+ * (for clients that cannot set headers). Absent means from the start (`given` false); garbage is an error.
  */
-export function parseLastEventId(header: unknown, query: unknown): { ok: true; after: string } | { ok: false } {
+export function parseLastEventId(header: unknown, query: unknown): { ok: true; after: string; given: boolean } | { ok: false } {
   const raw = typeof header === 'string' && header !== '' ? header : typeof query === 'string' && query !== '' ? query : undefined;
-  if (raw === undefined) return { ok: true, after: '0' };
+  if (raw === undefined) return { ok: true, after: '0', given: false };
   const trimmed = raw.trim();
   if (!/^\d{1,18}$/.test(trimmed)) return { ok: false };
-  return { ok: true, after: BigInt(trimmed).toString() };
+  return { ok: true, after: BigInt(trimmed).toString(), given: true };
 }

@@ -2,9 +2,10 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { currentContext, Counter, Gauge, type Logger, type Pool, type Registry } from '@conveyor/platform';
 import { isTerminal } from '@conveyor/jobs';
-import { eventsAfter, findVisibleJob } from './job-events.repo.js';
+import { jobFeedQuery } from './feed.schema.js';
+import { eventsAfter, feedEventsAfter, findVisibleJob, latestEventId } from './job-events.repo.js';
 import { OutboxListener } from './outbox.listener.js';
-import { formatEvent, HEARTBEAT, parseLastEventId, TERMINAL_EVENT_TYPES } from './sse.format.js';
+import { formatEvent, HEARTBEAT, parseLastEventId, TERMINAL_EVENT_TYPES, type JobEventRow } from './sse.format.js';
 import { StreamLimiter } from './stream-limiter.js';
 
 export interface JobEventsHandlerOptions {
@@ -25,12 +26,19 @@ export interface JobEventsHandlerOptions {
 }
 
 export type JobEventsHandler = ((req: Request, res: Response) => Promise<void>) & {
+  /**
+   * `GET /jobs/events`: every event of the jobs the caller may read, live, never ending by itself
+   * (the console's Jobs list). Shares this handler's stream caps, heartbeat and LISTEN connection.
+   */
+  readonly feed: (req: Request, res: Response) => Promise<void>;
   /** Ends every open stream and the LISTEN connection; call before the HTTP server closes (drain). */
   close(): Promise<void>;
   readonly openStreams: number;
 };
 
 const jobIdSchema = z.uuid();
+/** The most events (of every tenant) a resumed feed replays. */
+export const FEED_REPLAY = 10_000;
 
 /** The api's request middleware puts the id in res.locals; standalone, the header or log context. */
 function requestIdOf(req: Request, res: Response): string | undefined {
@@ -73,25 +81,16 @@ export function createJobEventsHandler(options: JobEventsHandlerOptions): JobEve
     registers,
   });
 
-  const handler = async (req: Request, res: Response): Promise<void> => {
-    const requestId = requestIdOf(req, res);
-    const tenant = headerOf(req, 'x-conveyor-tenant');
-    if (!tenant) {
-      res.status(401).json({ error: 'missing identity', requestId });
-      return;
-    }
-    const scopes = (headerOf(req, 'x-conveyor-scopes') ?? '').split(' ');
-    const jobId = jobIdSchema.safeParse(req.params.jobId);
-    const job = jobId.success ? await findVisibleJob(pool, jobId.data, scopes.includes('conveyor:admin') ? null : tenant) : undefined;
-    if (!job) {
-      res.status(404).json({ error: 'job not found', requestId });
-      return;
-    }
-    const resume = parseLastEventId(req.headers['last-event-id'], req.query.lastEventId);
-    if (!resume.ok) {
-      res.status(400).json({ error: 'Last-Event-ID must be a non-negative integer event id', requestId });
-      return;
-    }
+  /** Where a stream reads from: a job's events (ending at its latest terminal one), or the feed's. */
+  interface Source {
+    after: string;
+    read: (after: string, limit: number) => Promise<JobEventRow[]>;
+    /** The job's stream ends at its latest terminal event; `endAfterCatchUp` once caught up (a job already ended). */
+    job?: { id: string; endAfterCatchUp: boolean };
+  }
+
+  /** Admits the stream under the caps, then replays and follows `source` until it ends or the client goes. */
+  const stream = async (req: Request, res: Response, tenant: string, requestId: string | undefined, source: Source): Promise<void> => {
     const admission = limiter.admit(tenant);
     if (!admission.ok) {
       refused.inc({ reason: admission.reason });
@@ -115,14 +114,12 @@ export function createJobEventsHandler(options: JobEventsHandlerOptions): JobEve
     // Tells EventSource how soon to reconnect after a dropped connection.
     res.write('retry: 3000\n\n');
 
-    let lastSent = resume.after;
+    let lastSent = source.after;
     let lastType: string | undefined;
     let finished = false;
     let unsubscribe = () => {};
     let pumping = false;
     let again = false;
-    // A job terminal at lookup has all its events committed (status and event share a transaction).
-    const endAfterCatchUp = isTerminal(job.status);
 
     const finish = () => {
       if (finished) return;
@@ -148,7 +145,7 @@ export function createJobEventsHandler(options: JobEventsHandlerOptions): JobEve
           again = false;
           for (;;) {
             if (finished) return;
-            const rows = await eventsAfter(pool, job.id, lastSent, batchSize);
+            const rows = await source.read(lastSent, batchSize);
             for (const row of rows) {
               if (finished) return;
               await write(formatEvent(row));
@@ -158,7 +155,7 @@ export function createJobEventsHandler(options: JobEventsHandlerOptions): JobEve
             if (rows.length < batchSize) {
               // Ends at a terminal event only when it is the job's latest: a job retried or redriven
               // after failing has more rounds, which the replay goes on to send.
-              if (lastType !== undefined && TERMINAL_EVENT_TYPES.has(lastType)) {
+              if (source.job && lastType !== undefined && TERMINAL_EVENT_TYPES.has(lastType)) {
                 finish();
                 return;
               }
@@ -166,9 +163,9 @@ export function createJobEventsHandler(options: JobEventsHandlerOptions): JobEve
             }
           }
         } while (again);
-        if (endAfterCatchUp) finish();
+        if (source.job?.endAfterCatchUp) finish();
       } catch (error) {
-        logger.warn({ err: error, jobId: job.id }, 'job event stream query failed; waiting for the next wake-up');
+        logger.warn({ err: error, jobId: source.job?.id }, 'job event stream query failed; waiting for the next wake-up');
       } finally {
         pumping = false;
       }
@@ -183,6 +180,66 @@ export function createJobEventsHandler(options: JobEventsHandlerOptions): JobEve
     await pump();
   };
 
+  const handler = async (req: Request, res: Response): Promise<void> => {
+    const requestId = requestIdOf(req, res);
+    const tenant = headerOf(req, 'x-conveyor-tenant');
+    if (!tenant) {
+      res.status(401).json({ error: 'missing identity', requestId });
+      return;
+    }
+    const scopes = (headerOf(req, 'x-conveyor-scopes') ?? '').split(' ');
+    const jobId = jobIdSchema.safeParse(req.params.jobId);
+    const job = jobId.success ? await findVisibleJob(pool, jobId.data, scopes.includes('conveyor:admin') ? null : tenant) : undefined;
+    if (!job) {
+      res.status(404).json({ error: 'job not found', requestId });
+      return;
+    }
+    const resume = parseLastEventId(req.headers['last-event-id'], req.query.lastEventId);
+    if (!resume.ok) {
+      res.status(400).json({ error: 'Last-Event-ID must be a non-negative integer event id', requestId });
+      return;
+    }
+    await stream(req, res, tenant, requestId, {
+      after: resume.after,
+      read: (after, limit) => eventsAfter(pool, job.id, after, limit),
+      // A job terminal at lookup has all its events committed (status and event share a transaction).
+      job: { id: job.id, endAfterCatchUp: isTerminal(job.status) },
+    });
+  };
+
+  const feed = async (req: Request, res: Response): Promise<void> => {
+    const requestId = requestIdOf(req, res);
+    const tenant = headerOf(req, 'x-conveyor-tenant');
+    if (!tenant) {
+      res.status(401).json({ error: 'missing identity', requestId });
+      return;
+    }
+    const admin = (headerOf(req, 'x-conveyor-scopes') ?? '').split(' ').includes('conveyor:admin');
+    const query = jobFeedQuery.safeParse(req.query);
+    if (!query.success) {
+      res.status(400).json({ error: 'invalid request', details: query.error.issues, requestId });
+      return;
+    }
+    if (query.data.tenant !== undefined && !admin && query.data.tenant !== tenant) {
+      res.status(403).json({ error: "only scope conveyor:admin may follow another tenant's jobs", requestId });
+      return;
+    }
+    const resume = parseLastEventId(req.headers['last-event-id'], query.data.lastEventId);
+    if (!resume.ok) {
+      res.status(400).json({ error: 'Last-Event-ID must be a non-negative integer event id', requestId });
+      return;
+    }
+    const readable = query.data.tenant ?? (admin ? null : tenant);
+    const latest = await latestEventId(pool);
+    // Live from now; a resumption replays at most FEED_REPLAY events (of all tenants), so a stale id cannot start a long scan.
+    const given = resume.given ? BigInt(resume.after) : latest;
+    const floor = latest - BigInt(FEED_REPLAY);
+    await stream(req, res, tenant, requestId, {
+      after: (given < floor ? floor : given).toString(),
+      read: (after, limit) => feedEventsAfter(pool, readable, after, limit),
+    });
+  };
+
   // defineProperties, not Object.assign: assign would copy the getter's value once, not the getter.
   return Object.defineProperties(handler, {
     close: {
@@ -191,6 +248,7 @@ export function createJobEventsHandler(options: JobEventsHandlerOptions): JobEve
         if (!options.listener) await listener.close();
       },
     },
+    feed: { value: feed },
     openStreams: { get: () => limiter.size },
   }) as JobEventsHandler;
 }

@@ -1,6 +1,7 @@
 /** GET /jobs: the search's query and reply, validated here and documented by openapi.ts. */
 import { z } from 'zod';
 import { JOB_STATUSES } from '@conveyor/jobs';
+import { MAX_COUNT } from './counts.js';
 import { MAX_TAGS, idempotencyKey, instant, jobView, tag } from '../schemas.js';
 
 /** The public status of a Job, and the phases of a running one: the same two fields as the Job itself. */
@@ -47,3 +48,26 @@ export const jobListReply = z.object({
   items: z.array(jobView),
   nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; `null` on the last one. Jobs created meanwhile never shift a page.'),
 });
+
+/** GET /jobs/counts: the list's own filters but status (counted per status) and paging. */
+export const countJobsQuery = searchJobsQuery
+  .pick({ type: true, tags: true, from: true, to: true, tenant: true })
+  .extend({
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_COUNT)
+      .default(MAX_COUNT)
+      .describe(`Count up to this many jobs per status (at most ${MAX_COUNT}); a status with more is listed in \`capped\`.`),
+  })
+  .strict();
+
+const perStatus = z.object(Object.fromEntries(JOB_STATUSES.map((status) => [status, z.number().int().min(0)])) as Record<(typeof JOB_STATUSES)[number], z.ZodNumber>);
+
+export const jobCountsReply = z.object({
+  counts: perStatus.describe('Jobs per stored status: the phases of a running job (scheduled, queued, processing, retrying) and the final ones. Each at most `limit`.'),
+  capped: z.array(z.enum(JOB_STATUSES)).describe('The statuses holding more than `limit` jobs: read their count as "at least" (the console shows "10000+").'),
+  limit: z.number().int().describe('The cap each count stopped at.'),
+});
+
