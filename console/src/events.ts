@@ -1,7 +1,7 @@
 /**
- * A job's event stream (Server-Sent Events) read with fetch: EventSource cannot send the bearer
- * token. eventsource-parser does the SSE framing; this adds the token, resumption from the last
- * event id after a dropped connection, and the end of the stream at the job's final event.
+ * Event streams (Server-Sent Events) read with fetch: EventSource cannot send the bearer token.
+ * eventsource-parser does the SSE framing; this adds the token, resumption from the last event id
+ * after a dropped connection, and, for one job's stream, the end at the job's final event.
  */
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 import { ApiError, request } from './api';
@@ -17,7 +17,20 @@ export interface FollowHandlers {
 const RECONNECT_MS = [1_000, 2_000, 5_000, 10_000];
 
 /** Follows until the job's last terminal event, an API error, or `signal` aborts. */
-export async function followJobEvents(jobId: string, handlers: FollowHandlers, signal: AbortSignal): Promise<void> {
+export function followJobEvents(jobId: string, handlers: FollowHandlers, signal: AbortSignal): Promise<void> {
+  return follow(`/jobs/${encodeURIComponent(jobId)}/events`, true, handlers, signal);
+}
+
+/**
+ * Follows every event of the caller's jobs (GET /jobs/events; `tenant` for an admin's one tenant)
+ * until an API error or `signal` aborts. `onConnection(true)` after a reconnect is the caller's cue
+ * to read again what it shows: the api replays only a bounded number of missed events.
+ */
+export function followJobFeed(tenant: string | undefined, handlers: FollowHandlers, signal: AbortSignal): Promise<void> {
+  return follow(`/jobs/events${tenant ? `?tenant=${encodeURIComponent(tenant)}` : ''}`, false, handlers, signal);
+}
+
+async function follow(path: string, endsWithJob: boolean, handlers: FollowHandlers, signal: AbortSignal): Promise<void> {
   let lastId: string | undefined;
   let failures = 0;
   // The latest event seen is a terminal one (succeeded, failed, cancelled).
@@ -26,7 +39,7 @@ export async function followJobEvents(jobId: string, handlers: FollowHandlers, s
     let received = 0;
     let closed = false;
     try {
-      const res = await request(`/jobs/${encodeURIComponent(jobId)}/events`, {
+      const res = await request(path, {
         headers: { accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
         signal,
       });
@@ -43,7 +56,7 @@ export async function followJobEvents(jobId: string, handlers: FollowHandlers, s
         const event: JobEvent = { id: value.id ?? String(Date.now()), type: parsed.type, data: (parsed.data ?? {}) as Record<string, unknown>, createdAt: parsed.createdAt };
         handlers.onEvent(event);
         received += 1;
-        settled = TERMINAL_EVENTS.has(event.type);
+        settled = endsWithJob && TERMINAL_EVENTS.has(event.type);
       }
       closed = true;
     } catch (error) {

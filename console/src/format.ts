@@ -32,6 +32,11 @@ export function formatNumber(value: number | null | undefined, digits = 0): stri
   return value.toLocaleString(undefined, { maximumFractionDigits: digits });
 }
 
+/** A capped count (GET /jobs/counts stops counting at its limit) reads "10,000+". */
+export function formatCount(value: number, capped: boolean): string {
+  return `${formatNumber(value)}${capped ? '+' : ''}`;
+}
+
 export function shortId(id: string): string {
   return id.length > 13 ? `${id.slice(0, 8)}…` : id;
 }

@@ -103,7 +103,7 @@ describe('the console in a browser', () => {
     await logIn(page);
     await page.locator('tbody tr').first().waitFor();
     await page.getByLabel('Status').selectOption('failed');
-    // The list refreshes under the form (every 5 s, or on demand): a refresh between choosing and applying keeps the choice.
+    // The list reads again under the form (live, or on demand): a refresh between choosing and applying keeps the choice.
     const refreshed = page.waitForResponse((response) => new URL(response.url()).pathname === '/jobs');
     await page.getByRole('button', { name: 'Refresh', exact: true }).click();
     await refreshed;
@@ -197,7 +197,7 @@ describe('the console in a browser', () => {
     expect(await page.evaluate('document.activeElement?.id')).toBe('main');
     // Then the page's own controls, in reading order.
     await page.keyboard.press('Tab');
-    expect(await page.evaluate("document.activeElement?.closest('label')?.textContent?.trim()")).toBe('Refresh every 5 s');
+    expect(await page.evaluate("document.activeElement?.closest('label')?.textContent?.trim()")).toBe('Live updates');
 
     // Following a link moves focus to the new page's heading, which a screen reader announces.
     await page.getByRole('link', { name: 'Submit', exact: true }).focus();

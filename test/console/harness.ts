@@ -15,8 +15,8 @@ export interface ConsoleHarness {
   api: () => ConveyorClient;
   newPage: (options?: { width?: number; dark?: boolean }) => Promise<Page>;
   logIn: (page: Page, who?: { email: string; password: string }) => Promise<void>;
-  /** Logs in with an access token of another tenant, `evil`, as its identity provider would issue it (jobs:read jobs:write unless given). */
-  logInAsOtherTenant: (page: Page, scope?: string) => Promise<void>;
+  /** Logs in with an access token of another tenant, `evil`, as its identity provider would issue it (jobs:read jobs:write unless given; `expiresIn` as jose reads it). */
+  logInAsOtherTenant: (page: Page, scope?: string, expiresIn?: string) => Promise<void>;
   submitThroughApi: (body: unknown) => Promise<string>;
 }
 
@@ -87,10 +87,10 @@ export function useConsoleHarness(prefix: string): ConsoleHarness {
       await page.getByRole('button', { name: 'Log in', exact: true }).click();
       await page.getByRole('heading', { level: 1, name: 'Jobs' }).waitFor();
     },
-    logInAsOtherTenant: async (page, scope = 'jobs:read jobs:write') => {
+    logInAsOtherTenant: async (page, scope = 'jobs:read jobs:write', expiresIn?: string) => {
       await page.goto(`${stack.gatewayUrl}/console/`);
       await page.getByText('Use an access token from your identity provider').click();
-      await page.getByLabel('Access token').fill(await tokens.valid({ sub: 'eve', tenant: 'evil', scope }));
+      await page.getByLabel('Access token').fill(await tokens.valid({ sub: 'eve', tenant: 'evil', scope }, expiresIn));
       await page.getByRole('button', { name: 'Log in with this token' }).click();
       await page.getByRole('heading', { level: 1, name: 'Jobs' }).waitFor();
     },

@@ -1,8 +1,9 @@
 import { useLocation } from 'preact-iso';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ApiError } from '../api';
 import { capabilities } from '../capabilities';
-import { formatTime, shortId } from '../format';
+import { followJobFeed } from '../events';
+import { formatCount, formatTime, shortId } from '../format';
 import { asApiError, useInterval, useLoad } from '../hooks';
 import { FINE_STATUSES, countJobs, listJobs, type Job, type JobFilters } from '../jobs-api';
 import { filterQuery } from '../filters';
@@ -11,7 +12,21 @@ import { isAdmin, useSession } from '../session';
 import { ErrorNotice, FilterActions, Loading, Page, StatusBadge } from '../ui';
 
 const FILTER_NAMES = ['status', 'type', 'tags', 'from', 'to', 'tenant'] as const;
+/** Without the event stream (an api without GET /jobs/events, or it failed): read again this often. */
 const REFRESH_MS = 5_000;
+/** Events come in bursts (a job's created, queued, started, succeeded): read once they pause, and at least this often during a long burst. */
+const SETTLE_MS = 300;
+const MAX_DELAY_MS = 1_500;
+
+type Feed = 'connecting' | 'live' | 'reconnecting' | 'polling' | 'paused';
+
+const FEED_TEXT: Record<Feed, string> = {
+  connecting: 'Connecting to the event stream…',
+  live: 'Live: new jobs and status changes show as they happen',
+  reconnecting: 'Connection lost: reconnecting…',
+  polling: 'The event stream is unavailable: reading again every 5 s',
+  paused: 'Live updates paused',
+};
 
 function filtersFrom(query: Record<string, string>): JobFilters {
   const filters: JobFilters = {};
@@ -34,19 +49,63 @@ export function Jobs() {
 
   const [extra, setExtra] = useState<{ items: Job[]; cursor: string | null; error?: ApiError; loading: boolean }>({ items: [], cursor: null, loading: false });
   const [live, setLive] = useState(true);
+  const [feed, setFeed] = useState<Feed>('connecting');
+  const [feedError, setFeedError] = useState<ApiError | undefined>();
   const page = useLoad((signal) => listJobs(filters, undefined, signal), [key]);
   const counts = useLoad((signal) => (caps.data?.counts ? countJobs(filters, signal) : Promise.resolve(undefined)), [key, caps.data?.counts]);
   useEffect(() => setExtra({ items: [], cursor: null, loading: false }), [key]);
 
-  // Only the first page refreshes by itself: pages loaded with "More" stay as they were read.
-  useInterval(
-    () => {
-      page.reload();
-      counts.reload();
-    },
-    REFRESH_MS,
-    live && extra.items.length === 0,
-  );
+  // Only the first page reads again by itself: pages loaded with "More" stay as they were read.
+  const paged = extra.items.length > 0;
+  const refresh = useRef(() => {});
+  refresh.current = () => {
+    if (!paged) page.reload();
+    counts.reload();
+  };
+
+  // The event stream of every job the caller may read: any event (a job submitted, started,
+  // finished) reads the first page and the counts again, once a burst settles.
+  useEffect(() => {
+    if (!live) {
+      setFeed('paused');
+      return;
+    }
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let burstStarted = 0;
+    const soon = () => {
+      if (timer === undefined) burstStarted = Date.now();
+      clearTimeout(timer);
+      const delay = Date.now() - burstStarted >= MAX_DELAY_MS ? 0 : SETTLE_MS;
+      timer = setTimeout(() => {
+        timer = undefined;
+        refresh.current();
+      }, delay);
+    };
+    setFeed('connecting');
+    setFeedError(undefined);
+    void followJobFeed(
+      filters.tenant,
+      {
+        onEvent: soon,
+        // (Re)connected: what happened while connecting or away is read once.
+        onConnection: (up) => {
+          setFeed(up ? 'live' : 'reconnecting');
+          if (up) refresh.current();
+        },
+        onError: (error) => {
+          setFeedError(error);
+          setFeed('polling');
+        },
+      },
+      controller.signal,
+    );
+    return () => {
+      controller.abort();
+      clearTimeout(timer);
+    };
+  }, [live, filters.tenant]);
+  useInterval(() => refresh.current(), REFRESH_MS, feed === 'polling');
 
   const apply = (event: Event) => {
     event.preventDefault();
@@ -75,7 +134,7 @@ export function Jobs() {
       actions={
         <>
           <label class="inline-check">
-            <input type="checkbox" checked={live} onChange={(e) => setLive(e.currentTarget.checked)} /> Refresh every 5 s
+            <input type="checkbox" checked={live} onChange={(e) => setLive(e.currentTarget.checked)} /> Live updates
           </label>
           <button type="button" class="secondary" onClick={() => (page.reload(), counts.reload())}>
             Refresh
@@ -86,16 +145,23 @@ export function Jobs() {
         </>
       }
     >
+      <p class={`stream stream-${feed === 'polling' ? 'failed' : feed}`} role="status">
+        {FEED_TEXT[feed]}
+        {feed === 'polling' && feedError ? ` (${feedError.problem.error})` : null}
+      </p>
       {counts.data ? (
         <nav class="counts" aria-label="Jobs by status">
           <ul>
-            {FINE_STATUSES.map((status) => (
-              <li key={status}>
-                <a href={urlFor({ ...filters, status })} aria-current={filters.status === status ? 'true' : undefined} class={`count badge-${status}`}>
-                  <span class="count-label">{status}</span> <span class="count-value">{counts.data?.[status] ?? 0}</span>
-                </a>
-              </li>
-            ))}
+            {FINE_STATUSES.map((status) => {
+              const value = formatCount(counts.data?.counts[status] ?? 0, counts.data?.capped.includes(status) ?? false);
+              return (
+                <li key={status}>
+                  <a href={urlFor({ ...filters, status })} aria-current={filters.status === status ? 'true' : undefined} class={`count badge-${status}`} data-status={status}>
+                    <span class="count-label">{status}</span> <span class="count-value">{value}</span>
+                  </a>
+                </li>
+              );
+            })}
           </ul>
         </nav>
       ) : null}
