@@ -102,7 +102,7 @@ describe('the console in a browser', () => {
     const page = await newPage();
     await logIn(page);
     await page.locator('tbody tr').first().waitFor();
-    await page.getByLabel('Status').selectOption('failed');
+    await page.locator('form.filters select[name="status"]').selectOption('failed');
     // The list reads again under the form (live, or on demand): a refresh between choosing and applying keeps the choice.
     const refreshed = page.waitForResponse((response) => new URL(response.url()).pathname === '/jobs');
     await page.getByRole('button', { name: 'Refresh', exact: true }).click();
@@ -125,6 +125,7 @@ describe('the console in a browser', () => {
     await screenshot(page, 'job-failed');
     await page.goto(`${gatewayUrl()}/console/jobs`);
     await page.locator('tbody tr').nth(2).waitFor();
+    await page.getByRole('navigation', { name: 'Jobs by status' }).waitFor();
     await screenshot(page, 'jobs');
   });
 
@@ -132,6 +133,8 @@ describe('the console in a browser', () => {
     const page = await newPage({ width: 360, dark: true });
     await logIn(page);
     await page.locator('tbody tr').first().waitFor();
+    // The counts and the filters the api offers come with its OpenAPI document: the whole page, then measured.
+    await page.getByRole('navigation', { name: 'Jobs by status' }).waitFor();
     expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
     expect(await page.evaluate('getComputedStyle(document.body).backgroundColor')).not.toBe('rgb(255, 255, 255)');
     await screenshot(page, 'jobs-360-dark');

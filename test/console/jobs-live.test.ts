@@ -74,7 +74,7 @@ describe('console: the Jobs list, live', () => {
     // lost Wi-Fi or a proxy's restart would); a job runs while the page reconnects.
     await run('ss', ['-K', 'dport', '=', `:${new URL(gatewayUrl()).port}`]);
     const meanwhile = await submitThroughApi({ type: 'noop', payload: { meanwhile: true } });
-    await page.getByText('Connection lost: reconnecting…').waitFor();
+    await page.getByText('Connection lost: reconnecting…', { exact: false }).waitFor();
     await api().waitForFinish(meanwhile, 30_000);
 
     await live.waitFor({ timeout: 30_000 });

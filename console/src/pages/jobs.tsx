@@ -23,7 +23,7 @@ type Feed = 'connecting' | 'live' | 'reconnecting' | 'polling' | 'paused';
 const FEED_TEXT: Record<Feed, string> = {
   connecting: 'Connecting to the event stream…',
   live: 'Live: new jobs and status changes show as they happen',
-  reconnecting: 'Connection lost: reconnecting…',
+  reconnecting: 'Connection lost: reconnecting… (reading again every 5 s meanwhile)',
   polling: 'The event stream is unavailable: reading again every 5 s',
   paused: 'Live updates paused',
 };
@@ -105,7 +105,8 @@ export function Jobs() {
       clearTimeout(timer);
     };
   }, [live, filters.tenant]);
-  useInterval(() => refresh.current(), REFRESH_MS, feed === 'polling');
+  // While the stream is down (or refused: too many open per tenant), the list still moves.
+  useInterval(() => refresh.current(), REFRESH_MS, feed === 'polling' || feed === 'reconnecting');
 
   const apply = (event: Event) => {
     event.preventDefault();

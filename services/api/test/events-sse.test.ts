@@ -91,6 +91,7 @@ describe('GET /jobs/:jobId/events (handler mounted on a tiny express app standin
     // A safety poll far beyond any wait here: live events can only arrive through the writer's NOTIFY.
     const handler = createJobEventsHandler({ pool, logger, safetyPollMs: 600_000, ...options });
     const app = express();
+    app.get('/jobs/events', handler.feed);
     app.get('/jobs/:jobId/events', handler);
     const server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -257,5 +258,49 @@ describe('GET /jobs/:jobId/events (handler mounted on a tiny express app standin
     expect(again.status).toBe(200);
     for (const s of [second, other, again]) s.close();
     await waitUntil(() => handler.openStreams === 0, 5_000, 'all slots to be released');
+  });
+
+  it("GET /jobs/events: follows every job of the tenant live from now, none of another's; resumes after Last-Event-ID, replaying a bounded number", async () => {
+    // Resumptions replay at most the 5 latest events (of every tenant).
+    const { base } = await mount({ feedReplay: 5 });
+    const before = await newJob('feed-a');
+    const stream = openStream(base, '/jobs/events', as('feed-a'));
+    await stream.opened;
+    const [mine, theirs] = [await newJob('feed-a'), await newJob('feed-b')];
+    await recordJobEvent(worker, mine, 'started', { attempt: 1 });
+    await recordJobEvent(worker, theirs, 'started', { attempt: 1 });
+    await recordJobEvent(worker, before, 'started', { attempt: 1 });
+    await waitUntil(() => stream.events.length === 3, 5_000, "the tenant's live events");
+    // Live from the connection on: `before`'s created event is not replayed; feed-b's events never show.
+    expect(stream.events.map((e) => [e.data.jobId, e.event])).toEqual([[mine, 'created'], [mine, 'started'], [before, 'started']]);
+    const admin = openStream(base, '/jobs/events', as('ops', { 'x-conveyor-scopes': 'conveyor:admin' }));
+    await admin.opened;
+    await recordJobEvent(worker, theirs, 'progress', { progress: 0.5 });
+    await waitUntil(() => admin.events.some((e) => e.data.jobId === theirs), 5_000, "an admin's view of every tenant");
+    stream.close();
+    admin.close();
+
+    // Events since: before created, mine created, theirs created, mine started, theirs started, before
+    // started, theirs progress. Resuming after the first live one (mine created, the 5th latest)
+    // replays the later ones of this tenant only.
+    const resumed = openStream(base, '/jobs/events', as('feed-a', { 'last-event-id': stream.events[0]!.id }));
+    await waitUntil(() => resumed.events.length === 2, 5_000, 'the replay after Last-Event-ID');
+    expect(resumed.events.map((e) => e.id)).toEqual(stream.events.slice(1).map((e) => e.id));
+    resumed.close();
+    // From the start (id 0): the 5 latest events only, so neither created event of feed-a.
+    const stale = openStream(base, '/jobs/events?lastEventId=0', as('feed-a'));
+    await waitUntil(() => stale.events.length === 2, 5_000, 'the bounded replay');
+    expect(stale.events.map((e) => e.id)).toEqual(stream.events.slice(1).map((e) => e.id));
+    stale.close();
+
+    const refused = openStream(base, '/jobs/events?tenant=feed-b', as('feed-a'));
+    await refused.ended;
+    expect(refused.status).toBe(403);
+    const unknown = openStream(base, '/jobs/events?status=failed', as('feed-a'));
+    await unknown.ended;
+    expect(unknown.status).toBe(400);
+    const garbage = openStream(base, '/jobs/events', as('feed-a', { 'last-event-id': 'x' }));
+    await garbage.ended;
+    expect(garbage.status).toBe(400);
   });
 });

@@ -21,6 +21,8 @@ export interface JobEventsHandlerOptions {
   safetyPollMs?: number;
   /** Rows per catch-up query, so a job with a long history streams in bounded chunks. */
   batchSize?: number;
+  /** The most events (of every tenant) a resumed GET /jobs/events replays; FEED_REPLAY unless given. */
+  feedReplay?: number;
   /** The process's LISTEN fan-out, when shared (with Prefer: wait); its owner closes it. Else the handler makes and closes its own. */
   listener?: OutboxListener;
 }
@@ -233,7 +235,7 @@ export function createJobEventsHandler(options: JobEventsHandlerOptions): JobEve
     const latest = await latestEventId(pool);
     // Live from now; a resumption replays at most FEED_REPLAY events (of all tenants), so a stale id cannot start a long scan.
     const given = resume.given ? BigInt(resume.after) : latest;
-    const floor = latest - BigInt(FEED_REPLAY);
+    const floor = latest - BigInt(options.feedReplay ?? FEED_REPLAY);
     await stream(req, res, tenant, requestId, {
       after: (given < floor ? floor : given).toString(),
       read: (after, limit) => feedEventsAfter(pool, readable, after, limit),
