@@ -15,3 +15,4 @@ export * from './job-types/index.js';
 export * from './pool-controls.js';
 export * from './worker-pools/spec.js';
 export * from './flows/store.js';
+export * from './quotas/index.js';

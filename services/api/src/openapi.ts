@@ -664,6 +664,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     limits: { maxQueued: 10000, maxRunning: 20, submitsPerMinute: 600 },
     usage: { queued: 1240, running: 20, submitsLastMinute: 312 },
     updatedBy: 'user-admin',
+    managedBy: null,
     updatedAt: '2030-01-31T09:00:00.000Z',
     observedAt: '2030-01-31T09:05:00.000Z',
   };
@@ -688,11 +689,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     method: 'put',
     path: '/tenants/{tenant}/quota',
     summary: 'Set a tenant\'s limits: max queued, max running, submits per minute (scope conveyor:admin)',
-    description: `${quotaDescription} The body replaces the limits: a limit left out or null is no limit, and \`{}\` removes them all.`,
+    description: `${quotaDescription} The body replaces the limits: a limit left out or null is no limit, and \`{}\` removes them all. Limits set by a TenantQuota custom resource (\`managedBy\`) belong to it: this answers 409 naming it.`,
     request: { params: tenantParam, body: { required: true, content: json(quotaLimits, { maxQueued: 10000, maxRunning: 20, submitsPerMinute: 600 }) } },
     responses: {
       200: { description: 'The limits now, with the usage.', content: json(tenantQuota, quotaExample) },
       404: error('tenant not found: an empty name or one over 128 characters'),
+      409: error('A TenantQuota resource owns this tenant\'s limits (`details.managedBy`, namespace/name): change or delete the resource; nothing was changed.'),
       415: error('Body is not JSON.'),
       422: error('A limit is negative, zero, fractional, not a number, above its bound (maxQueued 100,000, maxRunning 10,000, submitsPerMinute 100,000) or unknown: `error` names it, `details` holds the issues.'),
     },

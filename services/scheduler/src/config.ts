@@ -40,7 +40,7 @@ export const configSchema = z
      * Defaults to `kubernetes` with SCHEDULES_SOURCE=kubernetes, else `none`.
      */
     OPERATOR_RESOURCES: z.enum(['kubernetes', 'none']).optional(),
-    /** How often the operator re-reads each WorkerPool's Deployment and ScaledObject for its status. */
+    /** How often the operator re-reads each WorkerPool's Deployment and ScaledObject, and each TenantQuota's usage, for their status. */
     OPERATOR_RESYNC_MS: env.int(30_000, 100),
     /** KEDA TriggerAuthentication (in the WorkerPool's namespace) of each pool's SQS trigger; empty: KEDA's own identity. */
     WORKER_POOL_TRIGGER_AUTHENTICATION: z.string().default(''),

@@ -155,7 +155,11 @@ runMain('scheduler', async () => {
   });
   service.onStop('sns', async () => sns.destroy());
   const startOperator = async (kubeConfig: NonNullable<typeof kc>, signal: AbortSignal) => {
-    const [{ startJobTypeOperator }, { startWorkerPoolOperator }] = await Promise.all([import('./job-types/kubernetes.js'), import('./worker-pools/kubernetes.js')]);
+    const [{ startJobTypeOperator }, { startWorkerPoolOperator }, { startTenantQuotaOperator }] = await Promise.all([
+      import('./job-types/kubernetes.js'),
+      import('./worker-pools/kubernetes.js'),
+      import('./tenant-quotas/kubernetes.js'),
+    ]);
     const namespace = config.SCHEDULES_WATCH_NAMESPACE;
     // The two know each other: a JobType may name a WorkerPool, a WorkerPool may select JobTypes.
     // WorkerPools are listed first, so JobTypes naming them are never reported UnknownPool at start.
@@ -197,7 +201,19 @@ runMain('scheduler', async () => {
     known.types = types.controller;
     // Selectors see the JobTypes now.
     pools.controller.requeueAll();
-    return { stop: async () => void (await Promise.all([types.stop(), pools.stop()])) };
+    const quotas = await startTenantQuotaOperator({
+      kc: kubeConfig,
+      namespace,
+      pool,
+      logger,
+      signal,
+      resyncMs: config.OPERATOR_RESYNC_MS,
+      onError: () => m.loopErrors.inc({ loop: 'tenant-quotas' }),
+    }).catch(async (error: unknown) => {
+      await Promise.all([types.stop(), pools.stop()]);
+      throw error;
+    });
+    return { stop: async () => void (await Promise.all([types.stop(), pools.stop(), quotas.stop()])) };
   };
   const work = leaderOnly(async (signal) => {
     const reconciler = startReconciler({
@@ -236,7 +252,8 @@ runMain('scheduler', async () => {
       await Promise.all([reconciler.stop(), retention.stop()]);
       throw error;
     });
-    // The operator: JobType resources into the job type registry, WorkerPools into queues, Deployments and ScaledObjects.
+    // The operator: JobType resources into the job type registry, WorkerPools into queues, Deployments and
+    // ScaledObjects, TenantQuotas into tenant_quotas.
     const operator = operatorMode === 'kubernetes' && kc ? await startOperator(kc, signal).catch(async (error: unknown) => {
       await Promise.all([reconciler.stop(), retention.stop(), schedules?.stop()]);
       throw error;

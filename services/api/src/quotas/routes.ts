@@ -9,7 +9,7 @@ import { HttpError } from '../http-errors.js';
 import { identityOf } from '../identity.js';
 import { parseIdOr404 } from '../request.js';
 import type { RouteDef } from '../routes/route.js';
-import { listQuotas, readQuota, readUsage, writeQuota, type QuotaUsage, type TenantQuota } from './queries.js';
+import { listQuotas, readQuota, readUsage, writeQuota, type QuotaUsage, type TenantQuota } from '@conveyor/jobs';
 import { quotaLimits, tenantParam } from './schemas.js';
 
 export function quotaRoutes(deps: { pool: Pool; jsonBody: RequestHandler; logger?: Logger }): RouteDef[] {
@@ -20,6 +20,7 @@ export function quotaRoutes(deps: { pool: Pool; jsonBody: RequestHandler; logger
     limits: quota.limits,
     usage: { queued: usage.queued, running: usage.running, submitsLastMinute: usage.submitsLastMinute },
     updatedBy: quota.updatedBy,
+    managedBy: quota.managedBy,
     updatedAt: quota.updatedAt?.toISOString() ?? null,
     observedAt: usage.observedAt.toISOString(),
   });
@@ -38,7 +39,10 @@ export function quotaRoutes(deps: { pool: Pool; jsonBody: RequestHandler; logger
     res.status(200).json(await view(tenantOf(req)));
   };
 
-  /** Replaces the limits; a limit left out is no limit. A negative, fractional or absurd one is 422, naming it. */
+  /**
+   * Replaces the limits; a limit left out is no limit. A negative, fractional or absurd one is 422,
+   * naming it; limits a TenantQuota resource owns are 409, naming the resource.
+   */
   const put: RequestHandler = async (req, res) => {
     const tenant = tenantOf(req);
     const parsed = quotaLimits.safeParse(req.body ?? {});
@@ -47,7 +51,13 @@ export function quotaRoutes(deps: { pool: Pool; jsonBody: RequestHandler; logger
       throw new HttpError(422, `invalid quota: ${issues.map((i) => i.message).join('; ')}`, issues);
     }
     const actor = identityOf(res).subject;
-    await writeQuota(deps.pool, tenant, parsed.data, actor);
+    const outcome = await writeQuota(deps.pool, tenant, parsed.data, actor);
+    if (!outcome.written) {
+      // One owner per tenant: limits kept in Git are changed in Git, not overwritten here.
+      throw new HttpError(409, `the quota of tenant ${tenant} is managed by TenantQuota ${outcome.managedBy}: change or delete that resource`, {
+        managedBy: outcome.managedBy,
+      });
+    }
     deps.logger?.info({ tenant, actor, limits: parsed.data }, 'tenant quota set');
     res.status(200).json(await view(tenant));
   };

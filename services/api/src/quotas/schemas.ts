@@ -1,27 +1,10 @@
 /** PUT and GET /tenants/{tenant}/quota (scope conveyor:admin): a tenant's limits and usage. */
 import { z } from 'zod';
+import { tenantName } from '@conveyor/jobs';
 
-/** The bounds migration 0020 checks too: each check counts at most this many rows. */
-export const QUOTA_BOUNDS = { maxQueued: 100_000, maxRunning: 10_000, submitsPerMinute: 100_000 } as const;
+export { quotaLimits, QUOTA_BOUNDS } from '@conveyor/jobs';
 
-const limit = (name: keyof typeof QUOTA_BOUNDS, what: string) =>
-  z
-    .number({ error: `${name} must be a whole number from 1 to ${QUOTA_BOUNDS[name]}, or null for no limit` })
-    .int(`${name} must be a whole number`)
-    .min(1, `${name} must be at least 1 (null for no limit)`)
-    .max(QUOTA_BOUNDS[name], `${name} may be at most ${QUOTA_BOUNDS[name]}`)
-    .nullable()
-    .describe(`${what} At most ${QUOTA_BOUNDS[name]}; null or absent: no limit.`);
-
-export const tenantParam = z.object({ tenant: z.string().min(1).max(128) });
-
-export const quotaLimits = z
-  .object({
-    maxQueued: limit('maxQueued', 'Jobs waiting (scheduled, queued or retrying) at most: a submit over it is 429 and stores nothing.').default(null),
-    maxRunning: limit('maxRunning', 'Jobs running at once at most, across every worker: more wait (`waitingReason: tenant_concurrency_limit`).').default(null),
-    submitsPerMinute: limit('submitsPerMinute', 'Jobs submitted in any sliding minute at most: a submit over it is 429 and stores nothing.').default(null),
-  })
-  .strict();
+export const tenantParam = z.object({ tenant: tenantName });
 
 export const tenantQuota = z.object({
   tenant: z.string(),
@@ -32,6 +15,10 @@ export const tenantQuota = z.object({
     submitsLastMinute: z.number().int().describe('Jobs created in the last minute.'),
   }),
   updatedBy: z.string().nullable().describe('Who set the limits last; null when the tenant has none.'),
+  managedBy: z
+    .string()
+    .nullable()
+    .describe('The TenantQuota resource (namespace/name) that owns these limits: PUT answers 409 while it exists; null when set here.'),
   updatedAt: z.iso.datetime().nullable(),
   observedAt: z.iso.datetime().describe('When usage was counted, by the database\'s clock.'),
 });

@@ -1,7 +1,7 @@
 import { announceJobType, compileJobSchema, InvalidJobSchemaError, JOB_TYPES, registerJobType, retireJobType, type JobTypeSpec } from '@conveyor/jobs';
 import type { Logger, Pool } from '@conveyor/platform';
 import { nextConditions, sameStatus, type ConditionInput } from '../operator/conditions.js';
-import { olderThan, ResourceController, type ResourceControllerOptions } from '../operator/controller.js';
+import { ResourceController, type ResourceControllerOptions } from '../operator/controller.js';
 import { keyOf } from '../operator/resource.js';
 import { checkSpec, FINALIZER, typeNameOf, type JobTypeObject, type JobTypeStatus } from './job-type.resource.js';
 
@@ -32,16 +32,7 @@ export class JobTypeController extends ResourceController<JobTypeObject> {
   }
 
   private requeueNamed(name: string): void {
-    for (const other of this.queue.values()) if (typeNameOf(other) === name) this.queue.enqueue(keyOf(other));
-  }
-
-  /** The oldest live JobType naming the same type, other than obj, if it is older than obj. */
-  private olderClaim(obj: JobTypeObject): JobTypeObject | undefined {
-    const name = typeNameOf(obj);
-    return this.queue
-      .values()
-      .filter((o) => keyOf(o) !== keyOf(obj) && typeNameOf(o) === name && !o.metadata.deletionTimestamp)
-      .find((o) => olderThan(o, obj));
+    this.requeueClaims(name, typeNameOf);
   }
 
   protected async reconcile(obj: JobTypeObject): Promise<void> {
@@ -54,7 +45,7 @@ export class JobTypeController extends ResourceController<JobTypeObject> {
       // status version means this object registered the type at some generation; a later version
       // means a younger JobType took the name over while this one was terminating, and keeps it.
       const registered = obj.status?.version;
-      const owner = !this.olderClaim(obj) && typeof registered === 'number' && !JOB_TYPES.has(name);
+      const owner = !this.olderClaim(obj, typeNameOf) && typeof registered === 'number' && !JOB_TYPES.has(name);
       if (owner && (await retireJobType(pool, name, registered))) {
         await announceJobType(pool, name);
         log.info('JobType deleted: type retired');
@@ -73,7 +64,7 @@ export class JobTypeController extends ResourceController<JobTypeObject> {
     });
     const refuse = (reason: string, message: string) => status({ type: 'Registered', status: 'False', reason, message }, previous?.version);
 
-    const older = this.olderClaim(obj);
+    const older = this.olderClaim(obj, typeNameOf);
     const check = checkSpec(obj, this.options.knownPools());
     let next: JobTypeStatus;
     if (older) {

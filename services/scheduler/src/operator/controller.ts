@@ -49,6 +49,23 @@ export abstract class ResourceController<T extends ResourceObject> {
     for (const obj of this.queue.values()) this.queue.enqueue(keyOf(obj));
   }
 
+  /**
+   * Objects that claim one name (a job type, a tenant) in different namespaces: the oldest owns
+   * it. The oldest live object other than obj claiming obj's name, if it is older than obj.
+   */
+  protected olderClaim(obj: T, nameOf: (o: T) => string): T | undefined {
+    const name = nameOf(obj);
+    return this.queue
+      .values()
+      .filter((o) => keyOf(o) !== keyOf(obj) && nameOf(o) === name && !o.metadata.deletionTimestamp)
+      .find((o) => olderThan(o, obj));
+  }
+
+  /** Reconciles again every object claiming `name` (one may own it now). */
+  protected requeueClaims(name: string, nameOf: (o: T) => string): void {
+    for (const other of this.queue.values()) if (nameOf(other) === name) this.queue.enqueue(keyOf(other));
+  }
+
   idle(): Promise<void> {
     return this.queue.idle();
   }
