@@ -36,3 +36,11 @@ CREATE INDEX job_pause_events_name ON job_pause_events (scope, name, at DESC);
 -- are both running again; the resume sends it again through the outbox. No default: no rewrite.
 ALTER TABLE jobs ADD COLUMN waiting_reason text, ADD COLUMN held_at timestamptz;
 CREATE INDEX jobs_held ON jobs (type, tenant) WHERE held_at IS NOT NULL;
+
+-- Which pause holds a job of this type and tenant, as waitingReason names it; NULL when none does.
+-- The type's pause is named first. Two primary-key probes.
+CREATE FUNCTION conveyor_paused(p_type text, p_tenant text) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT CASE
+    WHEN EXISTS (SELECT 1 FROM job_pauses WHERE scope = 'type' AND name = p_type) THEN 'type_paused'
+    WHEN EXISTS (SELECT 1 FROM job_pauses WHERE scope = 'tenant' AND name = p_tenant) THEN 'tenant_paused'
+  END $$;

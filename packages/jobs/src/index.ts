@@ -16,3 +16,4 @@ export * from './pool-controls.js';
 export * from './worker-pools/spec.js';
 export * from './flows/store.js';
 export * from './quotas/index.js';
+export * from './pauses.js';

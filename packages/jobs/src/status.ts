@@ -25,6 +25,7 @@ export const JOB_EVENT_TYPES = [
   'created',
   'scheduled',
   'queued',
+  'waiting',
   'started',
   'progress',
   'retried',

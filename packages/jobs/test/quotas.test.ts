@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '@conveyor/platform';
-import { claimJobs, completeJobs, createJobs, migrateJobsSchema, readJob, startLimitOf, submitJobs, type NewJob } from '@conveyor/jobs';
+import { claimJobs, completeJobs, createJobs, migrateJobsSchema, readJob, holdOf, submitJobs, type NewJob } from '@conveyor/jobs';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/database.js';
 
 /**
@@ -49,7 +49,7 @@ describe('quotas and concurrency limits in Postgres', () => {
     expect(won).toBe(3);
     expect(await running(tenant)).toBe(3);
     const [waiting] = (await pool.query<{ id: string }>(`SELECT id FROM jobs WHERE tenant = $1 AND status = 'queued' LIMIT 1`, [tenant])).rows;
-    expect(await startLimitOf(pool, waiting!.id)).toBe('tenant_concurrency_limit');
+    expect(await holdOf(pool, waiting!.id)).toBe('tenant_concurrency_limit');
 
     // One finishes: exactly one more starts.
     const [first] = (await pool.query<{ id: string; locked_by: string }>(`SELECT id, locked_by FROM jobs WHERE tenant = $1 AND status = 'processing' LIMIT 1`, [tenant])).rows;
@@ -63,9 +63,9 @@ describe('quotas and concurrency limits in Postgres', () => {
     const tenant = freshTenant();
     await setQuota(tenant, { maxRunning: 1 });
     const [a, b] = ids(await createJobs(pool, [job(tenant), job(tenant)]));
-    expect(await startLimitOf(pool, b!)).toBeNull();
+    expect(await holdOf(pool, b!)).toBeNull();
     expect((await claimJobs(pool, [a!], 'w', 30, 'default')).size).toBe(1);
-    expect(await startLimitOf(pool, b!)).toBe('tenant_concurrency_limit');
+    expect(await holdOf(pool, b!)).toBe('tenant_concurrency_limit');
     expect((await readJob(pool, b!, 'default'))!.startLimit).toBe('tenant_concurrency_limit');
     expect((await claimJobs(pool, [b!], 'w', 30, 'default')).size).toBe(0);
 
@@ -163,9 +163,9 @@ describe('quotas and concurrency limits in Postgres', () => {
     const first = (await claimAll()).reduce((n, c) => n + c.size, 0);
     expect(first).toBe(3);
     const [held] = (await pool.query<{ id: string }>(`SELECT id FROM jobs WHERE tenant = $1 AND status = 'queued' LIMIT 1`, [tenant])).rows;
-    expect(await startLimitOf(pool, held!.id)).toBe('rate_limited');
+    expect(await holdOf(pool, held!.id)).toBe('rate_limited');
     await new Promise((r) => setTimeout(r, 1_100));
-    expect(await startLimitOf(pool, held!.id)).toBeNull();
+    expect(await holdOf(pool, held!.id)).toBeNull();
     expect((await claimAll()).reduce((n, c) => n + c.size, 0)).toBe(3);
     // The starts by the database's clock: no second holds more than three.
     const { rows } = await pool.query<{ at: Date }>('SELECT started_at AS at FROM jobs WHERE tenant = $1 AND started_at IS NOT NULL ORDER BY started_at', [tenant]);

@@ -9,6 +9,8 @@ const job = (over: Partial<UnclaimedJob>): UnclaimedJob => ({
   heartbeatAgeMs: null,
   dueInMs: null,
   poolPaused: false,
+  paused: null,
+  waitingReason: null,
   startLimit: null,
   ...over,
 });
@@ -70,5 +72,13 @@ describe('what to do with a message whose job was not claimed', () => {
     expect(decideUnclaimed(job({ status: 'queued', poolPaused: true, startLimit: 'key_concurrency_limit' }), 60)).toBe('paused');
     expect(decideUnclaimed(job({ status: 'queued', dueInMs: 1_500, startLimit: 'key_concurrency_limit' }), 60)).toBe('not due');
     expect(decideUnclaimed(job({ status: 'queued', cancelRequested: true, startLimit: 'tenant_concurrency_limit' }), 60)).toBe('cancel');
+  });
+
+  it('holds a runnable job whose type or tenant is paused, before any start limit; a pool pause or a cancellation come first', () => {
+    expect(decideUnclaimed(job({ status: 'queued', paused: 'type_paused' }), 60)).toBe('held');
+    expect(decideUnclaimed(job({ status: 'retrying', dueInMs: 0, paused: 'tenant_paused', startLimit: 'rate_limited' }), 60)).toBe('held');
+    expect(decideUnclaimed(job({ status: 'queued', paused: 'type_paused', poolPaused: true }), 60)).toBe('paused');
+    expect(decideUnclaimed(job({ status: 'queued', paused: 'type_paused', cancelRequested: true }), 60)).toBe('cancel');
+    expect(decideUnclaimed(job({ status: 'success', paused: 'tenant_paused' }), 60)).toBe('ack');
   });
 });

@@ -13,12 +13,14 @@ export type { UnclaimedJob };
  *   worker's clock runs fast, or the message came without its run time): retry when it is due.
  * - `paused`: runnable but its pool is paused: hand the message back (visible again at once, for
  *   whichever worker receives after the resume) and tell the poller to stop receiving.
+ * - `held`: runnable but its job type or tenant is paused (pauses.ts): hold the job in Postgres
+ *   (holdJob) and delete the message; the resume sends it again. No receives while it waits.
  * - `limited`: runnable but a start limit holds it (its tenant's max running, its concurrency
  *   key's or its rate-limit key's, design.md "Quotas and concurrency limits"): send the message again after a short
  *   jittered backoff, so it tries again soon after a slot frees.
  * - `later`: not runnable yet (a lost race with a claim being written): retry after a while.
  */
-export type UnclaimedAction = 'ack' | 'cancel' | 'exhausted' | 'poison' | 'not due' | 'paused' | 'limited' | 'later';
+export type UnclaimedAction = 'ack' | 'cancel' | 'exhausted' | 'poison' | 'not due' | 'paused' | 'held' | 'limited' | 'later';
 
 export function decideUnclaimed(job: UnclaimedJob | undefined, leaseSeconds: number): UnclaimedAction {
   if (!job) return 'poison';
@@ -35,6 +37,7 @@ export function decideUnclaimed(job: UnclaimedJob | undefined, leaseSeconds: num
   if (job.status === 'scheduled' || (job.status === 'retrying' && ahead)) return 'ack';
   if (job.poolPaused) return 'paused';
   if (ahead) return 'not due';
+  if (job.paused) return 'held';
   if (job.startLimit) return 'limited';
   // Claimable but not claimed: the row changed between the claim and this read.
   return 'later';

@@ -18,6 +18,8 @@ import {
   failJob,
   failUnstarted,
   heartbeat,
+  holdJob,
+  noteWaiting,
   PermanentJobError,
   readJob,
   recordProgress,
@@ -164,9 +166,18 @@ async function settleUnclaimed(deps: RunnerDeps, message: Message, envelope: Job
       return queue.setVisibility(message, Math.ceil(job!.dueInMs! / 1000));
     case 'paused':
       deps.pauseFound?.();
+      if (job!.waitingReason !== 'pool_paused') await noteWaiting(deps.events, envelope.jobId, 'pool_paused');
       logger.info({ type: envelope.type, pool: settings.pool }, 'pool is paused: handing the message back');
       // Visible at once: no worker of a paused pool receives, and the first to after the resume runs it.
       return queue.setVisibility(message, 0);
+    case 'held': {
+      // The job waits in Postgres, not in the queue: a long pause costs no receives.
+      const reason = await holdJob(deps.events, envelope.jobId);
+      if (!reason) return queue.setVisibility(message, retryDelaySeconds(1, settings.backoff, settings.random));
+      metrics.limited.inc({ type: envelope.type, reason });
+      logger.info({ type: envelope.type, reason }, 'its job type or tenant is paused: the job is held until the resume sends it again');
+      return queue.remove(message);
+    }
     case 'limited': {
       // Sent again rather than made visible later: every receive counts toward the queue's
       // maxReceiveCount, and a job may wait for a slot longer than ten receives.
@@ -174,6 +185,8 @@ async function settleUnclaimed(deps: RunnerDeps, message: Message, envelope: Job
       const backoff = job!.startLimit === 'rate_limited' ? RATE_LIMIT_BACKOFF : LIMIT_BACKOFF;
       const delaySeconds = retryDelaySeconds(waits + 1, backoff, settings.random);
       metrics.limited.inc({ type: envelope.type, reason: job!.startLimit! });
+      // The job's stream hears of a new reason once, not of every retry.
+      if (job!.waitingReason !== job!.startLimit) await noteWaiting(deps.events, envelope.jobId, job!.startLimit!);
       // Debug: a long wait repeats this every few seconds per held job; the counter tells the rate.
       logger.debug({ type: envelope.type, reason: job!.startLimit, waits, delaySeconds }, 'a start limit holds the job: trying again after a backoff');
       return queue.requeue(message, delaySeconds, { [LIMIT_WAITS_ATTRIBUTE]: String(waits + 1) });

@@ -68,7 +68,7 @@ export function createWorkerMetrics(registry: Registry, concurrency: number, poo
     }),
     limited: new Counter({
       name: 'conveyor_worker_limited_total',
-      help: 'Deliveries whose job a start limit held back (reason: tenant_concurrency_limit, key_concurrency_limit or rate_limited), sent again after a backoff.',
+      help: 'Deliveries whose job a start limit held back (reason: tenant_concurrency_limit, key_concurrency_limit or rate_limited), sent again after a backoff, or a pause held (type_paused, tenant_paused) until its resume.',
       labelNames: ['type', 'reason'] as const,
       registers,
     }),

@@ -16,6 +16,7 @@ import { dlqRoutes, type DeadLetterQueues } from './dlq/routes.js';
 import type { PoolHistorySource } from './pools/history.js';
 import { poolRoutes } from './pools/routes.js';
 import { quotaRoutes } from './quotas/routes.js';
+import { pauseRoutes } from './pauses/routes.js';
 import { retryRoutes } from './retry/routes.js';
 import { searchRoutes } from './search/routes.js';
 import type { RunAtWindow } from './run-at.js';
@@ -121,6 +122,7 @@ export function apiRoutes(deps: AppDeps): RouteDef[] {
     ...dlqRoutes({ ...shared, deadLetters: deps.deadLetters, logger: deps.logger }),
     ...poolRoutes({ pool: deps.pool, jsonBody: body, queues: deps.deadLetters, history: deps.poolHistory, jobTypes: deps.jobTypes, logger: deps.logger }),
     ...quotaRoutes({ pool: deps.pool, jsonBody: body, logger: deps.logger }),
+    ...pauseRoutes({ pool: deps.pool, jsonBody: body, outbox: deps.outbox, logger: deps.logger }),
     { method: 'get', path: EVENTS_PATH, handlers: [events] },
     ...reportRoutes(shared),
     ...pointsRoutes({ ...shared, maxGrant: deps.pointsMaxGrant }),

@@ -89,4 +89,10 @@ describe('why a job waits', () => {
     expect(waitingReason('retrying', later, now, false, 'tenant_concurrency_limit')).toBe('retry_backoff');
     expect(waitingReason('processing', null, now, false, 'tenant_concurrency_limit')).toBeUndefined();
   });
+
+  it('names a paused job type or tenant after a paused pool', () => {
+    expect(waitingReason('queued', null, now, false, 'type_paused')).toBe('type_paused');
+    expect(waitingReason('retrying', past, now, false, 'tenant_paused')).toBe('tenant_paused');
+    expect(waitingReason('queued', null, now, true, 'tenant_paused')).toBe('pool_paused');
+  });
 });

@@ -1,4 +1,4 @@
-import { publicStatus, type JobRow, type Phase, type ResultRow, type StartLimit } from '@conveyor/jobs';
+import { publicStatus, type JobRow, type PauseReason, type Phase, type ResultRow, type StartLimit } from '@conveyor/jobs';
 import type { WaitingReason } from './schemas.js';
 
 export type { JobRow };
@@ -63,16 +63,17 @@ export function toJobView(row: JobRow): JobView {
 
 /**
  * Why a job that has not started waits, from what is known for sure: its phase, its run time by
- * the api's clock, its pool's pause state and the start limit that holds it (its tenant's max
- * running or its concurrency key's, conveyor_start_limit); undefined once it runs.
+ * the api's clock, its pool's pause state and what else holds it: a pause of its type or tenant,
+ * else a start limit (its tenant's max running or its concurrency key's, conveyor_start_limit);
+ * undefined once it runs.
  */
-export function waitingReason(phase: Phase, runAt: Date | null, now: Date, poolPaused: boolean, startLimit: StartLimit | null = null): WaitingReason | undefined {
+export function waitingReason(phase: Phase, runAt: Date | null, now: Date, poolPaused: boolean, hold: PauseReason | StartLimit | null = null): WaitingReason | undefined {
   if (phase === 'processing') return undefined;
   const ahead = runAt !== null && runAt > now;
   if (phase === 'scheduled' || (phase === 'queued' && ahead)) return 'scheduled';
   if (phase === 'retrying' && ahead) return 'retry_backoff';
   if (poolPaused) return 'pool_paused';
-  return startLimit ?? 'queued';
+  return hold ?? 'queued';
 }
 
 /** What GET /jobs/{id}/result answers, decided from the stored row alone. */

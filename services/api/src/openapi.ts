@@ -32,6 +32,7 @@ import { deliveryList, deliveryParams, deliveryView, rotateSecretBody, webhookSe
 import { preferHeader, waitedHeaders } from './wait/schemas.js';
 import { registerScheduleOperations } from './schedules/openapi.js';
 import { registerFlowOperations } from './flows/openapi.js';
+import { registerPauseOperations } from './pauses/openapi.js';
 import { EXAMPLE_JOB_TYPE, jobTypeDetailView, jobTypeListReply, jobTypeNameParam, putJobTypeBody } from './job-types/schemas.js';
 
 type Responses = RouteConfig['responses'];
@@ -748,6 +749,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
   });
   registerScheduleOperations({ route, json, error });
   registerFlowOperations({ route, json, error, overQuota, errorSchema: ErrorSchema });
+  registerPauseOperations({ route, json, error });
   registry.registerPath({
     method: 'get',
     path: '/openapi.json',

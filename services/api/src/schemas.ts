@@ -159,7 +159,7 @@ export const errorReply = z.object({
 export const jobAcceptedReply = z.object({ jobId: z.uuid(), statusUrl: z.string() });
 export const reservationAcceptedReply = jobAcceptedReply.extend({ reservationId: z.uuid() });
 
-export const WAITING_REASONS = ['scheduled', 'retry_backoff', 'pool_paused', 'tenant_concurrency_limit', 'key_concurrency_limit', 'rate_limited', 'queued'] as const;
+export const WAITING_REASONS = ['scheduled', 'retry_backoff', 'pool_paused', 'type_paused', 'tenant_paused', 'tenant_concurrency_limit', 'key_concurrency_limit', 'rate_limited', 'queued'] as const;
 export type WaitingReason = (typeof WAITING_REASONS)[number];
 
 export const jobView = z.object({
@@ -185,7 +185,7 @@ export const jobView = z.object({
     .enum(WAITING_REASONS)
     .optional()
     .describe(
-      'GET /jobs/{id} only, while the job waits to start: `scheduled` (its runAt is ahead), `retry_backoff` (a failed attempt\'s next one is due at runAt), `pool_paused` (its pool is paused: it runs after the resume), `tenant_concurrency_limit` (its tenant runs its maxRunning jobs already: PUT /tenants/{tenant}/quota), `key_concurrency_limit` (jobs with its concurrencyKey run at its concurrencyLimit already), `rate_limited` (jobs with its rateLimitKey started rateLimitPerSecond times in the last second), `queued` (due, waiting for a worker of its pool). A held job starts within a few seconds of a slot freeing.',
+      'GET /jobs/{id} only, while the job waits to start: `scheduled` (its runAt is ahead), `retry_backoff` (a failed attempt\'s next one is due at runAt), `pool_paused` (its pool is paused: it runs after the resume), `type_paused` / `tenant_paused` (its job type or its tenant is paused: POST /job-types/{name}/resume or /tenants/{tenant}/resume; it runs after the resume), `tenant_concurrency_limit` (its tenant runs its maxRunning jobs already: PUT /tenants/{tenant}/quota), `key_concurrency_limit` (jobs with its concurrencyKey run at its concurrencyLimit already), `rate_limited` (jobs with its rateLimitKey started rateLimitPerSecond times in the last second), `queued` (due, waiting for a worker of its pool). A held job starts within a few seconds of a slot freeing.',
     ),
   downloadUrl: z.string().optional().describe('Present when status is `success`.'),
   error: z.string().optional().describe('Present when status is `failed`.'),

@@ -55,6 +55,14 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', template: '/quotas', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'GET', template: '/tenants/:tenant/quota', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'PUT', template: '/tenants/:tenant/quota', target: 'proxy', scope: 'conveyor:admin' },
+  // Pausing a job type or a tenant holds jobs of every tenant or of one: operators only.
+  { method: 'GET', template: '/pauses', target: 'proxy', scope: 'conveyor:admin' },
+  { method: 'GET', template: '/job-types/:name/pause', target: 'proxy', scope: 'conveyor:admin' },
+  { method: 'POST', template: '/job-types/:name/pause', target: 'proxy', scope: 'conveyor:admin' },
+  { method: 'POST', template: '/job-types/:name/resume', target: 'proxy', scope: 'conveyor:admin' },
+  { method: 'GET', template: '/tenants/:tenant/pause', target: 'proxy', scope: 'conveyor:admin' },
+  { method: 'POST', template: '/tenants/:tenant/pause', target: 'proxy', scope: 'conveyor:admin' },
+  { method: 'POST', template: '/tenants/:tenant/resume', target: 'proxy', scope: 'conveyor:admin' },
   { method: 'POST', template: '/generate-report', target: 'proxy', scope: 'jobs:write' },
   // Granting points creates value: its own scope, which an ordinary jobs:write client lacks.
   { method: 'POST', template: '/points/reservations', target: 'proxy', scope: 'points:grant' },

@@ -52,7 +52,9 @@ export async function recoverStaleProcessing(db: Queryable, leaseSeconds: number
 export async function countAwaitingDelivery(db: Queryable, types: readonly string[], publishedBefore: Date): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM jobs
-      WHERE status IN ('queued', 'retrying') AND type = ANY($1::text[]) AND published_at < $2`,
+      WHERE status IN ('queued', 'retrying') AND type = ANY($1::text[]) AND published_at < $2
+        -- A job a pause holds has no message (pauses.ts): the resume sends it again.
+        AND held_at IS NULL`,
     [types, publishedBefore],
   );
   return rows[0]!.n;
@@ -79,7 +81,7 @@ export async function redriveLost(db: Queryable, criteria: LostMessageCriteria, 
        SELECT id, status FROM jobs
         WHERE status IN ('queued', 'retrying') AND type = ANY($1::text[])
           AND published_at < $2 AND updated_at < $3
-          AND NOT cancel_requested
+          AND NOT cancel_requested AND held_at IS NULL
           AND NOT (id = ANY($4::uuid[]))
         ORDER BY published_at
         LIMIT $5

@@ -5,6 +5,7 @@
 import type { JobStatus } from '../status.js';
 import type { Queryable } from './create.js';
 import type { StartLimit } from './transitions.js';
+import type { PauseReason } from '../pauses.js';
 
 export interface Query {
   text: string;
@@ -78,15 +79,18 @@ export async function findJob(db: Queryable, jobId: string, tenant: string | nul
 }
 
 /**
- * The start limit holding a waiting job back now (its tenant's max running, its concurrency key's
- * or its rate-limit key's: conveyor_start_limit, migration 0020); null when none does.
+ * Why a waiting job is held back now, its pool aside: a pause of its type or tenant (conveyor_paused,
+ * migration 0025), else the start limit holding it (its tenant's max running, its concurrency key's
+ * or its rate-limit key's: conveyor_start_limit, migration 0020); null when nothing does.
  */
-export async function startLimitOf(db: Queryable, jobId: string): Promise<StartLimit | null> {
-  const { rows } = await db.query<{ limit: StartLimit | null }>(
-    `SELECT conveyor_start_limit(tenant, concurrency_key, concurrency_limit, rate_limit_key, rate_limit_per_second) AS "limit" FROM jobs WHERE id = $1`,
+export async function holdOf(db: Queryable, jobId: string): Promise<PauseReason | StartLimit | null> {
+  const { rows } = await db.query<{ hold: PauseReason | StartLimit | null }>(
+    `SELECT coalesce(conveyor_paused(type, tenant),
+                     conveyor_start_limit(tenant, concurrency_key, concurrency_limit, rate_limit_key, rate_limit_per_second)) AS hold
+       FROM jobs WHERE id = $1`,
     [jobId],
   );
-  return rows[0]?.limit ?? null;
+  return rows[0]?.hold ?? null;
 }
 
 export async function findResult(db: Queryable, jobId: string, tenant: string | null): Promise<ResultRow | undefined> {

@@ -1,6 +1,7 @@
 import type { JobEventType, JobStatus } from '../status.js';
 import type { JobResult } from '../types/job-type.js';
 import type { Queryable } from './create.js';
+import type { PauseReason } from '../pauses.js';
 
 /** The row as seen when a claim did not take it. */
 export interface UnclaimedJob {
@@ -15,6 +16,10 @@ export interface UnclaimedJob {
   dueInMs: number | null;
   /** The worker's pool is paused (pool_controls): the claim refuses its jobs until it is resumed. */
   poolPaused: boolean;
+  /** The job's type or tenant is paused (job_pauses, pauses.ts): the worker holds it until the resume. */
+  paused: PauseReason | null;
+  /** The reason last recorded for its wait (jobs.waiting_reason): a `waiting` event is written only when it changes. */
+  waitingReason: string | null;
   /** A start limit that holds the job back now (its tenant's max running, its concurrency key's or its rate-limit key's); null when none does. */
   startLimit: StartLimit | null;
 }
@@ -67,11 +72,13 @@ export const CLAIM_JOBS_SQL = `WITH limits AS (
        ) k
      ), claimed AS (
        UPDATE jobs SET status = 'processing', attempts = attempts + 1, started_at = now(), heartbeat_at = now(),
-                       locked_by = $2, progress = NULL, updated_at = now()
+                       locked_by = $2, progress = NULL, waiting_reason = NULL, updated_at = now()
        WHERE id = ANY($1::uuid[]) AND NOT cancel_requested AND (run_at IS NULL OR run_at <= now())
          AND (SELECT held FROM limits) >= 0
          -- A paused pool's jobs wait, even for a worker that has not heard of the pause yet.
          AND NOT EXISTS (SELECT 1 FROM pool_controls WHERE pool = $4 AND paused)
+         -- So do a paused type's or tenant's (pauses.ts); with no pause at all, one look for the statement.
+         AND (NOT EXISTS (SELECT 1 FROM job_pauses) OR conveyor_paused(type, tenant) IS NULL)
          AND CASE status WHEN 'queued' THEN true
                          WHEN 'retrying' THEN true
                          WHEN 'processing' THEN (heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $3))
@@ -105,18 +112,36 @@ export async function claimJobs(db: Queryable, jobIds: readonly string[], worker
   return new Map(rows.map((row) => [row.jobId, row]));
 }
 
-/** The job as the claim saw it, and whether `pool` (the worker's) is paused. */
+/** The job as the claim saw it, and whether `pool` (the worker's), its type or its tenant is paused. */
 export async function readJob(db: Queryable, jobId: string, pool: string): Promise<UnclaimedJob | undefined> {
   const { rows } = await db.query<UnclaimedJob>(
     `SELECT status, cancel_requested AS "cancelRequested", attempts, max_attempts AS "maxAttempts",
             (EXTRACT(EPOCH FROM now() - heartbeat_at) * 1000)::float8 AS "heartbeatAgeMs",
             GREATEST(0, EXTRACT(EPOCH FROM run_at - now()) * 1000)::float8 AS "dueInMs",
             EXISTS (SELECT 1 FROM pool_controls WHERE pool = $2 AND paused) AS "poolPaused",
+            CASE WHEN status IN ('queued', 'retrying') THEN conveyor_paused(type, tenant) END AS paused,
+            waiting_reason AS "waitingReason",
             CASE WHEN status IN ('queued', 'retrying') THEN conveyor_start_limit(tenant, concurrency_key, concurrency_limit, rate_limit_key, rate_limit_per_second) END AS "startLimit"
      FROM jobs WHERE id = $1`,
     [jobId, pool],
   );
   return rows[0];
+}
+
+/**
+ * Records why a waiting job was not started, as a `waiting` event on its stream, when that differs
+ * from the reason recorded last (the claim clears it; the `started` event says it runs). The caller
+ * compares with readJob's waitingReason first, so a job held again for the same reason costs nothing.
+ */
+export async function noteWaiting(db: Queryable, jobId: string, reason: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `WITH changed AS (
+       UPDATE jobs SET waiting_reason = $2 WHERE id = $1 AND status IN ('queued', 'retrying') AND waiting_reason IS DISTINCT FROM $2 RETURNING id
+     )
+     INSERT INTO job_events (job_id, type, data) SELECT id, 'waiting', jsonb_build_object('reason', $2::text) FROM changed`,
+    [jobId, reason],
+  );
+  return (rowCount ?? 0) > 0;
 }
 
 /** Refreshes the run's heartbeat; `undefined` means the run was taken over (or finished elsewhere). */

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { cancelJob, CANCEL_CHANNEL, countAhead, findJob, findResult, priorityCode, readPoolControl, startLimitOf, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
+import { cancelJob, CANCEL_CHANNEL, countAhead, findJob, findResult, priorityCode, readPoolControl, holdOf, type NewJob, type OutboxSignal, type Phase } from '@conveyor/jobs';
 import type { Logger, Pool } from '@conveyor/platform';
 import { HttpError, requestIdOf } from '../http-errors.js';
 import { identityOf, readTenant } from '../identity.js';
@@ -153,7 +153,7 @@ export function jobRoutes(deps: JobRoutesDeps): RouteDef[] {
     if (phase !== 'processing') {
       const [paused, limit] = await Promise.all([
         pool ? readPoolControl(deps.pool, pool.name).then((c) => c.paused) : false,
-        phase === 'queued' || phase === 'retrying' ? startLimitOf(deps.pool, jobId) : null,
+        phase === 'queued' || phase === 'retrying' ? holdOf(deps.pool, jobId) : null,
       ]);
       view.waitingReason = waitingReason(phase, row.runAt, deps.now(), paused, limit);
     }
