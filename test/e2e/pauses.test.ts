@@ -126,6 +126,12 @@ describe('pause and resume a job type or a tenant through the gateway, and reaso
       await until('one started, the other held by the limit', () => runs([first!, second!]), (r) => r.some((x) => x.started === 1) && r.some((x) => x.reason === 'tenant_concurrency_limit'));
       const later = (await runs([first!, second!])).find((x) => x.reason === 'tenant_concurrency_limit')!.id;
       expect(await waitingReason(later)).toBe('tenant_concurrency_limit');
+      // The scheduler's per-tenant gauges say the same, from Postgres.
+      const scrape = async () => (await fetch(`${platform.services.scheduler.opsUrl}/metrics`)).text();
+      const metrics = await until('the per-tenant gauges', scrape, (text) => text.includes('conveyor_tenant_at_limit{tenant="demo",limit="maxRunning"} 1'), 20_000);
+      expect(metrics).toContain('conveyor_tenant_jobs_throttled{tenant="demo",reason="tenant_concurrency_limit"} 1');
+      expect(metrics).toContain('conveyor_tenant_jobs{tenant="demo",state="running"} 1');
+      expect(metrics).toContain('conveyor_tenant_jobs_throttled{tenant="demo",reason="type_paused"} 0');
       const events = await stream(later);
       const reasons = events.filter((e) => e.type === 'waiting' || e.type === 'started' || e.type === 'queued').map((e) => `${e.type}:${String(e.data.reason ?? '')}`);
       expect(reasons).toEqual(['waiting:type_paused', 'queued:resumed', 'waiting:tenant_concurrency_limit', 'started:']);

@@ -120,6 +120,8 @@ describe('dashboards and alerts against a real Prometheus scraping the platform'
     token = await platform.login();
     demo = new ConveyorClient(platform.gatewayUrl, token);
     const admin = new ConveyorClient(platform.gatewayUrl, await platform.login('admin@example.com', 'admin-password'));
+    // A tenant with a quota, so the per-tenant at-limit gauge (and its alert) has a series.
+    expect((await admin.request('/tenants/observability/quota', { method: 'PUT', body: JSON.stringify({ maxQueued: 1000 }) })).status).toBe(200);
 
     // Load: quick jobs, delayed jobs, jobs that time out into retries then the DLQ, a cancelled
     // running job, report jobs nobody runs, a burst over the rate limit and some 404s.

@@ -40,6 +40,8 @@ export const configSchema = z
      * Defaults to `kubernetes` with SCHEDULES_SOURCE=kubernetes, else `none`.
      */
     OPERATOR_RESOURCES: z.enum(['kubernetes', 'none']).optional(),
+    /** Tenants named in the per-tenant metrics (the most loaded, those at a limit first); the rest are summed as `other`. */
+    TENANT_METRICS_TOP_N: env.int(20, 1),
     /** How often the operator re-reads each WorkerPool's Deployment and ScaledObject, and each TenantQuota's usage, for their status. */
     OPERATOR_RESYNC_MS: env.int(30_000, 100),
     /** KEDA TriggerAuthentication (in the WorkerPool's namespace) of each pool's SQS trigger; empty: KEDA's own identity. */

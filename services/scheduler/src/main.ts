@@ -3,7 +3,8 @@ import { readdir } from 'node:fs/promises';
 import { bootstrap, createKafka, createPool, createS3Client, createSnsClient, createSqsClient, observeTraced, pingKafka, recordJobStep, runMain, traceIdOf } from '@conveyor/platform';
 import { createOutboxSignal, SCHEDULED_CHANNEL, startListener, startOutboxRelay, topology } from '@conveyor/jobs';
 import { configSchema } from './config.js';
-import { createSchedulerMetrics, registerJobBacklog } from './metrics.js';
+import { createSchedulerMetrics, registerJobBacklog, registerTenantJobs } from './metrics.js';
+import { readTenantJobs } from './tenants.repo.js';
 import { readJobBacklog } from './backlog.repo.js';
 import { dispatchDueJobs, peekNextDue } from './due-jobs.repo.js';
 import { startDispatcher } from './dispatcher.js';
@@ -30,6 +31,7 @@ runMain('scheduler', async () => {
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'scheduler', logger });
   const m = createSchedulerMetrics(metrics.registry);
   registerJobBacklog(metrics.registry, () => readJobBacklog(pool));
+  registerTenantJobs(metrics.registry, () => readTenantJobs(pool), config.TENANT_METRICS_TOP_N);
   service
     .addReadinessCheck('postgres', () => pool.query('SELECT 1'))
     .addReadinessCheck('kafka', () => pingKafka(kafka))

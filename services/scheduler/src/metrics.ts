@@ -1,6 +1,7 @@
 import { Counter, Gauge, tracedHistogram, type Registry } from '@conveyor/platform';
 import { poolOf } from '@conveyor/jobs';
 import type { TypeBacklog } from './backlog.repo.js';
+import { boundTenants, type TenantJobs } from './tenants.repo.js';
 
 /** Everything the scheduler measures, registered once on the service's registry. */
 export function createSchedulerMetrics(registry: Registry) {
@@ -126,4 +127,62 @@ export function registerJobBacklog(registry: Registry, read: () => Promise<TypeB
     },
   });
   return { waiting, oldest };
+}
+
+/**
+ * Per-tenant gauges from Postgres, read at scrape time: jobs queued and running, waiting jobs by
+ * the reason a limit or a pause held them (jobs.waiting_reason), and the quota limits each stands
+ * at. The tenant label is bounded (boundTenants: the top N, then `other`); series of tenants that
+ * left the top N go at once (reset on every scrape), so the label set never grows with history.
+ */
+/** The waiting reasons a worker records (jobs.waiting_reason). */
+const THROTTLE_REASONS = ['tenant_concurrency_limit', 'key_concurrency_limit', 'rate_limited', 'pool_paused', 'type_paused', 'tenant_paused'] as const;
+
+export function registerTenantJobs(registry: Registry, read: () => Promise<TenantJobs[]>, topN: number) {
+  let inFlight: Promise<TenantJobs[]> | undefined;
+  let last: TenantJobs[] = [];
+  const refresh = () =>
+    (inFlight ??= read()
+      .then((rows) => (last = boundTenants(rows, topN)), () => last)
+      .finally(() => {
+        inFlight = undefined;
+      }));
+  const jobs = new Gauge({
+    name: 'conveyor_tenant_jobs',
+    help: `Unfinished jobs by tenant (the top ${topN} by load, the rest as "other") and state: queued (scheduled, queued, retrying) or running; from Postgres.`,
+    labelNames: ['tenant', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await refresh();
+      this.reset();
+      for (const t of rows) {
+        this.set({ tenant: t.tenant, state: 'queued' }, t.queued);
+        this.set({ tenant: t.tenant, state: 'running' }, t.running);
+      }
+    },
+  });
+  const throttled = new Gauge({
+    name: 'conveyor_tenant_jobs_throttled',
+    help: 'Waiting jobs a limit or a pause held at their last delivery, by tenant (bounded) and reason (tenant_concurrency_limit, key_concurrency_limit, rate_limited, pool_paused, type_paused, tenant_paused); from Postgres.',
+    labelNames: ['tenant', 'reason'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await refresh();
+      this.reset();
+      // Every reason of every named tenant, zeros included: a panel or rule sees the series before the first hold.
+      for (const t of rows) for (const reason of THROTTLE_REASONS) this.set({ tenant: t.tenant, reason }, t.throttled[reason] ?? 0);
+    },
+  });
+  const atLimit = new Gauge({
+    name: 'conveyor_tenant_at_limit',
+    help: 'Tenants standing at a quota limit (maxRunning, maxQueued, submitsPerMinute): 1 for a named tenant, the count for "other"; 0 for a tenant with a quota within it.',
+    labelNames: ['tenant', 'limit'] as const,
+    registers: [registry],
+    async collect() {
+      const rows = await refresh();
+      this.reset();
+      for (const t of rows) for (const [limit, n] of Object.entries(t.atLimit)) this.set({ tenant: t.tenant, limit }, n);
+    },
+  });
+  return { jobs, throttled, atLimit };
 }

@@ -30,3 +30,19 @@ export type QuotaLimits = z.infer<typeof quotaLimits>;
 
 /** A tenant name as the api takes it in a path (and a TenantQuota in spec.tenant). */
 export const tenantName = z.string().min(1).max(128);
+
+export interface QuotaUsageCounts {
+  queued: number;
+  running: number;
+  submitsLastMinute: number;
+}
+
+/** The limits the usage stands at (or over), most pressing first: running, queued, submits. */
+export function limitsReached(limits: QuotaLimits, usage: QuotaUsageCounts): QuotaLimitName[] {
+  const pairs: Array<[QuotaLimitName, number]> = [
+    ['maxRunning', usage.running],
+    ['maxQueued', usage.queued],
+    ['submitsPerMinute', usage.submitsLastMinute],
+  ];
+  return pairs.filter(([name, used]) => limits[name] !== null && used >= limits[name]).map(([name]) => name);
+}

@@ -1,4 +1,4 @@
-import { quotaLimits, tenantName, type QuotaLimits, type QuotaUsage } from '@conveyor/jobs';
+import { limitsReached, quotaLimits, tenantName, type QuotaLimitName, type QuotaLimits, type QuotaUsageCounts } from '@conveyor/jobs';
 import type { Condition, ConditionInput } from '../operator/conditions.js';
 import type { ResourceObject } from '../operator/resource.js';
 
@@ -49,18 +49,20 @@ export const sameLimits = (a: QuotaLimits, b: QuotaLimits) => a.maxQueued === b.
  * AtLimit from usage against the limits: True (reason the first limit reached) while any usage
  * stands at or over its limit, with every figure in the message either way.
  */
-export function atLimitCondition(limits: QuotaLimits, usage: Pick<QuotaUsage, 'queued' | 'running' | 'submitsLastMinute'>): ConditionInput {
-  const figures: Array<[number, number | null, string, string]> = [
-    [usage.running, limits.maxRunning, 'running', 'MaxRunningReached'],
-    [usage.queued, limits.maxQueued, 'queued', 'MaxQueuedReached'],
-    [usage.submitsLastMinute, limits.submitsPerMinute, 'submitted in the last minute', 'SubmitsPerMinuteReached'],
+export function atLimitCondition(limits: QuotaLimits, usage: QuotaUsageCounts): ConditionInput {
+  const figures: Array<[number, number | null, string]> = [
+    [usage.running, limits.maxRunning, 'running'],
+    [usage.queued, limits.maxQueued, 'queued'],
+    [usage.submitsLastMinute, limits.submitsPerMinute, 'submitted in the last minute'],
   ];
   const message = figures.map(([used, limit, what]) => `${used}${limit === null ? '' : ` of ${limit}`} ${what}`).join(', ');
-  const reached = figures.find(([used, limit]) => limit !== null && used >= limit);
+  const reached = limitsReached(limits, usage)[0];
   return reached
-    ? { type: 'AtLimit', status: 'True', reason: reached[3], message }
+    ? { type: 'AtLimit', status: 'True', reason: REACHED[reached], message }
     : { type: 'AtLimit', status: 'False', reason: 'WithinLimits', message };
 }
+
+const REACHED: Record<QuotaLimitName, string> = { maxRunning: 'MaxRunningReached', maxQueued: 'MaxQueuedReached', submitsPerMinute: 'SubmitsPerMinuteReached' };
 
 /** "maxQueued 100, maxRunning 2" (the limits set). */
 export function describeLimits(limits: QuotaLimits): string {
