@@ -119,7 +119,7 @@ describe('pause and resume a job type or a tenant through the gateway, and reaso
     expect(quota.status).toBe(200);
     try {
       expect((await post('/job-types/sleep/pause')).status).toBe(200);
-      const [first, second] = await submitMany(demo, 2, { type: 'sleep', payload: { ms: 4_000 } });
+      const [first, second] = await submitMany(demo, 2, { type: 'sleep', payload: { ms: 8_000 } });
       await until('both held', () => get('/job-types/sleep/pause'), (s) => s.held === 2);
       expect((await post('/job-types/sleep/resume')).body.released).toBe(2);
       // One runs; the other waits for the tenant's only slot, and says so once however often it is tried.
@@ -128,10 +128,12 @@ describe('pause and resume a job type or a tenant through the gateway, and reaso
       expect(await waitingReason(later)).toBe('tenant_concurrency_limit');
       // The scheduler's per-tenant gauges say the same, from Postgres.
       const scrape = async () => (await fetch(`${platform.services.scheduler.opsUrl}/metrics`)).text();
-      const metrics = await until('the per-tenant gauges', scrape, (text) => text.includes('conveyor_tenant_at_limit{tenant="demo",limit="maxRunning"} 1'), 20_000);
-      expect(metrics).toContain('conveyor_tenant_jobs_throttled{tenant="demo",reason="tenant_concurrency_limit"} 1');
-      expect(metrics).toContain('conveyor_tenant_jobs{tenant="demo",state="running"} 1');
-      expect(metrics).toContain('conveyor_tenant_jobs_throttled{tenant="demo",reason="type_paused"} 0');
+      // (Each series also carries the service's own label.)
+      const gauge = (name: string, labels: string, value: number) => new RegExp(`^${name}\\{${labels},service="scheduler"\\} ${value}$`, 'm');
+      const metrics = await until('the per-tenant gauges', scrape, (text) => gauge('conveyor_tenant_at_limit', 'tenant="demo",limit="maxRunning"', 1).test(text), 20_000);
+      expect(metrics).toMatch(gauge('conveyor_tenant_jobs_throttled', 'tenant="demo",reason="tenant_concurrency_limit"', 1));
+      expect(metrics).toMatch(gauge('conveyor_tenant_jobs', 'tenant="demo",state="running"', 1));
+      expect(metrics).toMatch(gauge('conveyor_tenant_jobs_throttled', 'tenant="demo",reason="type_paused"', 0));
       const events = await stream(later);
       const reasons = events.filter((e) => e.type === 'waiting' || e.type === 'started' || e.type === 'queued').map((e) => `${e.type}:${String(e.data.reason ?? '')}`);
       expect(reasons).toEqual(['waiting:type_paused', 'queued:resumed', 'waiting:tenant_concurrency_limit', 'started:']);
