@@ -1,5 +1,6 @@
 // Cost per job of Conveyor alone, outside `make bench`: the drain of `make bench` (step 2 + 5:
-// COST_JOBS submitted as fast as accepted on 32 connections, until the last one finished), with
+// COST_JOBS submitted as fast as accepted on 32 connections, until the last one finished; or, with
+// COST_MODE=worker, only the worker draining them once they all wait in SQS), with
 // what each job cost: CPU ms per process, and in Postgres the transactions, rows written and
 // backend CPU of the run's own database only (the server is shared with whatever else runs on the
 // machine, so its whole-server line counts other people's work too). Usage (infra up, services built):
@@ -12,13 +13,15 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { infra } from '../../test/support/infra.js';
 import { activityPerJob, activitySnapshot, cpuSeconds, perThousand, snapshot } from './cpu.js';
-import { closedLoop, createPool } from './load.js';
+import { closedLoop, createPool, type LoadResult } from './load.js';
 import { summariseProfiles } from './profile-summary.js';
 import { startConveyor } from './systems/conveyor.js';
 
 const jobs = Number(process.env.COST_JOBS ?? 5000);
 const warmUp = Number(process.env.COST_WARMUP_JOBS ?? 1000);
 const label = process.env.COST_LABEL ?? 'run';
+/** COST_MODE=worker: only the draining of a backlog already in the pool's queues (the worker saturated), not its way there. */
+const workerOnly = process.env.COST_MODE === 'worker';
 if (!(jobs > 0 && warmUp >= 0)) throw new Error('COST_JOBS must be positive and COST_WARMUP_JOBS not negative');
 
 const STATS_FLUSH_MS = 11_000;
@@ -90,8 +93,26 @@ try {
   const load = os.loadavg()[0]!;
   const procs = await system.procs();
   const before = { cpu: snapshot(procs), activity: activitySnapshot(procs), pg: await pgCounters(), sqs: await sqsCalls() };
-  const t0 = performance.now();
-  const result = await drain('cost', jobs);
+  let t0 = performance.now();
+  let result: LoadResult;
+  if (workerOnly) {
+    // The backlog first, with the worker stopped, all of it in the pool's queues; measured from the worker's continuing.
+    const worker = procs.find((p) => p.name === 'worker')!.pid;
+    const base = await system.completed();
+    process.kill(worker, 'SIGSTOP');
+    try {
+      result = await closedLoop(pool, system.target('cost'), 32, { requests: jobs }, seq);
+      while ((await system.queued!()) < result.ok) await sleep(200);
+      await sleep(STATS_FLUSH_MS);
+      Object.assign(before, { cpu: snapshot(procs), activity: activitySnapshot(procs), pg: await pgCounters(), sqs: await sqsCalls() });
+      t0 = performance.now();
+    } finally {
+      process.kill(worker, 'SIGCONT');
+    }
+    while ((await system.completed()) < base + result.ok) await sleep(50);
+  } else {
+    result = await drain('cost', jobs);
+  }
   const seconds = (performance.now() - t0) / 1000;
   const after = { cpu: snapshot(procs), activity: activitySnapshot(procs), sqs: await sqsCalls() };
   await sleep(STATS_FLUSH_MS);
@@ -105,6 +126,7 @@ try {
   const per = (value: number) => Math.round((value / n) * 1000) / 1000;
   const figures = {
     label,
+    mode: workerOnly ? 'worker drains a backlog in SQS' : 'drain end to end',
     jobs: n,
     errors: result.errors,
     drainedPerSecond: Math.round(n / seconds),
