@@ -99,12 +99,14 @@ try {
     // The backlog first, with the worker stopped, all of it in the pool's queues; measured from the worker's continuing.
     const worker = procs.find((p) => p.name === 'worker')!.pid;
     const base = await system.completed();
+    // Its counters stand still while it is stopped, and its /metrics would not answer: read now.
+    const calls = await sqsCalls();
     process.kill(worker, 'SIGSTOP');
     try {
       result = await closedLoop(pool, system.target('cost'), 32, { requests: jobs }, seq);
       while ((await system.queued!()) < result.ok) await sleep(200);
       await sleep(STATS_FLUSH_MS);
-      Object.assign(before, { cpu: snapshot(procs), activity: activitySnapshot(procs), pg: await pgCounters(), sqs: await sqsCalls() });
+      Object.assign(before, { cpu: snapshot(procs), activity: activitySnapshot(procs), pg: await pgCounters(), sqs: calls });
       t0 = performance.now();
     } finally {
       process.kill(worker, 'SIGCONT');
