@@ -18,8 +18,8 @@ export type ReceiveFrom = (queue: ClassQueue, max: number, waitSeconds: number, 
  * EMPTY_RECHECK_MS after its first empty answer, twice as long after each further one in a row, at
  * most EMPTY_RECHECK_MAX_MS, and back to the start once it brings messages. Six queues a pool
  * (three classes, two lanes) would otherwise cost up to five empty calls per receive while one
- * lane is backlogged: with a fixed 20 ms, up to 250 empty calls a second, 0.31 of the worker's
- * 0.57 SQS calls per job in a drain (bench/README.md, "Cost per job"). A job arriving in a queue
+ * lane is backlogged: with a fixed 20 ms, up to 250 empty calls a second, 0.21 of the worker's
+ * 0.46 SQS calls per job in a drain (bench/README.md, "Cost per job"). A job arriving in a queue
  * left out waits at most EMPTY_RECHECK_MAX_MS longer, and only while other queues have work (with
  * none, every queue is long-polled); a class that keeps receiving work (a high job every 50 ms)
  * is asked again within 20-40 ms.
