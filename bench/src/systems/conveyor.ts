@@ -74,6 +74,8 @@ export async function startConveyor(options: ConveyorOptions): Promise<System> {
 
     return {
       name: 'conveyor',
+      database: database.name,
+      metricsUrl: (name) => services.find((s) => s.name === name)?.opsUrl.concat('/metrics'),
       description: 'gateway -> api (Postgres outbox) -> Kafka -> bridge -> SNS/SQS -> worker',
       target: (runTag, runAt) => ({
         url: `${gateway!.url}/jobs`,

@@ -13,6 +13,10 @@ export interface JobTiming {
 export interface System {
   name: string;
   description: string;
+  /** The Postgres database the system runs in, where it has its own (cost.ts reads its statistics). */
+  database?: string;
+  /** A service's /metrics address, where the system has its own services (cost.ts reads the worker's SQS calls). */
+  metricsUrl?: (service: string) => string | undefined;
   /** POST /jobs of this system; every body carries its run tag so timings can be told apart. */
   target: (run: string, runAt?: (seq: number) => Date) => Target;
   /** POST /jobs/batch, `size` jobs a request (request seq carries jobs seq*size ...), where the system has one. */

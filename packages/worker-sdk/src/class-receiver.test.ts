@@ -1,7 +1,7 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import type { PriorityClass } from '@conveyor/platform';
-import { ClassReceiver, EMPTY_RECHECK_MS, type ClassQueue } from './class-receiver.js';
+import { ClassReceiver, EMPTY_RECHECK_MAX_MS, EMPTY_RECHECK_MS, emptyRecheckMs, type ClassQueue } from './class-receiver.js';
 import { OVERFLOW_EVERY } from './receive-order.js';
 
 /** In-memory queues by URL: what a receive of up to `max` takes from the front (the SQS calls are tested against fauxqs). */
@@ -65,5 +65,30 @@ describe('ClassReceiver with overflow lanes', () => {
     const next = [];
     for (let i = 0; i < OVERFLOW_EVERY; i++) next.push(...(await receiver.receive(lanes('normal'), 1, 0)).map((m) => m.MessageId));
     expect(next).toContain('normal#quiet');
+  });
+
+  it('leaves a queue that stays empty out for longer each time, up to the cap, and asks it at the start again once it had work', async () => {
+    expect([1, 2, 3, 4, 5, 50].map(emptyRecheckMs)).toEqual([20, 40, 80, EMPTY_RECHECK_MAX_MS, EMPTY_RECHECK_MAX_MS, EMPTY_RECHECK_MAX_MS]);
+    const q = queues({ normal: 0, 'normal-overflow': 1_000 });
+    let clock = 0;
+    const receiver = new ClassReceiver(q.receiveFrom, undefined, () => clock);
+    /** Receives one message every millisecond for `ms`; the times (since `from`) at which the empty regular lane was asked. */
+    const askedAt = async (ms: number) => {
+      const from = clock;
+      const times: number[] = [];
+      for (; clock < from + ms; clock++) {
+        q.calls.length = 0;
+        await receiver.receive(lanes('normal'), 1, 0);
+        if (q.calls.includes('normal')) times.push(clock - from);
+      }
+      return times;
+    };
+    // 0, then 20, 40, 80 and 160 ms later, then every 160 ms: 9 calls in a second instead of 50.
+    expect(await askedAt(1_000)).toEqual([0, 20, 60, 140, 300, 460, 620, 780, 940]);
+    q.add('normal', 'quiet');
+    clock += EMPTY_RECHECK_MAX_MS;
+    await askedAt(1);
+    // It brought a job: the next empty answer leaves it out for EMPTY_RECHECK_MS again.
+    expect(await askedAt(EMPTY_RECHECK_MS * 3)).toEqual([0, EMPTY_RECHECK_MS]);
   });
 });

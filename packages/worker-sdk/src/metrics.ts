@@ -78,6 +78,17 @@ export function createWorkerMetrics(registry: Registry, concurrency: number, poo
       labelNames: ['reason'] as const,
       registers,
     }),
+    sqsRequests: new Counter({
+      name: 'conveyor_worker_sqs_requests_total',
+      help: 'Calls this worker made to SQS, by operation (receive, receive_empty for a receive that brought nothing, delete, visibility, send); with sqs_received_messages, messages per receive.',
+      labelNames: ['operation'] as const,
+      registers,
+    }),
+    sqsReceived: new Counter({
+      name: 'conveyor_worker_sqs_received_messages_total',
+      help: 'Messages this worker received from SQS (every class queue and lane).',
+      registers,
+    }),
     errors: new Counter({
       name: 'conveyor_worker_errors_total',
       help: 'Errors talking to SQS, S3 or Postgres, by operation; the loop goes on.',

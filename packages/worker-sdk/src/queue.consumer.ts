@@ -49,6 +49,9 @@ export interface JobQueueNames {
   overflowQueues?: Record<PriorityClass, string>;
 }
 
+/** What the adapter tells about each SQS call it makes (metrics): the operation and, for a receive, how many messages came. */
+export type SqsCallObserver = (operation: 'receive' | 'delete' | 'visibility' | 'send', received?: number) => void;
+
 interface Resolved {
   queues: ClassQueue[];
   dlq: string;
@@ -70,6 +73,7 @@ export class SqsJobQueue implements JobQueuePort {
   private readonly origin = new WeakMap<Message, string>();
   private readonly receiver: ClassReceiver;
   private readonly onMissingClassQueue: ((queue: string) => void) | undefined;
+  private readonly observe: SqsCallObserver;
   private readonly pendingDeletes = new Set<Promise<void>>();
   private readonly deletes = new DataLoader<Message, void, Message>((messages) => this.deleteBatch(messages), {
     cache: false,
@@ -80,10 +84,11 @@ export class SqsJobQueue implements JobQueuePort {
   constructor(
     private readonly sqs: SQSClient,
     private readonly names: JobQueueNames,
-    options: { weights?: Readonly<Record<PriorityClass, number>>; onMissingClassQueue?: (queue: string) => void } = {},
+    options: { weights?: Readonly<Record<PriorityClass, number>>; onMissingClassQueue?: (queue: string) => void; observe?: SqsCallObserver } = {},
   ) {
     this.receiver = new ClassReceiver((queue, max, wait, signal) => this.receiveFrom(queue, max, wait, signal), options.weights);
     this.onMissingClassQueue = options.onMissingClassQueue;
+    this.observe = options.observe ?? (() => undefined);
   }
 
   /**
@@ -162,6 +167,7 @@ export class SqsJobQueue implements JobQueuePort {
       }),
       { abortSignal: signal },
     );
+    this.observe('receive', Messages?.length ?? 0);
     for (const message of Messages ?? []) this.origin.set(message, queue.url);
     return Messages ?? [];
   }
@@ -197,6 +203,7 @@ export class SqsJobQueue implements JobQueuePort {
     await Promise.all(
       [...new Set(urls)].map(async (url) => {
         const positions = urls.flatMap((u, i) => (u === url ? [i] : []));
+        this.observe('delete');
         const { Failed = [] } = await this.sqs.send(
           new DeleteMessageBatchCommand({
             QueueUrl: url,
@@ -210,6 +217,7 @@ export class SqsJobQueue implements JobQueuePort {
   }
 
   async setVisibility(message: Message, seconds: number): Promise<void> {
+    this.observe('visibility');
     await this.sqs.send(
       new ChangeMessageVisibilityCommand({ QueueUrl: await this.queueOf(message), ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: seconds }),
     );
@@ -218,6 +226,7 @@ export class SqsJobQueue implements JobQueuePort {
   async requeue(message: Message, delaySeconds: number, attributes: Record<string, string> = {}): Promise<void> {
     const copied = copyAttributes(message.MessageAttributes) ?? {};
     for (const [name, value] of Object.entries(attributes)) copied[name] = { DataType: 'String', StringValue: value };
+    this.observe('send');
     await this.sqs.send(
       new SendMessageCommand({ QueueUrl: await this.queueOf(message), MessageBody: message.Body || '(empty message)', MessageAttributes: copied, DelaySeconds: delaySeconds }),
     );
@@ -226,6 +235,7 @@ export class SqsJobQueue implements JobQueuePort {
 
   async deadLetter(message: Message): Promise<void> {
     const { dlq } = await this.resolve();
+    this.observe('send');
     await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: dlq,

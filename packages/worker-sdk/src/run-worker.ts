@@ -58,11 +58,15 @@ export async function runWorker(options: RunWorkerOptions): Promise<RunningWorke
   };
   const sqs = createSqsClient({ ...aws, maxSockets: concurrency * 2 + 4 });
   const s3 = createS3Client(aws);
+  const workerMetrics = createWorkerMetrics(metrics.registry, concurrency, poolName, [...jobTypes.keys()]);
   const queue = new SqsJobQueue(sqs, names, {
     weights: config.RECEIVE_WEIGHTS,
+    observe: (operation, received) => {
+      workerMetrics.sqsRequests.inc({ operation: operation === 'receive' && !received ? 'receive_empty' : operation });
+      if (received) workerMetrics.sqsReceived.inc(received);
+    },
     onMissingClassQueue: (missing) => logger.warn({ queue: missing }, 'no queue for this priority class or lane: its filters send that work elsewhere or nowhere; provision the pool'),
   });
-  const workerMetrics = createWorkerMetrics(metrics.registry, concurrency, poolName, [...jobTypes.keys()]);
   const depthOf = [...workQueues(names).map(({ queue: name }) => ({ queue: name, role: 'queue' as const })), { queue: names.deadLetterQueue, role: 'dlq' as const }];
   registerQueueDepth(metrics.registry, depthOf, async (name) => {
     const { queues, dlq } = await queue.resolve();
