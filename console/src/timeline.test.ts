@@ -38,6 +38,21 @@ describe('a job told from its events', () => {
     expect(progressOf(events)).toBe(0.5);
   });
 
+  it("says why a job waited, from the waiting events' reasons", () => {
+    const waited = timelineOf([
+      event('waiting', 1, { reason: 'type_paused' }),
+      event('queued', 2, { reason: 'resumed' }),
+      event('waiting', 3, { reason: 'tenant_concurrency_limit' }),
+      event('waiting', 4, { reason: 'some_future_reason' }),
+    ]);
+    expect(waited.map((e) => [e.title, e.detail])).toEqual([
+      ['Waiting', 'its job type is paused: it runs after the resume'],
+      ['Queued', 'resumed'],
+      ['Waiting', 'its tenant runs as many jobs as its quota allows: it starts when one ends'],
+      ['Waiting', 'some_future_reason'],
+    ]);
+  });
+
   it('tells a retry or a redrive of an ended job from a failed attempt', () => {
     const again = timelineOf([
       event('failed', 1, { attempt: 1, error: 'timed out after 1 s' }),

@@ -38,7 +38,25 @@ const TITLES: Record<string, string> = {
   failed: 'Failed',
   cancelled: 'Cancelled',
   cancel_requested: 'Cancellation requested',
+  waiting: 'Waiting',
 };
+
+/** A waitingReason (GET /jobs/{id}, and the `waiting` event's reason), said for a person. */
+const WAITING_TEXT: Record<string, string> = {
+  scheduled: 'its run time is ahead',
+  retry_backoff: 'a failed attempt’s next one is due at its run time',
+  pool_paused: 'its pool is paused: it runs after the resume',
+  type_paused: 'its job type is paused: it runs after the resume',
+  tenant_paused: 'its tenant is paused: it runs after the resume',
+  tenant_concurrency_limit: 'its tenant runs as many jobs as its quota allows: it starts when one ends',
+  key_concurrency_limit: 'jobs with its concurrency key run at their limit: it starts when one ends',
+  rate_limited: 'jobs with its rate-limit key started as often as allowed this second',
+  queued: 'it is due and waits for a worker of its pool',
+};
+
+export function waitingText(reason: string): string {
+  return WAITING_TEXT[reason] ?? reason;
+}
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
@@ -72,6 +90,8 @@ function describe(event: JobEvent): string | undefined {
       return [text(d.error), text(d.reason)].filter(Boolean).join(' — ') || undefined;
     case 'queued':
       return text(d.reason);
+    case 'waiting':
+      return text(d.reason) && waitingText(String(d.reason));
     case 'cancelled':
       return text(d.reason) ?? (text(d.while) ? `while ${String(d.while)}` : undefined);
     default:

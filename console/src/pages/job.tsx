@@ -10,7 +10,7 @@ import { useAction, useLoad } from '../hooks';
 import { cancelJob, getJob, getResult, retryJob, type Job, type JobResult } from '../jobs-api';
 import { listDeliveries, redeliver, type Delivery } from '../ops-api';
 import { hasScope, useSession } from '../session';
-import { attemptsOf, progressOf, timelineOf, type JobEvent } from '../timeline';
+import { attemptsOf, progressOf, timelineOf, waitingText, type JobEvent } from '../timeline';
 import { ConfirmButton, CopyButton, ErrorNotice, Facts, Loading, Page, StatusBadge, Success } from '../ui';
 
 type Stream = 'connecting' | 'live' | 'reconnecting' | 'ended' | 'failed';
@@ -21,14 +21,6 @@ const STREAM_TEXT: Record<Stream, string> = {
   reconnecting: 'Connection lost: reconnecting…',
   ended: 'The job has ended: its events are complete',
   failed: 'The event stream is unavailable',
-};
-
-/** GET /jobs/{id}'s waitingReason, said for a person (the code stays visible for searching the docs). */
-const WAITING_TEXT: Record<string, string> = {
-  scheduled: 'its run time is ahead',
-  retry_backoff: 'a failed attempt’s next one is due at its run time',
-  pool_paused: 'its pool is paused: it runs after the resume',
-  queued: 'it is due and waits for a worker of its pool',
 };
 
 export function JobPage() {
@@ -156,7 +148,7 @@ export function JobPage() {
                     ? [
                         'Waiting because',
                         <>
-                          {WAITING_TEXT[data.waitingReason] ?? data.waitingReason} (<code>{data.waitingReason}</code>)
+                          {waitingText(data.waitingReason)} (<code>{data.waitingReason}</code>)
                         </>,
                       ]
                     : null,
