@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { announceJobType, registerJobType, JOB_DEFAULTS } from '@conveyor/jobs';
 import { gatewayAs, startApi, type ApiUnderTest } from './support/api-under-test.js';
 
 /** Retry-After follows the live backlog of the job's worker pool and its recent completion rate. */
@@ -62,6 +63,32 @@ describe('Retry-After from the live backlog', () => {
     await client('/generate-report', { method: 'POST', body: {} });
     await new Promise((r) => setTimeout(r, 300));
     expect(Number((await client('/generate-report', { method: 'POST', body: {} })).headers.get('retry-after'))).toBe(60);
+  });
+
+  it("follows a team pool's backlog for a type registered on it, from the 202 on", async () => {
+    // A team's type on its own pool (as an operator's JobType would register it): its backlog is that pool's alone.
+    const spec = { schema: { type: 'object' }, pool: 'team-ra', ...JOB_DEFAULTS, maxPayloadBytes: 1024, resultRetentionSeconds: null };
+    await registerJobType(env.pool, 'ra.work', spec);
+    await announceJobType(env.pool, 'ra.work');
+    const submit = () => client('/jobs', { method: 'POST', body: { type: 'ra.work', payload: {} } });
+    let first = await submit();
+    for (let i = 0; first.status === 422 && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 100)); // until this replica has heard of the type
+      first = await submit();
+    }
+    expect(first.status).toBe(202);
+    await env.pool.query(
+      `INSERT INTO jobs (id, tenant, owner, type, payload, status, created_at, started_at, finished_at)
+       SELECT gen_random_uuid(), 'seed', 'u', 'ra.work', '{}', s.status, now() - interval '5 minutes', now() - interval '11 seconds', now() - interval '10 seconds'
+         FROM (SELECT CASE WHEN g <= 30 THEN 'queued' ELSE 'success' END AS status FROM generate_series(1, 90) g) s`,
+    );
+    await new Promise((r) => setTimeout(r, 1600)); // past the stats cache
+    await submit(); // refreshes the team pool's stats for the next submit
+    await new Promise((r) => setTimeout(r, 300));
+    // 31 ahead at one a second (60 in the last minute): about 31 s, where a type without a pool would get 1.
+    const busy = Number((await submit()).headers.get('retry-after'));
+    expect(busy).toBeGreaterThanOrEqual(30);
+    expect(busy).toBeLessThanOrEqual(34);
   });
 
   it('estimates a processing job from the mean run time and its progress', async () => {

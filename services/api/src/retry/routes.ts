@@ -8,10 +8,11 @@ import { parseIdOr404 } from '../request.js';
 import type { RouteDef } from '../routes/route.js';
 import { acceptedRetryAfter, sendAccepted } from '../routes/accepted.js';
 import type { PoolStatsCache } from '../pool-stats.js';
+import type { JobTypeRegistry } from '../job-types/index.js';
 import { jobIdParam } from '../schemas.js';
 import { retryJob } from './queries.js';
 
-export function retryRoutes(deps: { pool: Pool; outbox: OutboxSignal; stats: PoolStatsCache; now: () => Date }): RouteDef[] {
+export function retryRoutes(deps: { pool: Pool; outbox: OutboxSignal; stats: PoolStatsCache; now: () => Date; jobTypes: Pick<JobTypeRegistry, 'poolOf'> }): RouteDef[] {
   const retry: RequestHandler = async (req, res) => {
     const { jobId } = parseIdOr404(jobIdParam, req.params, 'job');
     const identity = identityOf(res);
@@ -24,7 +25,7 @@ export function retryRoutes(deps: { pool: Pool; outbox: OutboxSignal; stats: Poo
       case 'retried':
         // After the commit: the dispatcher wakes and sends the attempt now rather than at its next poll.
         deps.outbox.due();
-        sendAccepted(res, jobId, acceptedRetryAfter(deps.stats, outcome.type, 'retrying', undefined, deps.now()), { attempt: outcome.attempt });
+        sendAccepted(res, jobId, acceptedRetryAfter(deps.stats, deps.jobTypes.poolOf(outcome.type), 'retrying', undefined, deps.now()), { attempt: outcome.attempt });
         return;
     }
   };

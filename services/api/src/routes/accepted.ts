@@ -1,16 +1,21 @@
 import type { Response } from 'express';
-import { isTerminal, poolOf, type JobStatus, type Phase } from '@conveyor/jobs';
+import { isTerminal, type JobStatus, type Phase } from '@conveyor/jobs';
 import { jobPath } from '../job-view.js';
 import type { PoolStatsCache } from '../pool-stats.js';
 import { estimateRetryAfter } from '../retry-after.js';
+
+/** The pool a job's type runs in (JobTypeRegistry.poolOf: platform and team pools alike). */
+export interface JobPool {
+  name: string;
+  jobTypes: readonly string[];
+}
 
 /**
  * Retry-After for a job just accepted, from cached pool stats only: the accepting request keeps
  * its single round trip to Postgres. A new job is the newest, so the whole backlog is ahead of it.
  */
-export function acceptedRetryAfter(stats: PoolStatsCache, type: string, status: JobStatus, runAt: Date | undefined, now: Date): number {
+export function acceptedRetryAfter(stats: PoolStatsCache, pool: JobPool | undefined, status: JobStatus, runAt: Date | undefined, now: Date): number {
   if (isTerminal(status)) return 1;
-  const pool = poolOf(type);
   const known = pool ? stats.peek(pool.name, pool.jobTypes) : undefined;
   return estimateRetryAfter({
     phase: status as Phase,

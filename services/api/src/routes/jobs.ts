@@ -84,7 +84,7 @@ export async function acceptJob(
   res.vary('Prefer');
   const wait = parsePreferWait(req.headers.prefer);
   if (wait !== undefined && (await answerOnceEnded(deps, res, outcome.jobId, identity.tenant, wait))) return;
-  sendAccepted(res, outcome.jobId, acceptedRetryAfter(deps.stats, job.type, outcome.status, job.runAt, deps.now()));
+  sendAccepted(res, outcome.jobId, acceptedRetryAfter(deps.stats, deps.jobTypes.poolOf(job.type), outcome.status, job.runAt, deps.now()));
 }
 
 /** A per-type byte limit, checked before the payload schema so a huge payload costs no parsing of it. */

@@ -5,6 +5,7 @@ import { HttpError, requestIdOf } from '../http-errors.js';
 import { identityOf } from '../identity.js';
 import { createReservation, findBalance } from '../points.repo.js';
 import type { PoolStatsCache } from '../pool-stats.js';
+import type { JobTypeRegistry } from '../job-types/index.js';
 import { parseOr400, traceOf } from '../request.js';
 import { checkRunAt, type RunAtWindow } from '../run-at.js';
 import { reservationBody, userIdParam } from '../schemas.js';
@@ -23,6 +24,7 @@ export interface PointsRoutesDeps {
   runAtWindow: RunAtWindow;
   /** Most points one reservation may grant; the operator's cap (POINTS_MAX_GRANT). */
   maxGrant: number;
+  jobTypes: Pick<JobTypeRegistry, 'poolOf'>;
 }
 
 /**
@@ -51,7 +53,7 @@ export function pointsRoutes(deps: PointsRoutesDeps): RouteDef[] {
     if (outcome.kind === 'conflict') throw new HttpError(409, 'Idempotency-Key was already used with a different request');
     if (outcome.kind === 'created') deps.outbox.written();
     deps.submitted?.inc({ type: 'points.grant', outcome: outcome.kind });
-    const retryAfter = acceptedRetryAfter(deps.stats, 'points.grant', outcome.status, executeAt, deps.now());
+    const retryAfter = acceptedRetryAfter(deps.stats, deps.jobTypes.poolOf('points.grant'), outcome.status, executeAt, deps.now());
     sendAccepted(res, outcome.jobId, retryAfter, { reservationId: outcome.reservationId });
   };
 

@@ -189,7 +189,7 @@ export function scheduleRoutes(deps: ScheduleRoutesDeps): RouteDef[] {
       idempotencyKey: triggerIdempotencyKey(s.uid, now),
     });
     if (outcome.kind !== 'created') throw new HttpError(409, 'a trigger of this schedule at the same instant already ran; retry');
-    sendAccepted(res, outcome.jobId, acceptedRetryAfter(deps.stats, checked.spec.jobType, outcome.status, undefined, now), { schedule: await view(s) });
+    sendAccepted(res, outcome.jobId, acceptedRetryAfter(deps.stats, deps.jobTypes.poolOf(checked.spec.jobType), outcome.status, undefined, now), { schedule: await view(s) });
   };
 
   return [
