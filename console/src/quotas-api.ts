@@ -12,6 +12,8 @@ export interface TenantQuota {
   limits: QuotaLimits;
   usage: { queued: number; running: number; submitsLastMinute: number };
   updatedBy: string | null;
+  /** The TenantQuota resource (namespace/name) that owns these limits; the API refuses to change them (409). */
+  managedBy: string | null;
   updatedAt: string | null;
   observedAt: string;
 }

@@ -4,9 +4,10 @@ import { accessibilityCheck, screenshot } from './browser.js';
 import { ADMIN, DEMO, useConsoleHarness } from './harness.js';
 
 /**
- * The Admin page's quotas in a real browser against the stack `make start` brings up: an operator
- * sets a tenant's limits with the form, sees the usage against them, gets the API's reason for a
- * bad limit, and the limit holds for the tenant's next submit; a tenant sees none of it.
+ * The Admin page's quotas and pauses in a real browser against the stack `make start` brings up: an
+ * operator sets a tenant's limits with the form, sees the usage against them, gets the API's reason
+ * for a bad limit, and the limit holds for the tenant's next submit; pauses a tenant, sees its held
+ * job and resumes it; a tenant sees none of it.
  */
 describe("tenants' quotas on the Admin page", () => {
   const { gatewayUrl, newPage, logIn, submitThroughApi } = useConsoleHarness('console-admin');
@@ -79,6 +80,38 @@ describe("tenants' quotas on the Admin page", () => {
     await screenshot(page, 'admin-360-dark');
   });
 
+  it('pauses a tenant with the form: its new job is held, shown with the pause, and runs once after Resume', async () => {
+    const page = await newPage();
+    await logIn(page, ADMIN);
+    await openAdmin(page);
+    const form = page.locator('form.pause-form');
+    await form.getByLabel('What').selectOption('tenant');
+    await form.getByLabel('Name').fill('demo');
+    await form.getByLabel('Reason').fill('tenant maintenance');
+    await form.getByRole('button', { name: 'Pause' }).click();
+    await page.getByText('Tenant demo paused').waitFor();
+
+    const jobId = await submitThroughApi({ type: 'noop', payload: {} });
+    const login = await fetch(`${gatewayUrl()}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(DEMO) });
+    const { accessToken } = (await login.json()) as { accessToken: string };
+    const job = async () => (await (await fetch(`${gatewayUrl()}/jobs/${jobId}`, { headers: { authorization: `Bearer ${accessToken}` } })).json()) as { status: string; waitingReason?: string };
+    await expect.poll(async () => (await job()).waitingReason, { timeout: 30_000 }).toBe('tenant_paused');
+
+    // The section reads the pauses when it opens: the tenant with its held job, who paused it and why.
+    await page.reload();
+    const row = page.locator('table.pause-table tbody tr', { has: page.getByRole('rowheader', { name: 'Tenant demo' }) });
+    await row.waitFor();
+    expect(await row.locator('td').first().textContent()).toBe('1');
+    expect(await row.textContent()).toContain('tenant maintenance');
+    await screenshot(page, 'admin-pauses');
+    expect((await accessibilityCheck(page)).violations).toEqual([]);
+
+    await row.getByRole('button', { name: 'Resume tenant demo' }).click();
+    await page.getByText('Tenant demo resumed: 1 held jobs sent again.').waitFor();
+    await page.getByText('Nothing is paused.').waitFor();
+    await expect.poll(async () => (await job()).status, { timeout: 30_000 }).toBe('success');
+  });
+
   it('shows a tenant no quotas', async () => {
     const page = await newPage();
     await logIn(page);
@@ -86,5 +119,6 @@ describe("tenants' quotas on the Admin page", () => {
     await page.getByRole('heading', { level: 1, name: 'Admin' }).waitFor();
     await page.waitForLoadState('networkidle');
     expect(await page.getByRole('heading', { level: 2, name: 'Quotas' }).count()).toBe(0);
+    expect(await page.getByRole('heading', { level: 2, name: 'Paused job types and tenants' }).count()).toBe(0);
   });
 });

@@ -1,9 +1,10 @@
 import { useLocation } from 'preact-iso';
 import { useState } from 'preact/hooks';
 import { capabilities } from '../capabilities';
-import { formatNumber } from '../format';
+import { formatNumber, formatTime } from '../format';
 import { useAction, useLoad } from '../hooks';
 import { listPools } from '../ops-api';
+import { listPauses, setPaused, type PauseScope } from '../pauses-api';
 import { limitOf, listQuotas, setQuota, type QuotaLimits, type TenantQuota } from '../quotas-api';
 import { isAdmin, useSession } from '../session';
 import { ErrorNotice, Facts, Loading, Page, Success } from '../ui';
@@ -21,6 +22,7 @@ export function Admin() {
   const canListTenant = caps.data?.queryParams('get', '/jobs').has('tenant') ?? false;
   // The gateway gives quotas to conveyor:admin only: a tenant who opens this page gets no section to be refused.
   const canSetQuotas = isAdmin(session) && (caps.data?.has('put', '/tenants/{tenant}/quota') ?? false);
+  const canPause = isAdmin(session) && (caps.data?.has('post', '/tenants/{tenant}/pause') ?? false);
 
   const open = (event: Event, where: 'jobs' | 'dead-letters') => {
     event.preventDefault();
@@ -82,6 +84,7 @@ export function Admin() {
         </form>
       </section>
       {canSetQuotas ? <Quotas /> : null}
+      {canPause ? <Pauses /> : null}
     </Page>
   );
 }
@@ -147,12 +150,22 @@ function Quotas() {
                     </td>
                   ))}
                   <td class="small" data-label="Set by">
-                    <span>{q.updatedBy ?? '—'}</span>
+                    {q.managedBy ? (
+                      <span>
+                        TenantQuota <code>{q.managedBy}</code>
+                      </span>
+                    ) : (
+                      <span>{q.updatedBy ?? '—'}</span>
+                    )}
                   </td>
                   <td data-label="">
-                    <button type="button" class="secondary" onClick={() => setEditing(q)} aria-label={`Edit the quota of ${q.tenant}`}>
-                      Edit
-                    </button>
+                    {q.managedBy ? (
+                      <span class="muted small">Change the resource</span>
+                    ) : (
+                      <button type="button" class="secondary" onClick={() => setEditing(q)} aria-label={`Edit the quota of ${q.tenant}`}>
+                        Edit
+                      </button>
+                    )}
                   </td>
                 </tr>
               ))}
@@ -178,6 +191,119 @@ function Quotas() {
           </button>
         </div>
         <ErrorNotice error={action.error} title="The quota was not saved" />
+        <Success message={action.done} />
+      </form>
+    </section>
+  );
+}
+
+const SCOPES: Array<{ scope: PauseScope; label: string }> = [
+  { scope: 'type', label: 'Job type' },
+  { scope: 'tenant', label: 'Tenant' },
+];
+
+/** Every paused job type and tenant with the jobs it holds, a Resume for each, and a form that pauses one. */
+function Pauses() {
+  const pauses = useLoad((signal) => listPauses(signal), []);
+  const action = useAction();
+
+  const pause = (event: Event) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget as HTMLFormElement);
+    const scope = String(form.get('scope')) as PauseScope;
+    const name = String(form.get('name') ?? '').trim();
+    const reason = String(form.get('reason') ?? '').trim();
+    return action.run(async () => {
+      await setPaused(scope, name, true, reason || undefined);
+      pauses.reload();
+      return `${scope === 'type' ? 'Job type' : 'Tenant'} ${name} paused: its jobs are accepted and wait until the resume.`;
+    });
+  };
+  const resume = (scope: PauseScope, name: string) =>
+    action.run(async () => {
+      const state = await setPaused(scope, name, false);
+      pauses.reload();
+      return `${scope === 'type' ? 'Job type' : 'Tenant'} ${name} resumed: ${formatNumber(state.released ?? 0)} held jobs sent again.`;
+    });
+
+  return (
+    <section class="card" aria-labelledby="pauses-title">
+      <h2 id="pauses-title">Paused job types and tenants</h2>
+      <p class="muted small">A paused job type or tenant still has its jobs accepted; they wait (held in the database) and run once each after the resume. Jobs already running finish.</p>
+      <ErrorNotice error={pauses.error} title="Could not read the pauses" />
+      {pauses.loading && !pauses.data ? <Loading label="Reading the pauses…" /> : null}
+      {pauses.data && pauses.data.length === 0 ? <p class="muted">Nothing is paused.</p> : null}
+      {pauses.data && pauses.data.length > 0 ? (
+        <div class="table-wrap">
+          <table class="table pause-table">
+            <caption class="visually-hidden">Paused job types and tenants</caption>
+            <thead>
+              <tr>
+                <th scope="col">Paused</th>
+                <th scope="col">Held jobs</th>
+                <th scope="col">By</th>
+                <th scope="col">Since</th>
+                <th scope="col">Reason</th>
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {pauses.data.map((p) => (
+                <tr key={`${p.scope}:${p.name}`}>
+                  <th scope="row" data-label="Paused">
+                    <span>
+                      {p.scope === 'type' ? 'Job type' : 'Tenant'} <code>{p.name}</code>
+                    </span>
+                  </th>
+                  <td data-label="Held jobs">{formatNumber(p.held)}</td>
+                  <td class="small" data-label="By">
+                    <span>{p.pausedBy ?? '—'}</span>
+                  </td>
+                  <td class="small" data-label="Since">
+                    <span>{formatTime(p.pausedAt ?? undefined)}</span>
+                  </td>
+                  <td class="small" data-label="Reason">
+                    <span>{p.reason ?? '—'}</span>
+                  </td>
+                  <td data-label="">
+                    <button type="button" class="secondary" disabled={action.busy} onClick={() => resume(p.scope, p.name)} aria-label={`Resume ${p.scope === 'type' ? 'job type' : 'tenant'} ${p.name}`}>
+                      Resume
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      <form class="pause-form" onSubmit={pause} aria-labelledby="pause-form-title">
+        <h3 id="pause-form-title">Pause a job type or a tenant</h3>
+        <label class="field">
+          <span>What</span>
+          <select name="scope">
+            {SCOPES.map(({ scope, label }) => (
+              <option key={scope} value={scope}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label class="field">
+          <span>Name</span>
+          <input name="name" required autoComplete="off" />
+        </label>
+        <label class="field">
+          <span>Reason</span>
+          <input name="reason" maxLength={500} autoComplete="off" placeholder="optional" />
+        </label>
+        <div class="form-actions">
+          <button type="submit" class="primary" disabled={action.busy}>
+            Pause
+          </button>
+        </div>
+        <ErrorNotice error={action.error} title="Not done" />
         <Success message={action.done} />
       </form>
     </section>
