@@ -25,7 +25,9 @@ class SnsProxy {
   holdResponses = false;
   constructor(readonly port: number) {}
 
+  /** Idempotent: a test that failed while SNS was unreachable leaves it reachable for the next. */
   async start(): Promise<void> {
+    if (this.server) return;
     const upstream = new URL(infra.awsEndpoint);
     this.server = net.createServer((client) => {
       const server = net.connect(Number(upstream.port), upstream.hostname);
@@ -254,22 +256,31 @@ describe('bridge service: Kafka jobs.requested -> SNS -> SQS pool queues', () =>
   it('opens the breaker and pauses consumption while SNS is unreachable, then delivers everything', async () => {
     const bridge = services.at(-1)!;
     await proxy.stop();
-    const jobs = Array.from({ length: 20 }, () => envelope('noop'));
-    await produce(jobs.map((e) => ({ key: e.jobId, value: e.value })));
-    await waitUntil(async () => (await metric(bridge, 'conveyor_bridge_breaker_state')) === 2, 30_000, 'the breaker to open', 100);
-    expect(await metric(bridge, 'conveyor_bridge_consumer_paused')).toBe(1);
-    const calls = () => metric(bridge, 'conveyor_bridge_sns_publish_duration_seconds_count');
-    const start = await calls();
-    await new Promise((r) => setTimeout(r, 5_000));
-    const attempts = (await calls()) - start;
-    console.log(`SNS publish attempts in 5 s with the breaker open: ${attempts}`);
-    // Half-open trials every 2 s with 2 attempts each: a handful, not a tight loop.
-    expect(attempts).toBeLessThanOrEqual(12);
+    try {
+      const jobs = Array.from({ length: 20 }, () => envelope('noop'));
+      await produce(jobs.map((e) => ({ key: e.jobId, value: e.value })));
+      // The breaker opens, then the consumer pauses: two steps, read once both are done (CI once read between them).
+      await waitUntil(
+        async () => (await metric(bridge, 'conveyor_bridge_breaker_state')) === 2 && (await metric(bridge, 'conveyor_bridge_consumer_paused')) === 1,
+        30_000,
+        'the breaker to open and consumption to pause',
+        100,
+      );
+      const calls = () => metric(bridge, 'conveyor_bridge_sns_publish_duration_seconds_count');
+      const start = await calls();
+      await new Promise((r) => setTimeout(r, 5_000));
+      const attempts = (await calls()) - start;
+      console.log(`SNS publish attempts in 5 s with the breaker open: ${attempts}`);
+      // Half-open trials every 2 s with 2 attempts each: a handful, not a tight loop.
+      expect(attempts).toBeLessThanOrEqual(12);
 
-    await proxy.start();
-    await collect(provisioned.queues[0]!.queueUrl, jobs.map((e) => e.jobId), 30_000);
-    await waitUntil(async () => (await metric(bridge, 'conveyor_bridge_breaker_state')) === 0, 10_000, 'the breaker to close', 100);
-    expect(await metric(bridge, 'conveyor_bridge_consumer_paused')).toBe(0);
+      await proxy.start();
+      await collect(provisioned.queues[0]!.queueUrl, jobs.map((e) => e.jobId), 30_000);
+      await waitUntil(async () => (await metric(bridge, 'conveyor_bridge_breaker_state')) === 0, 10_000, 'the breaker to close', 100);
+      expect(await metric(bridge, 'conveyor_bridge_consumer_paused')).toBe(0);
+    } finally {
+      await proxy.start();
+    }
   }, 90_000);
 
   it('reports lag and drains on SIGTERM', async () => {
